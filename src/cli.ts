@@ -1,0 +1,227 @@
+// toyrun's command line, runc's shape: global flags, then the command, its
+// flags, and the container id last (`kill ID SIGNAL` excepted). Both
+// `--flag value` and `--flag=value` work. The environment may be empty and the
+// cwd arbitrary (podman runs some commands with only XDG_RUNTIME_DIR set).
+import minimist from 'minimist';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { configureLog, logError } from './log';
+import { DEFAULT_ROOT, OCI_VERSION } from './state';
+import { createContainer } from './create';
+import { startContainer } from './start';
+import { killContainer } from './kill';
+import { deleteContainer } from './delete';
+import { runContainer } from './run';
+import { listCommand, psCommand, stateCommand } from './query';
+import { featuresDocument } from './features';
+import { defaultSpec } from './spec/default';
+import { VERSION } from './version';
+import { commandTable, type CommandContext, type GlobalOptions } from './commands';
+
+/** Global flags that take a value; every other global flag is a boolean. */
+const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'criu', 'rootless']);
+
+export interface ParsedCommandLine {
+  globals: GlobalOptions;
+  command?: string;
+  rest: string[];
+  version: boolean;
+  help: boolean;
+}
+
+export function parseGlobals(argv: string[]): ParsedCommandLine {
+  const g: GlobalOptions = { root: DEFAULT_ROOT, logFormat: 'text', debug: false, systemdCgroup: false };
+  let version = false, help = false;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (!a.startsWith('-') || a === '-') break;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    const eq = a.indexOf('=');
+    const name = a.replace(/^--?/, '').slice(0, eq < 0 ? undefined : eq - (a.startsWith('--') ? 2 : 1));
+    let value: string | undefined = eq < 0 ? undefined : a.slice(eq + 1);
+    if (GLOBAL_VALUE_FLAGS.has(name) && value === undefined) value = argv[++i];
+    switch (name) {
+      case 'root': g.root = resolve(value ?? DEFAULT_ROOT); break;
+      case 'log': g.log = value; break;
+      case 'log-format':
+        if (value !== 'text' && value !== 'json') throw new UsageError(`invalid --log-format ${JSON.stringify(value)}: text or json`);
+        g.logFormat = value;
+        break;
+      case 'debug': g.debug = value === undefined || value === 'true'; break;
+      case 'systemd-cgroup': g.systemdCgroup = value === undefined || value === 'true'; break;
+      case 'version': case 'v': version = true; break;
+      case 'help': case 'h': help = true; break;
+      default: break; // runc flags toyrun has no use for (--criu, --rootless, ...): accepted
+    }
+  }
+  return { globals: g, command: argv[i], rest: argv.slice(i + 1), version, help };
+}
+
+export class UsageError extends Error {}
+
+export function versionText(): string {
+  const engine = process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`;
+  return `toyrun version ${VERSION}\nspec: ${OCI_VERSION}\nengine: ${engine}\n`;
+}
+
+const USAGE = `toyrun: an OCI container runtime (runc-compatible command line)
+
+usage: toyrun [global flags] COMMAND [flags] ID
+
+global flags:
+  --root DIR            state directory (default ${DEFAULT_ROOT})
+  --log FILE            append errors (and debug lines) to FILE
+  --log-format FORMAT   text or json (default text)
+  --debug               log debug lines
+  --systemd-cgroup      read cgroupsPath as slice:prefix:name
+  --version             print the version
+
+commands:
+  create ID --bundle DIR [--pid-file F] [--preserve-fds N] [--no-pivot] [--console-socket S]
+  start ID              release a created container
+  run ID --bundle DIR [--detach] [-v HOST:CTR[:ro]]...  create + start (+ wait, delete)
+  state ID              print the OCI state JSON
+  kill [--all] ID [SIGNAL]
+  delete [--force] ID
+  list [--format table|json] [-q]
+  ps [--format table|json] ID [-- PS-ARGS]
+  exec ID [--process FILE | -- ARGS...] [--detach] [--pid-file F] [--tty] [--console-socket S]
+  pause ID / resume ID
+  update ID [--resources FILE|-] [--memory N] [--cpu-shares N] [--pids-limit N] ...
+  events ID [--stats] [--interval D]
+  spec [--bundle DIR]   write a default config.json
+  features              print the implemented features (JSON)
+  import ARCHIVE DIR    turn an image archive into a bundle
+  layers prune          remove unpacked layers no container uses
+`;
+
+/** Parse a command's own flags; the id is the first positional. */
+export function parseCommand(rest: string[], strings: string[], booleans: string[], alias: Record<string, string> = {}): minimist.ParsedArgs {
+  return minimist(rest, { string: strings, boolean: booleans, alias, '--': true, stopEarly: false });
+}
+
+function requireId(args: minimist.ParsedArgs, command: string): string {
+  const id = args._[0];
+  if (id === undefined || id === '') throw new UsageError(`${command}: container id is required`);
+  return String(id);
+}
+
+function intFlag(v: unknown, name: string, def = 0): number {
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`invalid --${name} ${JSON.stringify(v)}`);
+  return n;
+}
+
+function out(s: string): void {
+  process.stdout.write(s);
+}
+
+/** Volumes for `run -v HOST:CTR[:ro]` (host dir created if missing). */
+function volumeMounts(v: unknown): NonNullable<ReturnType<typeof defaultSpec>['mounts']> {
+  const list = v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+  return list.map((spec) => {
+    const parts = spec.split(':');
+    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new UsageError(`invalid volume ${JSON.stringify(spec)}: HOST:CONTAINER[:ro]`);
+    const [host, ctr, mode] = parts as [string, string, string | undefined];
+    if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new UsageError(`invalid volume mode ${JSON.stringify(mode)}: ro or rw`);
+    const abs = resolve(host);
+    mkdirSync(abs, { recursive: true });
+    return { destination: ctr, type: 'bind', source: abs, options: ['rbind', mode === 'ro' ? 'ro' : 'rw', 'rprivate'] };
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ParsedCommandLine;
+  try {
+    parsed = parseGlobals(argv);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 1;
+  }
+  const { globals: g, command } = parsed;
+  configureLog({ file: g.log, format: g.logFormat, debug: g.debug });
+  if (parsed.version && !command) {
+    out(versionText());
+    return 0;
+  }
+  if (!command || parsed.help || command === 'help') {
+    out(USAGE);
+    return command || parsed.help ? 0 : 1;
+  }
+  const rest = parsed.rest;
+  try {
+    switch (command) {
+      case 'create': {
+        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket'], ['no-pivot', 'no-new-keyring'], { b: 'bundle' });
+        createContainer({
+          root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
+          preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
+          consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup,
+        });
+        return 0;
+      }
+      case 'run': {
+        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'volume'], ['detach', 'no-pivot', 'no-new-keyring', 'keep'], { b: 'bundle', d: 'detach', v: 'volume' });
+        return await runContainer({
+          root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
+          preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
+          consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup, extraMounts: volumeMounts(a.volume),
+        }, a.detach === true);
+      }
+      case 'start': {
+        startContainer(g.root, requireId(parseCommand(rest, [], []), command));
+        return 0;
+      }
+      case 'state':
+        out(stateCommand(g.root, requireId(parseCommand(rest, [], []), command)));
+        return 0;
+      case 'kill': {
+        const a = parseCommand(rest, [], ['all'], { a: 'all' });
+        killContainer(g.root, requireId(a, command), a._[1] === undefined ? undefined : String(a._[1]), a.all === true);
+        return 0;
+      }
+      case 'delete': {
+        const a = parseCommand(rest, [], ['force'], { f: 'force' });
+        deleteContainer(g.root, requireId(a, command), a.force === true);
+        return 0;
+      }
+      case 'list': {
+        const a = parseCommand(rest, ['format'], ['quiet'], { f: 'format', q: 'quiet' });
+        out(listCommand(g.root, a.format ?? 'table', a.quiet === true));
+        return 0;
+      }
+      case 'ps': {
+        const a = parseCommand(rest, ['format'], [], { f: 'format' });
+        out(psCommand(g.root, requireId(a, command), a.format ?? 'table', (a['--'] ?? []).map(String)));
+        return 0;
+      }
+      case 'spec': {
+        const a = parseCommand(rest, ['bundle'], ['rootless'], { b: 'bundle' });
+        const file = join(resolve(a.bundle ?? process.cwd()), 'config.json');
+        if (existsSync(file)) throw new UsageError(`File ${file} exists. Remove it first`);
+        writeFileSync(file, JSON.stringify(defaultSpec(), null, 2) + '\n');
+        return 0;
+      }
+      case 'features':
+        out(JSON.stringify(featuresDocument(), null, 4) + '\n');
+        return 0;
+      case 'version':
+        out(versionText());
+        return 0;
+      default: {
+        const handler = commandTable[command];
+        if (!handler) throw new UsageError(`unknown command ${JSON.stringify(command)} (see toyrun --help)`);
+        const ctx: CommandContext = { ...g, out };
+        return await handler(ctx, rest);
+      }
+    }
+  } catch (e) {
+    logError(e instanceof Error ? e.message : String(e));
+    return 1;
+  }
+}

@@ -1,0 +1,265 @@
+// `toyrun create`: validate the bundle, claim the id, prepare the cgroup and
+// exec.fifo, then spawn the init into the container's PID namespace and walk it
+// through its stages over the sync pipe. On any failure everything created so
+// far is undone: no state dir, cgroup, process or mount is left behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import * as libc from './linux/libc';
+import { CLONE } from './linux/libc';
+import { validateContainerId, validateSpec, ValidationError } from './spec/validate';
+import {
+  claimContainerDir, ContainerError, OCI_VERSION, processStartTime, removeContainerDir, saveRecord,
+  toOciState, writeFileAtomic, type ContainerRecord,
+} from './state';
+import { cgroupDriver, hostHierarchies, ownCgroupPath, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
+import { findNamespace, NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './linux/namespaces';
+import { checkSysctls } from './linux/sysctl';
+import { unsupportedCapabilities } from './linux/capabilities';
+import { SyncChannel, type InitPlan } from './sync';
+import { runHooks } from './hooks';
+import { mountImage, unmountImage } from './image';
+import type { Spec } from './spec/types';
+import { logWarn } from './log';
+
+export interface CreateOptions {
+  root: string;
+  id: string;
+  bundle?: string;
+  pidFile?: string;
+  preserveFds: number;
+  noPivot: boolean;
+  consoleSocket?: string;
+  systemdCgroup: boolean;
+  /** Extra mounts appended to config.json's (toyrun run -v). */
+  extraMounts?: Spec['mounts'];
+}
+
+export interface Created {
+  rec: ContainerRecord;
+  dir: string;
+  child: ChildProcess;
+  spec: Spec;
+}
+
+export function loadBundleSpec(bundle: string): Spec {
+  const file = join(bundle, 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ValidationError(file, [code === 'ENOENT' ? 'no such file (is --bundle right?)' : `cannot read: ${code}`]);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new ValidationError(file, [`invalid JSON: ${(e as Error).message}`]);
+  }
+  return validateSpec(data, file);
+}
+
+/** Checks that need the host: paths, kernel features, namespaced sysctls. */
+function hostProblems(spec: Spec, rootfs: string): string[] {
+  const problems: string[] = [];
+  if (!spec['org.toyrun.image']) {
+    try {
+      if (!statSync(rootfs).isDirectory()) problems.push(`/root/path ${rootfs} is not a directory`);
+    } catch {
+      problems.push(`/root/path ${rootfs} does not exist`);
+    }
+  }
+  if (!spec.process) problems.push('/process is required to create a container');
+  if (!findNamespace(spec.linux?.namespaces, 'mount')) problems.push('/linux/namespaces must include a mount namespace');
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (ns.path && !existsSync(ns.path)) problems.push(`/linux/namespaces: ${ns.type} namespace path ${ns.path} does not exist`);
+  }
+  if (findNamespace(spec.linux?.namespaces, 'user')) problems.push('/linux/namespaces: user namespaces are not supported yet');
+  problems.push(...checkSysctls(spec).map((p) => `/linux/sysctl: ${p}`));
+  const missing = unsupportedCapabilities(spec.process?.capabilities);
+  if (missing.length > 0) problems.push(`/process/capabilities: not supported by this kernel: ${missing.join(', ')}`);
+  if (spec.process?.apparmorProfile) problems.push('/process/apparmorProfile: AppArmor is not available on this host');
+  if (spec.process?.selinuxLabel) problems.push('/process/selinuxLabel: SELinux is not available on this host');
+  if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');
+  return problems;
+}
+
+function initScript(): string {
+  return join(__dirname, '..', 'dist', 'init.js');
+}
+
+/** Run the whole create; on success the init is blocked on exec.fifo. */
+export function createContainer(opts: CreateOptions): Created {
+  const id = validateContainerId(opts.id);
+  const bundle = resolve(opts.bundle ?? process.cwd());
+  const spec = loadBundleSpec(bundle);
+  if (opts.extraMounts) spec.mounts = [...(spec.mounts ?? []), ...opts.extraMounts];
+  const rootPath = spec.root?.path ?? 'rootfs';
+  const rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
+  const problems = hostProblems(spec, rootfs);
+  if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
+
+  const dir = claimContainerDir(opts.root, id);
+  const undo: (() => void)[] = [() => removeContainerDir(dir)];
+  let child: ChildProcess | undefined;
+  try {
+    const rec: ContainerRecord = {
+      id,
+      pid: 0,
+      pidStartTime: '',
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      annotations: spec.annotations,
+      owner: '',
+      cgroup: { paths: {} },
+      creator: { pid: process.pid, startTime: processStartTime(process.pid) ?? '' },
+    };
+    saveRecord(dir, rec); // from here on, `delete --force` can find and undo everything
+    writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
+    libc.mkfifo(join(dir, 'exec.fifo'), 0o600);
+
+    const image = spec['org.toyrun.image'];
+    let imageMount: ContainerRecord['imageMount'];
+    if (image) {
+      imageMount = mountImage(opts.root, dir, bundle, rootfs, image);
+      const m = imageMount;
+      undo.push(() => unmountImage(m, true));
+    }
+
+    const driver = cgroupDriver();
+    const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup, ownCgroupPath());
+    const cgroup: CgroupRecord = driver.create(cgPath);
+    undo.push(() => driver.destroy(cgroup));
+    rec.cgroup = cgroup;
+    rec.imageMount = imageMount;
+    saveRecord(dir, rec);
+    driver.apply(cgroup, spec.linux?.resources);
+
+    const spawned = spawnInit(spec, opts);
+    child = spawned.child;
+    const pid = child.pid as number;
+    const killInit = (): void => {
+      try {
+        libc.kill(pid, 9);
+      } catch {
+        // already gone
+      }
+      waitGone(pid);
+    };
+    undo.push(killInit);
+    rec.pid = pid;
+    rec.pidStartTime = processStartTime(pid) ?? '';
+    saveRecord(dir, rec);
+
+    const plan: InitPlan = {
+      type: 'plan',
+      spec,
+      rootfs,
+      stateDir: dir,
+      bundle,
+      preserveFds: opts.preserveFds,
+      noPivot: opts.noPivot,
+      consoleSocket: opts.consoleSocket,
+      cgroupProcs: [...new Set(Object.values(cgroup.paths))].map((d) => join(d, 'cgroup.procs')),
+      cgroupPaths: cgroup.paths,
+      cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
+    };
+    driveInit(spawned.chan, plan, rec, spec);
+
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    delete rec.creator;
+    saveRecord(dir, rec);
+    return { rec, dir, child, spec };
+  } catch (e) {
+    for (const step of undo.reverse()) {
+      try {
+        step();
+      } catch (err) {
+        logWarn(`cleanup after failed create: ${(err as Error).message}`);
+      }
+    }
+    throw e;
+  }
+}
+
+/** Spawn the init. PID (and time) namespaces apply to the children of the
+ * calling thread, so the main thread switches into them just for this spawn:
+ * the init must be the *first* process of a new PID namespace (it becomes PID 1). */
+function spawnInit(spec: Spec, opts: CreateOptions): { child: ChildProcess; chan: SyncChannel } {
+  const [parentRead, childWrite] = libc.pipe();
+  const [childRead, parentWrite] = libc.pipe();
+  const nss = spec.linux?.namespaces;
+  const switched: { type: 'pid' | 'time'; fd: number }[] = [];
+  let child: ChildProcess;
+  try {
+    for (const type of ['pid', 'time'] as const) {
+      const ns = findNamespace(nss, type);
+      if (!ns) continue;
+      switched.push({ type, fd: openOwnNamespace(type) });
+      if (ns.path) {
+        const fd = libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.CLOEXEC);
+        try {
+          libc.setns(fd, NS_CLONE_FLAG[type], ns.path);
+        } finally {
+          libc.close(fd);
+        }
+      } else {
+        libc.unshare(type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME);
+      }
+    }
+    const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
+    const syncW = 3 + opts.preserveFds, syncR = syncW + 1;
+    child = spawn(process.execPath, [initScript(), String(syncW), String(syncR)], {
+      stdio: [0, 1, 2, ...preserved, childWrite, childRead],
+      env: {},
+      cwd: '/',
+    });
+  } finally {
+    for (const s of switched.reverse()) restoreNamespace(s.type, s.fd);
+    libc.close(childWrite);
+    libc.close(childRead);
+  }
+  child.unref();
+  if (child.pid === undefined) throw new ContainerError(`spawn ${process.execPath}: failed to start the container init`);
+  return { child, chan: new SyncChannel(parentRead, parentWrite) };
+}
+
+function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec: Spec): void {
+  try {
+    chan.send(plan);
+    for (;;) {
+      const msg = chan.recv();
+      if (msg === undefined) throw new ContainerError('container init exited before it was ready');
+      if (msg.type === 'error') throw new ContainerError(`unable to start container process: ${msg.msg}`);
+      if (msg.type === 'ready') return;
+      if (msg.type === 'createRuntime') {
+        const state = toOciState(rec, 'creating');
+        runHooks(spec.hooks, 'prestart', state);
+        runHooks(spec.hooks, 'createRuntime', state);
+        chan.send({ type: 'continue', state: { ...state, ociVersion: OCI_VERSION } });
+      }
+    }
+  } finally {
+    chan.close();
+  }
+}
+
+/** Decimal PID, no newline (containerd parses it with Atoi, no trimming), written atomically. */
+export function writePidFile(path: string, pid: number): void {
+  const abs = resolve(path);
+  const tmp = `${abs}.toyrun-${process.pid}`;
+  writeFileSync(tmp, String(pid), { mode: 0o644 });
+  renameSync(tmp, abs);
+}
+
+/** Wait until a process is gone (or a zombie nobody has reaped yet). */
+export function waitGone(pid: number, timeoutMs = 10000): boolean {
+  const deadline = Date.now() + timeoutMs;
+  while (processStartTime(pid) !== undefined) {
+    if (Date.now() > deadline) return false;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+  }
+  return true;
+}

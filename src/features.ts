@@ -1,0 +1,45 @@
+// `toyrun features`: what this build implements, in the OCI features format.
+// Truthful by construction: each list is derived from the tables the code uses.
+import { CAPABILITY_NUMBERS, lastCap } from './linux/capabilities';
+import { PROPAGATION_OPTIONS } from './linux/mounts';
+import { OCI_VERSION } from './state';
+import { hostCgroupVersion } from './linux/cgroups';
+import { VERSION } from './version';
+
+const MOUNT_OPTIONS = [
+  'acl', 'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'iversion', 'lazytime', 'loud',
+  'mand', 'noacl', 'noatime', 'nodev', 'nodiratime', 'noexec', 'noiversion', 'nolazytime', 'nomand', 'norelatime',
+  'nostrictatime', 'nosuid', 'nosymfollow', 'rbind', 'rdev', 'rdiratime', 'relatime', 'remount', 'rexec', 'rnoatime',
+  'rnodev', 'rnodiratime', 'rnoexec', 'rnorelatime', 'rnosuid', 'rnosymfollow', 'ro', 'rrelatime', 'rro', 'rrw',
+  'rstrictatime', 'rsuid', 'rsymfollow', 'rw', 'silent', 'strictatime', 'suid', 'symfollow', 'sync',
+];
+
+export interface FeatureFlags {
+  seccomp: boolean;
+  userns: boolean;
+}
+export const features: FeatureFlags = { seccomp: false, userns: false };
+
+export function featuresDocument(): Record<string, unknown> {
+  const last = lastCap();
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: OCI_VERSION,
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
+    mountOptions: [...MOUNT_OPTIONS, ...Object.keys(PROPAGATION_OPTIONS)].sort(),
+    linux: {
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts', 'time', ...(features.userns ? ['user'] : [])].sort(),
+      capabilities: Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => n <= last).map(([k]) => k),
+      cgroup: { v1: true, v2: hostCgroupVersion() === 2, systemd: false, systemdUser: false },
+      seccomp: { enabled: features.seccomp },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+    },
+    annotations: {
+      'org.toyrun.version': VERSION,
+      'org.toyrun.engine': process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`,
+    },
+  };
+}

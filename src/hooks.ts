@@ -1,0 +1,35 @@
+// OCI hooks: each gets the container state as JSON on stdin, runs with its own
+// args and env, and is killed after `timeout` seconds.
+import { spawnSync } from 'node:child_process';
+import type { Hook, Hooks, State } from './spec/types';
+
+export type HookName = keyof Hooks;
+
+export class HookError extends Error {}
+
+export function runHooks(hooks: Hooks | undefined, name: HookName, state: State): void {
+  for (const hook of hooks?.[name] ?? []) runHook(hook, name, state);
+}
+
+function runHook(hook: Hook, name: HookName, state: State): void {
+  const [argv0, ...args] = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
+  const r = spawnSync(hook.path, args, {
+    argv0,
+    input: JSON.stringify(state),
+    env: Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+    timeout: hook.timeout ? hook.timeout * 1000 : undefined,
+    killSignal: 'SIGKILL',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const what = `${name} hook ${hook.path}`;
+  if (r.error) {
+    const err = r.error as NodeJS.ErrnoException;
+    if (err.code === 'ETIMEDOUT') throw new HookError(`${what}: timed out after ${hook.timeout}s`);
+    throw new HookError(`${what}: ${err.code ?? err.message}`);
+  }
+  if (r.signal) throw new HookError(`${what}: killed by ${r.signal}${hook.timeout ? ` (timeout ${hook.timeout}s)` : ''}`);
+  if (r.status !== 0) {
+    const stderr = r.stderr?.toString().trim();
+    throw new HookError(`${what}: exit status ${r.status}${stderr ? `: ${stderr}` : ''}`);
+  }
+}

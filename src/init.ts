@@ -1,0 +1,203 @@
+// The container's init: the process `toyrun create` spawns into the new PID
+// namespace (it is PID 1 there). It reads its plan from the sync pipe, then runs
+// the stages below in order, each one a visible step of turning a process into
+// a container. It reports "ready", blocks on exec.fifo until `toyrun start`,
+// and finally execve()s the user's program in place of itself.
+//
+// Everything runs on the main thread with synchronous calls: namespaces and the
+// root directory are per-thread, and the engine's other threads stay behind.
+import { writeFileSync } from 'node:fs';
+import * as libc from './linux/libc';
+import { AT_FDCWD, O, SysError } from './linux/libc';
+import { SyncChannel, type InitPlan } from './sync';
+import { enterNamespaces, findNamespace } from './linux/namespaces';
+import { mountOne, mkdirInRoot, type MountContext } from './linux/mounts';
+import { createDevices, createDevSymlinks } from './linux/devices';
+import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation } from './linux/rootfs';
+import { applySysctls } from './linux/sysctl';
+import { applyRlimits, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj, switchUser } from './linux/process';
+import { dropBoundingSet, keepCapsAcrossSetuid, setCapabilitySets } from './linux/capabilities';
+import { loadSeccomp } from './linux/seccomp';
+import { setupConsole, type ConsoleHandle } from './linux/console';
+import { runHooks } from './hooks';
+import type { Spec, State } from './spec/types';
+
+interface InitContext {
+  plan: InitPlan;
+  spec: Spec;
+  chan: SyncChannel;
+  /** fd of the state dir, opened before pivot_root so exec.fifo stays reachable. */
+  stateFd: number;
+  console?: ConsoleHandle;
+  execPath?: string;
+  state?: State;
+}
+
+let currentStage = 'start';
+function stage(name: string, fn: () => void): void {
+  currentStage = name;
+  fn();
+}
+
+function joinCgroup(ctx: InitContext): void {
+  // "0" means the writer itself. Memory the engine allocated before this line stays
+  // charged to the old cgroup: the container's memory limit pays only for what follows.
+  for (const procs of ctx.plan.cgroupProcs) writeFileSync(procs, '0');
+}
+
+function enterContainerNamespaces(ctx: InitContext): void {
+  const nss = ctx.spec.linux?.namespaces;
+  // pid and time apply to children and were switched by `create` before spawning us;
+  // cgroup comes last, after joining the cgroup, so that it becomes the namespace root.
+  enterNamespaces(nss, ['pid', 'time', 'user', 'cgroup']);
+  const cg = findNamespace(nss, 'cgroup');
+  if (cg) enterNamespaces([cg], []);
+}
+
+function setHostnames(spec: Spec): void {
+  if (spec.hostname) libc.sethostname(spec.hostname);
+  if (spec.domainname) libc.setdomainname(spec.domainname);
+}
+
+function doMounts(ctx: InitContext): void {
+  const { plan, spec } = ctx;
+  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation);
+  const rootFd = libc.openat(AT_FDCWD, plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  const mctx: MountContext = {
+    rootfs: plan.rootfs,
+    rootFd,
+    cgroupNs: findNamespace(spec.linux?.namespaces, 'cgroup') !== undefined,
+    cgroupPaths: plan.cgroupPaths,
+    cgroupHierarchies: plan.cgroupHierarchies,
+  };
+  try {
+    for (const m of spec.mounts ?? []) {
+      try {
+        mountOne(mctx, m);
+      } catch (e) {
+        throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`);
+      }
+    }
+  } finally {
+    libc.close(rootFd);
+  }
+  createDevices(plan.rootfs, spec.linux?.devices);
+  createDevSymlinks(plan.rootfs);
+  if (spec.process?.cwd) mkdirInRoot(plan.rootfs, spec.process.cwd);
+}
+
+function runtimeHooks(ctx: InitContext): void {
+  // The runtime runs prestart/createRuntime in its own namespaces; we wait for it.
+  ctx.chan.send({ type: 'createRuntime' });
+  const reply = ctx.chan.recv();
+  if (!reply || reply.type !== 'continue') throw new Error('create aborted while running createRuntime hooks');
+  ctx.state = reply.state;
+  runHooks(ctx.spec.hooks, 'createContainer', ctx.state);
+}
+
+function switchRoot(ctx: InitContext): void {
+  if (ctx.plan.noPivot) moveRoot(ctx.plan.rootfs);
+  else pivotRoot(ctx.plan.rootfs);
+  setRootPropagation(ctx.spec.linux?.rootfsPropagation);
+}
+
+function finishRootfs(spec: Spec): void {
+  maskPaths(spec.linux?.maskedPaths);
+  readonlyPaths(spec.linux?.readonlyPaths);
+  if (spec.root?.readonly) remountRootReadonly();
+}
+
+/** Resolve the program now, so that a missing binary fails `create` (as runc does)
+ * rather than surfacing later with no one listening. */
+function resolveProgram(ctx: InitContext): void {
+  const p = ctx.spec.process;
+  if (!p?.args?.[0]) throw new Error('process.args is empty');
+  libc.chdir(p.cwd);
+  ctx.execPath = lookPath(p.args[0], p.env);
+}
+
+/** Block until `toyrun start` opens the FIFO for writing. */
+function waitForStart(ctx: InitContext): void {
+  const fd = libc.openat(ctx.stateFd, 'exec.fifo', O.RDONLY | O.CLOEXEC);
+  const buf = Buffer.alloc(1);
+  const n = libc.read(fd, buf);
+  libc.close(fd);
+  libc.close(ctx.stateFd);
+  if (n !== 1) throw new Error('exec.fifo closed without a start signal');
+}
+
+function becomeProcess(ctx: InitContext): never {
+  const p = ctx.spec.process;
+  if (!p) throw new Error('no process in config');
+  stage('startContainer hooks', () => {
+    if (ctx.state) runHooks(ctx.spec.hooks, 'startContainer', { ...ctx.state, status: 'running' });
+  });
+  stage('user and capabilities', () => {
+    dropBoundingSet(p.capabilities);
+    keepCapsAcrossSetuid(true);
+    switchUser(p.user ?? { uid: 0, gid: 0 });
+    keepCapsAcrossSetuid(false);
+    setCapabilitySets(p.capabilities);
+    if (p.user?.umask !== undefined) libc.umask(p.user.umask);
+    else libc.umask(0o022);
+    libc.chdir(p.cwd);
+  });
+  stage('no_new_privs', () => setNoNewPrivileges(p));
+  stage('file descriptors', () => prepareFds(ctx.plan.preserveFds));
+  stage('seccomp', () => loadSeccomp(ctx.spec.linux?.seccomp, p));
+  libc.resetSignals();
+  return libc.execve(ctx.execPath as string, p.args as string[], p.env ?? []);
+}
+
+function main(): void {
+  const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
+  const chan = new SyncChannel(readFd, writeFd);
+  const plan = chan.recv();
+  if (!plan || plan.type !== 'plan') process.exit(1);
+  const ctx: InitContext = {
+    plan,
+    spec: plan.spec,
+    chan,
+    stateFd: libc.openat(AT_FDCWD, plan.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC),
+  };
+  try {
+    stage('join cgroup', () => joinCgroup(ctx));
+    stage('namespaces', () => enterContainerNamespaces(ctx));
+    stage('hostname', () => setHostnames(ctx.spec));
+    stage('mounts', () => doMounts(ctx));
+    stage('createRuntime hooks', () => runtimeHooks(ctx));
+    stage('console', () => {
+      if (ctx.spec.process?.terminal) ctx.console = setupConsole(plan.consoleSocket, plan.rootfs);
+    });
+    stage('pivot_root', () => switchRoot(ctx));
+    stage('masked and read-only paths', () => finishRootfs(ctx.spec));
+    stage('sysctl', () => applySysctls(ctx.spec));
+    stage('oom_score_adj', () => setOomScoreAdj(ctx.spec.process?.oomScoreAdj));
+    stage('console', () => ctx.console?.attach());
+    stage('rlimits', () => applyRlimits(ctx.spec.process?.rlimits));
+    stage('resolve program', () => resolveProgram(ctx));
+    // Dumpable processes can be opened via /proc/<pid>/exe by the container:
+    // stay non-dumpable until execve replaces the runtime binary (CVE-2019-5736).
+    libc.prctl(libc.PR.SET_DUMPABLE, 0);
+  } catch (e) {
+    chan.send({ type: 'error', msg: describe(e) });
+    process.exit(1);
+  }
+  chan.send({ type: 'ready' });
+  chan.close();
+  try {
+    stage('wait for start', () => waitForStart(ctx));
+    becomeProcess(ctx);
+  } catch (e) {
+    // `start` has returned already: the container's stderr is the only place left.
+    process.stderr.write(`toyrun init: ${describe(e)}\n`);
+    process.exit(e instanceof SysError && e.syscall === 'execve' ? 127 : 1);
+  }
+}
+
+function describe(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}`;
+}
+
+main();

@@ -1,0 +1,401 @@
+// cgroups: where a container's cgroup lives and how its limits are written.
+// The layout is read from /proc/self/mountinfo and /proc/self/cgroup, never assumed:
+//   v1      one hierarchy per controller (cpu, memory, name=systemd, ...)
+//   hybrid  v1 hierarchies plus a cgroup2 mount (often /sys/fs/cgroup/unified) with no controllers
+//   v2      one unified hierarchy
+// Drivers share the CgroupDriver interface; the record kept in state.json lists
+// the directories so that later commands need not recompute anything.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Resources } from '../spec/types';
+
+export interface CgroupRecord {
+  /** 1 for v1/hybrid hosts, 2 for unified hosts. */
+  version?: 1 | 2;
+  /** controller (or "unified" / "name=systemd") → absolute directory of the container's cgroup */
+  paths: Record<string, string>;
+  /** The cgroup path as the container sees it relative to each hierarchy root. */
+  path?: string;
+}
+
+export interface Hierarchy {
+  /** v1: the controllers (and name=…) of this mount; v2: ["unified"] */
+  controllers: string[];
+  mountpoint: string;
+  /** The path inside the hierarchy that is mounted at mountpoint (usually "/"). */
+  root: string;
+  version: 1 | 2;
+}
+
+export class CgroupError extends Error {}
+
+// ---- layout discovery ---------------------------------------------------
+
+/** Parse cgroup mounts from a mountinfo text (exported for unit tests). */
+export function parseCgroupMounts(mountinfo: string): Hierarchy[] {
+  const out: Hierarchy[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const pre = line.slice(0, sep).split(' ');
+    const [fstype, , superOpts = ''] = line.slice(sep + 3).split(' ');
+    const root = unescapeMount(pre[3] ?? '/');
+    const mountpoint = unescapeMount(pre[4] ?? '');
+    if (fstype === 'cgroup2') {
+      out.push({ controllers: ['unified'], mountpoint, root, version: 2 });
+    } else if (fstype === 'cgroup') {
+      const known = superOpts.split(',').filter((o) => V1_CONTROLLERS.has(o) || o.startsWith('name='));
+      if (known.length > 0) out.push({ controllers: known, mountpoint, root, version: 1 });
+    }
+  }
+  // the same hierarchy may be mounted twice (e.g. inside a container): keep the first
+  const seen = new Set<string>();
+  return out.filter((h) => {
+    const k = h.controllers.join(',');
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+const V1_CONTROLLERS = new Set([
+  'cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids',
+  'hugetlb', 'net_cls', 'net_prio', 'perf_event', 'rdma', 'misc',
+]);
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** /proc/<pid>/cgroup → controller key → path (v2 entries under "unified"). */
+export function parseProcCgroup(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    const [, hid, ctrls, path] = m as unknown as [string, string, string, string];
+    if (hid === '0' && ctrls === '') out.unified = path;
+    else for (const c of ctrls.split(',')) out[c] = path;
+  }
+  return out;
+}
+
+let cachedHierarchies: Hierarchy[] | undefined;
+export function hostHierarchies(): Hierarchy[] {
+  cachedHierarchies ??= parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
+  return cachedHierarchies;
+}
+
+export function hostCgroupVersion(hs = hostHierarchies()): 1 | 2 {
+  return hs.some((h) => h.version === 1) ? 1 : 2;
+}
+
+/** Resolve linux.cgroupsPath the way runc does:
+ *  - absent: a default per container
+ *  - absolute: relative to each hierarchy's root
+ *  - relative: relative to the runtime's own cgroup
+ *  - "slice:prefix:name" (systemd form; no systemd here): mapped to /slice/prefix-name.scope
+ */
+export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, systemd: boolean, ownPath = '/'): string {
+  let p = cgroupsPath ?? '';
+  if (p === '') return `/toyrun/${id}`;
+  const parts = p.split(':');
+  if (systemd || (parts.length === 3 && !p.startsWith('/'))) {
+    if (parts.length !== 3) throw new CgroupError(`cgroupsPath ${JSON.stringify(p)}: expected "slice:prefix:name" with --systemd-cgroup`);
+    const [slice, prefix, name] = parts as [string, string, string];
+    p = `/${expandSlice(slice || 'system.slice')}/${prefix ? `${prefix}-${name}` : name}.scope`;
+    return p.replace(/\/+/g, '/');
+  }
+  if (p.includes('..')) throw new CgroupError(`cgroupsPath ${JSON.stringify(p)} must not contain ".."`);
+  return p.startsWith('/') ? p : join(ownPath, p);
+}
+
+/** systemd nests "a-b-c.slice" as a.slice/a-b.slice/a-b-c.slice. */
+function expandSlice(slice: string): string {
+  if (!slice.endsWith('.slice') || slice === '-.slice') return slice;
+  const name = slice.slice(0, -'.slice'.length);
+  const parts = name.split('-');
+  return parts.map((_, i) => parts.slice(0, i + 1).join('-') + '.slice').join('/');
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+export function writeCgroupFile(dir: string, file: string, value: string): void {
+  try {
+    writeFileSync(join(dir, file), value);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new CgroupError(`write ${join(dir, file)} (${JSON.stringify(value)}): ${err.code ?? err.message}`);
+  }
+}
+
+export function readCgroupFile(dir: string, file: string): string {
+  return readFileSync(join(dir, file), 'utf8').trim();
+}
+
+function mkdirLevels(base: string, rel: string, onNew: (dir: string) => void): string {
+  let dir = base;
+  for (const part of rel.split('/').filter(Boolean)) {
+    dir = join(dir, part);
+    if (!existsSync(dir)) {
+      try {
+        mkdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      onNew(dir);
+    }
+  }
+  return dir;
+}
+
+/** A new v1 cpuset is empty and refuses tasks (ENOSPC) until cpus and mems are set: inherit the parent's. */
+function inheritCpuset(dir: string): void {
+  for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+    try {
+      if (readCgroupFile(dir, f) === '') writeFileSync(join(dir, f), readCgroupFile(dirname(dir), f));
+    } catch {
+      // not a cpuset hierarchy level we can fix: the join will report it
+    }
+  }
+}
+
+export function pidsIn(rec: CgroupRecord): number[] {
+  const dir = rec.paths.pids ?? rec.paths.unified ?? rec.paths.memory ?? Object.values(rec.paths)[0];
+  if (!dir) return [];
+  const seen = new Set<number>();
+  const walk = (d: string): void => {
+    try {
+      for (const l of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l) seen.add(Number(l));
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+    } catch {
+      // a vanished sub-cgroup has no processes left
+    }
+  };
+  walk(dir);
+  return [...seen].sort((a, b) => a - b);
+}
+
+// ---- the driver interface ------------------------------------------------------
+
+export interface CgroupDriver {
+  readonly version: 1 | 2;
+  /** Create the directories of the container's cgroup; returns the record to store. */
+  create(path: string): CgroupRecord;
+  /** Write linux.resources into an existing cgroup. */
+  apply(rec: CgroupRecord, res: Resources | undefined): void;
+  freeze(rec: CgroupRecord): void;
+  thaw(rec: CgroupRecord): void;
+  isFrozen(rec: CgroupRecord): boolean;
+  /** Remove the container's cgroup directories (leaf only; parents may be shared). */
+  destroy(rec: CgroupRecord): void;
+}
+
+// ---- cgroup v1 (and hybrid) ------------------------------------------------------
+
+export class CgroupV1 implements CgroupDriver {
+  readonly version = 1 as const;
+  constructor(private readonly hierarchies: Hierarchy[] = hostHierarchies()) {}
+
+  create(path: string): CgroupRecord {
+    const paths: Record<string, string> = {};
+    for (const h of this.hierarchies) {
+      const rel = relToMount(h, path);
+      const isCpuset = h.controllers.includes('cpuset');
+      const dir = mkdirLevels(h.mountpoint, rel, isCpuset ? inheritCpuset : () => undefined);
+      for (const c of h.controllers) paths[c] = dir;
+    }
+    return { version: 1, paths, path };
+  }
+
+  private dirFor(rec: CgroupRecord, controller: string, what: string): string {
+    const dir = rec.paths[controller];
+    if (!dir) throw new CgroupError(`${what}: the ${controller} cgroup controller is not mounted on this host`);
+    return dir;
+  }
+
+  apply(rec: CgroupRecord, res: Resources | undefined): void {
+    if (!res) return;
+    const { memory, cpu, pids, blockIO, hugepageLimits, network, devices } = res;
+    if (memory) {
+      const d = this.dirFor(rec, 'memory', 'linux.resources.memory');
+      const limit = memory.limit !== undefined ? String(memory.limit) : undefined;
+      const swap = memory.swap !== undefined ? String(memory.swap) : undefined;
+      if (swap !== undefined && !existsSync(join(d, 'memory.memsw.limit_in_bytes'))) {
+        if (memory.swap !== -1 && memory.swap !== memory.limit) {
+          throw new CgroupError('linux.resources.memory.swap: swap accounting is disabled on this host (no memory.memsw.limit_in_bytes)');
+        }
+      }
+      const hasMemsw = swap !== undefined && existsSync(join(d, 'memory.memsw.limit_in_bytes'));
+      // memsw must stay >= limit at every moment: order the writes by direction.
+      try {
+        if (limit !== undefined) writeCgroupFile(d, 'memory.limit_in_bytes', limit);
+        if (hasMemsw) writeCgroupFile(d, 'memory.memsw.limit_in_bytes', swap);
+      } catch {
+        if (hasMemsw) writeCgroupFile(d, 'memory.memsw.limit_in_bytes', swap);
+        if (limit !== undefined) writeCgroupFile(d, 'memory.limit_in_bytes', limit);
+      }
+      if (memory.reservation !== undefined) writeCgroupFile(d, 'memory.soft_limit_in_bytes', String(memory.reservation));
+      if (memory.swappiness !== undefined) writeCgroupFile(d, 'memory.swappiness', String(memory.swappiness));
+      if (memory.disableOOMKiller) writeCgroupFile(d, 'memory.oom_control', '1');
+      if (memory.kernelTCP !== undefined && existsSync(join(d, 'memory.kmem.tcp.limit_in_bytes'))) {
+        writeCgroupFile(d, 'memory.kmem.tcp.limit_in_bytes', String(memory.kernelTCP));
+      }
+      // memory.kernel is deprecated and gone from kernels >= 5.16: accepted, not applied.
+    }
+    if (cpu) {
+      const needsCpu = cpu.shares ?? cpu.quota ?? cpu.period ?? cpu.realtimeRuntime ?? cpu.realtimePeriod ?? cpu.burst ?? cpu.idle;
+      if (needsCpu !== undefined) {
+        const d = this.dirFor(rec, 'cpu', 'linux.resources.cpu');
+        if (cpu.shares !== undefined && cpu.shares !== 0) writeCgroupFile(d, 'cpu.shares', String(cpu.shares));
+        if (cpu.period !== undefined && cpu.period !== 0) writeCgroupFile(d, 'cpu.cfs_period_us', String(cpu.period));
+        if (cpu.quota !== undefined && cpu.quota !== 0) writeCgroupFile(d, 'cpu.cfs_quota_us', String(cpu.quota));
+        if (cpu.burst !== undefined) writeCgroupFile(d, 'cpu.cfs_burst_us', String(cpu.burst));
+        if (cpu.realtimePeriod !== undefined && cpu.realtimePeriod !== 0) writeCgroupFile(d, 'cpu.rt_period_us', String(cpu.realtimePeriod));
+        if (cpu.realtimeRuntime !== undefined && cpu.realtimeRuntime !== 0) writeCgroupFile(d, 'cpu.rt_runtime_us', String(cpu.realtimeRuntime));
+        if (cpu.idle !== undefined) writeCgroupFile(d, 'cpu.idle', String(cpu.idle));
+      }
+      if (cpu.cpus) writeCgroupFile(this.dirFor(rec, 'cpuset', 'linux.resources.cpu.cpus'), 'cpuset.cpus', cpu.cpus);
+      if (cpu.mems) writeCgroupFile(this.dirFor(rec, 'cpuset', 'linux.resources.cpu.mems'), 'cpuset.mems', cpu.mems);
+    }
+    if (pids) {
+      const d = this.dirFor(rec, 'pids', 'linux.resources.pids');
+      writeCgroupFile(d, 'pids.max', pids.limit > 0 ? String(pids.limit) : 'max');
+    }
+    if (blockIO) {
+      const d = this.dirFor(rec, 'blkio', 'linux.resources.blockIO');
+      const weightFile = existsSync(join(d, 'blkio.weight')) ? 'blkio.weight' : 'blkio.bfq.weight';
+      if (blockIO.weight !== undefined && blockIO.weight !== 0) writeCgroupFile(d, weightFile, String(blockIO.weight));
+      if (blockIO.leafWeight !== undefined && blockIO.leafWeight !== 0) writeCgroupFile(d, 'blkio.leaf_weight', String(blockIO.leafWeight));
+      for (const w of blockIO.weightDevice ?? []) {
+        if (w.weight !== undefined) writeCgroupFile(d, weightFile.replace('weight', 'weight_device'), `${w.major}:${w.minor} ${w.weight}`);
+        if (w.leafWeight !== undefined) writeCgroupFile(d, 'blkio.leaf_weight_device', `${w.major}:${w.minor} ${w.leafWeight}`);
+      }
+      const throttles: [keyof typeof blockIO, string][] = [
+        ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
+        ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device'],
+        ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device'],
+        ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device'],
+      ];
+      for (const [key, file] of throttles) {
+        const list = blockIO[key];
+        if (Array.isArray(list)) for (const t of list) writeCgroupFile(d, file, `${t.major}:${t.minor} ${(t as { rate: number }).rate}`);
+      }
+    }
+    for (const h of hugepageLimits ?? []) {
+      const d = this.dirFor(rec, 'hugetlb', 'linux.resources.hugepageLimits');
+      writeCgroupFile(d, `hugetlb.${h.pageSize}.limit_in_bytes`, String(h.limit));
+    }
+    if (network) {
+      if (network.classID !== undefined) writeCgroupFile(this.dirFor(rec, 'net_cls', 'linux.resources.network.classID'), 'net_cls.classid', String(network.classID));
+      for (const p of network.priorities ?? []) {
+        writeCgroupFile(this.dirFor(rec, 'net_prio', 'linux.resources.network.priorities'), 'net_prio.ifpriomap', `${p.name} ${p.priority}`);
+      }
+    }
+    if (devices) {
+      const d = this.dirFor(rec, 'devices', 'linux.resources.devices');
+      for (const rule of withDefaultDeviceRules(devices)) {
+        writeCgroupFile(d, rule.allow ? 'devices.allow' : 'devices.deny', deviceRuleText(rule));
+      }
+    }
+    if (res.unified && Object.keys(res.unified).length > 0) {
+      throw new CgroupError('linux.resources.unified needs a cgroup v2 host (this host uses cgroup v1)');
+    }
+  }
+
+  freeze(rec: CgroupRecord): void {
+    const d = this.dirFor(rec, 'freezer', 'pause');
+    writeCgroupFile(d, 'freezer.state', 'FROZEN');
+    for (let i = 0; i < 1000 && readCgroupFile(d, 'freezer.state') !== 'FROZEN'; i++) sleepMs(1);
+  }
+  thaw(rec: CgroupRecord): void {
+    writeCgroupFile(this.dirFor(rec, 'freezer', 'resume'), 'freezer.state', 'THAWED');
+  }
+  isFrozen(rec: CgroupRecord): boolean {
+    const d = rec.paths.freezer;
+    if (!d) return false;
+    try {
+      return readCgroupFile(d, 'freezer.state') !== 'THAWED';
+    } catch {
+      return false;
+    }
+  }
+
+  destroy(rec: CgroupRecord): void {
+    const dirs = [...new Set(Object.values(rec.paths))];
+    for (const d of dirs) removeCgroupDir(d);
+  }
+}
+
+function relToMount(h: Hierarchy, path: string): string {
+  // A hierarchy mounted at a sub-path (root != "/") can only reach paths below it.
+  if (h.root !== '/' && path.startsWith(h.root + '/')) return path.slice(h.root.length);
+  return path;
+}
+
+/** rmdir the leaf, and its descendants first (a container may create sub-cgroups). */
+export function removeCgroupDir(dir: string): void {
+  if (!existsSync(dir)) return;
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupDir(join(dir, e.name));
+  } catch {
+    // gone already
+  }
+  for (let i = 0; i < 200; i++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY') throw new CgroupError(`rmdir ${dir}: ${code ?? String(e)}`);
+      sleepMs(5); // the last task is still exiting
+    }
+  }
+  throw new CgroupError(`rmdir ${dir}: EBUSY (processes still in the cgroup)`);
+}
+
+// Every container gets the devices runc always allows, on top of linux.resources.devices.
+const DEFAULT_ALLOWED_DEVICES: { type: 'c' | 'b'; major: number | null; minor: number | null; access: string }[] = [
+  { type: 'c', major: null, minor: null, access: 'm' },
+  { type: 'b', major: null, minor: null, access: 'm' },
+  { type: 'c', major: 1, minor: 3, access: 'rwm' }, // null
+  { type: 'c', major: 1, minor: 5, access: 'rwm' }, // zero
+  { type: 'c', major: 1, minor: 7, access: 'rwm' }, // full
+  { type: 'c', major: 1, minor: 8, access: 'rwm' }, // random
+  { type: 'c', major: 1, minor: 9, access: 'rwm' }, // urandom
+  { type: 'c', major: 5, minor: 0, access: 'rwm' }, // tty
+  { type: 'c', major: 5, minor: 1, access: 'rwm' }, // console
+  { type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
+  { type: 'c', major: 136, minor: null, access: 'rwm' }, // pts/*
+];
+
+export function withDefaultDeviceRules(rules: Resources['devices']): NonNullable<Resources['devices']> {
+  const list = [...(rules ?? [])];
+  // a deny-all must come first or it would wipe the allows written before it
+  return [...list, ...DEFAULT_ALLOWED_DEVICES.map((d) => ({ allow: true, ...d }))];
+}
+
+export function deviceRuleText(r: NonNullable<Resources['devices']>[number]): string {
+  const t = r.type ?? 'a';
+  if (t === 'a' && (r.major === undefined || r.major === null) && (r.minor === undefined || r.minor === null)) return 'a';
+  const num = (n: number | null | undefined): string => (n === undefined || n === null || n < 0 ? '*' : String(n));
+  return `${t} ${num(r.major)}:${num(r.minor)} ${r.access || 'rwm'}`;
+}
+
+export function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+export function cgroupDriver(): CgroupDriver {
+  return hostCgroupVersion() === 1 ? new CgroupV1() : new CgroupV1();
+}
+
+export function ownCgroupPath(): string {
+  try {
+    const own = parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
+    return own.memory ?? own.pids ?? own.unified ?? '/';
+  } catch {
+    return '/';
+  }
+}

@@ -1,0 +1,321 @@
+// Mounts of config.json, done inside the container's mount namespace before pivot_root.
+// Destinations are resolved *inside* the rootfs: a symlink in the image (or one
+// raced in by another container sharing the rootfs) can never redirect a mount
+// onto a host path. The kernel does the resolution: openat2(RESOLVE_IN_ROOT)
+// gives an O_PATH fd, and the mount targets /proc/self/fd/N, that very inode.
+import { lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync, closeSync, openSync } from 'node:fs';
+import { posix } from 'node:path';
+import * as libc from './libc';
+import { MS, O, SYS, SysError } from './libc';
+import type { Mount } from '../spec/types';
+
+// ---- option parsing --------------------------------------------------------
+
+interface FlagOpt {
+  clear: boolean;
+  flag: number;
+}
+const FLAG_OPTIONS: Record<string, FlagOpt> = {
+  defaults: { clear: false, flag: 0 },
+  ro: { clear: false, flag: MS.RDONLY },
+  rw: { clear: true, flag: MS.RDONLY },
+  suid: { clear: true, flag: MS.NOSUID },
+  nosuid: { clear: false, flag: MS.NOSUID },
+  dev: { clear: true, flag: MS.NODEV },
+  nodev: { clear: false, flag: MS.NODEV },
+  exec: { clear: true, flag: MS.NOEXEC },
+  noexec: { clear: false, flag: MS.NOEXEC },
+  sync: { clear: false, flag: MS.SYNCHRONOUS },
+  async: { clear: true, flag: MS.SYNCHRONOUS },
+  dirsync: { clear: false, flag: MS.DIRSYNC },
+  remount: { clear: false, flag: MS.REMOUNT },
+  mand: { clear: false, flag: MS.MANDLOCK },
+  nomand: { clear: true, flag: MS.MANDLOCK },
+  atime: { clear: true, flag: MS.NOATIME },
+  noatime: { clear: false, flag: MS.NOATIME },
+  diratime: { clear: true, flag: MS.NODIRATIME },
+  nodiratime: { clear: false, flag: MS.NODIRATIME },
+  bind: { clear: false, flag: MS.BIND },
+  rbind: { clear: false, flag: MS.BIND | MS.REC },
+  relatime: { clear: false, flag: MS.RELATIME },
+  norelatime: { clear: true, flag: MS.RELATIME },
+  strictatime: { clear: false, flag: MS.STRICTATIME },
+  nostrictatime: { clear: true, flag: MS.STRICTATIME },
+  lazytime: { clear: false, flag: MS.LAZYTIME },
+  nolazytime: { clear: true, flag: MS.LAZYTIME },
+  iversion: { clear: false, flag: MS.I_VERSION },
+  noiversion: { clear: true, flag: MS.I_VERSION },
+  silent: { clear: false, flag: MS.SILENT },
+  loud: { clear: true, flag: MS.SILENT },
+  symfollow: { clear: true, flag: MS.NOSYMFOLLOW },
+  nosymfollow: { clear: false, flag: MS.NOSYMFOLLOW },
+  acl: { clear: false, flag: MS.POSIXACL },
+  noacl: { clear: true, flag: MS.POSIXACL },
+};
+
+export const PROPAGATION_OPTIONS: Record<string, number> = {
+  private: MS.PRIVATE,
+  rprivate: MS.PRIVATE | MS.REC,
+  shared: MS.SHARED,
+  rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE,
+  rslave: MS.SLAVE | MS.REC,
+  unbindable: MS.UNBINDABLE,
+  runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+/** Recursive mount attributes (mount_setattr with AT_RECURSIVE). */
+const MOUNT_ATTR: Record<string, { set: number; clr: number }> = {
+  rro: { set: 0x1, clr: 0 },
+  rrw: { set: 0, clr: 0x1 },
+  rnosuid: { set: 0x2, clr: 0 },
+  rsuid: { set: 0, clr: 0x2 },
+  rnodev: { set: 0x4, clr: 0 },
+  rdev: { set: 0, clr: 0x4 },
+  rnoexec: { set: 0x8, clr: 0 },
+  rexec: { set: 0, clr: 0x8 },
+  rnoatime: { set: 0x10, clr: 0x70 },
+  rrelatime: { set: 0, clr: 0x70 },
+  rstrictatime: { set: 0x20, clr: 0x70 },
+  rnodiratime: { set: 0x80, clr: 0 },
+  rdiratime: { set: 0, clr: 0x80 },
+  rnosymfollow: { set: 0x200000, clr: 0 },
+  rsymfollow: { set: 0, clr: 0x200000 },
+};
+
+export interface ParsedOptions {
+  flags: number;
+  propagation: number[];
+  recAttrSet: number;
+  recAttrClr: number;
+  data: string[];
+  tmpcopyup: boolean;
+}
+
+/** Split mount options into mount(2) flags, propagation changes and fs-specific data. */
+export function parseMountOptions(options: string[] = []): ParsedOptions {
+  const out: ParsedOptions = { flags: 0, propagation: [], recAttrSet: 0, recAttrClr: 0, data: [], tmpcopyup: false };
+  for (const opt of options) {
+    const f = FLAG_OPTIONS[opt];
+    if (f) {
+      out.flags = f.clear ? out.flags & ~f.flag : out.flags | f.flag;
+      continue;
+    }
+    const p = PROPAGATION_OPTIONS[opt];
+    if (p !== undefined) {
+      out.propagation.push(p);
+      continue;
+    }
+    const a = MOUNT_ATTR[opt];
+    if (a) {
+      out.recAttrSet |= a.set;
+      out.recAttrClr |= a.clr;
+      continue;
+    }
+    if (opt === 'tmpcopyup') {
+      out.tmpcopyup = true;
+      continue;
+    }
+    out.data.push(opt);
+  }
+  return out;
+}
+
+export function isBind(m: Mount): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
+
+// ---- resolving paths inside the root ---------------------------------------------
+
+const RESOLVE_NO_MAGICLINKS = 0x02;
+const RESOLVE_IN_ROOT = 0x10;
+
+/** openat2(rootfd, path, O_PATH, RESOLVE_IN_ROOT): the kernel treats rootfd as "/"
+ * for every component, symlinks and ".." included. */
+export function openInRoot(rootFd: number, path: string, extraFlags = 0): number {
+  const how = Buffer.alloc(24);
+  how.writeBigUInt64LE(BigInt(O.PATH | O.CLOEXEC | extraFlags), 0);
+  how.writeBigUInt64LE(0n, 8);
+  how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 16);
+  try {
+    return libc.rawSyscall(SYS.openat2, 'int', rootFd, 'str', path, 'void *', how, 'size_t', 24);
+  } catch (e) {
+    if (e instanceof SysError) throw new SysError('openat2', path, e.errno);
+    throw e;
+  }
+}
+
+/** The host path a container path currently resolves to, clamped to the root
+ * (used to create missing parents; the mount itself goes through openInRoot). */
+export function resolveInRoot(root: string, path: string): string {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  const resolved: string[] = [];
+  let hops = 0;
+  while (parts.length > 0) {
+    const part = parts.shift() as string;
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
+    const candidate = posix.join(root, ...resolved, part);
+    let st;
+    try {
+      st = lstatSync(candidate);
+    } catch {
+      resolved.push(part, ...parts);
+      break;
+    }
+    if (st.isSymbolicLink()) {
+      if (++hops > 40) throw new SysError('resolve', path, 40 /* ELOOP */);
+      const target = readlinkSync(candidate);
+      if (target.startsWith('/')) resolved.length = 0;
+      parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
+      continue;
+    }
+    resolved.push(part);
+  }
+  return posix.join(root, ...resolved);
+}
+
+/** mkdir -p inside the root, each component resolved inside it. */
+export function mkdirInRoot(root: string, path: string, mode = 0o755): string {
+  const host = resolveInRoot(root, path);
+  mkdirSync(host, { recursive: true, mode });
+  return host;
+}
+
+/** Create the destination (a directory, or an empty file when binding a file). */
+export function ensureDestination(root: string, dest: string, asFile: boolean): void {
+  const host = resolveInRoot(root, dest);
+  let st;
+  try {
+    st = statSync(host);
+  } catch {
+    st = undefined;
+  }
+  if (st) return;
+  if (asFile) {
+    mkdirInRoot(root, posix.dirname(dest));
+    closeSync(openSync(resolveInRoot(root, dest), 'a', 0o644));
+  } else {
+    mkdirInRoot(root, dest);
+  }
+}
+
+// ---- doing the mounts --------------------------------------------------------------
+
+export interface MountContext {
+  rootfs: string;
+  rootFd: number;
+  /** Mount cgroupfs in the container's cgroup namespace (else bind the host dirs). */
+  cgroupNs: boolean;
+  cgroupPaths: Record<string, string>;
+  cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
+}
+
+function mountAt(ctx: MountContext, dest: string, fn: (procPath: string) => void): void {
+  const fd = openInRoot(ctx.rootFd, dest);
+  try {
+    fn(`/proc/self/fd/${fd}`);
+  } catch (e) {
+    // report the container path, not the /proc/self/fd alias the kernel saw
+    if (e instanceof SysError && e.path?.startsWith('/proc/self/fd/')) throw new SysError(e.syscall, dest, e.errno);
+    throw e;
+  } finally {
+    libc.close(fd);
+  }
+}
+
+/** Apply propagation and the flags a bind mount ignores on its first pass. */
+function finishMount(target: string, o: ParsedOptions, bind: boolean): void {
+  const extra = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+  if (bind && extra !== 0) {
+    // MS_BIND ignores every other flag: a second, remounting pass applies them.
+    libc.mount(null, target, null, MS.REMOUNT | MS.BIND | extra, null);
+  }
+  for (const p of o.propagation) libc.mount(null, target, null, p, null);
+  if (o.recAttrSet !== 0 || o.recAttrClr !== 0) setRecursiveAttrs(target, o.recAttrSet, o.recAttrClr);
+}
+
+function setRecursiveAttrs(target: string, set: number, clr: number): void {
+  const attr = Buffer.alloc(32);
+  attr.writeBigUInt64LE(BigInt(set), 0);
+  attr.writeBigUInt64LE(BigInt(clr), 8);
+  const AT_RECURSIVE = 0x8000;
+  libc.rawSyscall(SYS.mount_setattr, 'int', libc.AT_FDCWD, 'str', target, 'unsigned int', AT_RECURSIVE, 'void *', attr, 'size_t', 32);
+}
+
+export function mountOne(ctx: MountContext, m: Mount): void {
+  const o = parseMountOptions(m.options);
+  const bind = isBind(m);
+  const type = m.type ?? (bind ? 'bind' : 'none');
+  if (bind) {
+    const src = m.source ?? '';
+    let srcIsDir: boolean;
+    try {
+      srcIsDir = statSync(src).isDirectory();
+    } catch (e) {
+      throw new SysError('stat', src, (e as NodeJS.ErrnoException).errno ? -((e as NodeJS.ErrnoException).errno as number) : 2);
+    }
+    ensureDestination(ctx.rootfs, m.destination, !srcIsDir);
+    mountAt(ctx, m.destination, (target) => libc.mount(src, target, null, MS.BIND | (o.flags & MS.REC), null));
+    // The fd used above names the directory under the new mount: resolve again
+    // to reach the mount itself for the remount and propagation changes.
+    mountAt(ctx, m.destination, (target) => finishMount(target, o, true));
+    return;
+  }
+  if (type === 'cgroup' || type === 'cgroup2') {
+    mountCgroups(ctx, m, o);
+    return;
+  }
+  ensureDestination(ctx.rootfs, m.destination, false);
+  mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, o.data.join(',') || null));
+  mountAt(ctx, m.destination, (target) => finishMount(target, o, false));
+}
+
+/** /sys/fs/cgroup inside the container. On v2, one cgroup2 mount. On v1, a tmpfs
+ * with one mount per hierarchy: the hierarchy itself when the container has a
+ * cgroup namespace (its root is then the container's cgroup), else a bind of
+ * the container's own directory, so that no other cgroup is reachable. */
+function mountCgroups(ctx: MountContext, m: Mount, o: ParsedOptions): void {
+  ensureDestination(ctx.rootfs, m.destination, false);
+  const ro = (o.flags & MS.RDONLY) !== 0;
+  const base = o.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
+  const v1 = ctx.cgroupHierarchies.filter((h) => h.version === 1);
+  if (v1.length === 0) {
+    mountAt(ctx, m.destination, (t) => libc.mount('cgroup2', t, 'cgroup2', base | (ro ? MS.RDONLY : 0), null));
+    return;
+  }
+  mountAt(ctx, m.destination, (t) => libc.mount('tmpfs', t, 'tmpfs', base, 'mode=755'));
+  for (const h of ctx.cgroupHierarchies) {
+    const name = h.version === 2 ? 'unified' : h.controllers.map((c) => c.replace(/^name=/, '')).join(',');
+    const sub = posix.join(m.destination, name);
+    mkdirInRoot(ctx.rootfs, sub);
+    const hostDir = ctx.cgroupPaths[h.controllers[0] as string];
+    mountAt(ctx, sub, (t) => {
+      if (ctx.cgroupNs) {
+        if (h.version === 2) libc.mount('cgroup2', t, 'cgroup2', base, null);
+        else libc.mount('cgroup', t, 'cgroup', base, h.controllers.join(','));
+      } else if (hostDir) {
+        libc.mount(hostDir, t, null, MS.BIND, null);
+      }
+    });
+    if (ro) mountAt(ctx, sub, (t) => libc.mount(null, t, null, MS.REMOUNT | MS.BIND | MS.RDONLY | base, null));
+    // cpu,cpuacct style joint mounts get the usual per-controller symlinks
+    if (h.controllers.length > 1) {
+      for (const c of h.controllers) {
+        try {
+          libc.symlink(name, resolveInRoot(ctx.rootfs, posix.join(m.destination, c)));
+        } catch {
+          // exists already
+        }
+      }
+    }
+  }
+  if (ro) mountAt(ctx, m.destination, (t) => libc.mount(null, t, null, MS.REMOUNT | MS.RDONLY | base, null));
+}
+
+/** Write a file inside the root, resolving symlinks inside it. */
+export function writeInRoot(root: string, path: string, data: string): void {
+  writeFileSync(resolveInRoot(root, path), data);
+}

@@ -1,0 +1,98 @@
+// The last steps before execve: rlimits, user, working directory, file
+// descriptors and signal state. Everything here changes the calling process
+// (the init, or an exec'd process) and runs on the main thread.
+import { statSync, writeFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import * as libc from './libc';
+import { F_GETFL, F_SETFD, F_SETFL, O, RLIMIT, SysError, errnoText } from './libc';
+import type { Process, Rlimit, User } from '../spec/types';
+
+export class ExecError extends Error {}
+
+export function applyRlimits(rlimits: Rlimit[] | undefined): void {
+  for (const r of rlimits ?? []) {
+    const n = RLIMIT[r.type];
+    if (n === undefined) throw new Error(`unknown rlimit type ${r.type}`);
+    try {
+      libc.setrlimit(n, r.soft, r.hard);
+    } catch (e) {
+      // runc's wording: podman maps "operation not permitted" to exit code 126.
+      if (e instanceof SysError) throw new Error(`error setting rlimit type ${n}: ${errnoText(e.errno)}`);
+      throw e;
+    }
+  }
+}
+
+export function setOomScoreAdj(adj: number | undefined): void {
+  if (adj === undefined) return;
+  writeFileSync('/proc/self/oom_score_adj', String(adj));
+}
+
+/** groups, then gid, then uid: after setuid we could no longer change the others. */
+export function switchUser(user: User): void {
+  libc.setgroups(user.additionalGids ?? []);
+  libc.setresgid(user.gid);
+  libc.setresuid(user.uid);
+}
+
+export function envValue(env: string[] | undefined, key: string): string | undefined {
+  const prefix = key + '=';
+  const hit = (env ?? []).slice().reverse().find((e) => e.startsWith(prefix));
+  return hit?.slice(prefix.length);
+}
+
+function isExecutableFile(p: string): boolean {
+  try {
+    const st = statSync(p);
+    return st.isFile() && (st.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** exec.LookPath semantics with runc's error texts, which podman and containerd match on. */
+export function lookPath(arg0: string, env: string[] | undefined): string {
+  if (arg0.includes('/')) {
+    try {
+      const st = statSync(arg0);
+      if (st.isDirectory()) throw new ExecError(`exec: "${arg0}": is a directory`);
+      if ((st.mode & 0o111) === 0) throw new ExecError(`exec: "${arg0}": permission denied`);
+    } catch (e) {
+      if (e instanceof ExecError) throw e;
+      const code = (e as NodeJS.ErrnoException).code ?? 'ENOENT';
+      const errno = -((e as NodeJS.ErrnoException).errno ?? -2);
+      throw new ExecError(`exec: "${arg0}": stat ${arg0}: ${errnoText(errno)} (${code})`);
+    }
+    return arg0;
+  }
+  const path = envValue(env, 'PATH');
+  for (const dir of (path ?? '').split(':')) {
+    if (dir === '') continue;
+    const candidate = posix.join(dir, arg0);
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  throw new ExecError(`exec: "${arg0}": executable file not found in $PATH`);
+}
+
+/** Only 0-2 and the --preserve-fds range may reach the program: they lose
+ * close-on-exec (the engine sets it) and O_NONBLOCK (libuv may set it); every
+ * other descriptor, whoever opened it, is marked close-on-exec. */
+export function prepareFds(preserveFds: number): void {
+  const last = 2 + preserveFds;
+  for (let fd = 0; fd <= last; fd++) {
+    try {
+      libc.fcntl(fd, F_SETFD, 0);
+      if (fd <= 2) {
+        const fl = libc.fcntl(fd, F_GETFL);
+        if (fl & O.NONBLOCK) libc.fcntl(fd, F_SETFL, fl & ~O.NONBLOCK);
+      }
+    } catch {
+      // a closed stdio fd stays closed
+    }
+  }
+  libc.closeRangeCloexec(last + 1);
+}
+
+export function setNoNewPrivileges(p: Process): void {
+  if (p.noNewPrivileges) libc.prctl(libc.PR.SET_NO_NEW_PRIVS, 1);
+}

@@ -1,0 +1,48 @@
+// Runtime logging the way runc does it, because callers parse it:
+// without --log, errors go to stderr as one logrus-style line (text or JSON);
+// with --log FILE, the line is appended to FILE and only the bare message goes
+// to stderr (podman reads the whole file as ONE JSON object, containerd keeps
+// the last "error" line).
+import { appendFileSync } from 'node:fs';
+
+export type LogFormat = 'text' | 'json';
+interface LogConfig {
+  file?: string;
+  format: LogFormat;
+  debug: boolean;
+}
+const config: LogConfig = { format: 'text', debug: false };
+
+export function configureLog(c: Partial<LogConfig>): void {
+  Object.assign(config, c);
+}
+
+function line(level: string, msg: string): string {
+  const time = new Date().toISOString();
+  if (config.format === 'json') return JSON.stringify({ level, msg, time }) + '\n';
+  return `time="${time}" level=${level} msg=${JSON.stringify(msg)}\n`;
+}
+
+function emit(level: string, msg: string, alsoStderr: boolean): void {
+  if (config.file) {
+    try {
+      appendFileSync(config.file, line(level, msg), { mode: 0o644 });
+    } catch {
+      // the log file is best effort; stderr still carries the message
+    }
+    if (alsoStderr) process.stderr.write(msg + '\n');
+  } else if (alsoStderr) {
+    process.stderr.write(line(level, msg));
+  }
+}
+
+export function logError(msg: string): void {
+  emit('error', msg, true);
+}
+/** Warnings never go to stderr: containerd decodes combined stdout+stderr as JSON. */
+export function logWarn(msg: string): void {
+  emit('warning', msg, false);
+}
+export function logDebug(msg: string): void {
+  if (config.debug) emit('debug', msg, false);
+}

@@ -1,0 +1,46 @@
+// `toyrun run`: create + start, then (unless --detach) wait for the container,
+// forward signals to it, delete it, and exit with its status (128+N for signal N).
+import { createContainer, type CreateOptions } from './create';
+import { startContainer } from './start';
+import { deleteContainer } from './delete';
+import { constants } from 'node:os';
+import * as libc from './linux/libc';
+import { logError } from './log';
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+export function runContainer(opts: CreateOptions, detach: boolean): Promise<number> {
+  const created = createContainer(opts);
+  try {
+    startContainer(opts.root, opts.id);
+  } catch (e) {
+    deleteContainer(opts.root, opts.id, true);
+    throw e;
+  }
+  if (detach) return Promise.resolve(0);
+  const pid = created.rec.pid;
+  return new Promise((resolveExit) => {
+    const handlers = FORWARDED.map((sig) => {
+      const h = (): void => {
+        try {
+          libc.kill(pid, constants.signals[sig]);
+        } catch {
+          // gone
+        }
+      };
+      process.on(sig, h);
+      return [sig, h] as const;
+    });
+    created.child.ref();
+    created.child.on('exit', (code, signal) => {
+      for (const [sig, h] of handlers) process.off(sig, h);
+      const status = signal ? 128 + constants.signals[signal] : code ?? 255;
+      try {
+        deleteContainer(opts.root, opts.id, true);
+      } catch (e) {
+        logError((e as Error).message);
+      }
+      resolveExit(status);
+    });
+  });
+}

@@ -1,0 +1,72 @@
+// The channel between `toyrun create` and the container's init: two pipes
+// carrying one JSON object per line. The init is another process (spawned, not
+// forked), so this is how the plan goes in and progress and errors come out:
+//
+//   create → init   {"type":"plan", ...InitPlan}
+//   init  → create  {"type":"createRuntime"}   mounts done, before pivot_root
+//   create → init   {"type":"continue","state":…} prestart/createRuntime hooks ran
+//   init  → create  {"type":"ready"}           about to block on exec.fifo
+//   init  → create  {"type":"error","msg":…}   any stage failed; the init exits
+import * as libc from './linux/libc';
+import type { Spec, State } from './spec/types';
+
+export interface InitPlan {
+  type: 'plan';
+  spec: Spec;
+  /** Absolute host path of the root filesystem. */
+  rootfs: string;
+  stateDir: string;
+  bundle: string;
+  preserveFds: number;
+  noPivot: boolean;
+  consoleSocket?: string;
+  /** cgroup.procs files the init writes itself into, before anything else. */
+  cgroupProcs: string[];
+  cgroupPaths: Record<string, string>;
+  cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
+}
+
+export type InitMessage =
+  | InitPlan
+  | { type: 'createRuntime' }
+  | { type: 'continue'; state: State }
+  | { type: 'ready' }
+  | { type: 'error'; msg: string };
+
+export class SyncChannel {
+  private buf = '';
+  constructor(private readonly readFd: number, private readonly writeFd: number) {}
+
+  send(msg: InitMessage): void {
+    const data = Buffer.from(JSON.stringify(msg) + '\n');
+    let off = 0;
+    while (off < data.length) off += libc.write(this.writeFd, data.subarray(off));
+  }
+
+  /** Blocks for the next message; undefined when the other side closed the pipe. */
+  recv(): InitMessage | undefined {
+    const chunk = Buffer.alloc(65536);
+    for (;;) {
+      const nl = this.buf.indexOf('\n');
+      if (nl >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        return JSON.parse(line) as InitMessage;
+      }
+      let n: number;
+      try {
+        n = libc.read(this.readFd, chunk);
+      } catch (e) {
+        if (e instanceof libc.SysError && e.code === 'EINTR') continue;
+        throw e;
+      }
+      if (n === 0) return undefined;
+      this.buf += chunk.subarray(0, n).toString();
+    }
+  }
+
+  close(): void {
+    libc.close(this.readFd);
+    libc.close(this.writeFd);
+  }
+}
