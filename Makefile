@@ -38,11 +38,15 @@ typecheck: node_modules/.installed src/spec/generated/validators.js
 	node_modules/.bin/tsc -p .
 
 # The whole suite: unit tests, then integration tests against real containers (root).
+UVU := FORCE_COLOR=0 $(BUN) node_modules/uvu/bin.js test
 test: all typecheck
-	$(BUN) test/run.ts
+	$(UVU) '\.test\.ts$$'
 
 unit: all
-	$(BUN) test/run.ts unit
+	$(UVU) '^unit/.*\.test\.ts$$'
+
+integration: all
+	$(UVU) '^integration/.*\.test\.ts$$'
 
 bench: all
 	$(BUN) scripts/bench.ts

@@ -99,9 +99,20 @@ commands:
   layers prune          remove unpacked layers no container uses
 `;
 
-/** Parse a command's own flags; the id is the first positional. */
+/** Parse a command's own flags; the id is the first positional. minimist reads
+ * "--no-X" as X=false, so runc's real "--no-pivot"-style flags are renamed first. */
 export function parseCommand(rest: string[], strings: string[], booleans: string[], alias: Record<string, string> = {}): minimist.ParsedArgs {
-  return minimist(rest, { string: strings, boolean: booleans, alias, '--': true, stopEarly: false });
+  const negative = booleans.filter((b) => b.startsWith('no-'));
+  const args = rest.map((a) => {
+    const hit = negative.find((b) => a === `--${b}` || a.startsWith(`--${b}=`));
+    return hit ? a.replace(`--${hit}`, `--x-${hit}`) : a;
+  });
+  const parsed = minimist(args, { string: strings, boolean: [...booleans, ...negative.map((b) => `x-${b}`)], alias, '--': true });
+  for (const b of negative) {
+    parsed[b] = parsed[`x-${b}`] === true;
+    delete parsed[`x-${b}`];
+  }
+  return parsed;
 }
 
 function requireId(args: minimist.ParsedArgs, command: string): string {

@@ -1,0 +1,129 @@
+// Shared by the integration tests: run bin/toyrun for real, build throw-away
+// bundles from bundles/busybox, and check that nothing is left behind.
+// Every test file gets its own --root, and every container a unique id, so
+// files can run side by side; cleanup deletes by id, never by name pattern.
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Spec } from '../src/spec/types';
+
+export const REPO = resolve(__dirname, '..');
+export const TOYRUN = join(REPO, 'bin', 'toyrun');
+export const BUSYBOX_ROOTFS = join(REPO, 'bundles', 'busybox', 'rootfs');
+export const FIXTURES = resolve(REPO, '..', 'shared', 'fixtures');
+
+export interface Result {
+  status: number;
+  stdout: string;
+  stderr: string;
+  signal: NodeJS.Signals | null;
+}
+
+export function sh(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Result {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60000, ...opts });
+  return { status: r.status ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), signal: r.signal };
+}
+
+let counter = 0;
+/** A per-process unique container id. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${process.pid}-${++counter}`;
+}
+
+/** One test file's toyrun: its own state root, and the ids it must clean up. */
+export class Toyrun {
+  readonly root: string;
+  private readonly ids = new Set<string>();
+  private readonly dirs: string[] = [];
+
+  constructor(name: string) {
+    mkdirSync('/run/toyrun-test', { recursive: true });
+    this.root = mkdtempSync(`/run/toyrun-test/${name}-`);
+  }
+
+  /** Run `toyrun --root ROOT args...`; remembers ids of create/run for cleanup. */
+  run(args: string[], opts: SpawnSyncOptions = {}): Result {
+    const cmd = args[0];
+    if (cmd === 'create' || cmd === 'run') {
+      const id = args[args.length - 1];
+      if (id) this.ids.add(id);
+    }
+    return sh(TOYRUN, ['--root', this.root, ...args], { env: {}, cwd: '/', ...opts });
+  }
+
+  ok(args: string[], opts: SpawnSyncOptions = {}): Result {
+    const r = this.run(args, opts);
+    if (r.status !== 0) throw new Error(`toyrun ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return r;
+  }
+
+  track(id: string): void {
+    this.ids.add(id);
+  }
+
+  /** A bundle dir with config.json from bundles/busybox, edited by fn. */
+  bundle(fn: (spec: Spec) => void = () => undefined): string {
+    const dir = mkdtempSync('/tmp/toyrun-bundle-');
+    this.dirs.push(dir);
+    const spec = busyboxSpec();
+    fn(spec);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+    return dir;
+  }
+
+  tempDir(prefix = 'toyrun-test-'): string {
+    const dir = mkdtempSync(`/tmp/${prefix}`);
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  /** `run` a one-off container running `sh -c script`; returns its output. */
+  sh(script: string, fn: (spec: Spec) => void = () => undefined, extraArgs: string[] = []): Result {
+    const bundle = this.bundle((s) => {
+      (s.process as NonNullable<Spec['process']>).args = ['sh', '-c', script];
+      fn(s);
+    });
+    return this.run(['run', '--bundle', bundle, ...extraArgs, uniqueId('sh')]);
+  }
+
+  state(id: string): Record<string, unknown> {
+    return JSON.parse(this.ok(['state', id]).stdout) as Record<string, unknown>;
+  }
+
+  cleanup(): void {
+    for (const id of this.ids) this.run(['delete', '--force', id]);
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export function busyboxSpec(): Spec {
+  const spec = JSON.parse(readFileSync(join(REPO, 'bundles', 'busybox', 'config.json'), 'utf8')) as Spec;
+  spec.root = { path: BUSYBOX_ROOTFS, readonly: true };
+  return spec;
+}
+
+/** Everything a container could leave on the host, by id. */
+export function leftovers(t: Toyrun, id: string): string[] {
+  const found: string[] = [];
+  if (existsSync(join(t.root, id))) found.push(`state dir ${join(t.root, id)}`);
+  for (const ctrl of readdirSync('/sys/fs/cgroup')) {
+    const p = join('/sys/fs/cgroup', ctrl, 'toyrun', id);
+    if (existsSync(p)) found.push(`cgroup ${p}`);
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(id));
+  found.push(...mounts.map((m) => `mount ${m}`));
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(`/toyrun/${id}\n`)) found.push(`process ${p}`);
+    } catch {
+      // exited
+    }
+  }
+  return found;
+}
+
+export function statusField(text: string, field: string): string {
+  const line = text.split('\n').find((l) => l.startsWith(field + ':'));
+  return (line ?? '').slice(field.length + 1).trim();
+}

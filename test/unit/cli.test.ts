@@ -1,0 +1,45 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseGlobals, parseCommand } from '../../src/cli';
+import { parseSignal } from '../../src/signals';
+
+test('global flags before the command, both --flag value and --flag=value', () => {
+  const p = parseGlobals(['--root', '/x', '--log=/l', '--log-format', 'json', '--debug', 'create', '--bundle', 'b', 'id1']);
+  assert.is(p.globals.root, '/x');
+  assert.is(p.globals.log, '/l');
+  assert.is(p.globals.logFormat, 'json');
+  assert.is(p.globals.debug, true);
+  assert.is(p.command, 'create');
+  assert.equal(p.rest, ['--bundle', 'b', 'id1']);
+});
+
+test('runc flags toyrun does not need are accepted', () => {
+  const p = parseGlobals(['--systemd-cgroup', '--criu', '/usr/sbin/criu', '--rootless=false', 'state', 'x']);
+  assert.is(p.command, 'state');
+  assert.is(p.globals.systemdCgroup, true);
+});
+
+test('bad --log-format is a usage error', () => {
+  assert.throws(() => parseGlobals(['--log-format', 'xml', 'list']), /text or json/);
+});
+
+test('command flags: value flags in both forms, booleans do not eat the id', () => {
+  const a = parseCommand(['--pid-file=/p', '--bundle', '/b', '--no-pivot', 'id9'], ['bundle', 'pid-file'], ['no-pivot']);
+  assert.is(a['pid-file'], '/p');
+  assert.is(a.bundle, '/b');
+  assert.is(a['no-pivot'], true);
+  assert.equal(a._, ['id9']);
+});
+
+test('signals: numbers, names, SIG-prefixed names, default TERM', () => {
+  assert.is(parseSignal('9'), 9);
+  assert.is(parseSignal('KILL'), 9);
+  assert.is(parseSignal('SIGHUP'), 1);
+  assert.is(parseSignal('sigusr1'), 10);
+  assert.is(parseSignal(undefined), 15);
+  assert.is(parseSignal('RTMIN+2'), 36);
+  assert.throws(() => parseSignal('NOPE'), /invalid signal/);
+  assert.throws(() => parseSignal('99'), /invalid signal/);
+});
+
+test.run();
