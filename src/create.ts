@@ -9,10 +9,11 @@ import * as libc from './linux/libc';
 import { CLONE } from './linux/libc';
 import { validateContainerId, validateSpec, ValidationError } from './spec/validate';
 import {
-  claimContainerDir, ContainerError, OCI_VERSION, processStartTime, removeContainerDir, saveRecord,
+  claimContainerDir, ContainerError, lockContainer, OCI_VERSION, processStartTime, removeContainerDir, saveRecord,
   toOciState, writeFileAtomic, type ContainerRecord,
 } from './state';
-import { cgroupDriver, hostHierarchies, ownCgroupPath, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
+import { cgroupDirs, cgroupDriver, hostHierarchies, ownCgroupPath, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
+import { failpoint } from './failpoint';
 import { findNamespace, NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
 import { unsupportedCapabilities } from './linux/capabilities';
@@ -85,6 +86,19 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   return problems;
 }
 
+/** The caller's fds 3..3+N-1 must all be open on entry: the kernel hands out the
+ * lowest free number, so a gap would be filled by our own descriptors (the
+ * container lock, the sync pipes) and those would reach the container. */
+function checkPreservedFds(n: number): void {
+  for (let fd = 3; fd < 3 + n; fd++) {
+    try {
+      libc.fcntl(fd, libc.F_GETFD);
+    } catch {
+      throw new ContainerError(`--preserve-fds ${n}: fd ${fd} is not open`);
+    }
+  }
+}
+
 function initScript(): string {
   return join(__dirname, '..', 'dist', 'init.js');
 }
@@ -92,6 +106,7 @@ function initScript(): string {
 /** Run the whole create; on success the init is blocked on exec.fifo. */
 export function createContainer(opts: CreateOptions): Created {
   const id = validateContainerId(opts.id);
+  checkPreservedFds(opts.preserveFds);
   const bundle = resolve(opts.bundle ?? process.cwd());
   const spec = loadBundleSpec(bundle);
   if (opts.extraMounts) spec.mounts = [...(spec.mounts ?? []), ...opts.extraMounts];
@@ -101,6 +116,9 @@ export function createContainer(opts: CreateOptions): Created {
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
 
   const dir = claimContainerDir(opts.root, id);
+  // Held until create returns: start/kill/delete of this id wait for it (the
+  // kernel drops the lock if we are killed, and `creator` then reads as dead).
+  const unlock = lockContainer(opts.root, id);
   const undo: (() => void)[] = [() => removeContainerDir(dir)];
   let child: ChildProcess | undefined;
   try {
@@ -119,6 +137,7 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec); // from here on, `delete --force` can find and undo everything
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
     libc.mkfifo(join(dir, 'exec.fifo'), 0o600);
+    failpoint('create:claimed');
 
     const image = spec['org.toyrun.image'];
     let imageMount: ContainerRecord['imageMount'];
@@ -130,12 +149,17 @@ export function createContainer(opts: CreateOptions): Created {
 
     const driver = cgroupDriver();
     const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup, ownCgroupPath());
+    // Record the directories before making them: a create killed between the
+    // mkdir and the save would otherwise leave a cgroup nobody knows about.
+    rec.cgroup = { version: driver.version, paths: cgroupDirs(cgPath), path: cgPath };
+    saveRecord(dir, rec);
     const cgroup: CgroupRecord = driver.create(cgPath);
     undo.push(() => driver.destroy(cgroup));
     rec.cgroup = cgroup;
     rec.imageMount = imageMount;
     saveRecord(dir, rec);
     driver.apply(cgroup, spec.linux?.resources);
+    failpoint('create:cgroup');
 
     const spawned = spawnInit(spec, opts);
     child = spawned.child;
@@ -167,6 +191,7 @@ export function createContainer(opts: CreateOptions): Created {
       cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
     };
     driveInit(spawned.chan, plan, rec, spec);
+    failpoint('create:ready');
 
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     delete rec.creator;
@@ -181,6 +206,8 @@ export function createContainer(opts: CreateOptions): Created {
       }
     }
     throw e;
+  } finally {
+    unlock();
   }
 }
 
@@ -199,7 +226,8 @@ function spawnInit(spec: Spec, opts: CreateOptions): { child: ChildProcess; chan
       if (!ns) continue;
       switched.push({ type, fd: openOwnNamespace(type) });
       if (ns.path) {
-        const fd = libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.CLOEXEC);
+        // O_NONBLOCK: a FIFO given as the path must fail setns, not block open() forever
+        const fd = libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.NONBLOCK | libc.O.CLOEXEC);
         try {
           libc.setns(fd, NS_CLONE_FLAG[type], ns.path);
         } finally {
@@ -235,6 +263,7 @@ function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec
       if (msg.type === 'error') throw new ContainerError(`unable to start container process: ${msg.msg}`);
       if (msg.type === 'ready') return;
       if (msg.type === 'createRuntime') {
+        failpoint('create:init-mounted');
         const state = toOciState(rec, 'creating');
         runHooks(spec.hooks, 'prestart', state);
         runHooks(spec.hooks, 'createRuntime', state);

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { cgroupDriver, pidsIn } from './linux/cgroups';
-import { ContainerError, containerDir, lockContainer, loadSpec, removeContainerDir, toOciState } from './state';
+import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './state';
 import { loadContainer } from './container';
 import { runHooks } from './hooks';
 import { unmountImage } from './image';
@@ -30,13 +30,25 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
       if (force) return;
       throw new ContainerError(`container ${id} does not exist`);
     }
-    const { rec, status } = loadContainer(root, id);
+    let loaded: ReturnType<typeof loadContainer>;
+    try {
+      loaded = loadContainer(root, id);
+    } catch (e) {
+      if (!(force && e instanceof CorruptStateError)) throw e;
+      logWarn(`${e.message}: removing ${dir} without knowing its processes or cgroup`);
+      removeContainerDir(dir);
+      return;
+    }
+    const { rec, status } = loaded;
     const spec = loadSpec(dir);
     if ((status === 'running' || status === 'paused' || status === 'creating') && !force) {
       throw new ContainerError(`cannot delete container ${id} that is not stopped: ${status}`);
     }
     const driver = cgroupDriver();
-    if (status !== 'stopped' && rec.pid > 0) {
+    // The start time proves the pid is still our init (not a recycled one), whatever
+    // the status says: a create killed after spawning it reads as "stopped".
+    const initAlive = isInitAlive(rec);
+    if (initAlive) {
       try {
         libc.kill(rec.pid, 9);
       } catch {
@@ -56,7 +68,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
       }
     }
     if (driver.isFrozen(rec.cgroup)) driver.thaw(rec.cgroup); // frozen tasks cannot act on SIGKILL
-    if (rec.pid > 0) waitGone(rec.pid);
+    if (initAlive) waitGone(rec.pid);
     try {
       if (spec && rec.pid > 0) runHooks(spec.hooks, 'poststop', toOciState(rec, 'stopped'));
     } catch (e) {

@@ -4,7 +4,7 @@
 //   exec.fifo    exists from create until start: the init blocks on it
 // The status is derived from the kernel (is the init alive, with the same start
 // time? is the cgroup frozen?), never trusted from the file alone.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, closeSync, fsyncSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, closeSync, fsyncSync, fstatSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Spec, State, Status } from './spec/types';
 import { flock, LOCK_EX, O, openat, AT_FDCWD, close } from './linux/libc';
@@ -42,8 +42,18 @@ export function containerDir(root: string, id: string): string {
 /** Write then rename: a reader sees the old file or the new one, never half of one. */
 export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, data, { mode });
+    renameSync(tmp, path);
+  } catch (e) {
+    // ENOSPC and friends: the old file stays intact, and no torn temp file stays behind
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    throw e;
+  }
 }
 
 /** Create <root>/<id>/ exclusively: mkdir is the atomic "claim" of an id. */
@@ -76,8 +86,15 @@ export function loadRecord(root: string, id: string): ContainerRecord {
     }
     throw e;
   }
-  return JSON.parse(text) as ContainerRecord;
+  try {
+    return JSON.parse(text) as ContainerRecord;
+  } catch {
+    // written atomically, so only someone else's hand truncates it
+    throw new CorruptStateError(`container ${id}: state.json is corrupt`);
+  }
 }
+
+export class CorruptStateError extends ContainerError {}
 
 export function loadSpec(dir: string): Spec | undefined {
   try {
@@ -149,6 +166,19 @@ export function lockContainer(root: string, id: string): () => void {
     throw new ContainerError(`container ${id} does not exist`);
   }
   flock(fd, LOCK_EX);
+  // While we waited, a delete may have removed the dir (and a create claimed the
+  // id again): the lock only counts if it is on the dir that is there now.
+  let same = false;
+  try {
+    const held = fstatSync(fd), now = statSync(containerDir(root, id));
+    same = held.nlink > 0 && held.ino === now.ino && held.dev === now.dev;
+  } catch {
+    // removed
+  }
+  if (!same) {
+    close(fd);
+    throw new ContainerError(`container ${id} does not exist`);
+  }
   return () => close(fd);
 }
 

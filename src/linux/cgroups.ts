@@ -133,7 +133,7 @@ export function readCgroupFile(dir: string, file: string): string {
   return readFileSync(join(dir, file), 'utf8').trim();
 }
 
-function mkdirLevels(base: string, rel: string, onNew: (dir: string) => void): string {
+function mkdirLevels(base: string, rel: string, eachLevel: (dir: string) => void): string {
   let dir = base;
   for (const part of rel.split('/').filter(Boolean)) {
     dir = join(dir, part);
@@ -143,8 +143,10 @@ function mkdirLevels(base: string, rel: string, onNew: (dir: string) => void): s
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      onNew(dir);
     }
+    // Every level, not only the ones we made: a parallel create may have made a
+    // parent and not yet filled it in (an empty parent cpuset would be copied).
+    eachLevel(dir);
   }
   return dir;
 }
@@ -331,6 +333,13 @@ function relToMount(h: Hierarchy, path: string): string {
   // A hierarchy mounted at a sub-path (root != "/") can only reach paths below it.
   if (h.root !== '/' && path.startsWith(h.root + '/')) return path.slice(h.root.length);
   return path;
+}
+
+/** The directories create(path) makes, computed without touching anything. */
+export function cgroupDirs(path: string, hierarchies: Hierarchy[] = hostHierarchies()): Record<string, string> {
+  const paths: Record<string, string> = {};
+  for (const h of hierarchies) for (const c of h.controllers) paths[c] = join(h.mountpoint, relToMount(h, path));
+  return paths;
 }
 
 /** rmdir the leaf, and its descendants first (a container may create sub-cgroups). */

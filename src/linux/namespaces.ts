@@ -40,7 +40,8 @@ export function findNamespace(nss: Namespace[] | undefined, type: NamespaceType)
  * thread to own its fs_struct (the kernel says EINVAL otherwise). */
 export function joinNamespace(type: NamespaceType, path: string): void {
   if (type === 'mount') libc.unshare(CLONE.FS);
-  const fd = libc.openat(AT_FDCWD, path, O.RDONLY | O.CLOEXEC);
+  // O_NONBLOCK: a FIFO given as the path must fail setns, not block open() forever
+  const fd = libc.openat(AT_FDCWD, path, O.RDONLY | O.NONBLOCK | O.CLOEXEC);
   try {
     libc.setns(fd, NS_CLONE_FLAG[type], `${path} (${type})`);
   } finally {

@@ -61,7 +61,19 @@ function semanticProblems(spec: Spec): string[] {
   if (spec.process && (spec.process.args === undefined || spec.process.args.length === 0)) {
     problems.push('/process/args must name the program to run');
   }
+  problems.push(...nulProblems(spec, ''));
   return problems;
+}
+
+/** Every string ends up as a C string (a path, an env entry, a hostname): a NUL
+ * would silently cut it short there, so refuse it here, by JSON pointer. */
+function nulProblems(v: unknown, at: string): string[] {
+  if (typeof v === 'string') return v.includes('\0') ? [`${at || '/'} must not contain a NUL byte`] : [];
+  if (Array.isArray(v)) return v.flatMap((x, i) => nulProblems(x, `${at}/${i}`));
+  if (v !== null && typeof v === 'object') {
+    return Object.entries(v).flatMap(([k, x]) => (k.includes('\0') ? [`${at}/${k} (key) must not contain a NUL byte`] : nulProblems(x, `${at}/${k}`)));
+  }
+  return [];
 }
 
 export function validateSpec(data: unknown, file = 'config.json'): Spec {
@@ -83,7 +95,8 @@ export function validateProcessSpec(data: unknown, file: string): Process {
  * paths: refuse anything that could walk out of it or confuse a parser. */
 export function validateContainerId(id: string | undefined): string {
   if (id === undefined || id === '') throw new Error('container id cannot be empty');
-  if (id.length > 1024) throw new Error(`invalid container id: longer than 1024 characters`);
+  // it names a directory (state dir, cgroup): NAME_MAX is 255
+  if (id.length > 255) throw new Error(`invalid container id: longer than 255 characters`);
   if (id === '.' || id === '..' || !/^[A-Za-z0-9][A-Za-z0-9_+.-]*$/.test(id)) {
     throw new Error(`invalid container id ${JSON.stringify(id)}: use letters, digits and _ + - . (not starting with . or -)`);
   }
