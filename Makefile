@@ -43,8 +43,9 @@ bundles/layered/layers/base.tar: bundles/busybox/rootfs/bin/sh
 	tar -C bundles/busybox/rootfs $(TAR_REPRO) -cf $@.tmp . && mv $@.tmp $@
 
 bundles/layered/layers/app.tar: $(shell find bundles/layered/app)
-	mkdir -p $(@D)
-	tar -C bundles/layered/app $(TAR_REPRO) -cf $@.tmp . && mv $@.tmp $@
+	mkdir -p $(@D) && rm -rf $@.d && cp -a bundles/layered/app $@.d
+	mkdir -p $@.d/bin && : > $@.d/bin/.wh.wget   # OCI whiteout: the layer deletes /bin/wget
+	tar -C $@.d $(TAR_REPRO) -cf $@.tmp . && mv $@.tmp $@ && rm -rf $@.d
 
 typecheck: node_modules/.installed src/spec/generated/validators.js
 	node_modules/.bin/tsc -p .
