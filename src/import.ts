@@ -7,10 +7,9 @@
 // Layers are unpacked into the layer store by the first `create`, not here.
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import * as tar from 'tar';
 import type { CommandContext } from './commands';
 import { parseCommand, UsageError } from './cli';
-import { LayerError, sha256File, unpackLayer } from './layers';
+import { LayerError, sha256File, tarLib, unpackLayer } from './layers';
 import { defaultSpec } from './spec/default';
 import type { Spec, User } from './spec/types';
 
@@ -172,7 +171,7 @@ function isGzip(file: string): boolean {
 export function fileFromLayers(layers: string[], path: string): string | undefined {
   for (const layer of [...layers].reverse()) {
     let found: string | undefined;
-    tar.t({
+    tarLib().t({
       file: layer,
       sync: true,
       filter: (p) => p.replace(/^(\.\/)+/, '') === path,

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import * as tar from 'tar';
+import type * as Tar from 'tar';
 import * as libc from './linux/libc';
 import { AT_FDCWD, LOCK_EX, LOCK_SH, O } from './linux/libc';
 import { makeWhiteout, markOpaque, overlayMounts } from './linux/overlay';
@@ -26,6 +26,13 @@ import type { CommandContext } from './commands';
 import { parseCommand, UsageError } from './cli';
 
 export class LayerError extends Error {}
+
+/** node-tar, loaded on first use: parsing it costs every toyrun command ~9 ms
+ * of start-up, and only image commands need it. */
+export function tarLib(): typeof Tar {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('tar') as typeof Tar;
+}
 
 export function layerStoreDir(root: string): string {
   return join(root, '.layers');
@@ -94,7 +101,7 @@ export function whiteoutOf(path: string): Whiteout | undefined {
   return { kind: 'whiteout', path: dir ? `${dir}/${name}` : name };
 }
 
-type Entry = Pick<tar.ReadEntry, 'path' | 'type' | 'linkpath' | 'mode'> & { header: { devmaj?: number; devmin?: number } };
+type Entry = Pick<Tar.ReadEntry, 'path' | 'type' | 'linkpath' | 'mode'> & { header: { devmaj?: number; devmin?: number } };
 
 /** Checks each entry before node-tar writes it, and collects what node-tar can't
  * create itself (whiteouts, opaque dirs, FIFOs) or gets wrong (directory modes). */
@@ -231,7 +238,7 @@ function hostPath(dest: string, path: string, createParents: boolean): string {
 export function unpackLayer(archive: string, dest: string): void {
   const plan = new LayerPlan();
   try {
-    tar.x({
+    tarLib().x({
       file: archive,
       cwd: dest,
       sync: true,
@@ -240,7 +247,7 @@ export function unpackLayer(archive: string, dest: string): void {
       // exact modes from the archive (setuid bits, 1777 dirs): no umask
       chmod: true,
       processUmask: 0,
-      filter: (_path, entry) => plan.accept(entry as tar.ReadEntry),
+      filter: (_path, entry) => plan.accept(entry as Tar.ReadEntry),
     });
   } catch (e) {
     if (e instanceof LayerError) throw new LayerError(`layer ${archive}: ${e.message}`);
