@@ -53,6 +53,14 @@ export function imageProblems(root: string, bundle: string, image: ImageRoot | u
   return problems;
 }
 
+/** overlayfs refuses a directory twice in lowerdir (ELOOP), and images repeat
+ * layers (docker's empty layers). Only the topmost copy of a layer can matter:
+ * whatever the lower copy adds, removes or makes opaque, the upper one redoes
+ * on top of everything in between. */
+export function topmostOnly(bottomFirst: string[]): string[] {
+  return bottomFirst.filter((dir, i) => bottomFirst.indexOf(dir, i + 1) < 0);
+}
+
 /** Resolve (unpacking if needed) every layer and mount the overlay at <dir>/rootfs. */
 export function mountImage(root: string, dir: string, bundle: string, _target: string, image: ImageRoot): ImageMount {
   const store = openStore(root);
@@ -91,8 +99,8 @@ export function mountImage(root: string, dir: string, bundle: string, _target: s
     const target = join(dir, 'rootfs');
     mkdirSync(target, { mode: 0o755 });
     undo.push(() => rmSync(target, { recursive: true, force: true }));
-    mountOverlay(target, lowers, upper, work);
-    return { target, upper, work, persistent, layers: digests };
+    mountOverlay(target, topmostOnly(lowers), upper, work);
+    return { target, upper, work, persistent, layers: [...new Set(digests)] };
   } catch (e) {
     for (const step of undo.reverse()) step();
     throw e;

@@ -276,9 +276,14 @@ export function importImage(archive: string, dir: string, ref?: string): Spec {
     const files = image.layers.map((l) => l.file);
     // the user lookup reads the blobs where they are, before they move
     const user = resolveUser(image.config.config?.User, files);
+    const done = new Map<string, string>(); // one blob may be listed several times (empty layers)
     const paths = image.layers.map((l) => {
-      const rel = placeLayer(l.file, dir, staging !== undefined);
-      placed.push(join(dir, rel));
+      let rel = done.get(l.file);
+      if (rel === undefined) {
+        rel = placeLayer(l.file, dir, staging !== undefined);
+        placed.push(join(dir, rel));
+        done.set(l.file, rel);
+      }
       return rel;
     });
     const spec = specFromImage(image.config, paths, user);

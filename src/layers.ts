@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import type * as Tar from 'tar';
 import * as libc from './linux/libc';
 import { AT_FDCWD, LOCK_EX, LOCK_SH, O } from './linux/libc';
@@ -234,6 +235,21 @@ function hostPath(dest: string, path: string, createParents: boolean): string {
   return parts.length === 0 ? dest : join(cur, parts[parts.length - 1] as string);
 }
 
+/** An archive of nothing but end-of-archive blocks (docker's "empty layer", plain
+ * or gzip): node-tar calls it unrecognised, but it is a valid, empty layer. */
+function isEmptyArchive(archive: string): boolean {
+  if (statSync(archive).size > 1 << 16) return false;
+  let data = readFileSync(archive);
+  if (data[0] === 0x1f && data[1] === 0x8b) {
+    try {
+      data = gunzipSync(data);
+    } catch {
+      return false;
+    }
+  }
+  return data.length % 512 === 0 && data.every((b) => b === 0);
+}
+
 /** Unpack one layer archive into an empty directory, refusing hostile entries. */
 export function unpackLayer(archive: string, dest: string): void {
   const plan = new LayerPlan();
@@ -251,7 +267,7 @@ export function unpackLayer(archive: string, dest: string): void {
     });
   } catch (e) {
     if (e instanceof LayerError) throw new LayerError(`layer ${archive}: ${e.message}`);
-    throw new LayerError(`layer ${archive}: cannot unpack: ${(e as Error).message}`);
+    if (!isEmptyArchive(archive)) throw new LayerError(`layer ${archive}: cannot unpack: ${(e as Error).message}`);
   }
   try {
     plan.finish(dest);

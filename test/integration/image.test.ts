@@ -137,6 +137,10 @@ test('whiteouts: an upper layer hides a lower file; an opaque dir hides a lower 
   ], true);
   const r2 = runScript(layered([BASE, low, high]), 'echo opt: $(ls /opt); echo srv: $(ls /srv)');
   assert.is(r2.stdout, 'opt: c\nsrv: keep\n');
+  // a layer listed twice (images repeat empty layers): overlayfs would refuse it with ELOOP
+  const empty = writeTar(join(d, 'empty.tar'), []);
+  const r3 = runScript(layered([BASE, empty, low, empty, high, low]), 'echo opt: $(ls /opt); echo srv: $(ls /srv)');
+  assert.is(r3.stdout, 'opt: a b c\nsrv: drop keep\n', r3.stderr);
 });
 
 test('two containers share one lower layer and do not see each other\'s writes', () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { entryPath, LayerError, LayerPlan, symlinkEscapes, unpackLayer, whiteoutOf } from '../../src/layers';
 import { isOpaque, overlayMounts } from '../../src/linux/overlay';
 import { resolveUser, specFromImage, fileFromLayers } from '../../src/import';
+import { topmostOnly } from '../../src/image';
 import { writeTar, type RawEntry } from '../tarfile';
 
 const dirs: string[] = [];
@@ -149,6 +150,11 @@ for (const [name, entries, why] of [
   });
 }
 
+test('unpackLayer: an empty layer (end-of-archive blocks only, plain or gzip) is valid', () => {
+  assert.equal(readdirSync(unpack([])), []);
+  assert.equal(readdirSync(unpack([], true)), []);
+});
+
 test('unpackLayer: not a tar archive is a clear error', () => {
   const d = tmp();
   writeFileSync(join(d, 'x.tar'), 'hello '.repeat(200));
@@ -165,6 +171,12 @@ test('overlayMounts: lowerdir/upperdir parsed from mountinfo, escapes undone', (
   assert.is(m.length, 2);
   assert.equal(m[0], { target: '/run/toyrun/c1/rootfs', lowers: ['/s/sha256/bb', '/s/sha256/aa'], upper: '/run/toyrun/c1/upper' });
   assert.equal(m[1], { target: '/with space', lowers: ['/l x'], upper: '/u' });
+});
+
+test('topmostOnly: a layer repeated in the stack is kept at its topmost place', () => {
+  assert.equal(topmostOnly(['base', 'empty', 'app', 'empty']), ['base', 'app', 'empty']);
+  assert.equal(topmostOnly(['a', 'b', 'a']), ['b', 'a']);
+  assert.equal(topmostOnly(['a']), ['a']);
 });
 
 test('specFromImage: Entrypoint+Cmd, Env (PATH added), WorkingDir, Labels; ExposedPorts ignored', () => {
