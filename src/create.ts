@@ -127,6 +127,8 @@ export function createContainer(opts: CreateOptions): Created {
       const m = imageMount;
       undo.push(() => unmountImage(m, true));
       rootfs = rec.rootfs = imageMount.target; // the merged overlay, under the state dir
+      rec.imageMount = imageMount;
+      saveRecord(dir, rec); // a create that dies from here on leaves `delete --force` a mount to undo
     }
 
     const driver = cgroupDriver();

@@ -249,6 +249,27 @@ test('bad image config: clear errors naming the JSON path, nothing left behind',
   assert.ok(existsSync(join(b, 'upper')), 'a persistent upper survives delete');
 });
 
+test('a create that fails after the overlay is mounted unmounts it and keeps a persistent upper', () => {
+  const id = uniqueId('failmount');
+  const b = layered([BASE], {}, (s) => {
+    s.process!.args = ['/no/such/program'];
+  });
+  const r = t.run(['run', '--bundle', b, id]);
+  assert.is.not(r.status, 0);
+  assert.match(errorText(r), /no\/such\/program/);
+  assert.equal(leftovers(t, id), [], 'no state dir, mount or cgroup');
+  const p = layered([BASE], { persistent: true }, (s) => {
+    s.process!.args = ['/no/such/program'];
+  });
+  mkdirSync(join(p, 'upper', 'root'), { recursive: true });
+  writeFileSync(join(p, 'upper', 'root', 'kept'), 'k');
+  const id2 = uniqueId('failmount');
+  assert.is.not(t.run(['run', '--bundle', p, id2]).status, 0);
+  assert.equal(leftovers(t, id2), []);
+  assert.is(readFileSync(join(p, 'upper', 'root', 'kept'), 'utf8'), 'k', 'the persistent upper is data: never removed');
+  assert.not.ok(existsSync(join(p, 'upper.work')));
+});
+
 test('volumes: -v data outlives the container; :ro refuses writes; host dir created', () => {
   const host = join(t.tempDir(), 'vol', 'nested');
   const b = layered([BASE]);
@@ -257,8 +278,8 @@ test('volumes: -v data outlives the container; :ro refuses writes; host dir crea
   assert.is(r1.stdout, 'ok\n', r1.stderr);
   assert.is(readFileSync(join(host, 'f'), 'utf8'), 'persisted\n');
   assert.not.ok(existsSync(join(t.root, first)), 'container gone');
-  // the next container, from a plain rootfs this time, sees it
-  const r2 = t.sh('cat /data/f', () => undefined, ['-v', `${host}:/data`]);
+  // the next container, from another bundle, sees it
+  const r2 = runScript(layered([BASE]), 'cat /data/f', uniqueId('vol'), ['-v', `${host}:/data`]);
   assert.is(r2.stdout, 'persisted\n');
   // read-only
   const r3 = runScript(b, 'echo x > /data/g && echo wrote || echo refused; cat /data/f', uniqueId('vol'), ['-v', `${host}:/data:ro`]);
@@ -278,9 +299,10 @@ test('the standard way: a mounts entry of type overlay', () => {
   for (const sub of ['lower', 'upper', 'work']) mkdirSync(join(d, sub));
   writeFileSync(join(d, 'lower', 'low'), 'from lower\n');
   writeFileSync(join(d, 'lower', 'gone'), 'x');
-  const r = t.sh('cat /data/low; echo new > /data/new; rm /data/gone; ls /data', (s) => {
+  // on /home, which the busybox rootfs has: a missing mount point would be created in the shared rootfs
+  const r = t.sh('cat /home/low; echo new > /home/new; rm /home/gone; ls /home', (s) => {
     s.mounts!.push({
-      destination: '/data', type: 'overlay', source: 'overlay',
+      destination: '/home', type: 'overlay', source: 'overlay',
       options: [`lowerdir=${join(d, 'lower')}`, `upperdir=${join(d, 'upper')}`, `workdir=${join(d, 'work')}`],
     });
   });
