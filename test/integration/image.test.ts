@@ -228,7 +228,8 @@ test('bad image config: clear errors naming the JSON path, nothing left behind',
   const cases: [Partial<ImageRoot> & { layers: string[] }, RegExp][] = [
     [{ layers: ['missing.tar'] }, /\/org\.toyrun\.image\/layers\/0: \S+missing\.tar does not exist/],
     [{ layers: [BASE], upperDir: 'up' }, /\/org\.toyrun\.image\/upperDir: only meaningful with "persistent": true/],
-    [{ layers: [] }, /\/org\.toyrun\.image\/layers/],
+    [{ layers: [] }, /\/org\.toyrun\.image\/layers must NOT have fewer than 1 items/],
+    [{ layers: [BASE], persistant: true } as ImageRoot, /\/org\.toyrun\.image\/persistant is not a known property/],
   ];
   for (const [image, why] of cases) {
     const id = uniqueId('badimg');
