@@ -12,6 +12,8 @@ export interface RawEntry {
   mode?: number;
   devmaj?: number;
   devmin?: number;
+  uid?: number;
+  gid?: number;
 }
 
 export function rawTar(entries: RawEntry[]): Buffer {
@@ -23,8 +25,8 @@ export function rawTar(entries: RawEntry[]): Buffer {
       path: e.path,
       type,
       mode: e.mode ?? (type === 'Directory' ? 0o755 : 0o644),
-      uid: 0,
-      gid: 0,
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
       size: type === 'File' ? body.length : 0,
       mtime: new Date(0),
       linkpath: e.linkpath ?? '',

@@ -102,6 +102,13 @@ test('throw-away upper: a file written in the container is gone after delete + r
   assert.equal(leftovers(t, id), []);
 });
 
+test('root.readonly makes the overlay root read-only inside', () => {
+  const r = runScript(layered([BASE], {}, (s) => {
+    s.root!.readonly = true;
+  }), 'touch /root/x 2>&1; echo rc=$?');
+  assert.match(r.stdout, /Read-only file system\nrc=1\n$/);
+});
+
 test('persistent upper: the file is still there after delete + recreate, work dir removed', () => {
   const b = layered([BASE], { persistent: true });
   const id = uniqueId('persist');

@@ -104,7 +104,12 @@ test('unpackLayer: modes, owners, symlinks and hardlinks come out as archived', 
     { path: 'bin/sh', type: 'SymbolicLink', linkpath: 'busybox' },
     { path: 'bin/ash', type: 'Link', linkpath: 'bin/busybox' },
     { path: 'tmp/', type: 'Directory', mode: 0o1777 },
+    { path: 'home/app/', type: 'Directory', mode: 0o700, uid: 1000, gid: 1001 },
+    { path: 'home/app/f', body: 'x', uid: 1000, gid: 1001 },
   ]);
+  assert.is(lstatSync(join(out, 'home/app')).uid, 1000);
+  assert.is(lstatSync(join(out, 'home/app')).mode & 0o7777, 0o700);
+  assert.is(lstatSync(join(out, 'home/app/f')).gid, 1001);
   assert.is(lstatSync(join(out, 'bin')).mode & 0o7777, 0o555);
   assert.is(lstatSync(join(out, 'bin/busybox')).mode & 0o7777, 0o4755);
   assert.is(lstatSync(join(out, 'tmp')).mode & 0o7777, 0o1777);
