@@ -28,8 +28,8 @@ import { parseCommand, UsageError } from './cli';
 
 export class LayerError extends Error {}
 
-/** node-tar, loaded on first use: parsing it costs every toyrun command ~9 ms
- * of start-up, and only image commands need it. */
+/** node-tar, loaded on first use (and left out of the bundle): parsing it would
+ * add milliseconds to the start-up of every command, and only image commands need it. */
 export function tarLib(): typeof Tar {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('tar') as typeof Tar;
@@ -193,7 +193,9 @@ export class LayerPlan {
   finish(dest: string): void {
     for (const path of this.whiteouts) {
       const host = hostPath(dest, path, true);
-      rmSync(host, { recursive: true, force: true });
+      // A whiteout hides lower layers only: an entry of the same name in this
+      // very layer stays, and hides the lower one by itself.
+      if (lexists(host)) continue;
       makeWhiteout(host);
     }
     for (const dir of this.opaques) {
@@ -213,6 +215,15 @@ export class LayerPlan {
       const host = hostPath(dest, path, false);
       if (lstatSync(host).isDirectory() && (lstatSync(host).mode & 0o7777) !== mode) chmodSync(host, mode);
     }
+  }
+}
+
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -135,6 +135,16 @@ test('unpackLayer: OCI whiteouts become overlayfs whiteouts (gzip archive)', () 
   assert.is(readFileSync(join(out, 'var/cache/new'), 'utf8'), 'n');
 });
 
+test('unpackLayer: a whiteout never hides an entry of its own layer', () => {
+  for (const entries of [
+    [{ path: 'a', body: 'mine' }, { path: '.wh.a' }],
+    [{ path: '.wh.a' }, { path: 'a', body: 'mine' }],
+  ] as RawEntry[][]) {
+    const out = unpack(entries);
+    assert.is(readFileSync(join(out, 'a'), 'utf8'), 'mine');
+  }
+});
+
 for (const [name, entries, why] of [
   ['absolute path', [{ path: '/etc/x', body: 'x' }], /absolute path/],
   ['dot-dot', [{ path: 'a/../../x', body: 'x' }], /contains "\.\."/],
