@@ -6,7 +6,7 @@
 //   DIR/config.json               a spec from the image config, with "org.toyrun.image"
 // Layers are unpacked into the layer store by the first `create`, not here.
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { CommandContext } from './commands';
 import { parseCommand, UsageError } from './cli';
 import { LayerError, sha256File, tarLib, unpackLayer } from './layers';
@@ -56,7 +56,7 @@ function inside(base: string, rel: string, what: string): string {
     throw new ImportError(`${what} ${rel}: not found in the archive`);
   }
   const r = relative(realpathSync(base), real);
-  if (r.startsWith('..') || resolve('/', r) !== `/${r}`) throw new ImportError(`${what} ${rel}: points outside the archive`);
+  if (r === '..' || r.startsWith('../') || isAbsolute(r)) throw new ImportError(`${what} ${rel}: points outside the archive`);
   return real;
 }
 

@@ -433,6 +433,17 @@ test('import of an OCI layout directory hardlinks the layer blobs; bad input is 
   const bad = t.run(['import', junk, join(d, 'nope')]);
   assert.match(bad.stderr, /not an image archive/);
   assert.not.ok(existsSync(join(d, 'nope')), 'a failed import leaves no bundle dir');
+  // a docker-archive whose manifest names a symlink to a host file: that file must not be moved
+  const victim = join(d, 'victim');
+  writeFileSync(victim, 'precious');
+  const sneaky = writeTar(join(d, 'sneaky.tar'), [
+    { path: 'manifest.json', body: JSON.stringify([{ Config: 'c.json', Layers: ['layer.tar'] }]) },
+    { path: 'c.json', body: '{}' },
+    { path: 'layer.tar', type: 'SymbolicLink', linkpath: victim },
+  ]);
+  assert.match(errorText(t.run(['import', sneaky, join(d, 'nope')])), /layer layer\.tar: points outside the archive/);
+  assert.is(readFileSync(victim, 'utf8'), 'precious');
+  assert.not.ok(existsSync(join(d, 'nope')));
   const evil = writeTar(join(d, 'evil.tar'), [{ path: '../evil', body: 'x' }]);
   assert.match(errorText(t.run(['import', evil, join(d, 'nope')])), /path contains "\.\."/);
 });
