@@ -145,6 +145,11 @@ test('whiteouts: an upper layer hides a lower file; an opaque dir hides a lower 
   ], true);
   const r2 = runScript(layered([BASE, low, high]), 'echo opt: $(ls /opt); echo srv: $(ls /srv)');
   assert.is(r2.stdout, 'opt: c\nsrv: keep\n');
+  // a directory is a layer as it is (relative to the bundle, like archives)
+  const b = layered([BASE, low, 'dirlayer']);
+  mkdirSync(join(b, 'dirlayer', 'opt'), { recursive: true });
+  writeFileSync(join(b, 'dirlayer', 'opt', 'fromdir'), 'd');
+  assert.is(runScript(b, 'echo opt: $(ls /opt)').stdout, 'opt: a b fromdir\n');
   // a layer listed twice (images repeat empty layers): overlayfs would refuse it with ELOOP
   const empty = writeTar(join(d, 'empty.tar'), []);
   const r3 = runScript(layered([BASE, empty, low, empty, high, low]), 'echo opt: $(ls /opt); echo srv: $(ls /srv)');
