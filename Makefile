@@ -3,10 +3,11 @@
 BUN      := $(CURDIR)/node_modules/@oven/bun-linux-x64/bin/bun
 SRC      := $(shell find src -name '*.ts' -not -path 'src/spec/generated/*')
 BUSYBOX  ?= /bin/busybox
-BUNDLE_FLAGS := --target=node --format=cjs --external koffi
+# tar stays in node_modules, required lazily: bundled, it slows every command's start-up
+BUNDLE_FLAGS := --target=node --format=cjs --external koffi --external tar
 
 .PHONY: all deps test unit integration e2e bench stress typecheck clean
-all: bin/toyrun dist/init.js bundles/busybox/rootfs/bin/sh
+all: bin/toyrun dist/init.js bundles/busybox/rootfs/bin/sh bundles/layered/layers/base.tar bundles/layered/layers/app.tar
 
 deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
@@ -34,6 +35,19 @@ $(BUSYBOX):
 bundles/busybox/rootfs/bin/sh: $(BUSYBOX) scripts/make-rootfs.sh
 	sh scripts/make-rootfs.sh $(BUSYBOX) bundles/busybox/rootfs
 
+# bundles/layered: the busybox rootfs as a base layer, plus an app layer (adds
+# /etc/motd, deletes /bin/wget with a whiteout). Reproducible archives (fixed
+# order, owner and mtime): same bytes, same digest, one unpack in the layer store.
+TAR_REPRO := --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0
+bundles/layered/layers/base.tar: bundles/busybox/rootfs/bin/sh
+	mkdir -p $(@D)
+	tar -C bundles/busybox/rootfs $(TAR_REPRO) -cf $@.tmp . && mv $@.tmp $@
+
+bundles/layered/layers/app.tar: $(shell find bundles/layered/app)
+	mkdir -p $(@D) && rm -rf $@.d && cp -a bundles/layered/app $@.d
+	mkdir -p $@.d/bin && : > $@.d/bin/.wh.wget   # OCI whiteout: the layer deletes /bin/wget
+	tar -C $@.d $(TAR_REPRO) -cf $@.tmp . && mv $@.tmp $@ && rm -rf $@.d
+
 typecheck: node_modules/.installed src/spec/generated/validators.js
 	node_modules/.bin/tsc -p .
 
@@ -52,4 +66,4 @@ bench: all
 	$(BUN) scripts/bench.ts
 
 clean:
-	rm -rf dist bin src/spec/generated bundles/busybox/rootfs
+	rm -rf dist bin src/spec/generated bundles/busybox/rootfs bundles/layered/layers

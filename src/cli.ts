@@ -95,8 +95,8 @@ commands:
   events ID [--stats] [--interval D]
   spec [--bundle DIR]   write a default config.json
   features              print the implemented features (JSON)
-  import ARCHIVE DIR    turn an image archive into a bundle
-  layers prune          remove unpacked layers no container uses
+  import [--image NAME] ARCHIVE DIR   turn an image archive into a bundle
+  layers [ls|prune]     list unpacked layers / remove those no container uses
 `;
 
 /** Parse a command's own flags; the id is the first positional. minimist reads

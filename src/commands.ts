@@ -1,6 +1,8 @@
 // Commands beyond the core lifecycle register here (exec, pause, update, ...),
 // each implemented in its own module; cli.ts dispatches to them.
 import type { LogFormat } from './log';
+import { layersCommand } from './layers';
+import { importCommand } from './import';
 
 export interface GlobalOptions {
   root: string;
@@ -16,4 +18,7 @@ export interface CommandContext extends GlobalOptions {
 
 export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | Promise<number>;
 
-export const commandTable: Record<string, CommandHandler> = {};
+export const commandTable: Record<string, CommandHandler> = {
+  layers: layersCommand,
+  import: importCommand,
+};

@@ -18,7 +18,7 @@ import { checkSysctls } from './linux/sysctl';
 import { unsupportedCapabilities } from './linux/capabilities';
 import { SyncChannel, type InitPlan } from './sync';
 import { runHooks } from './hooks';
-import { mountImage, unmountImage } from './image';
+import { imageProblems, mountImage, unmountImage } from './image';
 import type { Spec } from './spec/types';
 import { logWarn } from './log';
 
@@ -96,8 +96,8 @@ export function createContainer(opts: CreateOptions): Created {
   const spec = loadBundleSpec(bundle);
   if (opts.extraMounts) spec.mounts = [...(spec.mounts ?? []), ...opts.extraMounts];
   const rootPath = spec.root?.path ?? 'rootfs';
-  const rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
-  const problems = hostProblems(spec, rootfs);
+  let rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
+  const problems = [...hostProblems(spec, rootfs), ...imageProblems(opts.root, bundle, spec['org.toyrun.image'])];
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
 
   const dir = claimContainerDir(opts.root, id);
@@ -126,6 +126,9 @@ export function createContainer(opts: CreateOptions): Created {
       imageMount = mountImage(opts.root, dir, bundle, rootfs, image);
       const m = imageMount;
       undo.push(() => unmountImage(m, true));
+      rootfs = rec.rootfs = imageMount.target; // the merged overlay, under the state dir
+      rec.imageMount = imageMount;
+      saveRecord(dir, rec); // a create that dies from here on leaves `delete --force` a mount to undo
     }
 
     const driver = cgroupDriver();

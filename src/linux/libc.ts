@@ -90,6 +90,8 @@ const f = {
   grantpt: lib.func('int grantpt(int fd)'),
   unlockpt: lib.func('int unlockpt(int fd)'),
   ptsname_r: lib.func('int ptsname_r(int fd, void *buf, size_t len)'),
+  lsetxattr: lib.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+  lgetxattr: lib.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'),
 };
 
 // ---- constants (x86-64) ---------------------------------------------------
@@ -171,7 +173,7 @@ export const PR = {
   CAP_AMBIENT_RAISE: 2,
   CAP_AMBIENT_CLEAR_ALL: 4,
 } as const;
-export const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
+export const LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 
 // ---- wrappers ------------------------------------------------------------
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
@@ -376,6 +378,19 @@ export function ptsname(fd: number): string {
   const r = f.ptsname_r(fd, buf, buf.length) as number;
   if (r !== 0) throw new SysError('ptsname', undefined, r);
   return buf.subarray(0, buf.indexOf(0)).toString();
+}
+/** lsetxattr(2): on the link itself, never a symlink's target. */
+export function lsetxattr(path: string, name: string, value: Buffer): void {
+  check(f.lsetxattr(path, name, value, value.length, 0), 'lsetxattr', path);
+}
+/** lgetxattr(2); undefined when the attribute is absent (ENODATA). */
+export function lgetxattr(path: string, name: string): Buffer | undefined {
+  const buf = Buffer.alloc(256);
+  const n = Number(f.lgetxattr(path, name, buf, buf.length));
+  if (n >= 0) return buf.subarray(0, n);
+  const e = koffi.errno();
+  if (e === 61 /* ENODATA */) return undefined;
+  throw new SysError('lgetxattr', path, e);
 }
 export function bufferAddress(buf: Buffer): bigint {
   return koffi.address(buf);

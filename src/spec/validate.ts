@@ -22,6 +22,8 @@ export function describeAjvError(e: AjvError): string {
       return `${at} must be ${String(p.type)}`;
     case 'pattern':
       return `${at} must match ${String(p.pattern)}`;
+    case 'additionalProperties':
+      return `${at === '/' ? '' : at}/${String(p.additionalProperty)} is not a known property`;
     default:
       return `${at} ${e.message ?? 'is invalid'}`;
   }
