@@ -1,8 +1,8 @@
 // Commands beyond the core lifecycle register here (exec, pause, update, ...),
 // each implemented in its own module; cli.ts dispatches to them.
+// Modules are required on dispatch, not imported: every toyrun command is a
+// fresh process, and evaluating code it will not run is start-up time.
 import type { LogFormat } from './log';
-import { layersCommand } from './layers';
-import { importCommand } from './import';
 
 export interface GlobalOptions {
   root: string;
@@ -19,6 +19,6 @@ export interface CommandContext extends GlobalOptions {
 export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | Promise<number>;
 
 export const commandTable: Record<string, CommandHandler> = {
-  layers: layersCommand,
-  import: importCommand,
+  layers: (ctx, rest) => (require('./layers') as typeof import('./layers')).layersCommand(ctx, rest),
+  import: (ctx, rest) => (require('./import') as typeof import('./import')).importCommand(ctx, rest),
 };

@@ -280,8 +280,8 @@ test('only fds 0-2 (and --preserve-fds) reach the process; signals default, mask
   // (ls opens one fd of its own for the listing: 4 here)
   assert.ok(fds.includes('3'), 'preserved fd 3 present');
   assert.not.ok(fds.includes('7'), 'fd 7 did not leak');
-  assert.match(r.stdout, /SigIgn:\s+0000000000000000/);
-  assert.match(r.stdout, /SigBlk:\s+0000000000000000/);
+  assert.match(r.stdout, /SigIgn:\s+0000000000000000/, r.stdout);
+  assert.match(r.stdout, /SigBlk:\s+0000000000000000/, r.stdout);
 });
 
 test('a duplicate id fails with "already exists" and leaves the first container intact', () => {
