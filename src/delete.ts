@@ -11,6 +11,7 @@ import { unmountImage } from './image';
 import { waitGone } from './create';
 import { logWarn } from './log';
 import { findNamespace } from './linux/namespaces';
+import { failpoint } from './failpoint';
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
   const dir = containerDir(root, id);
@@ -69,12 +70,14 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     }
     if (driver.isFrozen(rec.cgroup)) driver.thaw(rec.cgroup); // frozen tasks cannot act on SIGKILL
     if (initAlive) waitGone(rec.pid);
+    failpoint('delete:killed');
     try {
       if (spec && rec.pid > 0) runHooks(spec.hooks, 'poststop', toOciState(rec, 'stopped'));
     } catch (e) {
       logWarn((e as Error).message);
     }
     driver.destroy(rec.cgroup);
+    failpoint('delete:cgroup-removed');
     if (rec.imageMount) unmountImage(rec.imageMount, false);
     removeContainerDir(dir);
   } finally {

@@ -32,11 +32,19 @@ export function startContainer(root: string, id: string): void {
       sleepMs(1);
     }
     if (fd < 0) throw new ContainerError(`cannot start container ${id}: its init does not wait on exec.fifo`);
+    // Unlink before releasing: "created" is derived from the FIFO's existence, so
+    // a start killed in between must not leave a running process that reads as
+    // "created" (the init then reads EOF and exits: a failed start, "stopped").
+    unlinkSync(fifo);
     libc.write(fd, Buffer.from('0'));
     libc.close(fd);
-    unlinkSync(fifo);
     rec.started = true;
-    saveRecord(dir, rec);
+    try {
+      saveRecord(dir, rec);
+    } catch (e) {
+      // e.g. ENOSPC: the container runs all the same, and its status derives from the kernel
+      logWarn(`start ${id}: ${(e as Error).message}`);
+    }
     const spec = loadSpec(dir);
     try {
       runHooks(spec?.hooks, 'poststart', toOciState(rec, 'running'));

@@ -3,7 +3,7 @@
 // at a chosen stage, count what containers leave on the host, and mutate
 // config.json files into hostile input.
 import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, FIXTURES, leftovers, REPO, TOYRUN, type Result, type Toyrun } from './helpers';
@@ -87,23 +87,37 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 300
   }
 }
 
-/** `create` that stops itself (SIGSTOP) at failpoint `stage`; resolves once it is stopped there. */
-export async function createStoppedAt(t: Toyrun, bundle: string, id: string, stage: string): Promise<Running> {
-  t.track(id);
-  const r = startToyrun(t.root, ['create', '--bundle', bundle, id], { env: { TOYRUN_FAILPOINT: stage } });
+/** `toyrun args...` that stops itself (SIGSTOP) at failpoint `stage` (src/failpoint.ts);
+ * resolves once it is stopped there. */
+export async function runStoppedAt(t: Toyrun, args: string[], stage: string): Promise<Running> {
+  if (args[0] === 'create' || args[0] === 'run') t.track(args[args.length - 1] as string);
+  const r = startToyrun(t.root, args, { env: { TOYRUN_FAILPOINT: stage } });
   let exited = false;
   void r.done.then(() => (exited = true));
-  await waitFor(() => exited || procState(r.pid) === 'T', `create ${id} to stop at ${stage}`);
-  if (exited) throw new Error(`create ${id} exited before reaching failpoint ${stage}: ${(await r.done).stderr}`);
+  await waitFor(() => exited || procState(r.pid) === 'T', `${args.join(' ')} to stop at ${stage}`);
+  if (exited) {
+    const res = await r.done;
+    throw new Error(`${args.join(' ')} exited (${res.status}/${res.signal}) before reaching failpoint ${stage}: ${res.stderr}`);
+  }
   return r;
 }
 
+export function createStoppedAt(t: Toyrun, bundle: string, id: string, stage: string): Promise<Running> {
+  return runStoppedAt(t, ['create', '--bundle', bundle, id], stage);
+}
+
+/** The create failpoints, in the order create reaches them. */
+export const CREATE_STAGES = ['create:claimed', 'create:cgroup', 'create:init-mounted', 'create:ready'];
+
 // ---- what containers leave behind ----------------------------------------------
 
-/** Pids of every process whose cgroup path contains `/toyrun/<prefix>`. */
+/** Pids of every live process whose cgroup path contains `/toyrun/<prefix>`.
+ * Zombies are left out: they hold nothing but a pid, and reaping them is the
+ * job of whoever inherited them (conmon, the shim; PID 1 on this VM, slowly). */
 export function processesInCgroups(prefix: string): number[] {
   const out: number[] = [];
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    if (procState(Number(p)) === 'Z') continue;
     try {
       if (readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(`/toyrun/${prefix}`)) out.push(Number(p));
     } catch {
@@ -160,6 +174,16 @@ export function footprint(root: string, prefix: string): Footprint {
   };
 }
 
+export function openFds(): string[] {
+  return readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return `${fd}→${readlinkSync(`/proc/self/fd/${fd}`)}`;
+    } catch {
+      return fd;
+    }
+  });
+}
+
 /** Human-readable differences that count as leftovers (fds: growth beyond slack). */
 export function footprintLeaks(f: Footprint, fdBaseline = f.fds, fdSlack = 0): string[] {
   const leaks = [
@@ -169,7 +193,7 @@ export function footprintLeaks(f: Footprint, fdBaseline = f.fds, fdSlack = 0): s
     ...f.processes.map((p) => `process ${p} in a container cgroup`),
     ...f.runtimeProcesses.map((p) => `runtime process ${p}`),
   ];
-  if (f.fds > fdBaseline + fdSlack) leaks.push(`fds grew from ${fdBaseline} to ${f.fds}`);
+  if (f.fds > fdBaseline + fdSlack) leaks.push(`fds grew from ${fdBaseline} to ${f.fds}: ${openFds().join(', ')}`);
   return leaks;
 }
 
@@ -192,7 +216,7 @@ export function badOutcome(r: Result & { timedOut?: boolean }): string | undefin
   if (r.status !== 0 && r.status !== 1) return `exit status ${r.status}`;
   const crash = CRASH_PATTERNS.find((p) => p.test(r.stderr));
   if (crash) return `crash trace in stderr (${crash}): ${r.stderr.slice(0, 600)}`;
-  if (r.status === 1 && r.stderr.trim() === '') return 'failed without an error message';
+  if (r.status === 1 && r.stderr.trim() === '' && r.stdout.trim() === '') return 'failed without a word';
   return undefined;
 }
 
