@@ -3,7 +3,7 @@
 // at a chosen stage, count what containers leave on the host, and mutate
 // config.json files into hostile input.
 import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, FIXTURES, leftovers, REPO, TOYRUN, type Result, type Toyrun } from './helpers';
@@ -272,6 +272,7 @@ export interface FuzzEnv {
   linkLoop: string;
   fifo: string;
   regularFile: string;
+  emptyDir: string;
 }
 
 export interface FuzzCase {
@@ -391,7 +392,9 @@ export function makeFuzzEnv(t: Toyrun): FuzzEnv {
   execFileSync('/usr/bin/mkfifo', [fifo]);
   const regularFile = join(dir, 'file');
   writeFileSync(regularFile, 'not a directory\n');
-  return { hostileRootfs, linkToRootfs, linkLoop, fifo, regularFile };
+  const emptyDir = join(dir, 'empty');
+  mkdirSync(emptyDir);
+  return { hostileRootfs, linkToRootfs, linkLoop, fifo, regularFile, emptyDir };
 }
 
 /** The documents the fuzzer starts from: bundles/busybox's config.json and every
@@ -408,6 +411,12 @@ export function fuzzBases(env: FuzzEnv): { name: string; doc: Json }[] {
       delete linux.cgroupsPath;
       if (Array.isArray(linux.namespaces)) linux.namespaces = linux.namespaces.map((n) => ({ type: (n as Record<string, Json>).type as Json }));
     }
+    // podman's bind sources live in its storage: stand-ins of the same kind
+    for (const m of Array.isArray(doc.mounts) ? (doc.mounts as Record<string, Json>[]) : []) {
+      if (typeof m.source === 'string' && m.source.startsWith('/') && !existsSync(m.source)) {
+        m.source = /^\/(etc|run)\//.test(String(m.destination)) ? env.regularFile : env.emptyDir;
+      }
+    }
     out.push({ name, doc });
   };
   adapt('bundles/busybox/config.json', readFileSync(join(REPO, 'bundles', 'busybox', 'config.json'), 'utf8'));
@@ -422,6 +431,17 @@ export interface FuzzFinding {
   problem: string;
 }
 
+/** How fuzz cases ended: created, or refused with an error of this kind. */
+export const fuzzOutcomes: Record<string, number> = {};
+
+function outcomeKind(r: Result): string {
+  if (r.status === 0) return 'created';
+  const msg = r.stderr.replace(/^time="[^"]*" level=error msg=/, '');
+  if (/config\.json: .*invalid JSON/.test(msg)) return 'refused: invalid JSON';
+  if (/config\.json: /.test(msg)) return 'refused: validation';
+  return 'failed: runtime error';
+}
+
 /** Create one fuzzed bundle, then check the outcome and what it left behind. */
 export async function runFuzzCase(t: Toyrun, c: FuzzCase, id: string): Promise<FuzzFinding[]> {
   const bundle = t.tempDir('toyrun-fuzz-bundle-');
@@ -431,6 +451,8 @@ export async function runFuzzCase(t: Toyrun, c: FuzzCase, id: string): Promise<F
   const r = await runToyrun(t, ['create', '--bundle', bundle, id], 60000);
   const bad = badOutcome(r);
   if (bad) note(`create: ${bad}`);
+  const kind = outcomeKind(r);
+  fuzzOutcomes[kind] = (fuzzOutcomes[kind] ?? 0) + 1;
   const st = await runToyrun(t, ['state', id]);
   if (r.status === 0) {
     let status = '';
