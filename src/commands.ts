@@ -17,3 +17,12 @@ export interface CommandContext extends GlobalOptions {
 export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | Promise<number>;
 
 export const commandTable: Record<string, CommandHandler> = {};
+
+// resources (cgroups): pause/resume, update, events
+import { pauseCommand, resumeCommand } from './pause';
+import { updateCommand } from './update';
+import { eventsCommand } from './events';
+commandTable.pause = pauseCommand;
+commandTable.resume = resumeCommand;
+commandTable.update = updateCommand;
+commandTable.events = eventsCommand;

@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Resources } from '../spec/types';
+import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
 
 export interface CgroupRecord {
   /** 1 for v1/hybrid hosts, 2 for unified hosts. */
@@ -283,6 +284,12 @@ export class CgroupV1 implements CgroupDriver {
       }
     }
     for (const h of hugepageLimits ?? []) {
+      // Hybrid hosts may run hugetlb on the cgroup2 side (this one does).
+      const v2 = !rec.paths.hugetlb && rec.paths.unified ? this.unifiedWith(rec, 'hugetlb') : undefined;
+      if (v2) {
+        writeCgroupFile(v2, `hugetlb.${h.pageSize}.max`, String(h.limit));
+        continue;
+      }
       const d = this.dirFor(rec, 'hugetlb', 'linux.resources.hugepageLimits');
       writeCgroupFile(d, `hugetlb.${h.pageSize}.limit_in_bytes`, String(h.limit));
     }
@@ -301,6 +308,21 @@ export class CgroupV1 implements CgroupDriver {
     if (res.unified && Object.keys(res.unified).length > 0) {
       throw new CgroupError('linux.resources.unified needs a cgroup v2 host (this host uses cgroup v1)');
     }
+  }
+
+  /** The unified directory if the cgroup2 side of a hybrid host has `controller`
+   * (enabled on the way down on first use). */
+  private unifiedWith(rec: CgroupRecord, controller: string): string | undefined {
+    const h = this.hierarchies.find((x) => x.version === 2);
+    const dir = rec.paths.unified;
+    if (!h || !dir || !readControllers(h.mountpoint).includes(controller)) return undefined;
+    let cur = h.mountpoint;
+    for (const part of dir.slice(h.mountpoint.length).split('/').filter(Boolean)) {
+      if (!readControllers(cur).includes(controller)) return undefined;
+      enableSubtreeControllers(cur, [controller]);
+      cur = join(cur, part);
+    }
+    return readControllers(dir).includes(controller) ? dir : undefined;
   }
 
   freeze(rec: CgroupRecord): void {
@@ -387,8 +409,13 @@ export function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-export function cgroupDriver(): CgroupDriver {
-  return hostCgroupVersion() === 1 ? new CgroupV1() : new CgroupV1();
+/** v1 for v1 and hybrid hosts (the v1 driver also creates the cgroup in the
+ * controller-less cgroup2 mount), v2 for a unified host. */
+export function cgroupDriver(hs = hostHierarchies()): CgroupDriver {
+  if (hostCgroupVersion(hs) === 1) return new CgroupV1(hs);
+  const unified = hs.find((h) => h.version === 2);
+  if (!unified) throw new CgroupError('no cgroup filesystem is mounted (neither cgroup v1 nor cgroup2 in /proc/self/mountinfo)');
+  return new CgroupV2(unified.mountpoint);
 }
 
 export function ownCgroupPath(): string {

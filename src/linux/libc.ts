@@ -381,3 +381,25 @@ export function bufferAddress(buf: Buffer): bigint {
   return koffi.address(buf);
 }
 export { koffi };
+
+// ---- cgroup resources: bpf (v2 device filter), eventfd (v1 OOM), inotify (v2 OOM) ----
+const SYS_bpf = 321;
+const fr = {
+  eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+  inotify_init1: lib.func('int inotify_init1(int flags)'),
+  inotify_add_watch: lib.func('int inotify_add_watch(int fd, const char *path, uint32_t mask)'),
+};
+/** bpf(2): attr is the command's union bpf_attr, zero-padded. */
+export function bpf(cmd: number, attr: Buffer, what: string): number {
+  return check(f.syscall(SYS_bpf, 'int', cmd, 'void *', attr, 'unsigned int', attr.length), 'bpf', what);
+}
+export const EFD_CLOEXEC = 0o2000000, IN_CLOEXEC = 0o2000000, IN_MODIFY = 0x2;
+export function eventfd(flags: number): number {
+  return check(fr.eventfd(0, flags), 'eventfd');
+}
+export function inotifyInit(flags: number): number {
+  return check(fr.inotify_init1(flags), 'inotify_init1');
+}
+export function inotifyAddWatch(fd: number, path: string, mask: number): number {
+  return check(fr.inotify_add_watch(fd, path, mask), 'inotify_add_watch', path);
+}

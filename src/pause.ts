@@ -1,0 +1,50 @@
+// `toyrun pause ID` / `toyrun resume ID`: freeze and thaw every process of the
+// container through the cgroup freezer (v1 freezer.state, v2 cgroup.freeze).
+// A frozen task is stopped by the kernel wherever it is, without a signal it
+// could observe; `state` then reports "paused" (read back from the cgroup).
+import { cgroupDriver } from './linux/cgroups';
+import { ContainerError, lockContainer } from './state';
+import { loadContainer } from './container';
+import { parseCommand, UsageError } from './cli';
+import type { CommandHandler } from './commands';
+
+export function pauseContainer(root: string, id: string): void {
+  const unlock = lockContainer(root, id);
+  try {
+    const { rec, status } = loadContainer(root, id);
+    // runc's rule: only a running or created container can be paused
+    if (status !== 'running' && status !== 'created') throw new ContainerError('container not running');
+    cgroupDriver().freeze(rec.cgroup);
+  } finally {
+    unlock();
+  }
+}
+
+export function resumeContainer(root: string, id: string): void {
+  const unlock = lockContainer(root, id);
+  try {
+    const { rec, status } = loadContainer(root, id);
+    const driver = cgroupDriver();
+    if (status !== 'paused' && !(status === 'created' && driver.isFrozen(rec.cgroup))) throw new ContainerError('container not paused');
+    driver.thaw(rec.cgroup);
+  } finally {
+    unlock();
+  }
+}
+
+function idOf(rest: string[], command: string): string {
+  const a = parseCommand(rest, [], []);
+  const id = a._[0];
+  if (id === undefined || id === '') throw new UsageError(`${command}: container id is required`);
+  return String(id);
+}
+
+export const pauseCommand: CommandHandler = (ctx, rest) => {
+  pauseContainer(ctx.root, idOf(rest, 'pause'));
+  return 0;
+};
+
+export const resumeCommand: CommandHandler = (ctx, rest) => {
+  resumeContainer(ctx.root, idOf(rest, 'resume'));
+  return 0;
+};
