@@ -19,9 +19,7 @@ export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | P
 export const commandTable: Record<string, CommandHandler> = {};
 
 // resources (cgroups): pause/resume, update, events
-import { pauseCommand, resumeCommand } from './pause';
-import { updateCommand } from './update';
-import { eventsCommand } from './events';
+import { eventsCommand, pauseCommand, resumeCommand, updateCommand } from './resource-commands';
 commandTable.pause = pauseCommand;
 commandTable.resume = resumeCommand;
 commandTable.update = updateCommand;

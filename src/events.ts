@@ -16,8 +16,6 @@ import { writeCgroupFile, type CgroupRecord } from './linux/cgroups';
 import { cgroupStats, oomKillCount, toJson } from './linux/cgroup-stats';
 import { ContainerError } from './state';
 import { loadContainer } from './container';
-import { parseCommand, UsageError } from './cli';
-import type { CommandHandler } from './commands';
 
 /** Go durations as runc takes them: "5s", "100ms", "1m30s", "1.5s". */
 export function parseDuration(s: string): number {
@@ -28,7 +26,7 @@ export function parseDuration(s: string): number {
     total += Number(m[1]) * (units[m[2] as string] as number);
     matched = re.lastIndex;
   }
-  if (s === '' || matched !== s.length || total <= 0) throw new UsageError(`invalid --interval ${JSON.stringify(s)}: a duration such as 5s or 500ms`);
+  if (s === '' || matched !== s.length || total <= 0) throw new Error(`invalid --interval ${JSON.stringify(s)}: a duration such as 5s or 500ms`);
   return total;
 }
 
@@ -125,15 +123,3 @@ export function statsOnce(root: string, id: string): string {
   if (status === 'stopped') throw new ContainerError('container not running');
   return toJson({ type: 'stats', id, data: cgroupStats(rec.cgroup) }) + '\n';
 }
-
-export const eventsCommand: CommandHandler = (ctx, rest) => {
-  const a = parseCommand(rest, ['interval'], ['stats']);
-  const id = a._[0];
-  if (id === undefined || id === '') throw new UsageError('events: container id is required');
-  if (a.stats === true) {
-    ctx.out(statsOnce(ctx.root, String(id)));
-    return 0;
-  }
-  streamEvents(ctx.root, String(id), parseDuration(a.interval ?? '5s'));
-  return 0;
-};

@@ -5,8 +5,6 @@
 import { cgroupDriver } from './linux/cgroups';
 import { ContainerError, lockContainer } from './state';
 import { loadContainer } from './container';
-import { parseCommand, UsageError } from './cli';
-import type { CommandHandler } from './commands';
 
 export function pauseContainer(root: string, id: string): void {
   const unlock = lockContainer(root, id);
@@ -31,20 +29,3 @@ export function resumeContainer(root: string, id: string): void {
     unlock();
   }
 }
-
-function idOf(rest: string[], command: string): string {
-  const a = parseCommand(rest, [], []);
-  const id = a._[0];
-  if (id === undefined || id === '') throw new UsageError(`${command}: container id is required`);
-  return String(id);
-}
-
-export const pauseCommand: CommandHandler = (ctx, rest) => {
-  pauseContainer(ctx.root, idOf(rest, 'pause'));
-  return 0;
-};
-
-export const resumeCommand: CommandHandler = (ctx, rest) => {
-  resumeContainer(ctx.root, idOf(rest, 'resume'));
-  return 0;
-};

@@ -8,28 +8,26 @@ import { join } from 'node:path';
 import { cgroupDriver } from './linux/cgroups';
 import { ContainerError, containerDir, lockContainer, loadSpec, writeFileAtomic } from './state';
 import { loadContainer } from './container';
-import { parseCommand, UsageError } from './cli';
 import { validateSpec, ValidationError } from './spec/validate';
-import type { CommandHandler } from './commands';
 import type { Resources } from './spec/types';
 
 /** Docker's RAMInBytes: "96m", "1.5GiB", "1024"; binary units. "-1" means unlimited. */
 export function parseBytes(s: string, flag: string): number {
   if (s === '-1') return -1;
   const m = /^(\d+(?:\.\d+)?)\s*([kmgtp])?(?:i?b)?$/i.exec(s.trim());
-  if (!m) throw new UsageError(`invalid value for --${flag}: ${JSON.stringify(s)} (a size like 67108864, 64m or 1g)`);
+  if (!m) throw new Error(`invalid value for --${flag}: ${JSON.stringify(s)} (a size like 67108864, 64m or 1g)`);
   const exp = m[2] ? 'kmgtp'.indexOf(m[2].toLowerCase()) + 1 : 0;
   return Math.floor(Number(m[1]) * 1024 ** exp);
 }
 
 function parseInteger(s: string, flag: string, min: number): number {
-  if (!/^-?\d+$/.test(s) || Number(s) < min) throw new UsageError(`invalid value for --${flag}: ${JSON.stringify(s)} (an integer >= ${min})`);
+  if (!/^-?\d+$/.test(s) || Number(s) < min) throw new Error(`invalid value for --${flag}: ${JSON.stringify(s)} (an integer >= ${min})`);
   return Number(s);
 }
 
-const BYTE_FLAGS = ['memory', 'memory-reservation', 'memory-swap', 'kernel-memory', 'kernel-memory-tcp'];
-const INT_FLAGS = ['cpu-share', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpu-rt-period', 'cpu-rt-runtime', 'cpu-idle', 'pids-limit', 'blkio-weight'];
-const STRING_FLAGS = ['resources', 'cpuset-cpus', 'cpuset-mems', 'l3-cache-schema', 'mem-bw-schema'];
+export const BYTE_FLAGS = ['memory', 'memory-reservation', 'memory-swap', 'kernel-memory', 'kernel-memory-tcp'];
+export const INT_FLAGS = ['cpu-share', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpu-rt-period', 'cpu-rt-runtime', 'cpu-idle', 'pids-limit', 'blkio-weight'];
+export const STRING_FLAGS = ['resources', 'cpuset-cpus', 'cpuset-mems', 'l3-cache-schema', 'mem-bw-schema'];
 
 /** runc's individual update flags, as a Resources fragment. */
 export function resourcesFromFlags(a: Record<string, unknown>): Resources {
@@ -59,7 +57,7 @@ export function resourcesFromFlags(a: Record<string, unknown>): Resources {
   const w = int('blkio-weight');
   if (w !== undefined) r.blockIO = { weight: w };
   if (str('l3-cache-schema') !== undefined || str('mem-bw-schema') !== undefined) {
-    throw new UsageError('--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported by toyrun');
+    throw new Error('--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported by toyrun');
   }
   return r;
 }
@@ -75,12 +73,12 @@ export function mergeResources(old: Resources | undefined, upd: Resources): Reso
   return out;
 }
 
-function readResourcesFile(file: string): Resources {
+export function readResourcesFile(file: string): Resources {
   let text: string;
   try {
     text = readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (e) {
-    throw new UsageError(`--resources ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new Error(`--resources ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   const name = file === '-' ? '<stdin>' : file;
   let data: unknown;
@@ -121,15 +119,3 @@ export function updateContainer(root: string, id: string, upd: Resources, source
     unlock();
   }
 }
-
-export const updateCommand: CommandHandler = (ctx, rest) => {
-  const a = parseCommand(rest, [...STRING_FLAGS, ...BYTE_FLAGS, ...INT_FLAGS], [], { r: 'resources' });
-  const id = a._[0];
-  if (id === undefined || id === '') throw new UsageError('update: container id is required');
-  const file = a.resources as string | undefined;
-  const fromFile = file !== undefined ? readResourcesFile(file) : {};
-  const upd = mergeResources(fromFile, resourcesFromFlags(a));
-  if (Object.keys(upd).length === 0) throw new UsageError('update: nothing to update (give --resources FILE|- or a flag such as --memory)');
-  updateContainer(ctx.root, String(id), upd, file === undefined ? 'update flags' : file === '-' ? '<stdin>' : file);
-  return 0;
-};
