@@ -22,9 +22,8 @@ export function resumeContainer(root: string, id: string): void {
   const unlock = lockContainer(root, id);
   try {
     const { rec, status } = loadContainer(root, id);
-    const driver = cgroupDriver();
-    if (status !== 'paused' && !(status === 'created' && driver.isFrozen(rec.cgroup))) throw new ContainerError('container not paused');
-    driver.thaw(rec.cgroup);
+    if (status !== 'paused') throw new ContainerError('container not paused');
+    cgroupDriver().thaw(rec.cgroup);
   } finally {
     unlock();
   }

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resources } from '../spec/types';
 import {
-  CgroupError, readCgroupFile, removeCgroupDir, sleepMs, writeCgroupFile, type CgroupDriver, type CgroupRecord,
+  CgroupError, joinOwnCgroup, ownCgroups, readCgroupFile, removeCgroupDir, sleepMs, writeCgroupFile, type CgroupDriver, type CgroupRecord,
 } from './cgroups';
 import { applyDeviceProgram } from './bpf-devices';
 
@@ -44,9 +44,13 @@ function maxOr(n: number): string {
 
 export class CgroupV2 implements CgroupDriver {
   readonly version = 2 as const;
-  constructor(readonly mountpoint: string) {}
+  constructor(
+    readonly mountpoint: string,
+    private readonly own: () => Record<string, string> = ownCgroups,
+  ) {}
 
-  create(path: string): CgroupRecord {
+  create(relOrAbs: string): CgroupRecord {
+    const path = joinOwnCgroup(relOrAbs, 'unified', this.own());
     let dir = this.mountpoint;
     for (const part of path.split('/').filter(Boolean)) {
       enableSubtreeControllers(dir);

@@ -97,7 +97,7 @@ export function hostCgroupVersion(hs = hostHierarchies()): 1 | 2 {
  *  - relative: relative to the runtime's own cgroup
  *  - "slice:prefix:name" (systemd form; no systemd here): mapped to /slice/prefix-name.scope
  */
-export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, systemd: boolean, ownPath = '/'): string {
+export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, systemd: boolean, ownPath?: string): string {
   let p = cgroupsPath ?? '';
   if (p === '') return `/toyrun/${id}`;
   const parts = p.split(':');
@@ -108,7 +108,24 @@ export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, s
     return p.replace(/\/+/g, '/');
   }
   if (p.includes('..')) throw new CgroupError(`cgroupsPath ${JSON.stringify(p)} must not contain ".."`);
-  return p.startsWith('/') ? p : join(ownPath, p);
+  // Without ownPath a relative path stays relative: on v1 each hierarchy has
+  // its own "own cgroup", so the driver joins it per hierarchy (as runc does).
+  if (p.startsWith('/')) return p;
+  return ownPath === undefined ? p.replace(/^\.\//, '') : join(ownPath, p);
+}
+
+/** Where a relative cgroupsPath lands in one hierarchy: below the cgroup the
+ * runtime itself is in there (/proc/self/cgroup, keyed by controller). */
+export function joinOwnCgroup(path: string, key: string, own: Record<string, string> = ownCgroups()): string {
+  return path.startsWith('/') ? path : join(own[key] ?? '/', path);
+}
+
+export function ownCgroups(): Record<string, string> {
+  try {
+    return parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
+  } catch {
+    return {};
+  }
 }
 
 /** systemd nests "a-b-c.slice" as a.slice/a-b.slice/a-b-c.slice. */
@@ -196,17 +213,22 @@ export interface CgroupDriver {
 
 export class CgroupV1 implements CgroupDriver {
   readonly version = 1 as const;
-  constructor(private readonly hierarchies: Hierarchy[] = hostHierarchies()) {}
+  constructor(
+    private readonly hierarchies: Hierarchy[] = hostHierarchies(),
+    private readonly own: () => Record<string, string> = ownCgroups,
+  ) {}
 
   create(path: string): CgroupRecord {
     const paths: Record<string, string> = {};
+    const own = this.own();
     for (const h of this.hierarchies) {
-      const rel = relToMount(h, path);
+      const abs = joinOwnCgroup(path, h.controllers[0] as string, own);
+      const rel = relToMount(h, abs);
       const isCpuset = h.controllers.includes('cpuset');
       const dir = mkdirLevels(h.mountpoint, rel, isCpuset ? inheritCpuset : () => undefined);
       for (const c of h.controllers) paths[c] = dir;
     }
-    return { version: 1, paths, path };
+    return { version: 1, paths, path: joinOwnCgroup(path, 'memory', own) };
   }
 
   private dirFor(rec: CgroupRecord, controller: string, what: string): string {

@@ -201,6 +201,27 @@ test('pause freezes a counter, state says paused, resume continues it', () => {
   assert.equal(leftovers(t, id), []);
 });
 
+test('a created container can be paused (state: paused), resumed (created) and then started', () => {
+  const id = uniqueId('pc');
+  const dir = t.tempDir('toyrun-res-');
+  const b = t.bundle((s) => {
+    (s.process as NonNullable<Spec['process']>).args = ['sh', '-c', 'echo started > /home/out'];
+    s.mounts = [...(s.mounts ?? []), { destination: '/home', type: 'bind', source: dir, options: ['rbind', 'rw'] }];
+  });
+  create(['create', '--bundle', b, id], id);
+  try {
+    t.ok(['pause', id]);
+    assert.is(t.state(id).status, 'paused');
+    assert.match(t.run(['start', id]).stderr, /cannot start an already paused container/);
+    t.ok(['resume', id]);
+    assert.is(t.state(id).status, 'created');
+    t.ok(['start', id]);
+    waitFor(() => existsSync(join(dir, 'out')), 'the process to run');
+  } finally {
+    t.ok(['delete', '--force', id]);
+  }
+});
+
 test('delete --force of a paused container kills and removes everything', () => {
   const { id } = startSh('sleep 1000 & sleep 1000');
   t.ok(['pause', id]);

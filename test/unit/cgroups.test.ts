@@ -52,7 +52,39 @@ test('cgroupsPath: absent, absolute, relative to our own cgroup', () => {
   assert.is(resolveCgroupPath('', 'c1', false), '/toyrun/c1');
   assert.is(resolveCgroupPath('/libpod_parent/libpod-c1', 'c1', false), '/libpod_parent/libpod-c1');
   assert.is(resolveCgroupPath('sub/c1', 'c1', false, '/user.slice/me'), '/user.slice/me/sub/c1');
+  assert.is(resolveCgroupPath('sub/c1', 'c1', false), 'sub/c1', 'kept relative for the driver to join per hierarchy');
   assert.throws(() => resolveCgroupPath('/a/../b', 'c1', false), /must not contain "\.\."/);
+});
+
+test('cgroupsPath: a relative path joins the runtime\'s own cgroup of each v1 hierarchy (runc)', () => {
+  const root = mkdtempSync('/tmp/toyrun-fake-v1-');
+  try {
+    for (const c of ['memory', 'pids', 'unified']) mkdirSync(join(root, c));
+    const hs = [
+      { controllers: ['memory'], mountpoint: join(root, 'memory'), root: '/', version: 1 as const },
+      { controllers: ['pids'], mountpoint: join(root, 'pids'), root: '/', version: 1 as const },
+      { controllers: ['unified'], mountpoint: join(root, 'unified'), root: '/', version: 2 as const },
+    ];
+    const own = (): Record<string, string> => ({ memory: '/svc/a', pids: '/', unified: '/svc' });
+    const rec = new CgroupV1(hs, own).create('sub/c1');
+    assert.equal(rec.paths, {
+      memory: join(root, 'memory', 'svc/a/sub/c1'),
+      pids: join(root, 'pids', 'sub/c1'),
+      unified: join(root, 'unified', 'svc/sub/c1'),
+    });
+    assert.is(rec.path, '/svc/a/sub/c1');
+    const abs = new CgroupV1(hs, own).create('/abs/c2');
+    assert.is(abs.paths.memory, join(root, 'memory', 'abs/c2'));
+    const fx = fakeCgroup2();
+    try {
+      const v2 = new CgroupV2(fx.root, () => ({ unified: '/toyrun' })).create('c1');
+      assert.is(v2.paths.unified, fx.leaf);
+    } finally {
+      fx.cleanup();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('cgroupsPath: systemd slice:prefix:name maps onto cgroupfs paths', () => {
