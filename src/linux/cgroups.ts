@@ -288,6 +288,11 @@ export class CgroupV1 implements CgroupDriver {
     if (blockIO) {
       const d = this.dirFor(rec, 'blkio', 'linux.resources.blockIO');
       const weightFile = existsSync(join(d, 'blkio.weight')) ? 'blkio.weight' : 'blkio.bfq.weight';
+      const wantsWeight = (blockIO.weight ?? 0) !== 0 || (blockIO.weightDevice ?? []).some((w) => w.weight !== undefined);
+      if (wantsWeight && !existsSync(join(d, weightFile))) {
+        // weights are an I/O scheduler feature (CFQ, BFQ); throttling works without one
+        throw new CgroupError('linux.resources.blockIO.weight: no blkio.weight or blkio.bfq.weight on this host (neither CFQ nor BFQ is the I/O scheduler)');
+      }
       if (blockIO.weight !== undefined && blockIO.weight !== 0) writeCgroupFile(d, weightFile, String(blockIO.weight));
       if (blockIO.leafWeight !== undefined && blockIO.leafWeight !== 0) writeCgroupFile(d, 'blkio.leaf_weight', String(blockIO.leafWeight));
       for (const w of blockIO.weightDevice ?? []) {

@@ -43,16 +43,21 @@ function sleep(ms: number): void {
 
 /** `create` hands its stdio to the container: with pipes, spawnSync would wait
  * for the container to exit. Give it a log file instead. */
-function create(args: string[], id: string): void {
+function tryCreate(args: string[], id: string): { status: number | null; output: string } {
   const log = join(t.tempDir('toyrun-res-log-'), 'out');
   const fd = openSync(log, 'w');
   try {
     t.track(id);
     const r = spawnSync(TOYRUN, ['--root', t.root, ...args], { stdio: ['ignore', fd, fd], env: {}, cwd: '/', timeout: 60000 });
-    if (r.status !== 0) throw new Error(`toyrun ${args.join(' ')} exited ${r.status}: ${readFileSync(log, 'utf8')}`);
+    return { status: r.status, output: readFileSync(log, 'utf8') };
   } finally {
     closeSync(fd);
   }
+}
+
+function create(args: string[], id: string): void {
+  const r = tryCreate(args, id);
+  if (r.status !== 0) throw new Error(`toyrun ${args.join(' ')} exited ${r.status}: ${r.output}`);
 }
 
 /** create + start a container running `sh -c script`, with a host dir bound at /home. */
@@ -410,10 +415,30 @@ test('values the host lacks fail clearly, and the failed create leaves nothing b
       (s.process as NonNullable<Spec['process']>).args = ['true'];
       edit(s);
     });
-    const r = t.run(['create', '--bundle', b, id]);
+    const r = tryCreate(['create', '--bundle', b, id], id);
     assert.is(r.status, 1, name);
-    assert.match(r.stderr, re, name);
+    assert.match(r.output, re, name);
     assert.equal(leftovers(t, id), [], name);
+  }
+});
+
+test('blockIO weight and throttling, and ps with ps(1) options after the id', () => {
+  const dev = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/')?.split(' ')[2];
+  const [major, minor] = (dev ?? '0:0').split(':').map(Number) as [number, number];
+  const { id } = startSh('sleep 1000', (s) => {
+    res(s).blockIO = { weight: 500, throttleReadBpsDevice: [{ major, minor, rate: 1048576 }], throttleWriteIOPSDevice: [{ major, minor, rate: 100 }] };
+  });
+  try {
+    // this host has BFQ's files (no CFQ): the weight goes there
+    assert.match(cgFile('blkio', id, 'blkio.bfq.weight'), /^(default )?500$/m);
+    assert.is(cgFile('blkio', id, 'blkio.throttle.read_bps_device'), `${major}:${minor} 1048576`);
+    assert.is(cgFile('blkio', id, 'blkio.throttle.write_iops_device'), `${major}:${minor} 100`);
+    const pid = t.state(id).pid as number;
+    waitFor(() => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep', 'sh to exec sleep');
+    const table = t.ok(['ps', '--format', 'table', id, '-eo', 'pid,comm']).stdout.trim().split('\n');
+    assert.equal(table.map((l) => l.trim().split(/\s+/)), [['PID', 'COMMAND'], [String(pid), 'sleep']]);
+  } finally {
+    t.ok(['delete', '--force', id]);
   }
 });
 

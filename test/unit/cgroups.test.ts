@@ -87,6 +87,26 @@ test('cgroupsPath: a relative path joins the runtime\'s own cgroup of each v1 hi
   }
 });
 
+test('v1 apply on a fake hierarchy: weights need CFQ/BFQ files, missing controllers are named', () => {
+  const root = mkdtempSync('/tmp/toyrun-fake-v1-');
+  try {
+    mkdirSync(join(root, 'blkio'));
+    const hs = [{ controllers: ['blkio'], mountpoint: join(root, 'blkio'), root: '/', version: 1 as const }];
+    const d = new CgroupV1(hs, () => ({}));
+    const rec = d.create('/c1');
+    d.apply(rec, { blockIO: { throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 10 }] } });
+    assert.is(readFileSync(join(root, 'blkio', 'c1', 'blkio.throttle.read_bps_device'), 'utf8'), '8:0 10');
+    assert.throws(() => d.apply(rec, { blockIO: { weight: 500 } }), /blockIO\.weight: no blkio\.weight or blkio\.bfq\.weight/);
+    assert.throws(() => d.apply(rec, { pids: { limit: 1 } }), /linux\.resources\.pids: the pids cgroup controller is not mounted/);
+    assert.throws(() => d.apply(rec, { network: { classID: 1 } }), /the net_cls cgroup controller is not mounted/);
+    writeFileSync(join(root, 'blkio', 'c1', 'blkio.bfq.weight'), '100');
+    d.apply(rec, { blockIO: { weight: 500 } });
+    assert.is(readFileSync(join(root, 'blkio', 'c1', 'blkio.bfq.weight'), 'utf8'), '500');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('cgroupsPath: systemd slice:prefix:name maps onto cgroupfs paths', () => {
   assert.is(resolveCgroupPath('machine.slice:libpod:abc', 'abc', true), '/machine.slice/libpod-abc.scope');
   assert.is(resolveCgroupPath('a-b.slice:cri:x', 'x', true), '/a.slice/a-b.slice/cri-x.scope');
