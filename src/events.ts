@@ -42,9 +42,9 @@ function running(root: string, id: string): boolean {
   }
 }
 
-interface OomWatch {
+export interface OomWatch {
   fd: number;
-  /** true if the wake-up was an OOM (and not, e.g., the cgroup going away) */
+  /** OOM kills since the last call (0 for a wake-up that was not an OOM, e.g. the cgroup going away) */
   consume(): number;
   close(): void;
 }
@@ -70,7 +70,7 @@ function watchOomV1(rec: CgroupRecord): OomWatch | undefined {
   };
 }
 
-function watchOomV2(rec: CgroupRecord): OomWatch | undefined {
+export function watchOomV2(rec: CgroupRecord): OomWatch | undefined {
   const dir = rec.paths.unified;
   if (!dir || !existsSync(join(dir, 'memory.events'))) return undefined;
   const fd = libc.inotifyInit(libc.IN_CLOEXEC | O.NONBLOCK);

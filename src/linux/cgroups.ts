@@ -421,8 +421,10 @@ const DEFAULT_ALLOWED_DEVICES: { type: 'c' | 'b'; major: number | null; minor: n
 
 export function withDefaultDeviceRules(rules: Resources['devices']): NonNullable<Resources['devices']> {
   const list = [...(rules ?? [])];
-  // a deny-all must come first or it would wipe the allows written before it
-  return [...list, ...DEFAULT_ALLOWED_DEVICES.map((d) => ({ allow: true, ...d }))];
+  // Start from deny-all, as runc does on v1 and v2 alike: a new v1 cgroup would
+  // otherwise inherit its parent's allow-all, and rules only ever narrow it.
+  // The container's own rules follow, then the devices every container gets.
+  return [{ allow: false, type: 'a', access: 'rwm' }, ...list, ...DEFAULT_ALLOWED_DEVICES.map((d) => ({ allow: true, ...d }))];
 }
 
 export function deviceRuleText(r: NonNullable<Resources['devices']>[number]): string {

@@ -442,6 +442,24 @@ test('blockIO weight and throttling, and ps with ps(1) options after the id', ()
   }
 });
 
+test('v1 devices: rules start from deny-all (as runc), then the container\'s, then the defaults', () => {
+  // 42:x has no driver: an open the device cgroup allows fails with ENXIO, a denied one with EPERM
+  const r = t.sh('(: < /dev/fa) 2>&1; (: > /dev/fa) 2>&1; (: < /dev/fb) 2>&1; : > /dev/null && echo null-ok', (s) => {
+    s.linux!.devices = [
+      { path: '/dev/fa', type: 'c', major: 42, minor: 0 },
+      { path: '/dev/fb', type: 'c', major: 42, minor: 1 },
+    ];
+    // no deny-all in the spec: the runtime supplies it
+    res(s).devices = [{ allow: true, type: 'c', major: 42, minor: 0, access: 'r' }];
+  });
+  const lines = r.stdout.trim().split('\n');
+  assert.is(lines.length, 4, r.stdout + r.stderr);
+  assert.match(lines[0] as string, /\/dev\/fa.*No such device or address/, 'read allowed');
+  assert.match(lines[1] as string, /\/dev\/fa.*Operation not permitted/, 'write denied');
+  assert.match(lines[2] as string, /\/dev\/fb.*Operation not permitted/, 'no rule: denied');
+  assert.is(lines[3], 'null-ok', 'default devices stay usable');
+});
+
 test('hybrid host: hugepageLimits go to the cgroup2 side when hugetlb lives there', () => {
   if (!readFileSync(join(CG, 'unified', 'cgroup.controllers'), 'utf8').includes('hugetlb') || existsSync(join(CG, 'hugetlb'))) {
     console.log('  (skipped: this host has no cgroup2-only hugetlb)');

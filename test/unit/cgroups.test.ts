@@ -13,7 +13,8 @@ import { blkioToIoWeight, CgroupV2, sharesToWeight, swapToV2 } from '../../src/l
 import { keyValues, parseCpuList, statsV1, statsV2, toJson } from '../../src/linux/cgroup-stats';
 import { accessMask, compileDeviceFilter, encodeInsns } from '../../src/linux/bpf-devices';
 import { mergeResources, parseBytes, resourcesFromFlags } from '../../src/update';
-import { parseDuration } from '../../src/events';
+import { parseDuration, watchOomV2 } from '../../src/events';
+import * as libc from '../../src/linux/libc';
 import type { Resources } from '../../src/spec/types';
 
 const HYBRID = [
@@ -375,6 +376,30 @@ test('update flags: runc names, sizes with units, merge keeps what is not named'
     mergeResources({ memory: { limit: 1, swap: 2 }, pids: { limit: 5 }, devices: [{ allow: false }] }, { memory: { limit: 3 } }),
     { memory: { limit: 3, swap: 2 }, pids: { limit: 5 }, devices: [{ allow: false }] },
   );
+});
+
+test('events on v2: inotify on memory.events wakes up, oom_kill increments are counted', () => {
+  const fx = fakeCgroup2();
+  try {
+    const ev = join(fx.leaf, 'memory.events');
+    writeFileSync(ev, 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n');
+    const w = watchOomV2({ version: 2, paths: { unified: fx.leaf } });
+    assert.ok(w);
+    try {
+      assert.is(libc.pollOne(w!.fd, libc.POLLIN, 0), 0, 'quiet before any change');
+      writeFileSync(ev, 'low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\n');
+      assert.ok(libc.pollOne(w!.fd, libc.POLLIN, 1000) & libc.POLLIN);
+      assert.is(w!.consume(), 2);
+      writeFileSync(ev, 'low 0\nhigh 1\nmax 4\noom 2\noom_kill 2\n');
+      assert.ok(libc.pollOne(w!.fd, libc.POLLIN, 1000) & libc.POLLIN);
+      assert.is(w!.consume(), 0, 'a change that is not an OOM kill');
+    } finally {
+      w!.close();
+    }
+    assert.is(watchOomV2({ version: 2, paths: { unified: join(fx.root, 'toyrun') } }), undefined, 'no memory controller: no watch');
+  } finally {
+    fx.cleanup();
+  }
 });
 
 test('events --interval: Go durations', () => {
