@@ -401,6 +401,49 @@ test('cgroupsPath: absolute and systemd slice:prefix:name, both removed by delet
   }
 });
 
+test('every v1 resource lands in its file; podman\'s and containerd\'s resources are accepted', () => {
+  const { id } = startSh('sleep 1000', (s) => {
+    const r = res(s);
+    r.memory = { limit: 64 * MiB, reservation: 32 * MiB, swap: 96 * MiB, swappiness: 10, disableOOMKiller: true, kernel: 16 * MiB };
+    r.cpu = { shares: 256, quota: 30000, period: 60000, cpus: '0', mems: '0', idle: 0 };
+    r.pids = { limit: 64 };
+    r.blockIO = { weight: 200 };
+  });
+  try {
+    const expect: [string, string, string | RegExp][] = [
+      ['memory', 'memory.limit_in_bytes', String(64 * MiB)],
+      ['memory', 'memory.soft_limit_in_bytes', String(32 * MiB)],
+      ['memory', 'memory.memsw.limit_in_bytes', String(96 * MiB)],
+      ['memory', 'memory.swappiness', '10'],
+      ['memory', 'memory.oom_control', /^oom_kill_disable 1$/m],
+      ['cpu', 'cpu.shares', '256'],
+      ['cpu', 'cpu.cfs_quota_us', '30000'],
+      ['cpu', 'cpu.cfs_period_us', '60000'],
+      ['cpu', 'cpu.idle', '0'],
+      ['cpuset', 'cpuset.cpus', '0'],
+      ['cpuset', 'cpuset.mems', '0'],
+      ['pids', 'pids.max', '64'],
+      ['blkio', 'blkio.bfq.weight', /^(default )?200$/m],
+    ];
+    for (const [c, f, want] of expect) {
+      const got = cgFile(c, id, f);
+      if (typeof want === 'string') assert.is(got, want, f);
+      else assert.match(got, want, f);
+    }
+    // the container reads its own limits through its cgroup namespace
+    const inside = t.ok(['events', '--stats', id]).stdout;
+    assert.match(inside, /"cpuset":\{"cpus":\[0\],/);
+  } finally {
+    t.ok(['delete', '--force', id]);
+  }
+  for (const f of ['podman-config.json', 'containerd-config.json']) {
+    const fixture = JSON.parse(readFileSync(join(FIXTURES, f), 'utf8')) as Spec;
+    const r = t.sh('cat /sys/fs/cgroup/pids/pids.max', (s) => (s.linux!.resources = fixture.linux!.resources));
+    assert.is(r.status, 0, `${f}: ${r.stderr}`);
+    assert.is(r.stdout.trim(), String(fixture.linux!.resources!.pids?.limit ?? 'max'), f);
+  }
+});
+
 test('values the host lacks fail clearly, and the failed create leaves nothing behind', () => {
   const cases: [string, (s: Spec) => void, RegExp][] = [
     ['net_cls', (s) => (res(s).network = { classID: 0x100001 }), /linux\.resources\.network\.classID: the net_cls cgroup controller is not mounted/],
