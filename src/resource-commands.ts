@@ -3,7 +3,7 @@
 import { parseCommand, UsageError } from './cli';
 import type { CommandHandler } from './commands';
 import { pauseContainer, resumeContainer } from './pause';
-import { BYTE_FLAGS, INT_FLAGS, STRING_FLAGS, mergeResources, readResourcesFile, resourcesFromFlags, updateContainer } from './update';
+import { BYTE_FLAGS, INT_FLAGS, STRING_FLAGS, joinNegativeValues, mergeResources, readResourcesFile, resourcesFromFlags, updateContainer } from './update';
 import { parseDuration, statsOnce, streamEvents } from './events';
 
 function idOf(rest: string[], command: string, strings: string[] = [], booleans: string[] = [], alias: Record<string, string> = {}): { id: string; a: ReturnType<typeof parseCommand> } {
@@ -24,7 +24,8 @@ export const resumeCommand: CommandHandler = (ctx, rest) => {
 };
 
 export const updateCommand: CommandHandler = (ctx, rest) => {
-  const { id, a } = idOf(rest, 'update', [...STRING_FLAGS, ...BYTE_FLAGS, ...INT_FLAGS], [], { r: 'resources' });
+  const flags = [...STRING_FLAGS, ...BYTE_FLAGS, ...INT_FLAGS];
+  const { id, a } = idOf(joinNegativeValues(rest, flags), 'update', flags, [], { r: 'resources' });
   const file = a.resources as string | undefined;
   const fromFile = file !== undefined ? readResourcesFile(file) : {};
   const upd = mergeResources(fromFile, resourcesFromFlags(a));

@@ -29,6 +29,21 @@ export const BYTE_FLAGS = ['memory', 'memory-reservation', 'memory-swap', 'kerne
 export const INT_FLAGS = ['cpu-share', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpu-rt-period', 'cpu-rt-runtime', 'cpu-idle', 'pids-limit', 'blkio-weight'];
 export const STRING_FLAGS = ['resources', 'cpuset-cpus', 'cpuset-mems', 'l3-cache-schema', 'mem-bw-schema'];
 
+/** minimist reads the "-1" of `--memory-swap -1` as a flag: glue negative values to their flag. */
+export function joinNegativeValues(rest: string[], valueFlags: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const x = rest[i] as string, next = rest[i + 1];
+    if (next !== undefined && /^-\d/.test(next) && valueFlags.some((f) => x === `--${f}`)) {
+      out.push(`${x}=${next}`);
+      i++;
+    } else {
+      out.push(x);
+    }
+  }
+  return out;
+}
+
 /** runc's individual update flags, as a Resources fragment. */
 export function resourcesFromFlags(a: Record<string, unknown>): Resources {
   const r: Resources = {};

@@ -421,9 +421,9 @@ const DEFAULT_ALLOWED_DEVICES: { type: 'c' | 'b'; major: number | null; minor: n
 
 export function withDefaultDeviceRules(rules: Resources['devices']): NonNullable<Resources['devices']> {
   const list = [...(rules ?? [])];
-  // Start from deny-all, as runc does on v1 and v2 alike: a new v1 cgroup would
-  // otherwise inherit its parent's allow-all, and rules only ever narrow it.
-  // The container's own rules follow, then the devices every container gets.
+  // Start from deny-all, as runc does on v1 and v2 alike: a new v1 cgroup
+  // inherits its parent's allow-all, so a spec without a deny-all rule would
+  // leave every device open. The container's rules follow, then the defaults.
   return [{ allow: false, type: 'a', access: 'rwm' }, ...list, ...DEFAULT_ALLOWED_DEVICES.map((d) => ({ allow: true, ...d }))];
 }
 

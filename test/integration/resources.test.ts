@@ -259,6 +259,11 @@ test('update changes the limits of a running container (flags, --resources FILE 
     // the stored config follows, so a later update merges with it
     const stored = JSON.parse(readFileSync(join(t.root, id, 'config.json'), 'utf8')) as Spec;
     assert.equal(stored.linux?.resources?.memory, { limit: 100663296, swap: 201326592 });
+    assert.equal(stored.linux?.resources?.pids, { limit: 7 });
+    // runc's "-1" = unlimited, given as a separate argument
+    t.ok(['update', '--memory-swap', '-1', '--cpu-quota', '-1', id]);
+    assert.is(cgFile('memory', id, 'memory.memsw.limit_in_bytes'), '9223372036854771712');
+    assert.is(cgFile('cpu', id, 'cpu.cfs_quota_us'), '-1');
     // bad input: clear errors, nothing changed
     let r = t.run(['update', '--resources', '-', id], { input: '{"memory":{"limit":"lots"}}' });
     assert.is(r.status, 1);

@@ -12,7 +12,7 @@ import {
 import { blkioToIoWeight, CgroupV2, sharesToWeight, swapToV2 } from '../../src/linux/cgroups-v2';
 import { keyValues, parseCpuList, statsV1, statsV2, toJson } from '../../src/linux/cgroup-stats';
 import { accessMask, compileDeviceFilter, encodeInsns } from '../../src/linux/bpf-devices';
-import { mergeResources, parseBytes, resourcesFromFlags } from '../../src/update';
+import { joinNegativeValues, mergeResources, parseBytes, resourcesFromFlags } from '../../src/update';
 import { parseDuration, watchOomV2 } from '../../src/events';
 import * as libc from '../../src/linux/libc';
 import type { Resources } from '../../src/spec/types';
@@ -371,6 +371,8 @@ test('update flags: runc names, sizes with units, merge keeps what is not named'
     memory: { limit: 33554432 }, cpu: { shares: 512, quota: -1, cpus: '0' }, pids: { limit: 10 },
   });
   assert.equal(resourcesFromFlags({ 'cpu-shares': '256' }), { cpu: { shares: 256 } });
+  assert.equal(joinNegativeValues(['--memory-swap', '-1', '--cpu-quota', '-1', '--memory', '1m', 'id'], ['memory-swap', 'cpu-quota', 'memory']),
+    ['--memory-swap=-1', '--cpu-quota=-1', '--memory', '1m', 'id']);
   assert.throws(() => resourcesFromFlags({ 'pids-limit': 'ten' }), /--pids-limit: "ten"/);
   assert.equal(
     mergeResources({ memory: { limit: 1, swap: 2 }, pids: { limit: 5 }, devices: [{ allow: false }] }, { memory: { limit: 3 } }),
