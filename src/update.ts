@@ -125,7 +125,9 @@ export function updateContainer(root: string, id: string, upd: Resources, source
     const dir = containerDir(root, id);
     const spec = loadSpec(dir);
     if (!spec) throw new ContainerError(`container ${id}: config.json is missing from the state directory`);
-    const merged = mergeResources(spec.linux?.resources, upd);
+    // device rules are create-time only (runc too): keep the stored ones
+    const { devices: _ignored, ...changes } = upd;
+    const merged = mergeResources(spec.linux?.resources, changes);
     const { devices: _devices, ...rest } = merged;
     cgroupDriver().apply(rec.cgroup, rest);
     spec.linux = { ...(spec.linux ?? {}), resources: merged };
