@@ -240,7 +240,8 @@ export class CgroupV1 implements CgroupDriver {
   apply(rec: CgroupRecord, res: Resources | undefined): void {
     if (!res) return;
     const { memory, cpu, pids, blockIO, hugepageLimits, network, devices } = res;
-    if (memory) {
+    // A controller is required only for values that are set: `"memory": {}` needs none.
+    if (memory && isSet(memory, ['limit', 'reservation', 'swap', 'kernelTCP', 'swappiness', 'disableOOMKiller'])) {
       const d = this.dirFor(rec, 'memory', 'linux.resources.memory');
       const limit = memory.limit !== undefined ? String(memory.limit) : undefined;
       const swap = memory.swap !== undefined ? String(memory.swap) : undefined;
@@ -285,7 +286,7 @@ export class CgroupV1 implements CgroupDriver {
       const d = this.dirFor(rec, 'pids', 'linux.resources.pids');
       writeCgroupFile(d, 'pids.max', pids.limit > 0 ? String(pids.limit) : 'max');
     }
-    if (blockIO) {
+    if (blockIO && isSet(blockIO, ['weight', 'leafWeight', 'weightDevice', 'throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice'])) {
       const d = this.dirFor(rec, 'blkio', 'linux.resources.blockIO');
       const weightFile = existsSync(join(d, 'blkio.weight')) ? 'blkio.weight' : 'blkio.bfq.weight';
       const wantsWeight = (blockIO.weight ?? 0) !== 0 || (blockIO.weightDevice ?? []).some((w) => w.weight !== undefined);
@@ -374,6 +375,14 @@ export class CgroupV1 implements CgroupDriver {
     const dirs = [...new Set(Object.values(rec.paths))];
     for (const d of dirs) removeCgroupDir(d);
   }
+}
+
+/** Any of these fields holds a value (a non-empty list for arrays). */
+function isSet<T extends object>(o: T, keys: (keyof T)[]): boolean {
+  return keys.some((k) => {
+    const v = o[k];
+    return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== null;
+  });
 }
 
 function relToMount(h: Hierarchy, path: string): string {

@@ -100,6 +100,7 @@ test('v1 apply on a fake hierarchy: weights need CFQ/BFQ files, missing controll
     assert.throws(() => d.apply(rec, { blockIO: { weight: 500 } }), /blockIO\.weight: no blkio\.weight or blkio\.bfq\.weight/);
     assert.throws(() => d.apply(rec, { pids: { limit: 1 } }), /linux\.resources\.pids: the pids cgroup controller is not mounted/);
     assert.throws(() => d.apply(rec, { network: { classID: 1 } }), /the net_cls cgroup controller is not mounted/);
+    d.apply(rec, { memory: {}, network: {}, blockIO: {}, hugepageLimits: [], cpu: {} }); // unset values need no controller
     writeFileSync(join(root, 'blkio', 'c1', 'blkio.bfq.weight'), '100');
     d.apply(rec, { blockIO: { weight: 500 } });
     assert.is(readFileSync(join(root, 'blkio', 'c1', 'blkio.bfq.weight'), 'utf8'), '500');
