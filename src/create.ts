@@ -16,6 +16,7 @@ import { cgroupDriver, hostHierarchies, ownCgroupPath, resolveCgroupPath, type C
 import { findNamespace, NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
 import { unsupportedCapabilities } from './linux/capabilities';
+import { seccompProblems } from './linux/seccomp';
 import { SyncChannel, type InitPlan } from './sync';
 import { runHooks } from './hooks';
 import { mountImage, unmountImage } from './image';
@@ -79,6 +80,7 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   problems.push(...checkSysctls(spec).map((p) => `/linux/sysctl: ${p}`));
   const missing = unsupportedCapabilities(spec.process?.capabilities);
   if (missing.length > 0) problems.push(`/process/capabilities: not supported by this kernel: ${missing.join(', ')}`);
+  problems.push(...seccompProblems(spec.linux?.seccomp));
   if (spec.process?.apparmorProfile) problems.push('/process/apparmorProfile: AppArmor is not available on this host');
   if (spec.process?.selinuxLabel) problems.push('/process/selinuxLabel: SELinux is not available on this host');
   if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');

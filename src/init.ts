@@ -15,9 +15,9 @@ import { mountOne, mkdirInRoot, type MountContext } from './linux/mounts';
 import { createDevices, createDevSymlinks } from './linux/devices';
 import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation } from './linux/rootfs';
 import { applySysctls } from './linux/sysctl';
-import { applyRlimits, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj, switchUser } from './linux/process';
-import { dropBoundingSet, keepCapsAcrossSetuid, setCapabilitySets } from './linux/capabilities';
-import { loadSeccomp } from './linux/seccomp';
+import { applyRlimits, checkCwdInsideRoot, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj, switchUser } from './linux/process';
+import { dropBoundingSet, keepCapsAcrossSetuid, releaseHeldCapability, setCapabilitySets } from './linux/capabilities';
+import { buildSeccompFilter, loadSeccompFilter, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
 import type { Spec, State } from './spec/types';
@@ -31,6 +31,7 @@ interface InitContext {
   console?: ConsoleHandle;
   execPath?: string;
   state?: State;
+  seccomp?: SeccompFilter;
 }
 
 let currentStage = 'start';
@@ -113,6 +114,7 @@ function resolveProgram(ctx: InitContext): void {
   const p = ctx.spec.process;
   if (!p?.args?.[0]) throw new Error('process.args is empty');
   libc.chdir(p.cwd);
+  checkCwdInsideRoot(p.cwd);
   ctx.execPath = lookPath(p.args[0], p.env);
 }
 
@@ -132,24 +134,43 @@ function becomeProcess(ctx: InitContext): never {
   stage('startContainer hooks', () => {
     if (ctx.state) runHooks(ctx.spec.hooks, 'startContainer', { ...ctx.state, status: 'running' });
   });
+  // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: hold it
+  // until the filter is in, so that the load can still be the last step.
+  const hold = ctx.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
   stage('user and capabilities', () => {
     dropBoundingSet(p.capabilities);
     keepCapsAcrossSetuid(true);
     switchUser(p.user ?? { uid: 0, gid: 0 });
     keepCapsAcrossSetuid(false);
-    setCapabilitySets(p.capabilities);
+    setCapabilitySets(p.capabilities, hold);
     if (p.user?.umask !== undefined) libc.umask(p.user.umask);
     else libc.umask(0o022);
     libc.chdir(p.cwd);
+    checkCwdInsideRoot(p.cwd);
   });
   stage('no_new_privs', () => setNoNewPrivileges(p));
   stage('file descriptors', () => prepareFds(ctx.plan.preserveFds));
-  stage('seccomp', () => loadSeccomp(ctx.spec.linux?.seccomp, p));
-  libc.resetSignals();
-  return libc.execve(ctx.execPath as string, p.args as string[], p.env ?? []);
+  stage('signals', () => libc.resetSignals());
+  const argv = p.args as string[], envp = p.env ?? [], execPath = ctx.execPath as string;
+  stage('seccomp', () => {
+    // From here on every syscall is filtered by the user's profile: only the
+    // release of the held capability and execve itself follow.
+    if (ctx.seccomp) loadSeccompFilter(ctx.seccomp);
+    if (hold) releaseHeldCapability(p.capabilities);
+  });
+  return libc.execve(execPath, argv, envp);
+}
+
+function holdsSysAdmin(p: NonNullable<Spec['process']>): boolean {
+  const c = p.capabilities;
+  return (c?.effective ?? []).includes('CAP_SYS_ADMIN') && (c?.permitted ?? []).includes('CAP_SYS_ADMIN');
 }
 
 function main(): void {
+  // Non-dumpable from the first instruction until execve: a dumpable runtime
+  // process could be opened through /proc/<pid>/exe (and its fds through
+  // /proc/<pid>/fd) by anything in the container's PID namespace (CVE-2019-5736).
+  libc.prctl(libc.PR.SET_DUMPABLE, 0);
   const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(readFd, writeFd);
   const plan = chan.recv();
@@ -169,16 +190,18 @@ function main(): void {
     stage('console', () => {
       if (ctx.spec.process?.terminal) ctx.console = setupConsole(plan.consoleSocket, plan.rootfs);
     });
+    // libseccomp is loaded from the host's filesystem, so before pivot_root.
+    stage('seccomp filter', () => {
+      if (ctx.spec.linux?.seccomp) ctx.seccomp = buildSeccompFilter(ctx.spec.linux.seccomp);
+    });
     stage('pivot_root', () => switchRoot(ctx));
-    stage('masked and read-only paths', () => finishRootfs(ctx.spec));
+    // sysctls go through /proc/sys, which readonlyPaths usually covers: write them first.
     stage('sysctl', () => applySysctls(ctx.spec));
+    stage('masked and read-only paths', () => finishRootfs(ctx.spec));
     stage('oom_score_adj', () => setOomScoreAdj(ctx.spec.process?.oomScoreAdj));
     stage('console', () => ctx.console?.attach());
     stage('rlimits', () => applyRlimits(ctx.spec.process?.rlimits));
     stage('resolve program', () => resolveProgram(ctx));
-    // Dumpable processes can be opened via /proc/<pid>/exe by the container:
-    // stay non-dumpable until execve replaces the runtime binary (CVE-2019-5736).
-    libc.prctl(libc.PR.SET_DUMPABLE, 0);
   } catch (e) {
     chan.send({ type: 'error', msg: describe(e) });
     process.exit(1);

@@ -60,8 +60,7 @@ export function keepCapsAcrossSetuid(on: boolean): void {
   libc.prctl(PR.SET_KEEPCAPS, on ? 1 : 0);
 }
 
-export function setCapabilitySets(caps: Capabilities | undefined): void {
-  const eff = mask(caps?.effective), perm = mask(caps?.permitted), inh = mask(caps?.inheritable);
+function capset(eff: bigint, perm: bigint, inh: bigint): void {
   const hdr = Buffer.alloc(8);
   hdr.writeUInt32LE(0x20080522, 0); // _LINUX_CAPABILITY_VERSION_3
   const data = Buffer.alloc(24);
@@ -72,10 +71,24 @@ export function setCapabilitySets(caps: Capabilities | undefined): void {
     data.writeUInt32LE(Number((inh >> shift) & 0xffffffffn), i * 12 + 8);
   }
   libc.capset(hdr, data);
+}
+
+/** Effective, permitted and inheritable exactly as asked, then ambient. `hold`
+ * keeps one more capability in effective+permitted until releaseHeldCapability:
+ * loading a seccomp filter without no_new_privs needs CAP_SYS_ADMIN. */
+export function setCapabilitySets(caps: Capabilities | undefined, hold?: string): void {
+  const extra = hold ? mask([hold]) : 0n;
+  capset(mask(caps?.effective) | extra, mask(caps?.permitted) | extra, mask(caps?.inheritable));
   libc.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
   for (const name of caps?.ambient ?? []) {
     libc.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, CAPABILITY_NUMBERS[name] as number);
   }
+}
+
+/** Drop what setCapabilitySets held. Only a capability outside the asked sets
+ * leaves permitted, so the ambient set raised before is untouched. */
+export function releaseHeldCapability(caps: Capabilities | undefined): void {
+  capset(mask(caps?.effective), mask(caps?.permitted), mask(caps?.inheritable));
 }
 
 /** Parse the Cap* lines of /proc/<pid>/status into capability names (tests, ps). */

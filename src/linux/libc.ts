@@ -158,6 +158,7 @@ export const SYS = {
   open_tree: 428,
   move_mount: 429,
   pidfd_open: 434,
+  getcwd: 79,
 } as const;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const PR = {
@@ -376,6 +377,13 @@ export function ptsname(fd: number): string {
   const r = f.ptsname_r(fd, buf, buf.length) as number;
   if (r !== 0) throw new SysError('ptsname', undefined, r);
   return buf.subarray(0, buf.indexOf(0)).toString();
+}
+/** getcwd(2) as the kernel answers it, without glibc's rewriting: a cwd outside
+ * the process's root comes back prefixed with "(unreachable)". */
+export function getcwd(): string {
+  const buf = Buffer.alloc(4096);
+  const n = check(f.syscall(SYS.getcwd, 'void *', buf, 'unsigned long', buf.length), 'getcwd');
+  return buf.subarray(0, Math.max(0, n - 1)).toString();
 }
 export function bufferAddress(buf: Buffer): bigint {
   return koffi.address(buf);
