@@ -19,6 +19,7 @@ import { unsupportedCapabilities } from './linux/capabilities';
 import { seccompProblems } from './linux/seccomp';
 import { SyncChannel, type InitPlan } from './sync';
 import { runHooks } from './hooks';
+import { START_FIFO } from './startsync';
 import { mountImage, unmountImage } from './image';
 import type { Spec } from './spec/types';
 import { logWarn } from './log';
@@ -121,6 +122,7 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec); // from here on, `delete --force` can find and undo everything
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
     libc.mkfifo(join(dir, 'exec.fifo'), 0o600);
+    libc.mkfifo(join(dir, START_FIFO), 0o600);
 
     const image = spec['org.toyrun.image'];
     let imageMount: ContainerRecord['imageMount'];

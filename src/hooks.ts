@@ -2,6 +2,7 @@
 // args and env, and is killed after `timeout` seconds.
 import { spawnSync } from 'node:child_process';
 import type { Hook, Hooks, State } from './spec/types';
+import { logWarn } from './log';
 
 export type HookName = keyof Hooks;
 
@@ -9,6 +10,17 @@ export class HookError extends Error {}
 
 export function runHooks(hooks: Hooks | undefined, name: HookName, state: State): void {
   for (const hook of hooks?.[name] ?? []) runHook(hook, name, state);
+}
+
+/** poststart and poststop: a failure is a warning, and the remaining hooks still run. */
+export function runHooksWarnOnly(hooks: Hooks | undefined, name: HookName, state: State): void {
+  for (const hook of hooks?.[name] ?? []) {
+    try {
+      runHook(hook, name, state);
+    } catch (e) {
+      logWarn((e as Error).message);
+    }
+  }
 }
 
 function runHook(hook: Hook, name: HookName, state: State): void {

@@ -20,6 +20,7 @@ import { dropBoundingSet, keepCapsAcrossSetuid, releaseHeldCapability, setCapabi
 import { buildSeccompFilter, loadSeccompFilter, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
+import { openStartReporter, reportStartFailure } from './startsync';
 import type { Spec, State } from './spec/types';
 
 interface InitContext {
@@ -32,6 +33,8 @@ interface InitContext {
   execPath?: string;
   state?: State;
   seccomp?: SeccompFilter;
+  /** Write end of start.fifo: how a failure after `start` reaches `start`. */
+  startReporter?: number;
 }
 
 let currentStage = 'start';
@@ -124,6 +127,7 @@ function waitForStart(ctx: InitContext): void {
   const buf = Buffer.alloc(1);
   const n = libc.read(fd, buf);
   libc.close(fd);
+  ctx.startReporter = openStartReporter(ctx.stateFd, ctx.plan.preserveFds);
   libc.close(ctx.stateFd);
   if (n !== 1) throw new Error('exec.fifo closed without a start signal');
 }
@@ -132,7 +136,8 @@ function becomeProcess(ctx: InitContext): never {
   const p = ctx.spec.process;
   if (!p) throw new Error('no process in config');
   stage('startContainer hooks', () => {
-    if (ctx.state) runHooks(ctx.spec.hooks, 'startContainer', { ...ctx.state, status: 'running' });
+    // runc hands these hooks the state as "created": the program is not running yet.
+    if (ctx.state) runHooks(ctx.spec.hooks, 'startContainer', { ...ctx.state, status: 'created' });
   });
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: hold it
   // until the filter is in, so that the load can still be the last step.
@@ -212,7 +217,8 @@ function main(): void {
     stage('wait for start', () => waitForStart(ctx));
     becomeProcess(ctx);
   } catch (e) {
-    // `start` has returned already: the container's stderr is the only place left.
+    // `start` is waiting on start.fifo for the outcome; the container's stderr gets it too.
+    reportStartFailure(ctx.startReporter, describe(e));
     process.stderr.write(`toyrun init: ${describe(e)}\n`);
     process.exit(e instanceof SysError && e.syscall === 'execve' ? 127 : 1);
   }

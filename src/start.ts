@@ -7,10 +7,19 @@ import * as libc from './linux/libc';
 import { O } from './linux/libc';
 import { ContainerError, containerDir, isInitAlive, lockContainer, saveRecord, toOciState } from './state';
 import { loadContainer } from './container';
-import { runHooks } from './hooks';
+import { runHooksWarnOnly } from './hooks';
+import { awaitExec, openStartStatus } from './startsync';
 import { loadSpec } from './state';
-import { logWarn } from './log';
 import { sleepMs } from './linux/cgroups';
+
+function openStartStatusIn(dir: string): number | undefined {
+  const dirFd = libc.openat(libc.AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  try {
+    return openStartStatus(dirFd);
+  } finally {
+    libc.close(dirFd);
+  }
+}
 
 export function startContainer(root: string, id: string): void {
   const unlock = lockContainer(root, id);
@@ -32,17 +41,18 @@ export function startContainer(root: string, id: string): void {
       sleepMs(1);
     }
     if (fd < 0) throw new ContainerError(`cannot start container ${id}: its init does not wait on exec.fifo`);
+    const statusFd = openStartStatusIn(dir);
     libc.write(fd, Buffer.from('0'));
     libc.close(fd);
     unlinkSync(fifo);
     rec.started = true;
     saveRecord(dir, rec);
-    const spec = loadSpec(dir);
-    try {
-      runHooks(spec?.hooks, 'poststart', toOciState(rec, 'running'));
-    } catch (e) {
-      logWarn((e as Error).message);
+    if (statusFd !== undefined) {
+      const failure = awaitExec(statusFd, () => isInitAlive(rec));
+      if (failure) throw new ContainerError(`cannot start container ${id}: ${failure}`);
     }
+    const spec = loadSpec(dir);
+    runHooksWarnOnly(spec?.hooks, 'poststart', toOciState(rec, 'running'));
   } finally {
     unlock();
   }

@@ -148,7 +148,7 @@ export const O = {
   PATH: 0o10000000, // fs.constants.O_PATH is undefined in Node
 } as const;
 export const AT_FDCWD = -100;
-export const F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
+export const F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1, F_DUPFD_CLOEXEC = 1030;
 export const SYS = {
   pivot_root: 155,
   close_range: 436,
