@@ -17,6 +17,7 @@ import { findNamespace, NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from
 import { checkSysctls } from './linux/sysctl';
 import { unsupportedCapabilities } from './linux/capabilities';
 import { seccompProblems } from './linux/seccomp';
+import { lsmProblems } from './linux/lsm';
 import { SyncChannel, type InitPlan } from './sync';
 import { runHooks } from './hooks';
 import { START_FIFO } from './startsync';
@@ -82,8 +83,7 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   const missing = unsupportedCapabilities(spec.process?.capabilities);
   if (missing.length > 0) problems.push(`/process/capabilities: not supported by this kernel: ${missing.join(', ')}`);
   problems.push(...seccompProblems(spec.linux?.seccomp));
-  if (spec.process?.apparmorProfile) problems.push('/process/apparmorProfile: AppArmor is not available on this host');
-  if (spec.process?.selinuxLabel) problems.push('/process/selinuxLabel: SELinux is not available on this host');
+  problems.push(...lsmProblems(spec.process));
   if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');
   return problems;
 }

@@ -6,7 +6,7 @@
 // between it and the exec (see becomeProcess in init.ts).
 import { logDebug } from '../log';
 import { checkScmp, encodeArgs, libseccomp, NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, type FilterCtx } from './libseccomp';
-import type { Seccomp, SeccompArg, SeccompSyscall } from '../spec/types';
+import type { Process, Seccomp, SeccompArg, SeccompSyscall } from '../spec/types';
 
 const EPERM = 1;
 
@@ -177,4 +177,12 @@ export function buildSeccompFilter(profile: Seccomp): SeccompFilter {
 /** Install the filter on the calling thread (and with TSYNC, all threads). */
 export function loadSeccompFilter(filter: SeccompFilter): void {
   checkScmp(libseccomp().load(filter.ctx), 'seccomp_load');
+}
+
+/** Build and load in one go, for a caller with no earlier stage to build in.
+ * libseccomp must be reachable (call it before entering the container's mount
+ * namespace, or have built a filter already), and without no_new_privs the
+ * caller must still hold CAP_SYS_ADMIN (see setCapabilitySets' `hold`). */
+export function loadSeccomp(profile: Seccomp | undefined, _p: Process): void {
+  if (profile) loadSeccompFilter(buildSeccompFilter(profile));
 }
