@@ -15,7 +15,7 @@ import {
 import { cgroupDriver, hostHierarchies, ownCgroupPath, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
 import { findNamespace, NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
-import { unsupportedCapabilities } from './linux/capabilities';
+import { unavailableCapabilities, unsupportedCapabilities } from './linux/capabilities';
 import { seccompProblems } from './linux/seccomp';
 import { lsmProblems } from './linux/lsm';
 import { SyncChannel, type InitPlan } from './sync';
@@ -82,6 +82,8 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   problems.push(...checkSysctls(spec).map((p) => `/linux/sysctl: ${p}`));
   const missing = unsupportedCapabilities(spec.process?.capabilities);
   if (missing.length > 0) problems.push(`/process/capabilities: not supported by this kernel: ${missing.join(', ')}`);
+  const unheld = unavailableCapabilities(spec.process?.capabilities);
+  if (unheld.length > 0) problems.push(`/process/capabilities: not in toyrun's own bounding set, cannot be granted: ${unheld.join(', ')}`);
   problems.push(...seccompProblems(spec.linux?.seccomp));
   problems.push(...lsmProblems(spec.process));
   if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');

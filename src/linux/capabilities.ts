@@ -38,6 +38,24 @@ export function unsupportedCapabilities(caps: Capabilities | undefined, last = l
   return [...all].filter((c) => (CAPABILITY_NUMBERS[c] ?? Infinity) > last);
 }
 
+/** The runtime's own bounding set (CapBnd of /proc/self/status). */
+export function ownBoundingSet(): bigint {
+  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapBnd:'));
+  return BigInt('0x' + (line?.slice('CapBnd:'.length).trim() ?? '0'));
+}
+
+/** Names the kernel knows but the runtime was started without (outside its
+ * bounding set): it cannot grant them, and the container would silently run
+ * with less than it asked for. Reported at create; runc fails later, at capset. */
+export function unavailableCapabilities(caps: Capabilities | undefined, bounding = ownBoundingSet(), last = lastCap()): string[] {
+  const all = new Set<string>();
+  for (const list of Object.values(caps ?? {})) for (const c of list as string[]) all.add(c);
+  return [...all].filter((c) => {
+    const n = CAPABILITY_NUMBERS[c];
+    return n !== undefined && n <= last && ((bounding >> BigInt(n)) & 1n) === 0n;
+  });
+}
+
 function mask(names: string[] | undefined): bigint {
   let m = 0n;
   for (const n of names ?? []) {

@@ -84,6 +84,18 @@ test('capabilities: an unknown name is a validation error naming the JSON path',
   }, /\/process\/capabilities\/bounding\/1 must be one of/);
 });
 
+test('capabilities: names outside the runtime\'s own bounding set are reported at create, not dropped', () => {
+  const own = BigInt('0x' + statusField(readFileSync('/proc/self/status', 'utf8'), 'CapBnd'));
+  const last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  const unheld = Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => n <= last && ((own >> BigInt(n)) & 1n) === 0n).map(([k]) => k);
+  // this machine runs without CAP_SYS_RESOURCE (see kernel-from-javascript.md)
+  assert.ok(unheld.length > 0, 'the host grants every capability: nothing to refuse here');
+  const name = unheld[0] as string;
+  assertRefused((s) => {
+    proc(s).capabilities = { bounding: ['CAP_KILL', name], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] };
+  }, new RegExp(`/process/capabilities: not in toyrun's own bounding set, cannot be granted: ${name}`));
+});
+
 // ---- seccomp ---------------------------------------------------------------
 
 const denyMkdir: Seccomp = {
