@@ -2,13 +2,13 @@
 // O_WRONLY|O_NONBLOCK: that fails with ENXIO unless a reader (the init) has it
 // open, so a dead init is an error here, never a hang.
 import { join } from 'node:path';
-import { unlinkSync } from 'node:fs';
+import { rmSync, unlinkSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { O } from './linux/libc';
 import { ContainerError, containerDir, isInitAlive, lockContainer, saveRecord, toOciState } from './state';
 import { loadContainer } from './container';
 import { runHooksWarnOnly } from './hooks';
-import { awaitExec, openStartStatus } from './startsync';
+import { awaitExec, openStartStatus, START_FIFO } from './startsync';
 import { loadSpec } from './state';
 import { sleepMs } from './linux/cgroups';
 
@@ -49,6 +49,7 @@ export function startContainer(root: string, id: string): void {
     saveRecord(dir, rec);
     if (statusFd !== undefined) {
       const failure = awaitExec(statusFd, () => isInitAlive(rec));
+      rmSync(join(dir, START_FIFO), { force: true });
       if (failure) throw new ContainerError(`cannot start container ${id}: ${failure}`);
     }
     const spec = loadSpec(dir);

@@ -56,6 +56,7 @@ const f = {
   setdomainname: lib.func('int setdomainname(const char *name, size_t len)'),
   mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
   mkfifo: lib.func('int mkfifo(const char *path, uint32_t mode)'),
+  mkdirat: lib.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
   openat: lib.func('int openat(int dirfd, const char *path, int flags, ...)'),
   close: lib.func('int close(int fd)'),
   dup3: lib.func('int dup3(int oldfd, int newfd, int flags)'),
@@ -214,6 +215,9 @@ export function mknod(path: string, mode: number, dev: bigint): void {
 }
 export function mkfifo(path: string, mode: number): void {
   check(f.mkfifo(path, mode), 'mkfifo', path);
+}
+export function mkdirat(dirfd: number, path: string, mode: number): void {
+  check(f.mkdirat(dirfd, path, mode), 'mkdirat', path);
 }
 export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
   return check(f.openat(dirfd, path, flags, 'uint32_t', mode), 'open', path);
