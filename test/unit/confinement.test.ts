@@ -8,7 +8,8 @@ import { actionValue, buildSeccompFilter, seccompProblems, supportedSeccompArche
 import { libseccomp } from '../../src/linux/libseccomp';
 import { unsupportedCapabilities } from '../../src/linux/capabilities';
 import { FIXTURES } from '../helpers';
-import type { Seccomp } from '../../src/spec/types';
+import { sysctlRefusal } from '../../src/linux/sysctl';
+import type { Seccomp, Spec } from '../../src/spec/types';
 
 function release(p: Seccomp): string[] {
   const f = buildSeccompFilter(p);
@@ -91,6 +92,18 @@ test('capability names the running kernel lacks are reported, not dropped', () =
   assert.equal(unsupportedCapabilities(caps, 40), []);
   // a 5.4 kernel stops at CAP_AUDIT_READ (37)
   assert.equal(unsupportedCapabilities(caps, 37).sort(), ['CAP_BPF', 'CAP_CHECKPOINT_RESTORE', 'CAP_PERFMON']);
+});
+
+test('sysctl keys: only those a namespace of the container owns', () => {
+  const all = { linux: { namespaces: [{ type: 'ipc' }, { type: 'network' }, { type: 'uts' }, { type: 'mount' }] } } as Spec;
+  for (const k of ['kernel.msgmax', 'kernel.shm_rmid_forced', 'kernel.shm_next_id', 'kernel.sem', 'fs.mqueue.msg_max', 'net.ipv4.ip_forward', 'kernel.domainname']) {
+    assert.is(sysctlRefusal(all, k), undefined, k);
+  }
+  for (const k of ['kernel.panic', 'vm.swappiness', 'kernel.semx', 'fs.file-max']) assert.match(sysctlRefusal(all, k) ?? '', /not namespaced/, k);
+  const none = { linux: { namespaces: [{ type: 'mount' }] } } as Spec;
+  assert.match(sysctlRefusal(none, 'kernel.shmmax') ?? '', /needs an ipc namespace/);
+  assert.match(sysctlRefusal(none, 'net.ipv4.ip_forward') ?? '', /needs a network namespace/);
+  assert.match(sysctlRefusal(none, 'kernel.hostname') ?? '', /needs a uts namespace/);
 });
 
 test.run();
