@@ -101,6 +101,7 @@ test('capabilities: names outside the runtime\'s own bounding set are reported a
 const denyMkdir: Seccomp = {
   defaultAction: 'SCMP_ACT_ALLOW',
   architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+  flags: ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
   syscalls: [
     { names: ['mkdir', 'mkdirat', 'no_such_syscall_here'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
   ],
@@ -138,6 +139,7 @@ test('seccomp: argument conditions (SCMP_CMP_MASKED_EQ) select the calls they na
   // kill(pid, sig) with (sig & 0xff) == SIGUSR1 fails with EPERM; other signals pass.
   const profile: Seccomp = {
     defaultAction: 'SCMP_ACT_ALLOW',
+    flags: ['SECCOMP_FILTER_FLAG_TSYNC'], // every thread of the (multithreaded) init gets it
     syscalls: [{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, op: 'SCMP_CMP_MASKED_EQ', value: 0xff, valueTwo: 10 }] }],
   };
   const r = t.sh('sleep 30 & p=$!; kill -USR1 $p; echo "usr1=$?"; kill -TERM $p; echo "term=$?"', (s) => {
