@@ -34,7 +34,8 @@ function runHook(hook: Hook, name: HookName, state: State): void {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const what = `${name} hook ${hook.path}`;
-  if (r.error) {
+  // A hook need not read its stdin: a closed pipe (EPIPE) is not its failure.
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') {
     const err = r.error as NodeJS.ErrnoException;
     if (err.code === 'ETIMEDOUT') throw new HookError(`${what}: timed out after ${hook.timeout}s`);
     throw new HookError(`${what}: ${err.code ?? err.message}`);

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Toyrun, leftovers, uniqueId, type Result } from '../helpers';
+import { REPO, TOYRUN, Toyrun, leftovers, sh, uniqueId, type Result } from '../helpers';
 import type { Hook, Hooks, Spec } from '../../src/spec/types';
 
 const t = new Toyrun('hooks');
@@ -221,6 +221,22 @@ test('failing poststart and poststop hooks are warnings: the lifecycle and the l
   assert.ok(warnings.some((w) => w.level === 'warning' && /poststart hook .*exit status 7/.test(w.msg)), JSON.stringify(warnings));
   assert.ok(warnings.some((w) => w.level === 'warning' && /poststop hook .*exit status 7/.test(w.msg)), JSON.stringify(warnings));
   assert.equal(leftovers(t, id), []);
+});
+
+test('hooks (here ones that never read their stdin) run the same under Bun and under Node', () => {
+  const quiet: Hook = { path: '/bin/sh', args: ['sh', '-c', 'exit 0'] };
+  const bundle = t.bundle((s: Spec) => {
+    (s.process as NonNullable<Spec['process']>).args = ['true'];
+    s.hooks = { prestart: [quiet], createRuntime: [quiet], createContainer: [quiet], startContainer: [quiet] };
+  });
+  const engines: [string, string[]][] = [[TOYRUN, []], ['/usr/bin/node', [join(REPO, 'dist', 'toyrun.js')]]];
+  for (const [cmd, pre] of engines) {
+    const id = uniqueId('quiet');
+    t.track(id);
+    const r = sh(cmd, [...pre, '--root', t.root, 'run', '--bundle', bundle, id], { env: {}, cwd: '/' });
+    assert.is(r.status, 0, `${cmd}: ${r.stderr}`);
+    assert.equal(leftovers(t, id), []);
+  }
 });
 
 test.run();
