@@ -2,15 +2,29 @@
 // O_WRONLY|O_NONBLOCK: that fails with ENXIO unless a reader (the init) has it
 // open, so a dead init is an error here, never a hang.
 import { join } from 'node:path';
-import { rmSync, unlinkSync } from 'node:fs';
+import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { O } from './linux/libc';
-import { ContainerError, containerDir, isInitAlive, lockContainer, saveRecord, toOciState } from './state';
+import { ContainerError, containerDir, isInitAlive, lockContainer, saveRecord, toOciState, type ContainerRecord } from './state';
 import { loadContainer } from './container';
 import { runHooksWarnOnly } from './hooks';
-import { awaitExec, openStartStatus, START_FIFO } from './startsync';
+import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './startsync';
 import { loadSpec } from './state';
 import { sleepMs } from './linux/cgroups';
+
+/** Is the container's init still the runtime's init, has it exec'd the program, or is it gone? */
+function initProgress(rec: ContainerRecord): InitProgress {
+  if (!isInitAlive(rec)) return 'gone';
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return 'gone';
+  }
+  return argv.includes(INIT_SCRIPT) ? 'init' : 'exec';
+}
+
+const INIT_SCRIPT = join(__dirname, '..', 'dist', 'init.js');
 
 function openStartStatusIn(dir: string): number | undefined {
   const dirFd = libc.openat(libc.AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
@@ -48,7 +62,7 @@ export function startContainer(root: string, id: string): void {
     rec.started = true;
     saveRecord(dir, rec);
     if (statusFd !== undefined) {
-      const failure = awaitExec(statusFd, () => isInitAlive(rec));
+      const failure = awaitExec(statusFd, () => initProgress(rec));
       rmSync(join(dir, START_FIFO), { force: true });
       if (failure) throw new ContainerError(`cannot start container ${id}: ${failure}`);
     }

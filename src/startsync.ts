@@ -24,27 +24,34 @@ export function openStartStatus(dirFd: number): number | undefined {
   return r.fd >= 0 ? r.fd : undefined;
 }
 
-/** Wait for the init's verdict: '' when it exec'd, else its error text. */
-export function awaitExec(fd: number, initAlive: () => boolean): string {
+export type InitProgress = 'init' | 'exec' | 'gone';
+
+/** Wait for the init's verdict: '' when it exec'd, else its error text.
+ * `progress` is the fallback for an init that could not open its end (a
+ * FIFO it has no permission for, e.g. in a user namespace): the process
+ * itself then shows whether it is still the init, has exec'd, or is gone. */
+export function awaitExec(fd: number, progress: () => InitProgress): string {
   const chunks: Buffer[] = [];
   const buf = Buffer.alloc(4096);
-  let sawWriterGone = false;
-  for (;;) {
-    const revents = libc.pollOne(fd, POLLIN, 100);
-    if (revents & POLLIN) {
-      const n = libc.read(fd, buf);
-      if (n > 0) {
-        chunks.push(Buffer.from(buf.subarray(0, n)));
-        continue;
-      }
+  let verdict: 'exec' | 'gone' | undefined;
+  while (verdict === undefined) {
+    const revents = libc.pollOne(fd, POLLIN, 20);
+    const n = revents & POLLIN ? libc.read(fd, buf) : 0;
+    if (n > 0) {
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+      continue;
     }
-    if (revents & POLLHUP) sawWriterGone = true;
-    // An init that died before opening its end never produces POLLHUP.
-    if (sawWriterGone || (revents === 0 && !initAlive())) break;
+    if (revents & POLLHUP) {
+      verdict = 'exec';
+    } else {
+      // No writer has come and gone (yet): ask the process.
+      const p = progress();
+      if (p !== 'init') verdict = p;
+    }
   }
   libc.close(fd);
   const text = Buffer.concat(chunks).toString().trim();
-  if (!sawWriterGone && text === '') return 'the container init exited before running the program';
+  if (text === '' && verdict === 'gone') return 'the container init exited before running the program';
   return text;
 }
 
