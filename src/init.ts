@@ -17,7 +17,7 @@ import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRo
 import { applySysctls } from './linux/sysctl';
 import { applyRlimits, checkCwdInsideRoot, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj, switchUser } from './linux/process';
 import { dropBoundingSet, keepCapsAcrossSetuid, releaseHeldCapability, setCapabilitySets } from './linux/capabilities';
-import { buildSeccompFilter, loadSeccompFilter, type SeccompFilter } from './linux/seccomp';
+import { buildSeccompFilter, connectListener, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
 import { openStartReporter, reportStartFailure } from './startsync';
@@ -33,6 +33,8 @@ interface InitContext {
   execPath?: string;
   state?: State;
   seccomp?: SeccompFilter;
+  /** Connected to linux.seccomp.listenerPath: where the listener fd goes. */
+  seccompListener?: number;
   /** Write end of start.fifo: how a failure after `start` reaches `start`. */
   startReporter?: number;
 }
@@ -159,8 +161,11 @@ function becomeProcess(ctx: InitContext): never {
   const argv = p.args as string[], envp = p.env ?? [], execPath = ctx.execPath as string;
   stage('seccomp', () => {
     // From here on every syscall is filtered by the user's profile: only the
-    // release of the held capability and execve itself follow.
+    // listener fd's sendmsg, the release of the held capability and execve follow.
     if (ctx.seccomp) loadSeccompFilter(ctx.seccomp);
+    if (ctx.seccomp && ctx.seccompListener !== undefined && ctx.state) {
+      sendListenerFd(ctx.seccomp, ctx.seccompListener, { ...ctx.state, status: 'created' }, ctx.spec.linux?.seccomp?.listenerMetadata);
+    }
     if (hold) releaseHeldCapability(p.capabilities);
   });
   return libc.execve(execPath, argv, envp);
@@ -197,7 +202,9 @@ function main(): void {
     });
     // libseccomp is loaded from the host's filesystem, so before pivot_root.
     stage('seccomp filter', () => {
-      if (ctx.spec.linux?.seccomp) ctx.seccomp = buildSeccompFilter(ctx.spec.linux.seccomp);
+      const profile = ctx.spec.linux?.seccomp;
+      if (profile) ctx.seccomp = buildSeccompFilter(profile);
+      if (profile && ctx.seccomp?.notify) ctx.seccompListener = connectListener(profile, plan.preserveFds);
     });
     stage('pivot_root', () => switchRoot(ctx));
     // sysctls go through /proc/sys, which readonlyPaths usually covers: write them first.

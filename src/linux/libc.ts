@@ -83,6 +83,10 @@ const f = {
   socket: lib.func('int socket(int domain, int type, int protocol)'),
   connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
   sendmsg: lib.func('long sendmsg(int fd, const void *msg, int flags)'),
+  recvmsg: lib.func('long recvmsg(int fd, void *msg, int flags)'),
+  bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
+  listen: lib.func('int listen(int fd, int backlog)'),
+  accept4: lib.func('int accept4(int fd, void *addr, void *len, int flags)'),
   symlink: lib.func('int symlink(const char *target, const char *path)'),
   chown: lib.func('int lchown(const char *path, uint32_t uid, uint32_t gid)'),
   capget: lib.func('int capget(void *hdr, void *data)'),
@@ -357,6 +361,18 @@ export function connect(fd: number, addr: Buffer, what: string): void {
 }
 export function sendmsg(fd: number, msg: Buffer, what: string): number {
   return check(f.sendmsg(fd, msg, 0), 'sendmsg', what);
+}
+export function recvmsg(fd: number, msg: Buffer, what: string): number {
+  return check(f.recvmsg(fd, msg, 0), 'recvmsg', what);
+}
+export function bind(fd: number, addr: Buffer, what: string): void {
+  check(f.bind(fd, addr, addr.length), 'bind', what);
+}
+export function listen(fd: number, backlog: number): void {
+  check(f.listen(fd, backlog), 'listen');
+}
+export function accept(fd: number): number {
+  return check(f.accept4(fd, null, null, O.CLOEXEC), 'accept');
 }
 export function capget(hdr: Buffer, data: Buffer): void {
   check(f.capget(hdr, data), 'capget');

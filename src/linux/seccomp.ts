@@ -6,7 +6,9 @@
 // between it and the exec (see becomeProcess in init.ts).
 import { logDebug } from '../log';
 import { checkScmp, encodeArgs, libseccomp, NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, type FilterCtx } from './libseccomp';
-import type { Process, Seccomp, SeccompArg, SeccompSyscall } from '../spec/types';
+import type { Process, Seccomp, SeccompArg, SeccompSyscall, State } from '../spec/types';
+import { connectUnix, sendWithFd } from './scmrights';
+import { close, fcntl, F_DUPFD_CLOEXEC } from './libc';
 
 const EPERM = 1;
 
@@ -43,12 +45,16 @@ export function supportedSeccompArches(): string[] {
   return Object.keys(SECCOMP_ARCHES).filter((a) => api.archResolveName(SECCOMP_ARCHES[a] as string) !== 0).sort();
 }
 
-/** Actions this build implements. SCMP_ACT_NOTIFY (a listener fd sent to
- * listenerPath) is not: profiles using it are refused at create. */
+/** Actions this build implements. SCMP_ACT_NOTIFY hands the filter's listener
+ * fd to the agent at listenerPath (see sendListenerFd). */
 export const SECCOMP_ACTIONS = [
   'SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD',
-  'SCMP_ACT_LOG', 'SCMP_ACT_TRACE', 'SCMP_ACT_TRAP',
+  'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY', 'SCMP_ACT_TRACE', 'SCMP_ACT_TRAP',
 ];
+
+/** Calls the init makes between loading the filter and execve: notifying on
+ * them would block the init before the agent has the listener fd. */
+const NEEDED_AFTER_LOAD = new Set(['sendmsg', 'capset', 'execve', 'execveat']);
 export const SECCOMP_OPERATORS = Object.keys(SCMP_CMP).sort();
 
 /** Filter flags → libseccomp filter attributes. WAIT_KILLABLE_RECV only
@@ -78,6 +84,8 @@ export function actionValue(action: string, errnoRet: number | undefined): numbe
       return SCMP_ACT.TRAP;
     case 'SCMP_ACT_LOG':
       return SCMP_ACT.LOG;
+    case 'SCMP_ACT_NOTIFY':
+      return SCMP_ACT.NOTIFY;
     default:
       throw new Error(`unsupported seccomp action ${JSON.stringify(action)}`);
   }
@@ -88,19 +96,26 @@ export function seccompProblems(profile: Seccomp | undefined): string[] {
   if (!profile) return [];
   const problems: string[] = [];
   const checkAction = (action: string, at: string): void => {
-    if (action === 'SCMP_ACT_NOTIFY') problems.push(`${at}: SCMP_ACT_NOTIFY is not supported by toyrun (see \`toyrun features\`)`);
-    else if (!SECCOMP_ACTIONS.includes(action)) problems.push(`${at}: unknown seccomp action ${JSON.stringify(action)}`);
+    if (!SECCOMP_ACTIONS.includes(action)) problems.push(`${at}: unknown seccomp action ${JSON.stringify(action)}`);
   };
   checkAction(profile.defaultAction, '/linux/seccomp/defaultAction');
+  if (profile.defaultAction === 'SCMP_ACT_NOTIFY') problems.push('/linux/seccomp/defaultAction: SCMP_ACT_NOTIFY cannot be the default action');
   (profile.architectures ?? []).forEach((a, i) => {
     if (!SECCOMP_ARCHES[a]) problems.push(`/linux/seccomp/architectures/${i}: unknown architecture ${JSON.stringify(a)}`);
   });
   (profile.flags ?? []).forEach((f, i) => {
     if (!FLAG_ATTRS[f]) problems.push(`/linux/seccomp/flags/${i}: unsupported seccomp flag ${JSON.stringify(f)}`);
   });
-  if (profile.listenerPath) problems.push('/linux/seccomp/listenerPath: seccomp notify listeners are not supported by toyrun');
+  const notify = usesNotify(profile);
+  if (notify && !profile.listenerPath) problems.push('/linux/seccomp/listenerPath is required when a rule uses SCMP_ACT_NOTIFY');
+  if (!notify && profile.listenerPath) problems.push('/linux/seccomp/listenerPath is set but no rule uses SCMP_ACT_NOTIFY');
+  if (profile.listenerPath && !profile.listenerPath.startsWith('/')) problems.push('/linux/seccomp/listenerPath must be an absolute path');
   (profile.syscalls ?? []).forEach((s, i) => {
     checkAction(s.action, `/linux/seccomp/syscalls/${i}/action`);
+    if (s.action === 'SCMP_ACT_NOTIFY') {
+      const blocked = s.names.filter((n) => NEEDED_AFTER_LOAD.has(n));
+      if (blocked.length > 0) problems.push(`/linux/seccomp/syscalls/${i}: SCMP_ACT_NOTIFY on ${blocked.join(', ')} would block the runtime before the agent gets its fd`);
+    }
     (s.args ?? []).forEach((a, j) => {
       if (SCMP_CMP[a.op] === undefined) problems.push(`/linux/seccomp/syscalls/${i}/args/${j}/op: unknown operator ${JSON.stringify(a.op)}`);
     });
@@ -108,8 +123,14 @@ export function seccompProblems(profile: Seccomp | undefined): string[] {
   return problems;
 }
 
+export function usesNotify(profile: Seccomp): boolean {
+  return (profile.syscalls ?? []).some((s) => s.action === 'SCMP_ACT_NOTIFY');
+}
+
 export interface SeccompFilter {
   ctx: FilterCtx;
+  /** The profile notifies: after loading, the listener fd goes to listenerPath. */
+  notify: boolean;
   /** Syscall names libseccomp does not know, skipped as runc skips them. */
   skipped: string[];
 }
@@ -167,7 +188,7 @@ export function buildSeccompFilter(profile: Seccomp): SeccompFilter {
     const skipped: string[] = [];
     for (const rule of profile.syscalls ?? []) addRules(ctx, rule, defaultAction, skipped);
     if (skipped.length > 0) logDebug(`seccomp: syscalls unknown to libseccomp ignored: ${skipped.join(', ')}`);
-    return { ctx, skipped };
+    return { ctx, skipped, notify: usesNotify(profile) };
   } catch (e) {
     api.release(ctx);
     throw e;
@@ -184,5 +205,27 @@ export function loadSeccompFilter(filter: SeccompFilter): void {
  * namespace, or have built a filter already), and without no_new_privs the
  * caller must still hold CAP_SYS_ADMIN (see setCapabilitySets' `hold`). */
 export function loadSeccomp(profile: Seccomp | undefined, _p: Process): void {
-  if (profile) loadSeccompFilter(buildSeccompFilter(profile));
+  if (!profile) return;
+  const filter = buildSeccompFilter(profile);
+  if (filter.notify) throw new Error('SCMP_ACT_NOTIFY: the listener must be connected before entering the container (connectListener)');
+  loadSeccompFilter(filter);
+}
+
+/** Connect to listenerPath while the host's filesystem is reachable; the fd
+ * stays above the --preserve-fds range and closes at execve. */
+export function connectListener(profile: Seccomp, preserveFds: number): number {
+  const sock = connectUnix(profile.listenerPath as string);
+  const high = fcntl(sock, F_DUPFD_CLOEXEC, 3 + preserveFds);
+  close(sock);
+  return high;
+}
+
+/** After loading: hand the listener fd to the agent over a socket connected
+ * earlier (the agent's path is on the host; by now we are in the container's
+ * root). The message is what runc sends, so existing agents understand it:
+ * the container's state with "fds": ["seccompFd"] naming the attached fd. */
+export function sendListenerFd(filter: SeccompFilter, sock: number, state: State, metadata: string | undefined): void {
+  const fd = checkScmp(libseccomp().notifyFd(filter.ctx), 'seccomp_notify_fd');
+  const msg = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid: state.pid, metadata: metadata ?? '', state };
+  sendWithFd(sock, Buffer.from(JSON.stringify(msg)), fd, 'seccomp listener');
 }

@@ -5,7 +5,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, FIXTURES, Toyrun, leftovers, statusField, uniqueId } from '../helpers';
+import { spawn } from 'node:child_process';
+import { BUSYBOX_ROOTFS, FIXTURES, REPO, Toyrun, leftovers, statusField, uniqueId } from '../helpers';
+import * as libc from '../../src/linux/libc';
+import { listenUnix } from '../../src/linux/scmrights';
 import { CAPABILITY_NUMBERS } from '../../src/linux/capabilities';
 import type { Process, Seccomp, Spec } from '../../src/spec/types';
 
@@ -184,13 +187,58 @@ test('seccomp: a bad action, architecture or operator is a validation error', ()
   }, /\/linux\/seccomp\/syscalls\/0\/args\/0\/op/);
 });
 
-test('seccomp: SCMP_ACT_NOTIFY is refused clearly (features says it is not supported)', () => {
+test('seccomp: SCMP_ACT_NOTIFY hands the listener fd to the agent at listenerPath, and the agent answers', () => {
+  const dir = t.tempDir('toyrun-agent-');
+  const sockPath = join(dir, 'agent.sock');
+  const listening = listenUnix(sockPath);
+  const agent = spawn(process.execPath, [join(REPO, 'test', 'seccomp-agent.ts'), dir], { stdio: ['ignore', 'ignore', 'inherit', listening] });
+  libc.close(listening);
+  try {
+    const r = t.sh('grep Seccomp: /proc/self/status; mkdir /tmp/n; echo "mkdir=$?"; touch /tmp/f && echo touch-ok', (s) => {
+      s.linux = {
+        ...s.linux,
+        seccomp: {
+          defaultAction: 'SCMP_ACT_ALLOW',
+          listenerPath: sockPath,
+          listenerMetadata: 'agent-test',
+          syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
+        },
+      };
+    });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /mkdir=1/);
+    assert.match(r.stderr, /mkdir: can't create directory '\/tmp\/n': No message of desired type/); // ENOMSG, the agent's answer
+    assert.match(r.stdout, /touch-ok/);
+    const msg = JSON.parse(readFileSync(join(dir, 'msg.json'), 'utf8')) as { fds: string[]; metadata: string; pid: number; state: { id: string; pid: number } };
+    assert.equal(msg.fds, ['seccompFd']);
+    assert.is(msg.metadata, 'agent-test');
+    assert.match(msg.state.id, /^sh-/);
+    assert.ok(msg.pid > 0 && msg.pid === msg.state.pid);
+    assert.match(readFileSync(join(dir, 'calls'), 'utf8'), /^83$/m); // mkdir on x86-64
+  } finally {
+    agent.kill('SIGKILL');
+  }
+});
+
+test('seccomp: SCMP_ACT_NOTIFY without a listener, as the default, or on calls the runtime needs is refused', () => {
   assertRefused((s) => {
     s.linux = { ...s.linux, seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] } };
-  }, /SCMP_ACT_NOTIFY is not supported/);
+  }, /\/linux\/seccomp\/listenerPath is required when a rule uses SCMP_ACT_NOTIFY/);
+  assertRefused((s) => {
+    s.linux = { ...s.linux, seccomp: { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/x.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] } };
+  }, /SCMP_ACT_NOTIFY cannot be the default action/);
+  assertRefused((s) => {
+    s.linux = { ...s.linux, seccomp: { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/x.sock', syscalls: [{ names: ['execve'], action: 'SCMP_ACT_NOTIFY' }] } };
+  }, /SCMP_ACT_NOTIFY on execve would block the runtime/);
+  assertRefused((s) => {
+    s.linux = { ...s.linux, seccomp: { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/nonexistent/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] } };
+  }, /connect \/nonexistent\/agent\.sock: no such file or directory/);
+});
+
+test('features lists the seccomp actions, operators and architectures this build supports', () => {
   const f = JSON.parse(t.ok(['features']).stdout) as { linux: { seccomp: { enabled: boolean; actions: string[]; operators: string[]; archs: string[] } } };
   assert.is(f.linux.seccomp.enabled, true);
-  assert.not.ok(f.linux.seccomp.actions.includes('SCMP_ACT_NOTIFY'));
+  assert.ok(f.linux.seccomp.actions.includes('SCMP_ACT_NOTIFY'));
   assert.ok(f.linux.seccomp.actions.includes('SCMP_ACT_ERRNO'));
   assert.ok(f.linux.seccomp.operators.includes('SCMP_CMP_MASKED_EQ'));
   assert.ok(f.linux.seccomp.archs.includes('SCMP_ARCH_X86_64'));

@@ -27,7 +27,8 @@ test('seccomp actions encode as <seccomp.h> does; ERRNO and TRACE default to EPE
   assert.is(actionValue('SCMP_ACT_KILL_PROCESS', undefined), 0x80000000);
   assert.is(actionValue('SCMP_ACT_TRAP', undefined), 0x00030000);
   assert.is(actionValue('SCMP_ACT_LOG', undefined), 0x7ffc0000);
-  assert.throws(() => actionValue('SCMP_ACT_NOTIFY', undefined), /unsupported seccomp action/);
+  assert.is(actionValue('SCMP_ACT_NOTIFY', undefined), 0x7fc00000);
+  assert.throws(() => actionValue('SCMP_ACT_PERHAPS', undefined), /unsupported seccomp action/);
 });
 
 test('seccompProblems names the JSON path of what toyrun cannot do', () => {
@@ -41,11 +42,19 @@ test('seccompProblems names the JSON path of what toyrun cannot do', () => {
     syscalls: [{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_SOMETIMES' }] }],
   });
   assert.equal(p, [
-    '/linux/seccomp/defaultAction: SCMP_ACT_NOTIFY is not supported by toyrun (see `toyrun features`)',
+    '/linux/seccomp/defaultAction: SCMP_ACT_NOTIFY cannot be the default action',
     '/linux/seccomp/architectures/1: unknown architecture "SCMP_ARCH_PDP11"',
     '/linux/seccomp/flags/1: unsupported seccomp flag "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"',
-    '/linux/seccomp/listenerPath: seccomp notify listeners are not supported by toyrun',
+    '/linux/seccomp/listenerPath is set but no rule uses SCMP_ACT_NOTIFY',
     '/linux/seccomp/syscalls/0/args/0/op: unknown operator "SCMP_CMP_SOMETIMES"',
+  ]);
+  assert.equal(seccompProblems({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    listenerPath: 'relative.sock',
+    syscalls: [{ names: ['mkdir', 'sendmsg'], action: 'SCMP_ACT_NOTIFY' }],
+  }), [
+    '/linux/seccomp/listenerPath must be an absolute path',
+    '/linux/seccomp/syscalls/0: SCMP_ACT_NOTIFY on sendmsg would block the runtime before the agent gets its fd',
   ]);
 });
 
