@@ -1,6 +1,7 @@
 // `toyrun start`: release the init blocked on exec.fifo. The FIFO is opened
 // O_WRONLY|O_NONBLOCK: that fails with ENXIO unless a reader (the init) has it
-// open, so a dead init is an error here, never a hang.
+// open, so a dead init is an error here, never a hang. Then wait on start.fifo
+// until the init has exec'd the program or said why it could not (startsync.ts).
 import { join } from 'node:path';
 import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import * as libc from './linux/libc';
