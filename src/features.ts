@@ -35,7 +35,14 @@ export function featuresDocument(): Record<string, unknown> {
       capabilities: Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => n <= last).map(([k]) => k),
       cgroup: { v1: true, v2: hostCgroupVersion() === 2, systemd: false, systemdUser: false },
       seccomp: seccomp
-        ? { enabled: true, actions: SECCOMP_ACTIONS, operators: SECCOMP_OPERATORS, archs: supportedSeccompArches(), knownFlags: SECCOMP_FLAGS, supportedFlags: SECCOMP_FLAGS }
+        ? {
+            enabled: true,
+            actions: SECCOMP_ACTIONS,
+            operators: SECCOMP_OPERATORS,
+            archs: supportedSeccompArches(),
+            knownFlags: [...SECCOMP_FLAGS, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+            supportedFlags: SECCOMP_FLAGS,
+          }
         : { enabled: false },
       apparmor: { enabled: false },
       selinux: { enabled: false },
