@@ -3,7 +3,7 @@
 // the filter (an x86-64 kernel also runs i386 and x32 binaries, each with its
 // own syscall numbers), and loads it. Loaded lazily: only containers with a
 // profile pay for it.
-import koffi from 'koffi';
+import { getKoffi } from './koffi';
 import { SysError } from './libc';
 
 export type FilterCtx = unknown;
@@ -27,6 +27,7 @@ let api: Api | undefined;
 /** Bind libseccomp.so.2 on first use; throws a clear error when it is missing. */
 export function libseccomp(): Api {
   if (api) return api;
+  const koffi = getKoffi();
   let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load('libseccomp.so.2');

@@ -4,7 +4,7 @@
 // container, so that the startContainer hook (resolved inside) can report too.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, closeSync, existsSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, TOYRUN, Toyrun, leftovers, sh, uniqueId, type Result } from '../helpers';
 import type { Hook, Hooks, Spec } from '../../src/spec/types';
@@ -12,17 +12,9 @@ import type { Hook, Hooks, Spec } from '../../src/spec/types';
 const t = new Toyrun('hooks');
 test.after(() => t.cleanup());
 
-/** `create` with its stdio on a file: the container inherits it, and a pipe
- * held by a live container would keep spawnSync waiting. */
+/** `create` (helpers collect output through files: the container holds no pipe of ours). */
 function create(args: string[], env: Record<string, string> = {}): Result {
-  const out = join(t.tempDir('toyrun-hooks-out-'), 'out');
-  const fd = openSync(out, 'w');
-  try {
-    const r = t.run(['create', ...args], { stdio: ['ignore', fd, fd], env });
-    return { ...r, stderr: readFileSync(out, 'utf8') };
-  } finally {
-    closeSync(fd);
-  }
+  return t.run(['create', ...args], { env });
 }
 
 function createOk(args: string[], env: Record<string, string> = {}): void {

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, FIXTURES, TOYRUN, Toyrun, leftovers, sh, statusField, uniqueId, type Result } from '../helpers';
 import { CAPABILITY_NUMBERS } from '../../src/linux/capabilities';
@@ -16,14 +16,17 @@ test.after(() => {
   for (const d of hostTargets) rmSync(d, { recursive: true, force: true });
 });
 
-/** Run toyrun with stdio on a file (plus extra fds): a live container holding
- * a pipe would keep spawnSync waiting. */
+/** Run toyrun with extra inherited fds (3, 4, ...), as a leaky caller would,
+ * and its output on a file: a live container holding a pipe would keep spawnSync waiting. */
 function runToFile(args: string[], extraFds: number[] = []): Result {
+  const id = args[args.length - 1] as string;
+  t.track(id);
   const out = join(t.tempDir('toyrun-sec-out-'), 'out');
   const fd = openSync(out, 'w');
   try {
-    const r = t.run(args, { stdio: ['ignore', fd, fd, ...extraFds] });
-    return { ...r, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(out, 'utf8') };
+    const r = spawnSync(TOYRUN, ['--root', t.root, ...args], { stdio: ['ignore', fd, fd, ...extraFds], env: {}, cwd: '/', timeout: 60000 });
+    const text = readFileSync(out, 'utf8');
+    return { status: r.status ?? -1, stdout: text, stderr: text, signal: r.signal };
   } finally {
     closeSync(fd);
   }
@@ -76,16 +79,10 @@ test('CVE-2019-5736: only the non-dumpable flag stands between a capable attacke
   // the attacker is the init being non-dumpable until execve.
   const victim = uniqueId('victim-nd');
   const bundle = t.bundle((s) => void (s.process!.args = ['sleep', '60']));
-  const out = join(t.tempDir('toyrun-sec-out-'), 'out');
-  const fd = openSync(out, 'w');
   t.track(victim);
-  const c = sh('setpriv', ['--bounding-set', '-sys_ptrace', TOYRUN, '--root', t.root, 'create', '--bundle', bundle, victim], {
-    stdio: ['ignore', fd, fd],
-    env: {},
-    cwd: '/',
-  });
-  closeSync(fd);
-  assert.is(c.status, 0, readFileSync(out, 'utf8'));
+  // sh() collects output through files, so the container holds none of our pipes
+  const c = sh('setpriv', ['--bounding-set', '-sys_ptrace', TOYRUN, '--root', t.root, 'create', '--bundle', bundle, victim], { env: {}, cwd: '/' });
+  assert.is(c.status, 0, c.stderr);
   const initPid = t.state(victim).pid as number;
   const initCaps = statusField(readFileSync(`/proc/${initPid}/status`, 'utf8'), 'CapPrm');
   const last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
