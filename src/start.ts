@@ -22,10 +22,9 @@ function initProgress(rec: ContainerRecord): InitProgress {
   } catch {
     return 'gone';
   }
-  return argv.includes(INIT_SCRIPT) ? 'init' : 'exec';
+  // the init runs as `<bun|node> <dir>/init.js <fd> <fd>`
+  return /(^|\/)(bun|node)$/.test(argv[0] ?? '') && (argv[1] ?? '').endsWith('/init.js') ? 'init' : 'exec';
 }
-
-const INIT_SCRIPT = join(__dirname, '..', 'dist', 'init.js');
 
 function openStartStatusIn(dir: string): number | undefined {
   const dirFd = libc.openat(libc.AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);

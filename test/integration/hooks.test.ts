@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, TOYRUN, Toyrun, leftovers, sh, uniqueId, type Result } from '../helpers';
+import { Toyrun, leftovers, uniqueId, type Result } from '../helpers';
 import type { Hook, Hooks, Spec } from '../../src/spec/types';
 
 const t = new Toyrun('hooks');
@@ -215,20 +215,21 @@ test('failing poststart and poststop hooks are warnings: the lifecycle and the l
   assert.equal(leftovers(t, id), []);
 });
 
-test('hooks (here ones that never read their stdin) run the same under Bun and under Node', () => {
-  const quiet: Hook = { path: '/bin/sh', args: ['sh', '-c', 'exit 0'] };
+test('hooks that never read their stdin succeed (Node reported EPIPE for them)', () => {
+  const dir = t.tempDir('toyrun-hooks-quiet-');
+  const marker = join(dir, 'ran');
+  const quiet = (name: string): Hook => ({ path: '/bin/sh', args: ['sh', '-c', `echo ${name} >> ${marker}; exit 0`] });
   const bundle = t.bundle((s: Spec) => {
     (s.process as NonNullable<Spec['process']>).args = ['true'];
-    s.hooks = { prestart: [quiet], createRuntime: [quiet], createContainer: [quiet], startContainer: [quiet] };
+    s.mounts = [...(s.mounts ?? []), { destination: dir, type: 'bind', source: dir, options: ['bind'] }];
+    s.hooks = { prestart: [quiet('prestart')], createRuntime: [quiet('createRuntime')], createContainer: [quiet('createContainer')], startContainer: [quiet('startContainer')] };
   });
-  const engines: [string, string[]][] = [[TOYRUN, []], ['/usr/bin/node', [join(REPO, 'dist', 'toyrun.js')]]];
-  for (const [cmd, pre] of engines) {
-    const id = uniqueId('quiet');
-    t.track(id);
-    const r = sh(cmd, [...pre, '--root', t.root, 'run', '--bundle', bundle, id], { env: {}, cwd: '/' });
-    assert.is(r.status, 0, `${cmd}: ${r.stderr}`);
-    assert.equal(leftovers(t, id), []);
-  }
+  writeFileSync(marker, '');
+  const id = uniqueId('quiet');
+  const r = t.run(['run', '--bundle', bundle, id]);
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(readFileSync(marker, 'utf8').trim().split('\n'), ['prestart', 'createRuntime', 'createContainer', 'startContainer']);
+  assert.equal(leftovers(t, id), []);
 });
 
 test.run();
