@@ -1,9 +1,10 @@
 // linux.seccomp: the OCI profile compiled by libseccomp, in two steps.
 // buildSeccompFilter runs during `create` (inside the init, before it reports
 // ready), so a profile libseccomp rejects fails create and leaves nothing
-// behind. loadSeccompFilter is the init's last act before execve: every syscall
-// made after it is subject to the user's profile, so nothing else may come
-// between it and the exec (see becomeProcess in init.ts).
+// behind. loadSeccompFilter is the init's last step before execve: every
+// syscall made after it is subject to the user's profile, so only what cannot
+// come earlier follows it (sending a NOTIFY listener fd, dropping a held
+// CAP_SYS_ADMIN; see becomeProcess in init.ts).
 import { logDebug } from '../log';
 import { checkScmp, encodeArgs, libseccomp, NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, type FilterCtx } from './libseccomp';
 import type { Process, Seccomp, SeccompArg, SeccompSyscall, State } from '../spec/types';
