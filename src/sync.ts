@@ -20,8 +20,8 @@ export interface InitPlan {
   preserveFds: number;
   noPivot: boolean;
   consoleSocket?: string;
-  /** cgroup.procs files the init writes itself into, before anything else. */
-  cgroupProcs: string[];
+  /** cgroup files the init writes itself into ("0"), before anything else. */
+  cgroupJoin: string[];
   cgroupPaths: Record<string, string>;
   cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
 }
@@ -30,7 +30,7 @@ export type InitMessage =
   | InitPlan
   | { type: 'createRuntime' }
   | { type: 'continue'; state: State }
-  | { type: 'ready' }
+  | { type: 'ready'; stages: [string, number][] }
   | { type: 'error'; msg: string };
 
 export class SyncChannel {
