@@ -92,6 +92,8 @@ export function actionValue(action: string, errnoRet: number | undefined): numbe
   }
 }
 
+const BPF_MAXINSNS = 4096;
+
 /** What is wrong with a profile before libseccomp sees it (JSON paths, as validation reports them). */
 export function seccompProblems(profile: Seccomp | undefined): string[] {
   if (!profile) return [];
@@ -111,6 +113,11 @@ export function seccompProblems(profile: Seccomp | undefined): string[] {
   if (notify && !profile.listenerPath) problems.push('/linux/seccomp/listenerPath is required when a rule uses SCMP_ACT_NOTIFY');
   if (!notify && profile.listenerPath) problems.push('/linux/seccomp/listenerPath is set but no rule uses SCMP_ACT_NOTIFY');
   if (profile.listenerPath && !profile.listenerPath.startsWith('/')) problems.push('/linux/seccomp/listenerPath must be an absolute path');
+  // Each name (times each condition set) compiles to at least one instruction and a
+  // classic BPF filter holds at most BPF_MAXINSNS (4096): a bigger profile cannot
+  // load, and compiling millions of rules first would stall create for minutes.
+  const rules = (profile.syscalls ?? []).reduce((n, s) => n + (Array.isArray(s.names) ? s.names.length : 0) * Math.max(1, s.args?.length ?? 0), 0);
+  if (rules > BPF_MAXINSNS) problems.push(`/linux/seccomp/syscalls: ${rules} syscall rules cannot fit in a seccomp filter (at most ${BPF_MAXINSNS} BPF instructions)`);
   (profile.syscalls ?? []).forEach((s, i) => {
     checkAction(s.action, `/linux/seccomp/syscalls/${i}/action`);
     if (s.action === 'SCMP_ACT_NOTIFY') {
