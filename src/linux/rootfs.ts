@@ -58,7 +58,9 @@ export function maskPaths(paths: string[] | undefined): void {
   if (!paths || paths.length === 0) return;
   const rootFd = libc.openat(AT_FDCWD, '/', O.PATH | O.DIRECTORY | O.CLOEXEC);
   try {
-    for (const p of paths) maskPath(rootFd, p);
+    // once per path: mounts stacked on one dentry make every later lookup there
+    // walk the stack, so 100,000 copies of a path took minutes (found by fuzzing)
+    for (const p of new Set(paths)) maskPath(rootFd, p);
   } finally {
     libc.close(rootFd);
   }
@@ -89,7 +91,7 @@ function maskPath(rootFd: number, p: string): void {
 
 /** linux.readonlyPaths: bind each onto itself, then remount the bind read-only. */
 export function readonlyPaths(paths: string[] | undefined): void {
-  for (const p of paths ?? []) {
+  for (const p of new Set(paths ?? [])) { // once per path, as in maskPaths
     try {
       libc.mount(p, p, null, MS.BIND | MS.REC, null);
     } catch (e) {
