@@ -66,6 +66,8 @@ export function loadBundleSpec(bundle: string): Spec {
 /** Checks that need the host: paths, kernel features, namespaced sysctls. */
 function hostProblems(spec: Spec, rootfs: string): string[] {
   const problems: string[] = [];
+  const mountProblem = mountCountProblem(spec);
+  if (mountProblem) problems.push(mountProblem);
   if (!spec['org.toyrun.image']) {
     try {
       if (!statSync(rootfs).isDirectory()) problems.push(`/root/path ${rootfs} is not a directory`);
@@ -88,6 +90,19 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   problems.push(...lsmProblems(spec.process));
   if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');
   return problems;
+}
+
+/** A mount namespace holds at most fs.mount-max mounts; asking for more would
+ * only fail (ENOSPC) after minutes of stacking mounts, so say it up front. */
+function mountCountProblem(spec: Spec): string | undefined {
+  let max: number;
+  try {
+    max = Number(readFileSync('/proc/sys/fs/mount-max', 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const wanted = (spec.mounts?.length ?? 0) + new Set(spec.linux?.maskedPaths).size + 2 * new Set(spec.linux?.readonlyPaths).size;
+  return wanted > max ? `/mounts: ${wanted} mounts (with masked and read-only paths) exceed fs.mount-max (${max})` : undefined;
 }
 
 /** The caller's fds 3..3+N-1 must all be open on entry: the kernel hands out the

@@ -3,7 +3,7 @@
 // at a chosen stage, count what containers leave on the host, and mutate
 // config.json files into hostile input.
 import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, FIXTURES, leftovers, REPO, TOYRUN, type Result, type Toyrun } from './helpers';
@@ -376,12 +376,18 @@ export const HOSTILE_IDS: string[] = [
 
 // ---- fuzzing inputs -----------------------------------------------------------
 
+/** Files cpSync can copy (a device node left in a rootfs by a config without a /dev tmpfs cannot be). */
+export function copyable(src: string): boolean {
+  const st = lstatSync(src);
+  return st.isFile() || st.isDirectory() || st.isSymbolicLink();
+}
+
 /** A private copy of the busybox rootfs with traps in it: /evil → / (host root if
  * followed outside the container), /loop → /loop. Plus host-side oddities. */
 export function makeFuzzEnv(t: Toyrun): FuzzEnv {
   const dir = t.tempDir('toyrun-fuzz-');
   const hostileRootfs = join(dir, 'rootfs');
-  cpSync(BUSYBOX_ROOTFS, hostileRootfs, { recursive: true, verbatimSymlinks: true });
+  cpSync(BUSYBOX_ROOTFS, hostileRootfs, { recursive: true, verbatimSymlinks: true, filter: copyable });
   symlinkSync('/', join(hostileRootfs, 'evil'));
   symlinkSync('/loop', join(hostileRootfs, 'loop'));
   const linkToRootfs = join(dir, 'link-to-rootfs');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { BUSYBOX_ROOTFS, leftovers, sh, Toyrun, TOYRUN, uniqueId } from '../helpers';
 import {
-  badOutcome, CREATE_STAGES, createStoppedAt, footprint, footprintLeaks, fuzzBases, HOSTILE_IDS, makeFuzzEnv, mutate, pool, procState,
+  badOutcome, copyable, CREATE_STAGES, createStoppedAt, footprint, footprintLeaks, fuzzBases, HOSTILE_IDS, makeFuzzEnv, mutate, pool, procState,
   rng, runFuzzCase, runToyrun, startToyrun, waitFor, type FuzzFinding,
 } from '../reliability';
 import type { Spec } from '../../src/spec/types';
@@ -161,7 +161,7 @@ test('a full disk under --root: create fails with ENOSPC and leaves nothing; del
 
 test('bundle deleted under a created container: state is true, start/delete still work', () => {
   const bundle = mkdtempSync('/tmp/toyrun-doomed-');
-  cpSync(BUSYBOX_ROOTFS, join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  cpSync(BUSYBOX_ROOTFS, join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true, filter: copyable });
   const spec = JSON.parse(readFileSync(join(t.bundle(sleeper), 'config.json'), 'utf8')) as Spec;
   spec.root = { path: 'rootfs', readonly: true };
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
@@ -246,6 +246,22 @@ test('NUL bytes in config.json strings are refused by JSON path', () => {
     const r = t.run(['create', '--bundle', t.bundle(edit), id]);
     assert.is(r.status, 1);
     for (const at of expected) assert.ok(r.stderr.includes(at), `${at} in ${r.stderr}`);
+    assertNoLeftovers(id);
+  }
+});
+
+test('huge arrays fail fast and clearly: more mounts than fs.mount-max, a seccomp profile larger than BPF allows', () => {
+  const cases: [(s: Spec) => void, RegExp][] = [
+    [(s) => void (s.mounts = Array.from({ length: 100001 }, () => (s.mounts ?? [])[0] as NonNullable<Spec['mounts']>[number])), /exceed fs\.mount-max/],
+    [(s) => {
+      s.linux = { ...s.linux, seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: Array.from({ length: 5000 }, () => ({ names: ['getpid'], action: 'SCMP_ACT_ERRNO' })) } };
+    }, /cannot fit in a seccomp filter/],
+  ];
+  for (const [edit, expected] of cases) {
+    const id = uniqueId(`${PREFIX}-huge`);
+    const r = t.run(['create', '--bundle', t.bundle(edit), id], { timeout: 20000 });
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, expected);
     assertNoLeftovers(id);
   }
 });

@@ -10,7 +10,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, leftovers, sh, Toyrun } from '../helpers';
 import {
-  badOutcome, CREATE_STAGES, footprint, footprintLeaks, procState, rng, runStoppedAt, runToyrun, startToyrun, waitFor,
+  badOutcome, copyable, CREATE_STAGES, footprint, footprintLeaks, procState, rng, runStoppedAt, runToyrun, startToyrun, waitFor,
 } from '../reliability';
 import type { Spec } from '../../src/spec/types';
 
@@ -179,7 +179,7 @@ test(`bundle deleted under ${ROUNDS} created containers: state is true, start an
   spec.root = { path: 'rootfs', readonly: true };
   for (let i = 0; i < ROUNDS; i++) {
     const bundle = mkdtempSync('/tmp/toyrun-doomed-');
-    cpSync(BUSYBOX_ROOTFS, join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+    cpSync(BUSYBOX_ROOTFS, join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true, filter: copyable });
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     const id = `${PREFIX}-doomed-${i}`;
     assert.is((await runToyrun(t, ['create', '--bundle', bundle, id])).status, 0);
