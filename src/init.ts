@@ -167,7 +167,7 @@ function main(): void {
     stage('mounts', () => doMounts(ctx));
     stage('createRuntime hooks', () => runtimeHooks(ctx));
     stage('console', () => {
-      if (ctx.spec.process?.terminal) ctx.console = setupConsole(plan.consoleSocket, plan.rootfs);
+      if (ctx.spec.process?.terminal) ctx.console = setupConsole(plan.consoleSocket, plan.rootfs, ctx.spec.process.consoleSize);
     });
     stage('pivot_root', () => switchRoot(ctx));
     stage('masked and read-only paths', () => finishRootfs(ctx.spec));

@@ -1,8 +1,164 @@
-// process.terminal with --console-socket (see issue: drop-in runtime).
+// process.terminal: a pty allocated in the container's own devpts instance,
+// handed to the caller over its --console-socket (runc's protocol, which conmon
+// and containerd's go-runc check byte for byte):
+//   one sendmsg, payload "/dev/ptmx" (SOCK_STREAM carries no cmsg without data),
+//   exactly one SOL_SOCKET/SCM_RIGHTS control message holding exactly one fd,
+//   the pty master. The slave becomes the process's stdio and controlling tty.
+import * as libc from './libc';
+import { AT_FDCWD, O, SysError } from './libc';
+import type { ConsoleSize } from '../spec/types';
+
 export interface ConsoleHandle {
   attach(): void;
 }
 
-export function setupConsole(_socket: string | undefined, _rootfs: string): ConsoleHandle {
-  throw new Error('process.terminal is not supported by this build of toyrun yet');
+const PAYLOAD = Buffer.from('/dev/ptmx');
+const CMSG_HDR = 16; // struct cmsghdr: size_t len; int level; int type
+const CMSG_LEN_FD = CMSG_HDR + 4;
+const CMSG_SPACE_FD = CMSG_HDR + 8; // data padded to sizeof(size_t)
+
+function sockaddrUn(path: string): Buffer {
+  const p = Buffer.from(path);
+  // sun_path is 108 bytes including the terminating NUL
+  if (p.length > 107) throw new Error(`console socket path too long (${p.length} > 107 bytes): ${path}`);
+  const addr = Buffer.alloc(2 + 108);
+  addr.writeUInt16LE(libc.AF_UNIX, 0);
+  p.copy(addr, 2);
+  return addr;
+}
+
+export function connectConsoleSocket(path: string): number {
+  const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, 0);
+  try {
+    libc.connect(fd, sockaddrUn(path), path);
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** A listening console socket, for `toyrun run -t` relaying to the user's own terminal. */
+export function listenConsoleSocket(path: string): number {
+  const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, 0);
+  try {
+    libc.bind(fd, sockaddrUn(path), path);
+    libc.listen(fd, 1, path);
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** struct msghdr (56 bytes on x86-64) pointing at one iovec and a control buffer.
+ * The buffers are referenced by the caller until the syscall returns. */
+function msghdr(iov: Buffer, control: Buffer): Buffer {
+  const m = Buffer.alloc(56);
+  m.writeBigUInt64LE(libc.bufferAddress(iov), 16); // msg_iov
+  m.writeBigUInt64LE(1n, 24); // msg_iovlen
+  m.writeBigUInt64LE(libc.bufferAddress(control), 32); // msg_control
+  m.writeBigUInt64LE(BigInt(control.length), 40); // msg_controllen
+  return m;
+}
+
+function iovec(data: Buffer): Buffer {
+  const v = Buffer.alloc(16);
+  v.writeBigUInt64LE(libc.bufferAddress(data), 0);
+  v.writeBigUInt64LE(BigInt(data.length), 8);
+  return v;
+}
+
+export function sendFd(sock: number, fd: number, what: string): void {
+  const data = Buffer.from(PAYLOAD);
+  const control = Buffer.alloc(CMSG_SPACE_FD);
+  control.writeBigUInt64LE(BigInt(CMSG_LEN_FD), 0);
+  control.writeInt32LE(libc.SOL_SOCKET, 8);
+  control.writeInt32LE(libc.SCM_RIGHTS, 12);
+  control.writeInt32LE(fd, 16);
+  const iov = iovec(data);
+  libc.sendmsg(sock, msghdr(iov, control), what);
+}
+
+/** Receive the one fd a runtime sends on a console socket. */
+export function recvFd(sock: number, what: string): number {
+  const data = Buffer.alloc(4096);
+  const control = Buffer.alloc(CMSG_SPACE_FD);
+  const iov = iovec(data);
+  const msg = msghdr(iov, control);
+  libc.recvmsg(sock, msg, what);
+  const controllen = Number(msg.readBigUInt64LE(40));
+  if (controllen < CMSG_LEN_FD || control.readInt32LE(8) !== libc.SOL_SOCKET || control.readInt32LE(12) !== libc.SCM_RIGHTS) {
+    throw new Error(`${what}: no SCM_RIGHTS file descriptor received`);
+  }
+  return control.readInt32LE(16);
+}
+
+export function setWindowSize(fd: number, size: ConsoleSize): void {
+  const ws = Buffer.alloc(8);
+  ws.writeUInt16LE(size.height, 0);
+  ws.writeUInt16LE(size.width, 2);
+  libc.ioctl(fd, libc.TIOCSWINSZ, ws, 'ioctl TIOCSWINSZ');
+}
+
+export function getWindowSize(fd: number): ConsoleSize | undefined {
+  const ws = Buffer.alloc(8);
+  try {
+    libc.ioctl(fd, libc.TIOCGWINSZ, ws, 'ioctl TIOCGWINSZ');
+  } catch {
+    return undefined;
+  }
+  return { height: ws.readUInt16LE(0), width: ws.readUInt16LE(2) };
+}
+
+/** Open a new pty in the devpts instance mounted at /dev/pts of the current
+ * root (the container's, after pivot_root or setns into its mount namespace). */
+export function openPty(): { master: number; slave: number } {
+  const master = libc.openat(AT_FDCWD, '/dev/pts/ptmx', O.RDWR | O.NOCTTY | O.CLOEXEC);
+  try {
+    libc.unlockpt(master);
+    const slave = libc.openat(AT_FDCWD, libc.ptsname(master), O.RDWR | O.NOCTTY | O.CLOEXEC);
+    return { master, slave };
+  } catch (e) {
+    libc.close(master);
+    throw e;
+  }
+}
+
+/** The slave becomes fds 0-2 and the controlling terminal of a new session.
+ * TIOCSCTTY only works for a session leader without a terminal: setsid first
+ * (we were spawned, never a group leader, so setsid cannot fail with EPERM;
+ * if we already lead a session, that is just as good). */
+export function becomeTerminalOwner(slave: number): void {
+  try {
+    libc.setsid();
+  } catch (e) {
+    if (!(e instanceof SysError && e.code === 'EPERM')) throw e;
+  }
+  libc.ioctl(slave, libc.TIOCSCTTY, 0, 'ioctl TIOCSCTTY');
+  for (const fd of [0, 1, 2]) libc.dup3(slave, fd);
+  if (slave > 2) libc.close(slave);
+}
+
+/** Connect now (the socket path is a host path: before pivot_root or setns),
+ * allocate and hand over the pty in attach() (inside the container's root). */
+export function setupConsole(socketPath: string | undefined, _rootfs: string, size?: ConsoleSize): ConsoleHandle {
+  if (!socketPath) throw new Error('process.terminal is true but no --console-socket was given');
+  const sock = connectConsoleSocket(socketPath);
+  return {
+    attach(): void {
+      try {
+        const { master, slave } = openPty();
+        try {
+          if (size) setWindowSize(slave, size);
+          becomeTerminalOwner(slave);
+          sendFd(sock, master, socketPath);
+        } finally {
+          libc.close(master);
+        }
+      } finally {
+        libc.close(sock);
+      }
+    },
+  };
 }

@@ -377,6 +377,49 @@ export function ptsname(fd: number): string {
   if (r !== 0) throw new SysError('ptsname', undefined, r);
   return buf.subarray(0, buf.indexOf(0)).toString();
 }
+// ---- sockets and terminals (console socket, pty relay) --------------------
+const fsock = {
+  bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
+  listen: lib.func('int listen(int fd, int backlog)'),
+  accept4: lib.func('int accept4(int fd, void *addr, void *len, int flags)'),
+  recvmsg: lib.func('long recvmsg(int fd, void *msg, int flags)'),
+  tcgetattr: lib.func('int tcgetattr(int fd, void *termios)'),
+  tcsetattr: lib.func('int tcsetattr(int fd, int when, const void *termios)'),
+  cfmakeraw: lib.func('void cfmakeraw(void *termios)'),
+  isatty: lib.func('int isatty(int fd)'),
+};
+export const AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0o2000000, SOL_SOCKET = 1, SCM_RIGHTS = 1;
+export const TIOCSCTTY = 0x540e, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, TCSANOW = 0;
+export function bind(fd: number, addr: Buffer, what: string): void {
+  check(fsock.bind(fd, addr, addr.length), 'bind', what);
+}
+export function listen(fd: number, backlog: number, what: string): void {
+  check(fsock.listen(fd, backlog), 'listen', what);
+}
+export function accept(fd: number, what: string): number {
+  return check(fsock.accept4(fd, null, null, O.CLOEXEC), 'accept', what);
+}
+export function recvmsg(fd: number, msg: Buffer, what: string): number {
+  return check(fsock.recvmsg(fd, msg, 0), 'recvmsg', what);
+}
+/** struct termios is 60 bytes on x86-64 glibc. */
+export function tcgetattr(fd: number): Buffer {
+  const t = Buffer.alloc(64);
+  check(fsock.tcgetattr(fd, t), 'tcgetattr');
+  return t;
+}
+export function tcsetattr(fd: number, termios: Buffer): void {
+  check(fsock.tcsetattr(fd, TCSANOW, termios), 'tcsetattr');
+}
+export function cfmakeraw(termios: Buffer): Buffer {
+  const t = Buffer.from(termios);
+  fsock.cfmakeraw(t);
+  return t;
+}
+export function isatty(fd: number): boolean {
+  return fsock.isatty(fd) === 1;
+}
+
 export function bufferAddress(buf: Buffer): bigint {
   return koffi.address(buf);
 }
