@@ -6,7 +6,7 @@ BUSYBOX  ?= /bin/busybox
 BUNDLE_FLAGS := --target=node --format=cjs --external koffi
 
 .PHONY: all deps test unit integration e2e bench stress typecheck clean
-all: bin/toyrun dist/init.js bundles/busybox/rootfs/bin/sh
+all: bin/toyrun dist/init.js dist/exec-init.js bundles/busybox/rootfs/bin/sh
 
 deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
@@ -21,6 +21,9 @@ dist/toyrun.js: $(SRC) src/spec/generated/validators.js
 
 dist/init.js: $(SRC) src/spec/generated/validators.js
 	$(BUN) build src/init.ts $(BUNDLE_FLAGS) --outfile $@ >/dev/null
+
+dist/exec-init.js: $(SRC) src/spec/generated/validators.js
+	$(BUN) build src/exec-init.ts $(BUNDLE_FLAGS) --outfile $@ >/dev/null
 
 # The bundle itself, behind a shebang naming the engine by absolute path:
 # toyrun must run with an empty environment (no PATH) from any cwd.

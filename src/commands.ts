@@ -1,6 +1,7 @@
 // Commands beyond the core lifecycle register here (exec, pause, update, ...),
 // each implemented in its own module; cli.ts dispatches to them.
 import type { LogFormat } from './log';
+import { execCommand } from './exec';
 
 export interface GlobalOptions {
   root: string;
@@ -16,4 +17,6 @@ export interface CommandContext extends GlobalOptions {
 
 export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | Promise<number>;
 
-export const commandTable: Record<string, CommandHandler> = {};
+export const commandTable: Record<string, CommandHandler> = {
+  exec: execCommand,
+};

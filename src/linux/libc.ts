@@ -416,6 +416,21 @@ export function cfmakeraw(termios: Buffer): Buffer {
   fsock.cfmakeraw(t);
   return t;
 }
+/** poll(2) several fds; returns each one's revents (all 0 on timeout or EINTR). */
+export function pollFds(fds: { fd: number; events: number }[], timeoutMs: number): number[] {
+  const buf = Buffer.alloc(8 * fds.length);
+  fds.forEach((p, i) => {
+    buf.writeInt32LE(p.fd, i * 8);
+    buf.writeInt16LE(p.events, i * 8 + 4);
+  });
+  const n = f.poll(buf, fds.length, timeoutMs) as number;
+  if (n < 0) {
+    const e = koffi.errno();
+    if (e === 4 /* EINTR */) return fds.map(() => 0);
+    throw new SysError('poll', undefined, e);
+  }
+  return fds.map((_, i) => buf.readInt16LE(i * 8 + 6));
+}
 export function isatty(fd: number): boolean {
   return fsock.isatty(fd) === 1;
 }

@@ -1,0 +1,98 @@
+// The process `toyrun exec` spawns into the container's PID namespace. It turns
+// itself into one more process of a running container, in this order:
+//
+//   1. join the container's cgroup (before its cgroup namespace: the namespace
+//      root is taken from the cgroup we are in when we enter it);
+//   2. connect to the console socket (a host path: before entering the mount ns);
+//   3. setns into the container's namespaces (the mount namespace needs this
+//      thread to own its fs_struct: unshare(CLONE_FS) first); setns(mnt) moves
+//      our root and cwd to the container's root;
+//   4. allocate the pty in the container's devpts and send its master;
+//   5. rlimits, cwd, resolve the program, user, capabilities, no_new_privs,
+//      fds, seccomp (last), default signal state, execve.
+//
+// Any failure is sent back on the sync pipe as {"type":"error"}; just before
+// execve we send {"type":"ready"}. The pipe is close-on-exec, so `exec` sees
+// EOF once execve succeeded, or an error right after "ready" if it failed.
+import { writeFileSync } from 'node:fs';
+import * as libc from './linux/libc';
+import { SyncChannel, type ExecPlan } from './sync';
+import { NS_CLONE_FLAG } from './linux/namespaces';
+import { applyRlimits, lookPath, prepareFds, setNoNewPrivileges, switchUser } from './linux/process';
+import { dropBoundingSet, keepCapsAcrossSetuid, setCapabilitySets } from './linux/capabilities';
+import { loadSeccomp } from './linux/seccomp';
+import { setupConsole, type ConsoleHandle } from './linux/console';
+
+let currentStage = 'start';
+function stage<T>(name: string, fn: () => T): T {
+  currentStage = name;
+  return fn();
+}
+
+function joinCgroup(plan: ExecPlan): void {
+  for (const procs of plan.cgroupProcs) writeFileSync(procs, '0');
+}
+
+/** Open every namespace file first: once in the container's mount namespace,
+ * /proc is the container's and the init's host PID means nothing there. */
+function enterNamespaces(plan: ExecPlan): void {
+  // cgroup last: by then we are in the container's cgroup, which becomes our root
+  const order = [...plan.namespaces].sort((a, b) => Number(a.type === 'cgroup') - Number(b.type === 'cgroup'));
+  const opened = order.map((ns) => ({ ...ns, fd: libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.CLOEXEC) }));
+  try {
+    for (const ns of opened) {
+      if (ns.type === 'mount') libc.unshare(libc.CLONE.FS); // setns(mnt) needs a private fs_struct
+      libc.setns(ns.fd, NS_CLONE_FLAG[ns.type], `${ns.path} (${ns.type})`);
+    }
+  } finally {
+    for (const ns of opened) libc.close(ns.fd);
+  }
+}
+
+function becomeProcess(plan: ExecPlan, chan: SyncChannel): never {
+  const p = plan.process;
+  stage('rlimits', () => applyRlimits(p.rlimits));
+  const execPath = stage('resolve program', () => {
+    libc.chdir(p.cwd);
+    return lookPath((p.args as string[])[0] as string, p.env);
+  });
+  // as in the init: not dumpable until execve replaces the engine (CVE-2019-5736)
+  libc.prctl(libc.PR.SET_DUMPABLE, 0);
+  stage('user and capabilities', () => {
+    dropBoundingSet(p.capabilities);
+    keepCapsAcrossSetuid(true);
+    switchUser(p.user ?? { uid: 0, gid: 0 });
+    keepCapsAcrossSetuid(false);
+    setCapabilitySets(p.capabilities);
+    libc.umask(p.user?.umask ?? 0o022);
+    libc.chdir(p.cwd);
+  });
+  stage('no_new_privs', () => setNoNewPrivileges(p));
+  stage('file descriptors', () => prepareFds(plan.preserveFds));
+  stage('seccomp', () => loadSeccomp(plan.seccomp, p));
+  libc.resetSignals();
+  chan.send({ type: 'ready' });
+  currentStage = 'execve';
+  return libc.execve(execPath, p.args as string[], p.env ?? []);
+}
+
+function main(): void {
+  const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
+  const chan = new SyncChannel(readFd, writeFd);
+  const plan = chan.recv();
+  if (!plan || plan.type !== 'exec') process.exit(255);
+  try {
+    stage('join cgroup', () => joinCgroup(plan));
+    let console: ConsoleHandle | undefined;
+    if (plan.process.terminal) console = stage('console', () => setupConsole(plan.consoleSocket, '/', plan.process.consoleSize));
+    stage('namespaces', () => enterNamespaces(plan));
+    stage('console', () => console?.attach());
+    becomeProcess(plan, chan);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    chan.send({ type: 'error', msg: msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}` });
+    process.exit(255);
+  }
+}
+
+main();
