@@ -51,6 +51,10 @@ unit: all
 integration: all
 	$(UVU) '^integration/.*\.test\.ts$$'
 
+# End to end: podman and containerd drive toyrun (and runc, as the reference).
+e2e: all
+	$(UVU) '^e2e/.*\.test\.ts$$'
+
 bench: all
 	$(BUN) scripts/bench.ts
 
