@@ -80,18 +80,31 @@ export function sendFd(sock: number, fd: number, what: string): void {
   libc.sendmsg(sock, msghdr(iov, control), what);
 }
 
-/** Receive the one fd a runtime sends on a console socket. */
-export function recvFd(sock: number, what: string): number {
+export interface ConsoleMessage {
+  fd: number;
+  payload: Buffer;
+  /** msg_controllen after recvmsg: go-runc insists on exactly CMSG_SPACE(sizeof(int)). */
+  controlLength: number;
+  /** cmsg_len of the first control message: conmon insists on CMSG_LEN(sizeof(int)). */
+  cmsgLength: number;
+}
+
+/** Receive the one fd a runtime sends on a console socket, with what callers check. */
+export function recvConsoleMessage(sock: number, what: string): ConsoleMessage {
   const data = Buffer.alloc(4096);
-  const control = Buffer.alloc(CMSG_SPACE_FD);
+  const control = Buffer.alloc(64); // room to notice a sender that passes more than one fd
   const iov = iovec(data);
   const msg = msghdr(iov, control);
-  libc.recvmsg(sock, msg, what);
-  const controllen = Number(msg.readBigUInt64LE(40));
-  if (controllen < CMSG_LEN_FD || control.readInt32LE(8) !== libc.SOL_SOCKET || control.readInt32LE(12) !== libc.SCM_RIGHTS) {
+  const n = libc.recvmsg(sock, msg, what);
+  const controlLength = Number(msg.readBigUInt64LE(40));
+  if (controlLength < CMSG_LEN_FD || control.readInt32LE(8) !== libc.SOL_SOCKET || control.readInt32LE(12) !== libc.SCM_RIGHTS) {
     throw new Error(`${what}: no SCM_RIGHTS file descriptor received`);
   }
-  return control.readInt32LE(16);
+  return { fd: control.readInt32LE(16), payload: data.subarray(0, n), controlLength, cmsgLength: Number(control.readBigUInt64LE(0)) };
+}
+
+export function recvFd(sock: number, what: string): number {
+  return recvConsoleMessage(sock, what).fd;
 }
 
 export function setWindowSize(fd: number, size: ConsoleSize): void {
