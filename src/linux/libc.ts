@@ -305,8 +305,11 @@ export function rawSyscall(nr: number, ...args: unknown[]): number {
 export function resetSignals(): void {
   const act = Buffer.alloc(152); // struct sigaction (x86-64 glibc): handler=SIG_DFL, empty mask, flags 0
   for (let sig = 1; sig < 65; sig++) {
-    if (sig === 9 || sig === 19 || sig === 32 || sig === 33) continue; // KILL, STOP, glibc-reserved
-    f.sigaction(sig, act, null);
+    if (sig === 9 || sig === 19) continue; // KILL, STOP
+    // glibc's sigaction refuses its reserved 32/33, yet a caller may have left them
+    // ignored (seen under the test runner): the raw rt_sigaction (kernel struct, 32 bytes) resets them
+    if (sig === 32 || sig === 33) f.syscall(13 /* rt_sigaction */, 'int', sig, 'void *', Buffer.alloc(32), 'void *', null, 'size_t', 8);
+    else f.sigaction(sig, act, null);
   }
   const empty = Buffer.alloc(128);
   check(f.sigprocmask(2 /* SIG_SETMASK */, empty, null), 'sigprocmask');

@@ -116,6 +116,17 @@ test('fds the caller leaks (containerd\'s socket on fd 3) never reach the contai
   }
 });
 
+test('signals the caller ignores (conmon ignores SIGPIPE) are default again in the container', () => {
+  const id = uniqueId('sigs');
+  t.track(id);
+  const bundle = t.bundle((s) => {
+    (s.process as NonNullable<typeof s.process>).args = ['grep', '-E', '^Sig(Ign|Blk)', '/proc/self/status'];
+  });
+  const r = spawnSync('/bin/sh', ['-c', `trap '' PIPE HUP USR1; exec ${TOYRUN} --root ${t.root} run --bundle ${bundle} ${id}`], { encoding: 'utf8', env: {} });
+  assert.is(r.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n', r.stderr);
+  assert.equal(leftovers(t, id), []);
+});
+
 test('the container process stays a child of the caller\'s subreaper after create exits', () => {
   const PR_SET_CHILD_SUBREAPER = 36;
   libc.prctl(PR_SET_CHILD_SUBREAPER, 1);
