@@ -31,6 +31,7 @@ export interface ExecOptions {
   pidFile?: string;
   consoleSocket?: string;
   preserveFds: number;
+  ignorePaused?: boolean;
 }
 
 const VALUE_FLAGS = new Set([
@@ -190,7 +191,8 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   if (!p.terminal && opts.consoleSocket) throw new UsageError('cannot use console socket if toyrun will not allocate tty');
   const { rec, status } = loadContainer(opts.root, opts.id);
   if (status === 'stopped') throw new ContainerError('cannot exec in a stopped container');
-  if (status === 'paused') throw new ContainerError('cannot exec in a paused container');
+  // joining a frozen cgroup freezes the new process too: only on request
+  if (status === 'paused' && !opts.ignorePaused) throw new ContainerError('cannot exec in a paused container');
   if (status === 'creating') throw new ContainerError('cannot exec in a container that is being created');
   const spec = loadSpec(containerDir(opts.root, opts.id));
   const nss = spec?.linux?.namespaces ?? [];
@@ -239,6 +241,7 @@ export async function execCommand(ctx: CommandContext, rest: string[]): Promise<
     if (!Number.isInteger(preserve) || preserve < 0) throw new UsageError(`invalid --preserve-fds ${JSON.stringify(a['preserve-fds'])}`);
     if (a['process-label']) throw new UsageError('exec: --process-label: SELinux is not available on this host');
     if (a.apparmor) throw new UsageError('exec: --apparmor: AppArmor is not available on this host');
+    if (a.cgroup) throw new UsageError('exec: --cgroup (a sub-cgroup to join) is not supported by toyrun');
     const spec = loadSpec(containerDir(ctx.root, id));
     return await execInContainer({
       root: ctx.root,
@@ -248,6 +251,7 @@ export async function execCommand(ctx: CommandContext, rest: string[]): Promise<
       pidFile: a['pid-file'],
       consoleSocket: a['console-socket'],
       preserveFds: preserve,
+      ignorePaused: a['ignore-paused'] === true,
     });
   } catch (e) {
     logError(e instanceof Error ? e.message : String(e));

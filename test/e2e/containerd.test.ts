@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processStartTime } from '../../src/state';
-import { CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, printResults, record, run, RUNTIMES, shellQuote, toyrunHas, uniqueName, type Out, type Runtime } from './e2e';
+import { CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, declareScenario, printResults, record, run, RUNTIMES, shellQuote, toyrunHas, uniqueName, type Out, type Runtime } from './e2e';
 
 const test = suite('e2e containerd');
 const NS = 'toyrun-e2e';
@@ -219,6 +219,7 @@ const scenarios: Scenario[] = [
 for (const rt of RUNTIMES) {
   for (const s of scenarios) {
     const title = `containerd: ${s.name}`;
+    declareScenario(title);
     if (rt.name === 'toyrun' && s.needs && !toyrunHas(s.needs)) {
       record(title, rt.name, `skipped (no \`${s.needs}\` command in this build)`);
       test.skip(`${title} [${rt.name}]`, () => undefined);

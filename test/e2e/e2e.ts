@@ -3,7 +3,7 @@
 // drives runc as the reference. Each scenario is recorded per runtime and the
 // table is printed when a suite ends.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, REPO, TOYRUN } from '../helpers';
 
@@ -17,7 +17,26 @@ export const RUNTIMES: Runtime[] = [
 ];
 
 export const IMAGE = 'localhost/toyrun-e2e-busybox:latest';
-export const CONTAINERS_CONF = join(REPO, '..', 'shared', 'containers-toyrun.conf');
+const SHARED_CONF = join(REPO, '..', 'shared', 'containers-toyrun.conf');
+
+/** The project's podman overlay config; on a machine without ../shared, the same settings from a temp file. */
+export const CONTAINERS_CONF = existsSync(SHARED_CONF) ? SHARED_CONF : writeFallbackConf();
+
+function writeFallbackConf(): string {
+  const file = join(mkdtempSync('/tmp/toyrun-e2e-conf-'), 'containers.conf');
+  writeFileSync(file, [
+    '[containers]',
+    '# no CAP_SYS_RESOURCE: rlimits must not exceed the runtime\'s hard limits',
+    'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
+    'netns = "none"',
+    '[engine]',
+    'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"',
+    'runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "toyrun"]',
+    '',
+  ].join('\n'));
+  return file;
+}
 
 export interface Out {
   status: number;
@@ -81,6 +100,11 @@ export function haveTool(path: string): boolean {
 
 type Verdict = 'pass' | 'FAIL' | `skipped (${string})`;
 const results = new Map<string, Partial<Record<Runtime['name'], Verdict>>>();
+
+/** Rows appear in the order scenarios are declared, whatever runs first. */
+export function declareScenario(scenario: string): void {
+  if (!results.has(scenario)) results.set(scenario, {});
+}
 
 export function record(scenario: string, rt: Runtime['name'], v: Verdict): void {
   const row = results.get(scenario) ?? {};

@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import {
-  CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, printResults, record, run, RUNTIMES, shellQuote, toyrunHas,
+  CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, declareScenario, printResults, record, run, RUNTIMES, shellQuote, toyrunHas,
   toyrunHasSeccomp, uniqueName, type Out, type Runtime,
 } from './e2e';
 
@@ -233,6 +233,7 @@ test.before(() => ensurePodmanImage(env));
 for (const rt of RUNTIMES) {
   for (const s of scenarios) {
     const title = `podman: ${s.name}`;
+    declareScenario(title);
     if (rt.name === 'toyrun' && s.needs && !toyrunHas(s.needs)) {
       record(title, rt.name, `skipped (no \`${s.needs}\` command in this build)`);
       test.skip(`${title} [${rt.name}]`, () => undefined);

@@ -137,8 +137,17 @@ test('the container process stays a child of the caller\'s subreaper after creat
     assert.is(r.status, 0);
     const pid = t.state(id).pid as number;
     assert.is(statusField(readFileSync(`/proc/${pid}/status`, 'utf8'), 'PPid'), String(process.pid));
+    // so does a process `exec --detach` started
+    const pidFile = join(t.tempDir(), 'exec.pid');
+    const e = spawnSync(TOYRUN, ['--root', t.root, 'exec', '--detach', '--pid-file', pidFile, id, 'sleep', '1000'], { stdio: 'ignore', env: {} });
+    assert.is(e.status, 0);
+    const execPid = Number(readFileSync(pidFile, 'utf8'));
+    assert.is(statusField(readFileSync(`/proc/${execPid}/status`, 'utf8'), 'PPid'), String(process.pid));
     t.ok(['delete', '--force', id]);
-    libc.waitpid(pid, 0); // ours to reap now
+    // ours to reap now; the exec'd one first: a dying PID 1 waits until every
+    // other process of its namespace is reaped (zap_pid_ns_processes)
+    libc.waitpid(execPid, 0);
+    libc.waitpid(pid, 0);
   } finally {
     libc.prctl(PR_SET_CHILD_SUBREAPER, 0);
   }
