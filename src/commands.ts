@@ -1,7 +1,8 @@
 // Commands beyond the core lifecycle register here (exec, pause, update, ...),
 // each implemented in its own module; cli.ts dispatches to them.
+// Modules are required on dispatch, not imported: every toyrun command is a
+// fresh process, and evaluating code it will not run is start-up time.
 import type { LogFormat } from './log';
-import { execCommand } from './exec';
 
 export interface GlobalOptions {
   root: string;
@@ -18,5 +19,7 @@ export interface CommandContext extends GlobalOptions {
 export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | Promise<number>;
 
 export const commandTable: Record<string, CommandHandler> = {
-  exec: execCommand,
+  layers: (ctx, rest) => (require('./layers') as typeof import('./layers')).layersCommand(ctx, rest),
+  import: (ctx, rest) => (require('./import') as typeof import('./import')).importCommand(ctx, rest),
+  exec: (ctx, rest) => (require('./exec') as typeof import('./exec')).execCommand(ctx, rest),
 };

@@ -5,10 +5,10 @@
 // itself. Without --detach we wait and return the process's exit status; with
 // it we return once the process has execve'd, leaving it to the caller's
 // subreaper (conmon, containerd-shim), as runc does. Failures exit 255.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
+import { exitCode, waitForExit } from './linux/spawn';
 import * as libc from './linux/libc';
 import { O, AT_FDCWD } from './linux/libc';
 import { loadContainer } from './container';
@@ -107,16 +107,18 @@ export function execProcess(a: ReturnType<typeof parseCommand>, args: string[], 
   return p;
 }
 
+/** The exec-init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
 function execInitScript(): string {
-  return join(__dirname, '..', 'dist', 'exec-init.js');
+  return join(__dirname, 'exec-init.js');
 }
 
-/** Namespaces only children see (pid, time) are switched on this thread for the spawn. */
-function spawnExecInit(initPid: number, forChildren: NamespaceType[], preserveFds: number): { child: ChildProcess; chan: SyncChannel } {
+/** Namespaces only children see (pid, time) are switched on this thread for the
+ * spawn; posix_spawn, not child_process: the engine cannot create threads meanwhile. */
+function spawnExecInit(initPid: number, forChildren: NamespaceType[], preserveFds: number): { pid: number; chan: SyncChannel } {
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
   const switched: { type: NamespaceType; fd: number }[] = [];
-  let child: ChildProcess;
+  let pid: number;
   try {
     for (const type of forChildren) {
       switched.push({ type, fd: openOwnNamespace(type) });
@@ -128,20 +130,17 @@ function spawnExecInit(initPid: number, forChildren: NamespaceType[], preserveFd
         libc.close(fd);
       }
     }
-    const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
+    // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
+    const kept = Array.from({ length: 3 + preserveFds }, (_, i): [number, number] => [i, i]);
     const syncW = 3 + preserveFds, syncR = syncW + 1;
-    child = spawn(process.execPath, [execInitScript(), String(syncW), String(syncR)], {
-      stdio: [0, 1, 2, ...preserved, childWrite, childRead],
-      env: {},
-      cwd: '/',
-    });
+    pid = libc.posixSpawn(process.execPath, [process.execPath, execInitScript(), String(syncW), String(syncR)], [],
+      [...kept, [childWrite, syncW], [childRead, syncR]], '/');
   } finally {
     for (const s of switched.reverse()) restoreNamespace(s.type, s.fd);
     libc.close(childWrite);
     libc.close(childRead);
   }
-  if (child.pid === undefined) throw new ContainerError(`spawn ${process.execPath}: failed to start the exec process`);
-  return { child, chan: new SyncChannel(parentRead, parentWrite) };
+  return { pid, chan: new SyncChannel(parentRead, parentWrite) };
 }
 
 /** Drive the exec-init until it has execve'd (EOF after "ready") or failed. */
@@ -161,27 +160,23 @@ function awaitExec(chan: SyncChannel, plan: ExecPlan): void {
   }
 }
 
-function waitExit(child: ChildProcess): Promise<number> {
+/** Forward the caller's signals to the process until it exits; its status, shell style. */
+function waitExit(pid: number): Promise<number> {
   const forward: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-  const pid = child.pid as number;
-  return new Promise((resolveExit) => {
-    const handlers = forward.map((sig) => {
-      const h = (): void => {
-        try {
-          libc.kill(pid, constants.signals[sig]);
-        } catch {
-          // gone
-        }
-      };
-      process.on(sig, h);
-      return [sig, h] as const;
-    });
-    const done = (code: number | null, signal: NodeJS.Signals | null): void => {
-      for (const [sig, h] of handlers) process.off(sig, h);
-      resolveExit(signal ? 128 + constants.signals[signal] : code ?? 255);
+  const handlers = forward.map((sig) => {
+    const h = (): void => {
+      try {
+        libc.kill(pid, constants.signals[sig]);
+      } catch {
+        // gone
+      }
     };
-    if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode);
-    else child.once('exit', done);
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return waitForExit(pid).then((st) => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+    return exitCode(st);
   });
 }
 
@@ -212,16 +207,17 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       consoleSocket: opts.consoleSocket ?? receiver?.path,
       preserveFds: opts.preserveFds,
     };
-    const { child, chan } = spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
-    const exited = waitExit(child);
-    awaitExec(chan, plan);
-    if (opts.pidFile) writePidFile(opts.pidFile, child.pid as number);
-    if (opts.detach) {
-      child.unref();
-      return 0;
+    const { pid, chan } = spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
+    try {
+      awaitExec(chan, plan);
+    } catch (e) {
+      waitForExit(pid).catch(() => undefined); // it exits 255 on its own: reap it
+      throw e;
     }
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    if (opts.detach) return 0;
     if (receiver) relayTerminal(receiver.receiveMaster());
-    return await exited;
+    return await waitExit(pid);
   } finally {
     receiver?.close();
   }

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../../src/linux/libc';
+import { toyrunWithFds } from '../spawn-fds';
 import { BUSYBOX_ROOTFS, TOYRUN, Toyrun, busyboxSpec, leftovers, statusField, uniqueId } from '../helpers';
 
 const t = new Toyrun('contract');
@@ -20,13 +21,10 @@ function sleeper(): string {
   });
 }
 
-/** Run toyrun with its stdio on files (a container holding a pipe would keep spawnSync waiting). */
-function quiet(args: string[], extra: number[] = []): { status: number; output: string } {
-  const dir = t.tempDir();
-  const out = openSync(join(dir, 'out'), 'w');
-  const r = t.run(args, { stdio: ['ignore', out, out, ...extra] });
-  closeSync(out);
-  return { status: r.status, output: readFileSync(join(dir, 'out'), 'utf8') };
+/** Exit status and everything printed (t.run collects output through files). */
+function quiet(args: string[]): { status: number; output: string } {
+  const r = t.run(args);
+  return { status: r.status, output: r.stdout + r.stderr };
 }
 
 test('create/start/kill/delete are silent on success; pid-file is the decimal PID without newline', () => {
@@ -109,7 +107,7 @@ test('fds the caller leaks (containerd\'s socket on fd 3) never reach the contai
   });
   const leak = openSync('/etc/hostname', 'r');
   try {
-    const r = t.run(['run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe', leak, leak, leak] });
+    const r = toyrunWithFds(t.root, ['run', '--bundle', bundle, id], [leak, leak, leak]);
     assert.is(r.stdout, '0\n1\n2\n3\n', r.stderr); // 3: the directory ls reads
   } finally {
     closeSync(leak);

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { closeSync, existsSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Toyrun, leftovers, statusField, uniqueId } from '../helpers';
+import { toyrunWithFds } from '../spawn-fds';
 
 const t = new Toyrun('exec');
 let id = '';
@@ -90,9 +91,7 @@ test('--process FILE: user, capabilities, rlimits and no_new_privs from the file
 test('default signal state and no stray descriptors, whatever the caller leaks', () => {
   const leak = openSync('/etc/hostname', 'r');
   try {
-    const r = exec([id, 'sh', '-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status; ls /proc/self/fd'], {
-      stdio: ['ignore', 'pipe', 'pipe', leak, leak, leak],
-    });
+    const r = toyrunWithFds(t.root, ['exec', id, 'sh', '-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status; ls /proc/self/fd'], [leak, leak, leak]);
     assert.is(r.status, 0, r.stderr);
     // 0-2 and 3, the directory ls is reading
     assert.is(r.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n0\n1\n2\n3\n');
@@ -106,7 +105,7 @@ test('--preserve-fds passes fds 3.. through', () => {
   writeFileSync(join(dir, 'f'), 'preserved\n');
   const fd = openSync(join(dir, 'f'), 'r');
   try {
-    const r = exec(['--preserve-fds', '1', id, 'sh', '-c', 'cat <&3'], { stdio: ['ignore', 'pipe', 'pipe', fd] });
+    const r = toyrunWithFds(t.root, ['exec', '--preserve-fds', '1', id, 'sh', '-c', 'cat <&3'], [fd]);
     assert.is(r.stdout, 'preserved\n', r.stderr);
   } finally {
     closeSync(fd);
@@ -116,11 +115,9 @@ test('--preserve-fds passes fds 3.. through', () => {
 test('--detach --pid-file: returns at once, pid-file holds the decimal host PID, no newline', () => {
   const dir = t.tempDir();
   const pidFile = join(dir, 'exec.pid');
-  const out = openSync(join(dir, 'out'), 'w');
-  const r = exec(['--detach', '--pid-file', pidFile, id, 'sleep', '1000'], { stdio: ['ignore', out, out] });
-  closeSync(out);
+  const r = exec(['--detach', '--pid-file', pidFile, id, 'sleep', '1000']);
   assert.is(r.status, 0);
-  assert.is(readFileSync(join(dir, 'out'), 'utf8'), '', 'silent on success');
+  assert.is(r.stdout + r.stderr, '', 'silent on success');
   const text = readFileSync(pidFile, 'utf8');
   assert.match(text, /^\d+$/);
   const pid = Number(text);
