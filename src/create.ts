@@ -17,6 +17,7 @@ import { checkSysctls } from './linux/sysctl';
 import { unsupportedCapabilities } from './linux/capabilities';
 import { SyncChannel, type InitPlan } from './sync';
 import { runHooks } from './hooks';
+import { bundleFile } from './bundle-path';
 import { imageProblems, mountImage, unmountImage } from './image';
 import type { Spec } from './spec/types';
 import { logWarn } from './log';
@@ -85,7 +86,7 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
 
 /** The init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
 function initScript(): string {
-  return join(__dirname, 'init.js');
+  return bundleFile('init.js');
 }
 
 /** Run the whole create; on success the init is blocked on exec.fifo. */

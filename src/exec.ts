@@ -17,6 +17,7 @@ import { findNamespace, NS_CLONE_FLAG, NS_PROC_NAME, openOwnNamespace, restoreNa
 import { SyncChannel, type ExecPlan } from './sync';
 import { validateProcessSpec, ValidationError } from './spec/validate';
 import { writePidFile } from './create';
+import { bundleFile } from './bundle-path';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logError } from './log';
@@ -109,7 +110,7 @@ export function execProcess(a: ReturnType<typeof parseCommand>, args: string[], 
 
 /** The exec-init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
 function execInitScript(): string {
-  return join(__dirname, 'exec-init.js');
+  return bundleFile('exec-init.js');
 }
 
 /** Namespaces only children see (pid, time) are switched on this thread for the

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeSync, existsSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Toyrun, leftovers, statusField, uniqueId } from '../helpers';
+import { REPO, Toyrun, leftovers, sh, statusField, uniqueId } from '../helpers';
 import { toyrunWithFds } from '../spawn-fds';
 
 const t = new Toyrun('exec');
@@ -124,6 +124,14 @@ test('--detach --pid-file: returns at once, pid-file holds the decimal host PID,
   assert.is(readlinkSync(`/proc/${pid}/ns/pid`), readlinkSync(`/proc/${initPid}/ns/pid`));
   assert.ok(JSON.parse(t.ok(['ps', '--format', 'json', id]).stdout).includes(pid));
   process.kill(pid, 'SIGKILL');
+});
+
+test('exec works with the Node 20 bundle too (only node: APIs and koffi)', () => {
+  const node = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p));
+  assert.ok(node, 'node is installed (.ci/run needs it for npm)');
+  const r = sh(node as string, [join(REPO, 'dist', 'node', 'toyrun.js'), '--root', t.root, 'exec', id, 'sh', '-c', 'echo $$; exit 6'], { env: {}, cwd: '/' });
+  assert.is(r.status, 6, r.stderr);
+  assert.match(r.stdout, /^\d+\n$/);
 });
 
 test('a missing program fails with runc\'s texts and exit 255', () => {
