@@ -76,7 +76,7 @@ global flags:
 commands:
   create ID --bundle DIR [--pid-file F] [--preserve-fds N] [--no-pivot] [--console-socket S]
   start ID              release a created container
-  run ID --bundle DIR [--detach] [-v HOST:CTR[:ro]]...  create + start (+ wait, delete)
+  run ID --bundle DIR [--detach] [-t] [-v HOST:CTR[:ro]]...  create + start (+ wait, delete)
   state ID              print the OCI state JSON
   kill [--all] ID [SIGNAL]
   delete [--force] ID
@@ -170,11 +170,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'run': {
-        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'volume'], ['detach', 'no-pivot', 'no-new-keyring', 'keep'], { b: 'bundle', d: 'detach', v: 'volume' });
+        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'volume'], ['detach', 'no-pivot', 'no-new-keyring', 'keep', 'tty'], { b: 'bundle', d: 'detach', v: 'volume', t: 'tty' });
         return await (require('./run') as typeof import('./run')).runContainer({
           root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
           consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup, extraMounts: volumeMounts(a.volume),
+          terminal: a.tty === true || undefined,
         }, a.detach === true);
       }
       case 'start': {

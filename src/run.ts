@@ -16,7 +16,7 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 export function runContainer(opts: CreateOptions, detach: boolean): Promise<number> {
   // process.terminal without a console socket: toyrun receives the pty itself
   // and relays it to the user's terminal (runc's behaviour)
-  const terminal = !opts.consoleSocket && loadBundleSpec(resolve(opts.bundle ?? process.cwd())).process?.terminal === true;
+  const terminal = !opts.consoleSocket && (opts.terminal === true || loadBundleSpec(resolve(opts.bundle ?? process.cwd())).process?.terminal === true);
   if (terminal && detach) throw new UsageError('cannot allocate tty if toyrun will detach without setting console socket');
   const receiver = terminal ? new ConsoleReceiver() : undefined;
   let created: ReturnType<typeof createContainer>;

@@ -110,25 +110,27 @@ test('exec --tty --console-socket --detach: a new pty in the container\'s devpts
   assert.equal(leftovers(t, id), []);
 });
 
-test('run -t without a console socket: an interactive terminal, window size forwarded, exit status kept', () => {
-  const id = uniqueId('runt');
-  const bundle = t.bundle((s) => {
-    const p = s.process as NonNullable<typeof s.process>;
-    p.terminal = true;
-    p.args = ['sh'];
+for (const [how, fromConfig] of [['process.terminal in config.json', true], ['the -t flag', false]] as const) {
+  test(`run with ${how}, no console socket: an interactive terminal, window size forwarded, exit status kept`, () => {
+    const id = uniqueId('runt');
+    const bundle = t.bundle((s) => {
+      const p = s.process as NonNullable<typeof s.process>;
+      p.terminal = fromConfig;
+      p.args = ['sh'];
+    });
+    const cmd = `stty cols 123 rows 45; ${TOYRUN} --root ${t.root} run ${fromConfig ? '' : '-t '}--bundle ${bundle} ${id}`;
+    t.track(id);
+    const r = spawnSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], {
+      input: 'tty; stty size; exit 5\n',
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    const out = String(r.stdout).replace(/\r/g, '');
+    assert.match(out, /\/dev\/pts\/0\n45 123\n/);
+    assert.is(r.status, 5);
+    assert.equal(leftovers(t, id), []);
   });
-  const cmd = `stty cols 123 rows 45; ${TOYRUN} --root ${t.root} run --bundle ${bundle} ${id}`;
-  t.track(id);
-  const r = spawnSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], {
-    input: 'tty; stty size; exit 5\n',
-    encoding: 'utf8',
-    timeout: 30000,
-  });
-  const out = String(r.stdout).replace(/\r/g, '');
-  assert.match(out, /\/dev\/pts\/0\n45 123\n/);
-  assert.is(r.status, 5);
-  assert.equal(leftovers(t, id), []);
-});
+}
 
 test('process.terminal without --console-socket: create fails clearly and leaves nothing', () => {
   const id = uniqueId('nosock');
