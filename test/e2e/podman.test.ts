@@ -51,6 +51,13 @@ interface Scenario {
 
 const scenarios: Scenario[] = [
   {
+    name: 'info shows the runtime version (--version)',
+    fn: (rt) => {
+      const v = ok(rt, ['info', '--format', '{{.Host.OCIRuntime.Version}}']).stdout;
+      assert.match(v, new RegExp(`^${rt.name} version \\S+`));
+    },
+  },
+  {
     name: 'run --rm echo hi',
     fn: (rt) => {
       const r = podman(rt, ['run', '--rm', IMAGE, 'echo', 'hi']);
