@@ -18,6 +18,7 @@ import { SyncChannel, type ExecPlan } from './sync';
 import { validateProcessSpec, ValidationError } from './spec/validate';
 import { writePidFile } from './create';
 import { bundleFile } from './bundle-path';
+import { unsupportedCapabilities } from './linux/capabilities';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logError } from './log';
@@ -181,8 +182,20 @@ function waitExit(pid: number): Promise<number> {
   });
 }
 
+/** What this host cannot give the process: refused, never silently dropped (as create does). */
+function hostProblems(p: Process): string[] {
+  const problems: string[] = [];
+  const missing = unsupportedCapabilities(p.capabilities);
+  if (missing.length > 0) problems.push(`/capabilities: not supported by this kernel: ${missing.join(', ')}`);
+  if (p.apparmorProfile) problems.push('/apparmorProfile: AppArmor is not available on this host');
+  if (p.selinuxLabel) problems.push('/selinuxLabel: SELinux is not available on this host');
+  return problems;
+}
+
 export async function execInContainer(opts: ExecOptions): Promise<number> {
   const p = opts.process;
+  const problems = hostProblems(p);
+  if (problems.length > 0) throw new ValidationError('exec process', problems);
   if (p.terminal && opts.detach && !opts.consoleSocket) throw new UsageError('cannot allocate tty if toyrun will detach without setting console socket');
   if (!p.terminal && opts.consoleSocket) throw new UsageError('cannot use console socket if toyrun will not allocate tty');
   const { rec, status } = loadContainer(opts.root, opts.id);

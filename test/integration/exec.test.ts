@@ -164,6 +164,10 @@ test('a bad --process file names the JSON path; nothing is started', () => {
   const r = exec(['--process', file, id]);
   assert.is(r.status, 255);
   assert.match(r.stderr, '/args must be array');
+  writeFileSync(file, JSON.stringify({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 }, apparmorProfile: 'docker-default' }));
+  const a = exec(['--process', file, id]);
+  assert.is(a.status, 255);
+  assert.match(a.stderr, '/apparmorProfile: AppArmor is not available on this host');
   assert.is(JSON.parse(t.ok(['ps', '--format', 'json', id]).stdout).length, 1);
 });
 
