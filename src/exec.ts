@@ -225,7 +225,11 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     try {
       awaitExec(chan, plan);
     } catch (e) {
-      waitForExit(pid).catch(() => undefined); // it exits 255 on its own: reap it
+      try {
+        libc.waitpid(pid, 0); // it exits 255 right after reporting: reap it
+      } catch {
+        // already reaped
+      }
       throw e;
     }
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
