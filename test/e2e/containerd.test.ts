@@ -138,6 +138,15 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'run -t: an interactive shell (typed input, exit status)',
+    fn: (rt) => {
+      const cmd = shellQuote(['/usr/bin/ctr', '-a', sock, '-n', NS, ...runArgs(rt, ['--rm', '-t'], uniqueName('it'), ['sh'])]);
+      const r = inPty(cmd, process.env, 'echo $((40+2))\nexit 3\n');
+      assert.match(r.stdout.replace(/\r/g, ''), /\n42\n/, r.stdout + r.stderr);
+      assert.is(r.status, 3);
+    },
+  },
+  {
     name: 'run of a missing command fails with the errno text',
     fn: (rt) => {
       const n = uniqueName('miss');

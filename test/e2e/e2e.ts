@@ -50,8 +50,8 @@ export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): O
 }
 
 /** A command line run under script(1), which gives it a pty as its terminal. */
-export function inPty(cmdline: string, env: NodeJS.ProcessEnv): Out {
-  return run('/usr/bin/script', ['-qec', cmdline, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function inPty(cmdline: string, env: NodeJS.ProcessEnv, input?: string): Out {
+  return run('/usr/bin/script', ['-qec', cmdline, '/dev/null'], { env, input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
 }
 
 export function shellQuote(args: string[]): string {

@@ -124,6 +124,14 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'run -it: an interactive shell (typed input, exit status)',
+    fn: (rt) => {
+      const r = inPty(shellQuote(['/usr/bin/podman', ...podmanArgs(rt, ['run', '--rm', '-it', IMAGE, 'sh'])]), env, 'echo $((40+2))\nexit 3\n');
+      assert.match(r.stdout.replace(/\r/g, ''), /\n42\n/, r.stdout + r.stderr);
+      assert.is(r.status, 3);
+    },
+  },
+  {
     name: 'pause / unpause',
     needs: 'pause',
     fn: (rt) => {
