@@ -3,17 +3,19 @@
 //
 //   1. join the container's cgroup (before its cgroup namespace: the namespace
 //      root is taken from the cgroup we are in when we enter it);
-//   2. connect to the console socket (a host path: before entering the mount ns);
+//   2. connect to the console socket and load libseccomp (host paths: before
+//      entering the mount ns);
 //   3. setns into the container's namespaces (the mount namespace needs this
 //      thread to own its fs_struct: unshare(CLONE_FS) first); setns(mnt) moves
 //      our root and cwd to the container's root;
 //   4. allocate the pty in the container's devpts and send its master;
 //   5. rlimits, cwd, resolve the program, user, capabilities, no_new_privs,
-//      fds, seccomp (last), default signal state, execve.
+//      fds, default signal state, seccomp (last), execve.
 //
-// Any failure is sent back on the sync pipe as {"type":"error"}; just before
-// execve we send {"type":"ready"}. The pipe is close-on-exec, so `exec` sees
-// EOF once execve succeeded, or an error right after "ready" if it failed.
+// Any failure is sent back on the sync pipe as {"type":"error"}; before the
+// seccomp filter goes in we send {"type":"ready"}. The pipe is close-on-exec, so
+// `exec` sees EOF once execve succeeded, or an error after "ready" if the filter
+// or execve failed.
 import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { SyncChannel, type ExecPlan } from './sync';
@@ -22,6 +24,8 @@ import { applyRlimits, lookPath, prepareFds, setNoNewPrivileges, switchUser } fr
 import { dropBoundingSet, keepCapsAcrossSetuid, setCapabilitySets } from './linux/capabilities';
 import { loadSeccomp } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
+import { getKoffi } from './linux/koffi';
+import type { Capabilities } from './spec/types';
 
 let currentStage = 'start';
 function stage<T>(name: string, fn: () => T): T {
@@ -49,6 +53,26 @@ function enterNamespaces(plan: ExecPlan): void {
   }
 }
 
+/** dlopen libseccomp while the host's filesystem is still our root: once in
+ * the container's mount namespace the library file is out of reach, and a later
+ * dlopen of the same soname returns this already-loaded copy. Best effort: a
+ * missing library is reported by the seccomp stage itself. */
+function preloadLibseccomp(plan: ExecPlan): void {
+  if (!plan.seccomp) return;
+  try {
+    getKoffi().load('libseccomp.so.2');
+  } catch {
+    // reported when the filter is loaded
+  }
+}
+
+/** Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
+ * the process keeps it, effective, until the filter is in, then drops it. */
+function withSysAdmin(caps: Capabilities | undefined): Capabilities {
+  const add = (l: string[] | undefined): string[] => [...new Set([...(l ?? []), 'CAP_SYS_ADMIN'])];
+  return { ...caps, effective: add(caps?.effective), permitted: add(caps?.permitted) };
+}
+
 function becomeProcess(plan: ExecPlan, chan: SyncChannel): never {
   const p = plan.process;
   stage('rlimits', () => applyRlimits(p.rlimits));
@@ -58,20 +82,26 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel): never {
   });
   // as in the init: not dumpable until execve replaces the engine (CVE-2019-5736)
   libc.prctl(libc.PR.SET_DUMPABLE, 0);
+  const hold = plan.seccomp !== undefined && !p.noNewPrivileges && !(p.capabilities?.effective ?? []).includes('CAP_SYS_ADMIN');
   stage('user and capabilities', () => {
     dropBoundingSet(p.capabilities);
     keepCapsAcrossSetuid(true);
     switchUser(p.user ?? { uid: 0, gid: 0 });
     keepCapsAcrossSetuid(false);
-    setCapabilitySets(p.capabilities);
+    setCapabilitySets(hold ? withSysAdmin(p.capabilities) : p.capabilities);
     libc.umask(p.user?.umask ?? 0o022);
     libc.chdir(p.cwd);
   });
   stage('no_new_privs', () => setNoNewPrivileges(p));
   stage('file descriptors', () => prepareFds(plan.preserveFds));
-  stage('seccomp', () => loadSeccomp(plan.seccomp, p));
-  libc.resetSignals();
+  stage('signals', () => libc.resetSignals());
+  // Reported before the filter goes in: the profile may not allow our write.
+  // A failure from here on still reaches `exec` as an error after "ready".
   chan.send({ type: 'ready' });
+  stage('seccomp', () => {
+    loadSeccomp(plan.seccomp, p);
+    if (hold) setCapabilitySets(p.capabilities);
+  });
   currentStage = 'execve';
   return libc.execve(execPath, p.args as string[], p.env ?? []);
 }
@@ -85,6 +115,7 @@ function main(): void {
     stage('join cgroup', () => joinCgroup(plan));
     let console: ConsoleHandle | undefined;
     if (plan.process.terminal) console = stage('console', () => setupConsole(plan.consoleSocket, '/', plan.process.consoleSize));
+    stage('seccomp library', () => preloadLibseccomp(plan));
     stage('namespaces', () => enterNamespaces(plan));
     stage('console', () => console?.attach());
     becomeProcess(plan, chan);
