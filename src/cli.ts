@@ -82,7 +82,8 @@ commands:
   delete [--force] ID
   list [--format table|json] [-q]
   ps [--format table|json] ID [-- PS-ARGS]
-  exec ID [--process FILE | -- ARGS...] [--detach] [--pid-file F] [--tty] [--console-socket S]
+  exec [--process FILE] [--detach] [--pid-file F] [--tty] [--console-socket S] [--preserve-fds N]
+       [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--cap CAP]... ID [ARGS...]
   pause ID / resume ID
   update ID [--resources FILE|-] [--memory N] [--cpu-shares N] [--pids-limit N] ...
   events ID [--stats] [--interval D]
