@@ -132,6 +132,23 @@ for (const [how, fromConfig] of [['process.terminal in config.json', true], ['th
   });
 }
 
+test('exec -t without a console socket: the new pty is relayed to the user\'s terminal', () => {
+  const id = uniqueId('exect');
+  const bundle = t.bundle((s) => {
+    (s.process as NonNullable<typeof s.process>).args = ['sleep', '1000'];
+  });
+  t.ok(['run', '--detach', '--bundle', bundle, id]);
+  try {
+    const cmd = `stty cols 77 rows 22; ${TOYRUN} --root ${t.root} exec -t ${id} sh`;
+    const r = spawnSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], { input: 'tty; stty size; exit 4\n', encoding: 'utf8', timeout: 30000 });
+    assert.match(String(r.stdout).replace(/\r/g, ''), /\/dev\/pts\/\d+\n22 77\n/);
+    assert.is(r.status, 4);
+  } finally {
+    t.run(['delete', '--force', id]);
+  }
+  assert.equal(leftovers(t, id), []);
+});
+
 test('process.terminal without --console-socket: create fails clearly and leaves nothing', () => {
   const id = uniqueId('nosock');
   const bundle = t.bundle((s) => {
