@@ -95,7 +95,8 @@ export function recvConsoleMessage(sock: number, what: string): ConsoleMessage {
   const control = Buffer.alloc(64); // room to notice a sender that passes more than one fd
   const iov = iovec(data);
   const msg = msghdr(iov, control);
-  const n = libc.recvmsg(sock, msg, what);
+  // received close-on-exec: hooks or helpers we spawn later must not inherit the master
+  const n = libc.recvmsg(sock, msg, what, libc.MSG_CMSG_CLOEXEC);
   const controlLength = Number(msg.readBigUInt64LE(40));
   if (controlLength < CMSG_LEN_FD || control.readInt32LE(8) !== libc.SOL_SOCKET || control.readInt32LE(12) !== libc.SCM_RIGHTS) {
     throw new Error(`${what}: no SCM_RIGHTS file descriptor received`);

@@ -443,8 +443,9 @@ export function listen(fd: number, backlog: number, what: string): void {
 export function accept(fd: number, what: string): number {
   return check(fsock.accept4(fd, null, null, O.CLOEXEC), 'accept', what);
 }
-export function recvmsg(fd: number, msg: Buffer, what: string): number {
-  return check(fsock.recvmsg(fd, msg, 0), 'recvmsg', what);
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+export function recvmsg(fd: number, msg: Buffer, what: string, flags = 0): number {
+  return check(fsock.recvmsg(fd, msg, flags), 'recvmsg', what);
 }
 /** struct termios is 60 bytes on x86-64 glibc. */
 export function tcgetattr(fd: number): Buffer {
