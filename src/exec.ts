@@ -201,7 +201,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   const { rec, status } = loadContainer(opts.root, opts.id);
   if (status === 'stopped') throw new ContainerError('cannot exec in a stopped container');
   // joining a frozen cgroup freezes the new process too: only on request
-  if (status === 'paused' && !opts.ignorePaused) throw new ContainerError('cannot exec in a paused container');
+  if (status === 'paused' && !opts.ignorePaused) throw new ContainerError('cannot exec in a paused container (use --ignore-paused to override)');
   if (status === 'creating') throw new ContainerError('cannot exec in a container that is being created');
   const spec = loadSpec(containerDir(opts.root, opts.id));
   const nss = spec?.linux?.namespaces ?? [];
