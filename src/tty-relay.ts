@@ -53,7 +53,9 @@ function writeAll(fd: number, data: Buffer): void {
   }
 }
 
-/** Relay until the container side of the pty is closed by every process. */
+/** Relay until the container side of the pty is closed by every process.
+ * If the user's side fails instead (terminal gone, EIO/EPIPE), the relay ends
+ * and closing the master hangs up the container's session, as a terminal would. */
 export function relayTerminal(master: number): void {
   const stdinTty = libc.isatty(0);
   const saved = stdinTty ? libc.tcgetattr(0) : undefined;
@@ -73,6 +75,7 @@ export function relayTerminal(master: number): void {
         setWindowSize(master, now);
         size = now;
       }
+      if (!(mRev & POLLIN) && mRev & POLLHUP) break;
       if (mRev & POLLIN) {
         let n: number;
         try {
@@ -83,8 +86,6 @@ export function relayTerminal(master: number): void {
         }
         if (n === 0) break;
         writeAll(1, buf.subarray(0, n));
-      } else if (mRev & POLLHUP) {
-        break;
       }
       if (iRev & (POLLIN | POLLHUP)) {
         let n = 0;
@@ -103,8 +104,14 @@ export function relayTerminal(master: number): void {
         }
       }
     }
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
   } finally {
-    if (saved) libc.tcsetattr(0, saved);
+    try {
+      if (saved) libc.tcsetattr(0, saved);
+    } catch {
+      // the terminal is gone
+    }
     libc.close(master);
   }
 }
