@@ -95,13 +95,10 @@ export function relayTerminal(master: number): void {
           if (!(e instanceof SysError && e.code === 'EAGAIN')) n = 0;
           else continue;
         }
-        if (n === 0) {
-          // end of the user's input: what ^D would send on a terminal
-          stdinOpen = false;
-          writeAll(master, Buffer.from([4]));
-        } else {
-          writeAll(master, buf.subarray(0, n));
-        }
+        // end of the user's input: stop forwarding, as runc does (a ^D sent for it
+        // could be flushed by the program's own tcsetattr before it reads)
+        if (n === 0) stdinOpen = false;
+        else writeAll(master, buf.subarray(0, n));
       }
     }
   } catch (e) {
