@@ -35,11 +35,12 @@ dist/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
 dist/node/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 
-# A two-line stub: a shebang naming the engine by absolute path (toyrun must run
-# with an empty environment, no PATH, from any cwd), then the bytecode-cached bundle.
+# A three-line stub: a shebang naming the engine by absolute path (toyrun must run
+# with an empty environment, no PATH, from any cwd), where the bundles are, and the
+# bytecode-cached CLI bundle (which Bun will only use if it is byte-identical).
 bin/toyrun: dist/toyrun.js
 	mkdir -p bin
-	printf '#!%s\nrequire("../dist/toyrun.js");\n' '$(BUN)' > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+	printf '#!%s\nglobalThis.toyrunBundleDir = require("path").join(__dirname, "../dist");\nrequire("../dist/toyrun.js");\n' '$(BUN)' > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
 $(BUSYBOX):
 	apt-get install -y -qq busybox-static >/dev/null
@@ -78,8 +79,11 @@ integration: all
 e2e: all
 	$(UVU) '^e2e/.*\.test\.ts$$'
 
+# Timings are reported, never asserted: toyrun against runc in the same run, then
+# image layers. Set RUNS=N for more runs.
 bench: all
-	$(BUN) scripts/bench.ts
+	$(BUN) scripts/bench.ts $(RUNS)
+	$(BUN) scripts/bench-image.ts
 
 clean:
 	rm -rf dist bin src/spec/generated bundles/busybox/rootfs bundles/layered/layers

@@ -11,16 +11,19 @@ import {
   claimContainerDir, ContainerError, OCI_VERSION, processStartTime, removeContainerDir, saveRecord,
   toOciState, writeFileAtomic, type ContainerRecord,
 } from './state';
-import { cgroupDriver, hostHierarchies, ownCgroupPath, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
+import { cgroupDriver, hostHierarchies, joinFiles, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
 import { findNamespace, NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
-import { unsupportedCapabilities } from './linux/capabilities';
+import { unavailableCapabilities, unsupportedCapabilities } from './linux/capabilities';
+import { seccompProblems } from './linux/seccomp';
+import { lsmProblems } from './linux/lsm';
 import { SyncChannel, type InitPlan } from './sync';
+import { bundlePath } from './paths';
 import { runHooks } from './hooks';
-import { bundleFile } from './bundle-path';
+import { START_FIFO } from './startsync';
 import { imageProblems, mountImage, unmountImage } from './image';
 import type { Spec } from './spec/types';
-import { logWarn } from './log';
+import { logDebug, logWarn, trace } from './log';
 
 export interface CreateOptions {
   root: string;
@@ -80,15 +83,17 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   problems.push(...checkSysctls(spec).map((p) => `/linux/sysctl: ${p}`));
   const missing = unsupportedCapabilities(spec.process?.capabilities);
   if (missing.length > 0) problems.push(`/process/capabilities: not supported by this kernel: ${missing.join(', ')}`);
-  if (spec.process?.apparmorProfile) problems.push('/process/apparmorProfile: AppArmor is not available on this host');
-  if (spec.process?.selinuxLabel) problems.push('/process/selinuxLabel: SELinux is not available on this host');
+  const unheld = unavailableCapabilities(spec.process?.capabilities);
+  if (unheld.length > 0) problems.push(`/process/capabilities: not in toyrun's own bounding set, cannot be granted: ${unheld.join(', ')}`);
+  problems.push(...seccompProblems(spec.linux?.seccomp));
+  problems.push(...lsmProblems(spec.process));
   if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');
   return problems;
 }
 
 /** The init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
 function initScript(): string {
-  return bundleFile('init.js');
+  return bundlePath('init.js');
 }
 
 /** Run the whole create; on success the init is blocked on exec.fifo. */
@@ -103,6 +108,7 @@ export function createContainer(opts: CreateOptions): Created {
   const problems = [...hostProblems(spec, rootfs), ...imageProblems(opts.root, bundle, spec['org.toyrun.image'])];
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
 
+  trace('validated config');
   const dir = claimContainerDir(opts.root, id);
   const undo: (() => void)[] = [() => removeContainerDir(dir)];
   try {
@@ -121,6 +127,7 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec); // from here on, `delete --force` can find and undo everything
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
     libc.mkfifo(join(dir, 'exec.fifo'), 0o600);
+    libc.mkfifo(join(dir, START_FIFO), 0o600);
 
     const image = spec['org.toyrun.image'];
     let imageMount: ContainerRecord['imageMount'];
@@ -134,7 +141,7 @@ export function createContainer(opts: CreateOptions): Created {
     }
 
     const driver = cgroupDriver();
-    const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup, ownCgroupPath());
+    const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup); // relative: joined per hierarchy by the driver
     const cgroup: CgroupRecord = driver.create(cgPath);
     undo.push(() => driver.destroy(cgroup));
     rec.cgroup = cgroup;
@@ -142,7 +149,9 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec);
     driver.apply(cgroup, spec.linux?.resources);
 
+    trace('cgroup ready');
     const spawned = spawnInit(spec, opts);
+    trace('init spawned');
     const pid = spawned.pid;
     const killInit = (): void => {
       try {
@@ -166,12 +175,13 @@ export function createContainer(opts: CreateOptions): Created {
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       consoleSocket: opts.consoleSocket,
-      cgroupProcs: [...new Set(Object.values(cgroup.paths))].map((d) => join(d, 'cgroup.procs')),
+      cgroupJoin: joinFiles(cgroup),
       cgroupPaths: cgroup.paths,
       cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
     };
     driveInit(spawned.chan, plan, rec, spec);
 
+    trace('init ready');
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     delete rec.creator;
     saveRecord(dir, rec);
@@ -195,32 +205,37 @@ export function createContainer(opts: CreateOptions): Created {
 function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncChannel } {
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
-  const nss = spec.linux?.namespaces;
-  const switched: { type: 'pid' | 'time'; fd: number }[] = [];
+  // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
+  const kept = Array.from({ length: 3 + opts.preserveFds }, (_, i): [number, number] => [i, i]);
+  const syncW = 3 + opts.preserveFds, syncR = syncW + 1;
+  const prepared = libc.prepareSpawn(process.execPath, [process.execPath, initScript(), String(syncW), String(syncR)], [],
+    [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+  // Every fd is opened before the switch: between it and the switch back the
+  // main thread cannot create threads (EINVAL), so nothing but three native
+  // calls runs in that window.
+  const switches = (['pid', 'time'] as const).flatMap((type) => {
+    const ns = findNamespace(spec.linux?.namespaces, type);
+    if (!ns) return [];
+    const target = ns.path ? libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.CLOEXEC) : -1;
+    return [{ type, own: openOwnNamespace(type), target, flag: NS_CLONE_FLAG[type] }];
+  });
+  // JavaScriptCore starts its GC helper threads lazily, at the first collection
+  // that needs them; one starting inside the window aborts the engine (seen
+  // after an image unpack filled the heap). A full collection now starts them
+  // on our terms (<1 ms on a fresh heap). Node's V8 starts its own at boot.
+  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
   let pid: number;
   try {
-    for (const type of ['pid', 'time'] as const) {
-      const ns = findNamespace(nss, type);
-      if (!ns) continue;
-      switched.push({ type, fd: openOwnNamespace(type) });
-      if (ns.path) {
-        const fd = libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.CLOEXEC);
-        try {
-          libc.setns(fd, NS_CLONE_FLAG[type], ns.path);
-        } finally {
-          libc.close(fd);
-        }
-      } else {
-        libc.unshare(type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME);
-      }
+    for (const s of switches) {
+      if (s.target >= 0) libc.setns(s.target, s.flag, `${s.type} namespace`);
+      else libc.unshare(s.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME);
     }
-    // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
-    const kept = Array.from({ length: 3 + opts.preserveFds }, (_, i): [number, number] => [i, i]);
-    const syncW = 3 + opts.preserveFds, syncR = syncW + 1;
-    pid = libc.posixSpawn(process.execPath, [process.execPath, initScript(), String(syncW), String(syncR)], [],
-      [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+    pid = libc.spawnPrepared(prepared);
   } finally {
-    for (const s of switched.reverse()) restoreNamespace(s.type, s.fd);
+    for (const s of switches.reverse()) {
+      restoreNamespace(s.type, s.own);
+      if (s.target >= 0) libc.close(s.target);
+    }
     libc.close(childWrite);
     libc.close(childRead);
   }
@@ -234,7 +249,10 @@ function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec
       const msg = chan.recv();
       if (msg === undefined) throw new ContainerError('container init exited before it was ready');
       if (msg.type === 'error') throw new ContainerError(`unable to start container process: ${msg.msg}`);
-      if (msg.type === 'ready') return;
+      if (msg.type === 'ready') {
+        logDebug(`init stages (ms): ${msg.stages.map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ')}`);
+        return;
+      }
       if (msg.type === 'createRuntime') {
         const state = toOciState(rec, 'creating');
         runHooks(spec.hooks, 'prestart', state);

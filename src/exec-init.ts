@@ -3,8 +3,8 @@
 //
 //   1. join the container's cgroup (before its cgroup namespace: the namespace
 //      root is taken from the cgroup we are in when we enter it);
-//   2. connect to the console socket and load libseccomp (host paths: before
-//      entering the mount ns);
+//   2. connect to the console socket and compile the seccomp filter (host paths:
+//      the socket, libseccomp; before entering the mount ns);
 //   3. setns into the container's namespaces (the mount namespace needs this
 //      thread to own its fs_struct: unshare(CLONE_FS) first); setns(mnt) moves
 //      our root and cwd to the container's root;
@@ -20,12 +20,10 @@ import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { SyncChannel, type ExecPlan } from './sync';
 import { NS_CLONE_FLAG } from './linux/namespaces';
-import { applyRlimits, lookPath, prepareFds, setNoNewPrivileges, switchUser } from './linux/process';
-import { dropBoundingSet, keepCapsAcrossSetuid, setCapabilitySets } from './linux/capabilities';
-import { loadSeccomp } from './linux/seccomp';
+import { applyRlimits, checkCwdInsideRoot, lookPath, prepareFds, setNoNewPrivileges, switchUser } from './linux/process';
+import { dropBoundingSet, keepCapsAcrossSetuid, releaseHeldCapability, setCapabilitySets } from './linux/capabilities';
+import { buildSeccompFilter, loadSeccompFilter, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
-import { getKoffi } from './linux/koffi';
-import type { Capabilities } from './spec/types';
 
 let currentStage = 'start';
 function stage<T>(name: string, fn: () => T): T {
@@ -34,7 +32,8 @@ function stage<T>(name: string, fn: () => T): T {
 }
 
 function joinCgroup(plan: ExecPlan): void {
-  for (const procs of plan.cgroupProcs) writeFileSync(procs, '0');
+  // as the init does: this thread only (v1 tasks); the engine's other threads end at execve
+  for (const file of plan.cgroupJoin) writeFileSync(file, '0');
 }
 
 /** Open every namespace file first: once in the container's mount namespace,
@@ -53,42 +52,35 @@ function enterNamespaces(plan: ExecPlan): void {
   }
 }
 
-/** dlopen libseccomp while the host's filesystem is still our root: once in
- * the container's mount namespace the library file is out of reach, and a later
- * dlopen of the same soname returns this already-loaded copy. Best effort: a
- * missing library is reported by the seccomp stage itself. */
-function preloadLibseccomp(plan: ExecPlan): void {
-  if (!plan.seccomp) return;
-  try {
-    getKoffi().load('libseccomp.so.2');
-  } catch {
-    // reported when the filter is loaded
-  }
+/** Compile the container's seccomp profile while the host's filesystem is our
+ * root: libseccomp is loaded from it, and is out of reach once in the
+ * container's mount namespace. A notify profile is refused (no listener for exec). */
+function buildFilter(plan: ExecPlan): SeccompFilter | undefined {
+  if (!plan.seccomp) return undefined;
+  const filter = buildSeccompFilter(plan.seccomp);
+  if (filter.notify) throw new Error('SCMP_ACT_NOTIFY profiles are not supported for exec');
+  return filter;
 }
 
-/** Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
- * the process keeps it, effective, until the filter is in, then drops it. */
-function withSysAdmin(caps: Capabilities | undefined): Capabilities {
-  const add = (l: string[] | undefined): string[] => [...new Set([...(l ?? []), 'CAP_SYS_ADMIN'])];
-  return { ...caps, effective: add(caps?.effective), permitted: add(caps?.permitted) };
-}
-
-function becomeProcess(plan: ExecPlan, chan: SyncChannel): never {
+function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter | undefined): never {
   const p = plan.process;
   stage('rlimits', () => applyRlimits(p.rlimits));
   const execPath = stage('resolve program', () => {
     libc.chdir(p.cwd);
+    checkCwdInsideRoot(p.cwd);
     return lookPath((p.args as string[])[0] as string, p.env);
   });
-  // as in the init: not dumpable until execve replaces the engine (CVE-2019-5736)
-  libc.prctl(libc.PR.SET_DUMPABLE, 0);
-  const hold = plan.seccomp !== undefined && !p.noNewPrivileges && !(p.capabilities?.effective ?? []).includes('CAP_SYS_ADMIN');
+  // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
+  // held, effective, until the filter is in, so that the load stays the last step.
+  const c = p.capabilities;
+  const hasSysAdmin = (c?.effective ?? []).includes('CAP_SYS_ADMIN') && (c?.permitted ?? []).includes('CAP_SYS_ADMIN');
+  const hold = filter && !p.noNewPrivileges && !hasSysAdmin ? 'CAP_SYS_ADMIN' : undefined;
   stage('user and capabilities', () => {
     dropBoundingSet(p.capabilities);
     keepCapsAcrossSetuid(true);
     switchUser(p.user ?? { uid: 0, gid: 0 });
     keepCapsAcrossSetuid(false);
-    setCapabilitySets(hold ? withSysAdmin(p.capabilities) : p.capabilities);
+    setCapabilitySets(p.capabilities, hold);
     libc.umask(p.user?.umask ?? 0o022);
     libc.chdir(p.cwd);
   });
@@ -97,10 +89,10 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel): never {
   stage('signals', () => libc.resetSignals());
   // Reported before the filter goes in: the profile may not allow our write.
   // A failure from here on still reaches `exec` as an error after "ready".
-  chan.send({ type: 'ready' });
+  chan.send({ type: 'ready', stages: [] });
   stage('seccomp', () => {
-    loadSeccomp(plan.seccomp, p);
-    if (hold) setCapabilitySets(p.capabilities);
+    if (filter) loadSeccompFilter(filter);
+    if (hold) releaseHeldCapability(p.capabilities);
   });
   currentStage = 'execve';
   return libc.execve(execPath, p.args as string[], p.env ?? []);
@@ -115,10 +107,10 @@ function main(): void {
     stage('join cgroup', () => joinCgroup(plan));
     let console: ConsoleHandle | undefined;
     if (plan.process.terminal) console = stage('console', () => setupConsole(plan.consoleSocket, '/', plan.process.consoleSize));
-    stage('seccomp library', () => preloadLibseccomp(plan));
+    const filter = stage('seccomp filter', () => buildFilter(plan));
     stage('namespaces', () => enterNamespaces(plan));
     stage('console', () => console?.attach());
-    becomeProcess(plan, chan);
+    becomeProcess(plan, chan, filter);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     chan.send({ type: 'error', msg: msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}` });

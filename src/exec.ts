@@ -6,7 +6,6 @@
 // it we return once the process has execve'd, leaving it to the caller's
 // subreaper (conmon, containerd-shim), as runc does. Failures exit 255.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { constants } from 'node:os';
 import { exitCode, waitForExit } from './linux/spawn';
 import * as libc from './linux/libc';
@@ -17,8 +16,9 @@ import { findNamespace, NS_CLONE_FLAG, NS_PROC_NAME, openOwnNamespace, restoreNa
 import { SyncChannel, type ExecPlan } from './sync';
 import { validateProcessSpec, ValidationError } from './spec/validate';
 import { writePidFile } from './create';
-import { bundleFile } from './bundle-path';
+import { bundlePath } from './paths';
 import { unsupportedCapabilities } from './linux/capabilities';
+import { joinFiles } from './linux/cgroups';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logError } from './log';
@@ -111,7 +111,7 @@ export function execProcess(a: ReturnType<typeof parseCommand>, args: string[], 
 
 /** The exec-init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
 function execInitScript(): string {
-  return bundleFile('exec-init.js');
+  return bundlePath('exec-init.js');
 }
 
 /** Namespaces only children see (pid, time) are switched on this thread for the
@@ -216,7 +216,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       type: 'exec',
       process: p,
       namespaces,
-      cgroupProcs: [...new Set(Object.values(rec.cgroup.paths))].map((d) => join(d, 'cgroup.procs')),
+      cgroupJoin: joinFiles(rec.cgroup),
       seccomp: spec?.linux?.seccomp,
       consoleSocket: opts.consoleSocket ?? receiver?.path,
       preserveFds: opts.preserveFds,

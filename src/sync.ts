@@ -20,8 +20,8 @@ export interface InitPlan {
   preserveFds: number;
   noPivot: boolean;
   consoleSocket?: string;
-  /** cgroup.procs files the init writes itself into, before anything else. */
-  cgroupProcs: string[];
+  /** cgroup files the init writes itself into ("0"), before anything else. */
+  cgroupJoin: string[];
   cgroupPaths: Record<string, string>;
   cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
 }
@@ -32,7 +32,8 @@ export interface ExecPlan {
   process: Process;
   /** The init's /proc/<pid>/ns/* files; pid (and time) were switched by `exec` itself. */
   namespaces: { type: NamespaceType; path: string }[];
-  cgroupProcs: string[];
+  /** Files to write "0" to (see joinFiles in linux/cgroups.ts). */
+  cgroupJoin: string[];
   seccomp?: Seccomp;
   consoleSocket?: string;
   preserveFds: number;
@@ -43,7 +44,7 @@ export type InitMessage =
   | ExecPlan
   | { type: 'createRuntime' }
   | { type: 'continue'; state: State }
-  | { type: 'ready' }
+  | { type: 'ready'; stages: [string, number][] }
   | { type: 'error'; msg: string };
 
 export class SyncChannel {

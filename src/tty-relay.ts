@@ -24,7 +24,7 @@ export class ConsoleReceiver {
 
   /** The runtime connected and sent during create/exec: the connection waits in the backlog. */
   receiveMaster(): number {
-    const conn = libc.accept(this.fd, this.path);
+    const conn = libc.accept(this.fd);
     try {
       return recvFd(conn, this.path);
     } finally {

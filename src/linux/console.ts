@@ -6,6 +6,7 @@
 //   the pty master. The slave becomes the process's stdio and controlling tty.
 import * as libc from './libc';
 import { AT_FDCWD, O, SysError } from './libc';
+import { connectUnix, iovec, listenUnix, msghdr, sendWithFd } from './scmrights';
 import type { ConsoleSize } from '../spec/types';
 
 export interface ConsoleHandle {
@@ -13,71 +14,20 @@ export interface ConsoleHandle {
 }
 
 const PAYLOAD = Buffer.from('/dev/ptmx');
-const CMSG_HDR = 16; // struct cmsghdr: size_t len; int level; int type
-const CMSG_LEN_FD = CMSG_HDR + 4;
-const CMSG_SPACE_FD = CMSG_HDR + 8; // data padded to sizeof(size_t)
-
-function sockaddrUn(path: string): Buffer {
-  const p = Buffer.from(path);
-  // sun_path is 108 bytes including the terminating NUL
-  if (p.length > 107) throw new Error(`console socket path too long (${p.length} > 107 bytes): ${path}`);
-  const addr = Buffer.alloc(2 + 108);
-  addr.writeUInt16LE(libc.AF_UNIX, 0);
-  p.copy(addr, 2);
-  return addr;
-}
+const CMSG_LEN_FD = 16 + 4; // struct cmsghdr (size_t len; int level; int type) + one int
 
 export function connectConsoleSocket(path: string): number {
-  const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, 0);
-  try {
-    libc.connect(fd, sockaddrUn(path), path);
-  } catch (e) {
-    libc.close(fd);
-    throw e;
-  }
-  return fd;
+  return connectUnix(path);
 }
 
 /** A listening console socket, for `toyrun run -t` relaying to the user's own terminal. */
 export function listenConsoleSocket(path: string): number {
-  const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, 0);
-  try {
-    libc.bind(fd, sockaddrUn(path), path);
-    libc.listen(fd, 1, path);
-  } catch (e) {
-    libc.close(fd);
-    throw e;
-  }
-  return fd;
+  return listenUnix(path);
 }
 
-/** struct msghdr (56 bytes on x86-64) pointing at one iovec and a control buffer.
- * The buffers are referenced by the caller until the syscall returns. */
-function msghdr(iov: Buffer, control: Buffer): Buffer {
-  const m = Buffer.alloc(56);
-  m.writeBigUInt64LE(libc.bufferAddress(iov), 16); // msg_iov
-  m.writeBigUInt64LE(1n, 24); // msg_iovlen
-  m.writeBigUInt64LE(libc.bufferAddress(control), 32); // msg_control
-  m.writeBigUInt64LE(BigInt(control.length), 40); // msg_controllen
-  return m;
-}
-
-function iovec(data: Buffer): Buffer {
-  const v = Buffer.alloc(16);
-  v.writeBigUInt64LE(libc.bufferAddress(data), 0);
-  v.writeBigUInt64LE(BigInt(data.length), 8);
-  return v;
-}
-
+/** The one message callers expect: payload "/dev/ptmx" with exactly one fd. */
 export function sendFd(sock: number, fd: number, what: string): void {
-  const data = Buffer.from(PAYLOAD);
-  const control = Buffer.alloc(CMSG_SPACE_FD);
-  control.writeBigUInt64LE(BigInt(CMSG_LEN_FD), 0);
-  control.writeInt32LE(libc.SOL_SOCKET, 8);
-  control.writeInt32LE(libc.SCM_RIGHTS, 12);
-  control.writeInt32LE(fd, 16);
-  const iov = iovec(data);
-  libc.sendmsg(sock, msghdr(iov, control), what);
+  sendWithFd(sock, PAYLOAD, fd, what);
 }
 
 export interface ConsoleMessage {

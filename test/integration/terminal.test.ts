@@ -48,7 +48,7 @@ function receiver(): { path: string; accept(): ConsoleMessage; close(): void } {
   return {
     path,
     accept(): ConsoleMessage {
-      const c = libc.accept(fd, path);
+      const c = libc.accept(fd);
       try {
         return recvConsoleMessage(c, path);
       } finally {
