@@ -50,8 +50,8 @@ export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): O
 }
 
 /** A command line run under script(1), which gives it a pty as its terminal. */
-export function inPty(cmdline: string, env: NodeJS.ProcessEnv, input?: string): Out {
-  const r = run('/usr/bin/script', ['-qec', cmdline, '/dev/null'], { env, input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+export function inPty(cmdline: string, env: NodeJS.ProcessEnv, input?: string, cwd?: string): Out {
+  const r = run('/usr/bin/script', ['-qec', cmdline, '/dev/null'], { env, input, cwd, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   // ctr sometimes writes a NUL into the terminal (from its stdin copy), which the
   // tty echoes as "^@" wherever the output happens to be: not the runtime's doing
   return { ...r, stdout: r.stdout.replace(/\^@|\0/g, '') };

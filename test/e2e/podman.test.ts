@@ -2,13 +2,16 @@
 // Every container gets a unique name and is removed by it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import {
   CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, declareScenario, printResults, record, run, RUNTIMES, shellQuote, toyrunHas,
   toyrunHasSeccomp, uniqueName, type Out, type Runtime,
 } from './e2e';
 
 const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF };
+// podman's cwd is the runtime's (conmon passes it on), and conmon drops an "oom"
+// file into it after an OOM kill: run everything from a scratch directory
+const cwd = mkdtempSync('/tmp/toyrun-e2e-cwd-');
 const test = suite('e2e podman');
 const names: string[] = [];
 const toyrunSeccomp = toyrunHasSeccomp();
@@ -21,7 +24,7 @@ function podmanArgs(rt: Runtime, args: string[]): string[] {
 }
 
 function podman(rt: Runtime, args: string[], opts: Parameters<typeof run>[2] = {}): Out {
-  return run('/usr/bin/podman', podmanArgs(rt, args), { env, ...opts });
+  return run('/usr/bin/podman', podmanArgs(rt, args), { env, cwd, ...opts });
 }
 
 function ok(rt: Runtime, args: string[]): Out {
@@ -108,7 +111,7 @@ const scenarios: Scenario[] = [
       const n = uniqueName('exect');
       detached(rt, n);
       try {
-        const r = inPty(shellQuote(['/usr/bin/podman', ...podmanArgs(rt, ['exec', '-t', n, 'sh', '-c', 'tty; echo rc=$?'])]), env);
+        const r = inPty(shellQuote(['/usr/bin/podman', ...podmanArgs(rt, ['exec', '-t', n, 'sh', '-c', 'tty; echo rc=$?'])]), env, undefined, cwd);
         assert.match(r.stdout, /\/dev\/pts\/\d+\s+rc=0/, r.stdout + r.stderr);
       } finally {
         remove(rt, n);
@@ -118,7 +121,7 @@ const scenarios: Scenario[] = [
   {
     name: 'run -t (through script)',
     fn: (rt) => {
-      const r = inPty(shellQuote(['/usr/bin/podman', ...podmanArgs(rt, ['run', '--rm', '-t', IMAGE, 'sh', '-c', 'tty; stty size'])]), env);
+      const r = inPty(shellQuote(['/usr/bin/podman', ...podmanArgs(rt, ['run', '--rm', '-t', IMAGE, 'sh', '-c', 'tty; stty size'])]), env, undefined, cwd);
       assert.match(r.stdout, /\/dev\/pts\/0\s/, r.stdout + r.stderr);
       assert.is(r.status, 0);
     },
@@ -126,7 +129,7 @@ const scenarios: Scenario[] = [
   {
     name: 'run -it: an interactive shell (typed input, exit status)',
     fn: (rt) => {
-      const r = inPty(shellQuote(['/usr/bin/podman', ...podmanArgs(rt, ['run', '--rm', '-it', IMAGE, 'sh'])]), env, 'echo $((40+2))\nexit 3\n');
+      const r = inPty(shellQuote(['/usr/bin/podman', ...podmanArgs(rt, ['run', '--rm', '-it', IMAGE, 'sh'])]), env, 'echo $((40+2))\nexit 3\n', cwd);
       assert.match(r.stdout.replace(/\r/g, ''), /\n42\n/, r.stdout + r.stderr);
       assert.is(r.status, 3);
     },
@@ -267,7 +270,8 @@ for (const rt of RUNTIMES) {
 }
 
 test.after(() => {
-  for (const n of names) run('/usr/bin/podman', ['rm', '-f', '-t', '0', n], { env });
+  for (const n of names) run('/usr/bin/podman', ['rm', '-f', '-t', '0', n], { env, cwd });
+  rmSync(cwd, { recursive: true, force: true });
   printResults('podman:');
 });
 
