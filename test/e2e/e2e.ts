@@ -23,7 +23,9 @@ const SHARED_CONF = join(REPO, '..', 'shared', 'containers-toyrun.conf');
 export const CONTAINERS_CONF = existsSync(SHARED_CONF) ? SHARED_CONF : writeFallbackConf();
 
 function writeFallbackConf(): string {
-  const file = join(mkdtempSync('/tmp/toyrun-e2e-conf-'), 'containers.conf');
+  const dir = mkdtempSync('/tmp/toyrun-e2e-conf-');
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'containers.conf');
   writeFileSync(file, [
     '[containers]',
     '# no CAP_SYS_RESOURCE: rlimits must not exceed the runtime\'s hard limits',
