@@ -115,30 +115,33 @@ function execInitScript(): string {
 }
 
 /** Namespaces only children see (pid, time) are switched on this thread for the
- * spawn; posix_spawn, not child_process: the engine cannot create threads meanwhile. */
+ * spawn, as create does for the init: everything is opened and prepared first,
+ * because between the switch and the switch back the main thread cannot create
+ * threads (EINVAL), so only native calls run in that window. */
 function spawnExecInit(initPid: number, forChildren: NamespaceType[], preserveFds: number): { pid: number; chan: SyncChannel } {
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
-  const switched: { type: NamespaceType; fd: number }[] = [];
+  // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
+  const kept = Array.from({ length: 3 + preserveFds }, (_, i): [number, number] => [i, i]);
+  const syncW = 3 + preserveFds, syncR = syncW + 1;
+  const prepared = libc.prepareSpawn(process.execPath, [process.execPath, execInitScript(), String(syncW), String(syncR)], [],
+    [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+  const switches = forChildren.map((type) => ({
+    type,
+    own: openOwnNamespace(type),
+    target: libc.openat(AT_FDCWD, `/proc/${initPid}/ns/${NS_PROC_NAME[type]}`, O.RDONLY | O.CLOEXEC),
+  }));
+  // JavaScriptCore's GC helper threads start lazily: start them now, outside the window
+  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
   let pid: number;
   try {
-    for (const type of forChildren) {
-      switched.push({ type, fd: openOwnNamespace(type) });
-      const path = `/proc/${initPid}/ns/${NS_PROC_NAME[type]}`;
-      const fd = libc.openat(AT_FDCWD, path, O.RDONLY | O.CLOEXEC);
-      try {
-        libc.setns(fd, NS_CLONE_FLAG[type], path);
-      } finally {
-        libc.close(fd);
-      }
-    }
-    // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
-    const kept = Array.from({ length: 3 + preserveFds }, (_, i): [number, number] => [i, i]);
-    const syncW = 3 + preserveFds, syncR = syncW + 1;
-    pid = libc.posixSpawn(process.execPath, [process.execPath, execInitScript(), String(syncW), String(syncR)], [],
-      [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+    for (const s of switches) libc.setns(s.target, NS_CLONE_FLAG[s.type], `/proc/${initPid}/ns/${NS_PROC_NAME[s.type]}`);
+    pid = libc.spawnPrepared(prepared);
   } finally {
-    for (const s of switched.reverse()) restoreNamespace(s.type, s.fd);
+    for (const s of switches.reverse()) {
+      restoreNamespace(s.type, s.own);
+      libc.close(s.target);
+    }
     libc.close(childWrite);
     libc.close(childRead);
   }
