@@ -134,6 +134,35 @@ test('exec works with the Node 20 bundle too (only node: APIs and koffi)', () =>
   assert.match(r.stdout, /^\d+\n$/);
 });
 
+test('the container\'s seccomp profile applies to exec\'d processes, with or without no_new_privs', () => {
+  const sid = uniqueId('seccomp');
+  const bundle = t.bundle((s) => {
+    const p = s.process as NonNullable<typeof s.process>;
+    p.args = ['sleep', '1000'];
+    p.noNewPrivileges = false; // loading the filter then needs CAP_SYS_ADMIN, held only until the load
+    s.linux = {
+      ...s.linux,
+      seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] },
+    };
+  });
+  t.ok(['run', '--detach', '--bundle', bundle, sid]);
+  try {
+    for (const user of ['0:0', '1000:1000']) {
+      const r = exec(['--user', user, sid, 'sh', '-c', 'grep -E "^(Seccomp|NoNewPrivs|CapEff):" /proc/self/status; mkdir /tmp/d; echo "mkdir=$?"']);
+      assert.is(r.status, 0, r.stderr);
+      assert.is(statusField(r.stdout, 'Seccomp'), '2');
+      assert.is(statusField(r.stdout, 'NoNewPrivs'), '0');
+      // root keeps the config's CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE; a non-root uid none; never CAP_SYS_ADMIN
+      assert.is(statusField(r.stdout, 'CapEff'), user === '0:0' ? '0000000020000420' : '0000000000000000');
+      assert.match(r.stdout, /mkdir=1/);
+      assert.match(r.stderr, 'Operation not permitted');
+    }
+  } finally {
+    t.run(['delete', '--force', sid]);
+  }
+  assert.equal(leftovers(t, sid), []);
+});
+
 test('a missing program fails with runc\'s texts and exit 255', () => {
   const a = exec([id, 'nonexistent-program']);
   assert.is(a.status, 255);
