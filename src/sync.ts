@@ -8,7 +8,7 @@
 //   init  → create  {"type":"ready"}           about to block on exec.fifo
 //   init  → create  {"type":"error","msg":…}   any stage failed; the init exits
 import * as libc from './linux/libc';
-import type { Spec, State } from './spec/types';
+import type { NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
 
 export interface InitPlan {
   type: 'plan';
@@ -26,8 +26,22 @@ export interface InitPlan {
   cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
 }
 
+/** `toyrun exec` → exec-init: the process to become and what to join. */
+export interface ExecPlan {
+  type: 'exec';
+  process: Process;
+  /** The init's /proc/<pid>/ns/* files; pid (and time) were switched by `exec` itself. */
+  namespaces: { type: NamespaceType; path: string }[];
+  /** Files to write "0" to (see joinFiles in linux/cgroups.ts). */
+  cgroupJoin: string[];
+  seccomp?: Seccomp;
+  consoleSocket?: string;
+  preserveFds: number;
+}
+
 export type InitMessage =
   | InitPlan
+  | ExecPlan
   | { type: 'createRuntime' }
   | { type: 'continue'; state: State }
   | { type: 'ready'; stages: [string, number][] }
