@@ -3,7 +3,7 @@
 // id succeeds silently: podman's cleanup and containerd's double delete rely on it.
 import { existsSync } from 'node:fs';
 import * as libc from './linux/libc';
-import { cgroupDriver, pidsIn } from './linux/cgroups';
+import { cgroupDirs, cgroupDriver, pidsIn, resolveCgroupPath } from './linux/cgroups';
 import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './state';
 import { loadContainer } from './container';
 import { runHooksWarnOnly } from './hooks';
@@ -36,8 +36,8 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
       loaded = loadContainer(root, id);
     } catch (e) {
       if (!(force && e instanceof CorruptStateError)) throw e;
-      logWarn(`${e.message}: removing ${dir} without knowing its processes or cgroup`);
-      removeContainerDir(dir);
+      logWarn(`${e.message}: removing what its config.json says it has`);
+      removeByConfig(dir, id);
       return;
     }
     const { rec, status } = loaded;
@@ -79,4 +79,23 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
   } finally {
     unlock();
   }
+}
+
+/** Without state.json, the cgroup is where config.json's cgroupsPath puts it
+ * (create recorded the same computation): kill what is in it, then remove it. */
+function removeByConfig(dir: string, id: string): void {
+  try {
+    const cg = { paths: cgroupDirs(resolveCgroupPath(loadSpec(dir)?.linux?.cgroupsPath, id, false)) };
+    for (const pid of pidsIn(cg)) {
+      try {
+        libc.kill(pid, 9);
+      } catch {
+        // gone
+      }
+    }
+    cgroupDriver().destroy(cg);
+  } catch (e) {
+    logWarn(`container ${id}: ${(e as Error).message}`);
+  }
+  removeContainerDir(dir);
 }

@@ -209,14 +209,15 @@ const CRASH_PATTERNS = [
 ];
 
 /** Why a runtime call's outcome is not acceptable, or undefined when it is:
- * exit 0, or exit 1 with an error line and no crash trace, within the time limit. */
-export function badOutcome(r: Result & { timedOut?: boolean }): string | undefined {
+ * exit 0, or `failure` (1; runc's 255 for exec) with an error line and no crash
+ * trace, within the time limit. */
+export function badOutcome(r: Result & { timedOut?: boolean }, failure = 1): string | undefined {
   if (r.timedOut) return 'hang (killed after the time limit)';
   if (r.signal) return `killed by ${r.signal}`;
-  if (r.status !== 0 && r.status !== 1) return `exit status ${r.status}`;
+  if (r.status !== 0 && r.status !== failure) return `exit status ${r.status}`;
   const crash = CRASH_PATTERNS.find((p) => p.test(r.stderr));
   if (crash) return `crash trace in stderr (${crash}): ${r.stderr.slice(0, 600)}`;
-  if (r.status === 1 && r.stderr.trim() === '' && r.stdout.trim() === '') return 'failed without a word';
+  if (r.status !== 0 && r.stderr.trim() === '' && r.stdout.trim() === '') return 'failed without a word';
   return undefined;
 }
 

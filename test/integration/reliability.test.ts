@@ -212,6 +212,19 @@ test('a recycled pid is not mistaken for the init: delete neither kills nor wait
   }
 });
 
+test('a truncated state.json: state says it is corrupt, delete --force still removes process, cgroup and dir', () => {
+  const id = uniqueId(`${PREFIX}-corrupt`);
+  t.ok(['create', '--bundle', t.bundle(sleeper), id]);
+  t.ok(['start', id]);
+  const file = join(t.root, id, 'state.json');
+  writeFileSync(file, readFileSync(file, 'utf8').slice(0, 40));
+  const st = t.run(['state', id]);
+  assert.is(st.status, 1);
+  assert.match(st.stderr, /state\.json is corrupt/);
+  t.ok(['delete', '--force', id]);
+  assertNoLeftovers(id);
+});
+
 test('a FIFO as a namespace path fails create instead of hanging it', async () => {
   const dir = t.tempDir();
   const fifo = join(dir, 'ns');
