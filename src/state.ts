@@ -6,6 +6,7 @@
 // time? is the cgroup frozen?), never trusted from the file alone.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, closeSync, fsyncSync, fstatSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { validateContainerId } from './spec/validate';
 import type { Spec, State, Status } from './spec/types';
 import { flock, LOCK_EX, O, openat, AT_FDCWD, close } from './linux/libc';
 import type { CgroupRecord } from './linux/cgroups';
@@ -35,7 +36,15 @@ export interface ContainerRecord {
 
 export class ContainerError extends Error {}
 
+/** Every command goes through here with the caller's id: an id like ".." must
+ * never name a directory outside the root (`delete --force ..` would remove the
+ * root's parent: found by fuzzing command lines). */
 export function containerDir(root: string, id: string): string {
+  try {
+    validateContainerId(id);
+  } catch (e) {
+    throw new ContainerError((e as Error).message);
+  }
   return join(root, id);
 }
 

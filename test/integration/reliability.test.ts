@@ -6,7 +6,7 @@
 // mounts, processes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { BUSYBOX_ROOTFS, leftovers, sh, Toyrun, TOYRUN, uniqueId } from '../helpers';
@@ -297,6 +297,7 @@ test('fuzzed container ids: refused clearly or handled, never escaping --root', 
   const outside = mkdtempSync('/run/toyrun-test/outside-');
   const root = join(outside, 'root');
   mkdirSync(root);
+  writeFileSync(join(outside, 'sentinel'), '');
   try {
     for (const id of HOSTILE_IDS) {
       const r = startToyrun(root, ['create', '--bundle', bundle, id], { timeoutMs: 30000 });
@@ -308,7 +309,14 @@ test('fuzzed container ids: refused clearly or handled, never escaping --root', 
       } else {
         assert.match(res.stderr, /invalid container id|container id cannot be empty|id is required/, JSON.stringify(id));
       }
-      assert.equal(readdirSync(outside), ['root'], `nothing outside --root after ${JSON.stringify(id)}`);
+      // every other command with the same id must stay inside --root too
+      // (`delete --force ..` once removed the root's parent)
+      for (const cmd of [['delete', '--force', id], ['delete', id], ['state', id], ['kill', id, '9'], ['start', id], ['ps', id]]) {
+        const o = await startToyrun(root, cmd, { timeoutMs: 30000 }).done;
+        assert.is(badOutcome(o), undefined, JSON.stringify(cmd));
+        assert.ok(existsSync(join(outside, 'sentinel')), `${JSON.stringify(cmd)} removed a file outside --root`);
+      }
+      assert.equal(readdirSync(outside).sort(), ['root', 'sentinel'], `nothing outside --root after ${JSON.stringify(id)}`);
       assert.equal(readdirSync(root), [], `nothing left in --root after ${JSON.stringify(id)}`);
     }
   } finally {

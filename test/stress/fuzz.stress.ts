@@ -6,7 +6,7 @@
 // Replay with TOYRUN_FUZZ_SEED=<seed>.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Toyrun } from '../helpers';
 import {
@@ -58,6 +58,7 @@ test(`${HOSTILE_IDS.length + ID_CASES} hostile container ids: refused clearly or
   const outside = mkdtempSync('/run/toyrun-test/sz-outside-');
   const root = join(outside, 'root');
   mkdirSync(root);
+  writeFileSync(join(outside, 'sentinel'), '');
   const rand = rng(SEED + 1);
   const ids = [...HOSTILE_IDS, ...Array.from({ length: ID_CASES }, () => randomId(rand))];
   let accepted = 0;
@@ -72,7 +73,14 @@ test(`${HOSTILE_IDS.length + ID_CASES} hostile container ids: refused clearly or
       } else {
         assert.match(res.stderr, /invalid container id|container id cannot be empty|id is required/, JSON.stringify(id));
       }
-      assert.equal(readdirSync(outside), ['root'], `nothing outside --root after ${JSON.stringify(id)}`);
+      // every other command with the same id must stay inside --root too
+      // (`delete --force ..` once removed the root's parent)
+      for (const cmd of [['delete', '--force', id], ['delete', id], ['state', id], ['kill', id, '9'], ['start', id], ['ps', id]]) {
+        const o = await startToyrun(root, cmd, { timeoutMs: 30000 }).done;
+        assert.is(badOutcome(o), undefined, JSON.stringify(cmd));
+        assert.ok(existsSync(join(outside, 'sentinel')), `${JSON.stringify(cmd)} removed a file outside --root`);
+      }
+      assert.equal(readdirSync(outside).sort(), ['root', 'sentinel'], `nothing outside --root after ${JSON.stringify(id)}`);
       assert.equal(readdirSync(root), [], `nothing left in --root after ${JSON.stringify(id)}`);
     }
   } finally {
