@@ -21,6 +21,8 @@ import { runHooks } from './hooks';
 import { mountImage, unmountImage } from './image';
 import type { Spec } from './spec/types';
 import { logWarn } from './log';
+import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
+import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './userns-stages';
 
 export interface CreateOptions {
   root: string;
@@ -33,6 +35,9 @@ export interface CreateOptions {
   systemdCgroup: boolean;
   /** Extra mounts appended to config.json's (toyrun run -v). */
   extraMounts?: Spec['mounts'];
+  /** `run` in the foreground waits on Created.child: with a user namespace, keep
+   * a process (stage 1) that exits as the init exits. */
+  foreground?: boolean;
 }
 
 export interface Created {
@@ -75,7 +80,12 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   for (const ns of spec.linux?.namespaces ?? []) {
     if (ns.path && !existsSync(ns.path)) problems.push(`/linux/namespaces: ${ns.type} namespace path ${ns.path} does not exist`);
   }
-  if (findNamespace(spec.linux?.namespaces, 'user')) problems.push('/linux/namespaces: user namespaces are not supported yet');
+  problems.push(...userNamespaceProblems(spec));
+  const userns = findNamespace(spec.linux?.namespaces, 'user');
+  if (userns?.path) {
+    const bad = checkUserNamespacePath(userns.path);
+    if (bad) problems.push(`/linux/namespaces: ${bad}`);
+  }
   problems.push(...checkSysctls(spec).map((p) => `/linux/sysctl: ${p}`));
   const missing = unsupportedCapabilities(spec.process?.capabilities);
   if (missing.length > 0) problems.push(`/process/capabilities: not supported by this kernel: ${missing.join(', ')}`);
@@ -137,9 +147,12 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec);
     driver.apply(cgroup, spec.linux?.resources);
 
-    const spawned = spawnInit(spec, opts);
+    const userns = findNamespace(spec.linux?.namespaces, 'user')
+      ? spawnInitInUserNamespace(spec, dir, initScript(), opts.preserveFds, opts.foreground === true)
+      : undefined;
+    const spawned = userns ?? spawnInit(spec, opts);
     child = spawned.child;
-    const pid = child.pid as number;
+    const pid = userns ? userns.pid : (child.pid as number);
     const killInit = (): void => {
       try {
         libc.kill(pid, 9);
@@ -152,6 +165,8 @@ export function createContainer(opts: CreateOptions): Created {
     rec.pid = pid;
     rec.pidStartTime = processStartTime(pid) ?? '';
     saveRecord(dir, rec);
+    const cgroupProcs = [...new Set(Object.values(cgroup.paths))].map((d) => join(d, 'cgroup.procs'));
+    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, cgroupProcs);
 
     const plan: InitPlan = {
       type: 'plan',
@@ -162,9 +177,10 @@ export function createContainer(opts: CreateOptions): Created {
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       consoleSocket: opts.consoleSocket,
-      cgroupProcs: [...new Set(Object.values(cgroup.paths))].map((d) => join(d, 'cgroup.procs')),
+      cgroupProcs: userns ? [] : cgroupProcs, // with a user namespace, joined by us above
       cgroupPaths: cgroup.paths,
       cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
+      stateDirFd: userns?.stateDirFd,
     };
     driveInit(spawned.chan, plan, rec, spec);
 

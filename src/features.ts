@@ -18,7 +18,7 @@ export interface FeatureFlags {
   seccomp: boolean;
   userns: boolean;
 }
-export const features: FeatureFlags = { seccomp: false, userns: false };
+export const features: FeatureFlags = { seccomp: false, userns: true };
 
 export function featuresDocument(): Record<string, unknown> {
   const last = lastCap();

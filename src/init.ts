@@ -20,6 +20,8 @@ import { dropBoundingSet, keepCapsAcrossSetuid, setCapabilitySets } from './linu
 import { loadSeccomp } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
+import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
+import { inUserNamespace } from './linux/userns';
 import type { Spec, State } from './spec/types';
 
 interface InitContext {
@@ -81,7 +83,7 @@ function doMounts(ctx: InitContext): void {
   } finally {
     libc.close(rootFd);
   }
-  createDevices(plan.rootfs, spec.linux?.devices);
+  createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace());
   createDevSymlinks(plan.rootfs);
   if (spec.process?.cwd) mkdirInRoot(plan.rootfs, spec.process.cwd);
 }
@@ -158,7 +160,7 @@ function main(): void {
     plan,
     spec: plan.spec,
     chan,
-    stateFd: libc.openat(AT_FDCWD, plan.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC),
+    stateFd: plan.stateDirFd ?? libc.openat(AT_FDCWD, plan.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC),
   };
   try {
     stage('join cgroup', () => joinCgroup(ctx));
@@ -200,4 +202,5 @@ function describe(e: unknown): string {
   return msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}`;
 }
 
-main();
+if (process.argv[2] === STAGE1_ARG) runUserNamespaceStage1(process.argv[3] as string);
+else main();

@@ -10,7 +10,7 @@ import { logError } from './log';
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 export function runContainer(opts: CreateOptions, detach: boolean): Promise<number> {
-  const created = createContainer(opts);
+  const created = createContainer({ ...opts, foreground: !detach });
   try {
     startContainer(opts.root, opts.id);
   } catch (e) {

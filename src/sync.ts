@@ -7,6 +7,7 @@
 //   create → init   {"type":"continue","state":…} prestart/createRuntime hooks ran
 //   init  → create  {"type":"ready"}           about to block on exec.fifo
 //   init  → create  {"type":"error","msg":…}   any stage failed; the init exits
+// With a user namespace, stage 1 reports first ({"type":"stage2",…}): see src/userns-stages.ts.
 import * as libc from './linux/libc';
 import type { Spec, State } from './spec/types';
 
@@ -24,6 +25,8 @@ export interface InitPlan {
   cgroupProcs: string[];
   cgroupPaths: Record<string, string>;
   cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
+  /** An inherited O_PATH fd on stateDir (user namespace: the mapped root can't walk the state root). */
+  stateDirFd?: number;
 }
 
 export type InitMessage =
@@ -31,7 +34,8 @@ export type InitMessage =
   | { type: 'createRuntime' }
   | { type: 'continue'; state: State }
   | { type: 'ready' }
-  | { type: 'error'; msg: string };
+  | { type: 'error'; msg: string }
+  | { type: 'stage2'; pid: number; uidMap: string; gidMap: string };
 
 export class SyncChannel {
   private buf = '';

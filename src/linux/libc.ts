@@ -311,6 +311,12 @@ export function resetSignals(): void {
   const empty = Buffer.alloc(128);
   check(f.sigprocmask(2 /* SIG_SETMASK */, empty, null), 'sigprocmask');
 }
+/** SIG_IGN for one signal (set with sigaction directly: the engine's own handling may need threads). */
+export function ignoreSignal(sig: number): void {
+  const act = Buffer.alloc(152);
+  act.writeBigUInt64LE(1n, 0); // SIG_IGN
+  check(f.sigaction(sig, act, null), 'sigaction', String(sig));
+}
 /** poll(2) a single fd; returns revents (0 on timeout). */
 export function pollOne(fd: number, events: number, timeoutMs: number): number {
   const buf = Buffer.alloc(8);

@@ -1,0 +1,312 @@
+// Starting a process inside a user namespace from a multithreaded engine.
+//
+// The engine can't unshare(CLONE_NEWUSER) or setns() into a user namespace
+// (EINVAL when multithreaded), and every namespace the container gets must be
+// created by a process already inside the new user namespace, so that the
+// user namespace owns it. So the process tree is built in stages:
+//
+//   stage 0  the CLI (host root). For a new namespace, src/linux/userns.ts
+//            creates it with an `unshare --user` holder and writes
+//            setgroups/uid_map/gid_map as the privileged parent; it keeps an fd
+//            on the namespace. Then it spawns
+//              nsenter --user=/proc/self/fd/U [--net=P ...] [--pid=P -F] -- ENGINE init.js userns-stage1 CONFIG
+//            nsenter is single-threaded C: it joins the namespaces given by
+//            path first where it must (one owned by the host user namespace can
+//            only be joined before leaving it), then the user namespace, and
+//            becomes uid 0/gid 0 there, so the engine starts with a full
+//            capability set *in that namespace* and none outside it.
+//   stage 1  the engine inside the user namespace (runUserNamespaceStage1,
+//            below). PID and time namespaces apply to children only: it
+//            unshares the new ones on its main thread and spawns stage 2, which
+//            is PID 1 of the new PID namespace. It reports stage 2's host PID
+//            and the maps it sees, closes its copies of the fds, and exits (or,
+//            with `wait`, stays to mirror stage 2's exit status to the CLI,
+//            which waits on its own child for `run` and `exec` in the foreground).
+//   stage 2  the real init (src/init.ts) or exec-init, unchanged: it creates
+//            the remaining namespaces (mount, uts, ipc, net, cgroup) and skips
+//            those nsenter already joined.
+//
+// Protocol on the sync pipe (src/sync.ts), before the usual init protocol:
+//   stage 1 → CLI  {"type":"stage2","pid":N,"uidMap":"…","gidMap":"…"}
+//   stage 1 → CLI  {"type":"error","msg":…}       stage 1 failed; nothing was spawned
+//   EOF before either: nsenter failed (its message went to stderr).
+// The CLI then joins stage 2 to the cgroup itself (host root writes cgroup.procs:
+// the mapped root can't), and only then sends the plan: stage 2 is blocked
+// reading it, so no container code runs outside the cgroup.
+//
+// File descriptors, the same numbers in nsenter, stage 1 and stage 2:
+//   0-2 stdio, 3..N+2 --preserve-fds, N+3 sync (child writes), N+4 sync (child
+//   reads), then the caller's extra fds; the user namespace fd comes last and
+//   stops at stage 1.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import * as libc from './linux/libc';
+import { AT_FDCWD, CLONE, O } from './linux/libc';
+import { SyncChannel } from './sync';
+import { findNamespace } from './linux/namespaces';
+import { isBind } from './linux/mounts';
+import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
+import { ValidationError } from './spec/validate';
+import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
+
+export const STAGE1_ARG = 'userns-stage1';
+
+/** nsenter's option for each namespace type it joins by path (mount is left to stage 2:
+ * the engine and its scripts must stay reachable at their host paths). */
+const NSENTER_OPTION: Partial<Record<NamespaceType, string>> = {
+  network: '--net',
+  ipc: '--ipc',
+  uts: '--uts',
+  cgroup: '--cgroup',
+  pid: '--pid',
+  time: '--time',
+};
+
+export interface Stage1Config {
+  /** New namespaces stage 1 creates for its child. */
+  unshare: ('pid' | 'time')[];
+  /** Stage 2: engine script and its arguments. */
+  script: string;
+  args: string[];
+  /** fds 3..lastFd go to stage 2 at the same numbers. */
+  lastFd: number;
+  /** Where stage 1 writes its report (also stage 2's sync write end). */
+  syncW: number;
+  syncR: number;
+  /** Stay, and exit as stage 2 exits. */
+  wait: boolean;
+}
+
+export interface UserNamespaceSpawn {
+  /** Join the user namespace at path, or create one with these maps. */
+  user: { path: string } | { uidMap: IdMapping[]; gidMap: IdMapping[] };
+  /** Namespaces with a path that nsenter joins (mount and user are ignored here). */
+  join: Namespace[];
+  /** New PID/time namespaces for stage 2. */
+  unshare: ('pid' | 'time')[];
+  /** Engine script of stage 1 (dist/init.js) and of stage 2. */
+  stage1Script: string;
+  stage2Script: string;
+  preserveFds: number;
+  /** Parent fds handed to stage 2 after the sync pair; see extraFdNumbers. */
+  extraFds: number[];
+  wait: boolean;
+}
+
+export interface UserNamespaceSpawned {
+  /** nsenter, which became stage 1. */
+  child: ChildProcess;
+  chan: SyncChannel;
+  /** Host PID of stage 2. */
+  pid: number;
+  uidMap: IdMapping[];
+  gidMap: IdMapping[];
+  /** The fd numbers of extraFds in stage 2. */
+  extraFdNumbers: number[];
+}
+
+export function nsenterJoinArgs(join: Namespace[]): string[] {
+  const args: string[] = [];
+  for (const n of join) {
+    const opt = NSENTER_OPTION[n.type];
+    if (n.path && opt) args.push(`${opt}=${n.path}`);
+  }
+  // Joining a PID namespace: keep nsenter from forking, so that stage 1 stays in
+  // the host PID namespace (and reports host PIDs) while its child lands in it.
+  if (join.some((n) => n.type === 'pid' && n.path)) args.push('--no-fork');
+  return args;
+}
+
+/** Stage 0: spawn stage 1 through nsenter and read its report. */
+export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawned {
+  const [parentRead, childWrite] = libc.pipe();
+  const [childRead, parentWrite] = libc.pipe();
+  let nsFd = -1;
+  let child: ChildProcess;
+  const n = o.preserveFds;
+  const syncW = 3 + n, syncR = 4 + n;
+  const extraFdNumbers = o.extraFds.map((_, i) => 5 + n + i);
+  const lastFd = 4 + n + o.extraFds.length;
+  try {
+    let userPath: string;
+    if ('path' in o.user) {
+      userPath = o.user.path;
+    } else {
+      nsFd = createUserNamespace(o.user.uidMap, o.user.gidMap);
+      userPath = `/proc/self/fd/${lastFd + 1}`;
+    }
+    const config: Stage1Config = {
+      unshare: o.unshare,
+      script: o.stage2Script,
+      args: [String(syncW), String(syncR)],
+      lastFd,
+      syncW,
+      syncR,
+      wait: o.wait,
+    };
+    const preserved = Array.from({ length: n }, (_, i) => 3 + i);
+    child = spawn(
+      NSENTER,
+      [`--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', process.execPath, o.stage1Script, STAGE1_ARG, JSON.stringify(config)],
+      {
+        stdio: [0, 1, 2, ...preserved, childWrite, childRead, ...o.extraFds, ...(nsFd >= 0 ? [nsFd] : [])],
+        env: {},
+        cwd: '/',
+      },
+    );
+    child.on('error', () => undefined); // a failed spawn shows as EOF below
+  } finally {
+    libc.close(childWrite);
+    libc.close(childRead);
+    if (nsFd >= 0) libc.close(nsFd);
+  }
+  const chan = new SyncChannel(parentRead, parentWrite);
+  const report = child.pid === undefined ? undefined : chan.recv();
+  if (report === undefined || report.type !== 'stage2') {
+    chan.close();
+    if (report?.type === 'error') throw new Error(`user namespace stage 1: ${report.msg}`);
+    throw new Error(`${NSENTER} could not start the container process in its user namespace (see its message above)`);
+  }
+  return {
+    child,
+    chan,
+    pid: report.pid,
+    uidMap: parseIdMap(report.uidMap),
+    gidMap: parseIdMap(report.gidMap),
+    extraFdNumbers,
+  };
+}
+
+// ---- stage 1 --------------------------------------------------------------------
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+/** Stage 1, in the engine started by nsenter: uid 0 with every capability in the user namespace. */
+export function runUserNamespaceStage1(configJson: string): void {
+  const c = JSON.parse(configJson) as Stage1Config;
+  const chan = new SyncChannel(c.syncR, c.syncW);
+  let child: ChildProcess;
+  try {
+    // The first child after unshare(CLONE_NEWPID) becomes PID 1: nothing may be spawned before stage 2.
+    if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
+    if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
+    const fds = Array.from({ length: c.lastFd - 2 }, (_, i) => 3 + i);
+    child = spawn(process.execPath, [c.script, ...c.args], { stdio: [0, 1, 2, ...fds], env: {}, cwd: '/' });
+    if (child.pid === undefined) throw new Error(`spawn ${process.execPath}: failed to start stage 2`);
+    chan.send({
+      type: 'stage2',
+      pid: child.pid,
+      uidMap: readFileSync('/proc/self/uid_map', 'utf8'),
+      gidMap: readFileSync('/proc/self/gid_map', 'utf8'),
+    });
+  } catch (e) {
+    chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
+    process.exit(1);
+  }
+  // Our copies would keep the pipes open: the CLI must see EOF when stage 2 dies.
+  for (let fd = 3; fd <= c.lastFd; fd++) libc.close(fd);
+  // After unshare(CLONE_NEWPID) the kernel refuses to create threads (clone
+  // with CLONE_THREAD: EINVAL) and the engine aborts if it tries: from here on,
+  // no event loop, only blocking calls, then exit.
+  if (!c.wait) process.exit(0);
+  // Terminal signals reach the whole process group: the CLI forwards them to
+  // stage 2 itself; stage 1 only waits.
+  for (const sig of FORWARDED) libc.ignoreSignal(constants.signals[sig]);
+  process.exit(mirrorExit(waitExit(child.pid)));
+}
+
+/** Blocking waitpid, retried on EINTR; the raw wait status. */
+function waitExit(pid: number): number {
+  for (;;) {
+    try {
+      return libc.waitpid(pid, 0)[1];
+    } catch (e) {
+      if (!(e instanceof libc.SysError && e.code === 'EINTR')) throw e;
+    }
+  }
+}
+
+/** Exit code for a wait status; a signal death is re-raised on ourselves, so the CLI sees the same. */
+function mirrorExit(status: number): number {
+  const sig = status & 0x7f;
+  if (sig === 0) return (status >> 8) & 0xff;
+  libc.resetSignals(); // the engine ignores some signals (SIGPIPE): die by the default action
+  libc.kill(process.pid, sig);
+  return 128 + sig;
+}
+
+// ---- create: the container's init in a user namespace ----------------------------
+
+export interface InitInUserNamespace extends UserNamespaceSpawned {
+  /** Stage 2's number for the O_PATH fd on the state dir. */
+  stateDirFd: number;
+}
+
+/** Spawn the init (stage 2 = dist/init.js) in the spec's user namespace. */
+export function spawnInitInUserNamespace(spec: Spec, stateDir: string, initScript: string, preserveFds: number, wait: boolean): InitInUserNamespace {
+  const nss = spec.linux?.namespaces ?? [];
+  const user = findNamespace(nss, 'user') as Namespace;
+  const dirFd = libc.openat(AT_FDCWD, stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  try {
+    const spawned = spawnInUserNamespace({
+      user: user.path ? { path: user.path } : { uidMap: spec.linux?.uidMappings ?? [], gidMap: spec.linux?.gidMappings ?? [] },
+      join: nss.filter((n) => n.path && n.type !== 'user' && n.type !== 'mount'),
+      unshare: (['pid', 'time'] as const).filter((t) => nss.some((n) => n.type === t && !n.path)),
+      stage1Script: initScript,
+      stage2Script: initScript,
+      preserveFds,
+      extraFds: [dirFd],
+      wait,
+    });
+    return { ...spawned, stateDirFd: spawned.extraFdNumbers[0] as number };
+  } finally {
+    libc.close(dirFd);
+  }
+}
+
+/** The maps stage 1 saw must be the ones config.json asked for (a joined namespace has its own). */
+function mapMismatch(wanted: IdMapping[] | undefined, got: IdMapping[], at: string): string[] {
+  if (!wanted?.length) return [];
+  const key = (m: IdMapping[]): string => formatIdMap([...m].sort((a, b) => a.containerID - b.containerID));
+  return key(wanted) === key(got) ? [] : [`${at} does not match the joined user namespace (${formatIdMap(got).trim().replace(/\n/g, ', ')})`];
+}
+
+/**
+ * Between stage 1's report and the plan: everything the mapped root can't do
+ * for itself, done by the host root. Throws a ValidationError-style message.
+ *  - the joined namespace's maps must fit the config and process.user;
+ *  - the rootfs and bind sources must be reachable (no capability applies to
+ *    inodes whose owner is unmapped: only the mode bits count);
+ *  - cgroup.procs is owned by host root: the runtime writes stage 2's PID;
+ *  - exec.fifo goes to the mapped root (runc does the same) and the state dir
+ *    becomes searchable (0711) so that the init can open the fifo in it.
+ */
+export function prepareInitInUserNamespace(
+  spec: Spec, s: UserNamespaceSpawned, configFile: string, stateDir: string, rootfs: string, cgroupProcs: string[],
+): void {
+  const user = findNamespace(spec.linux?.namespaces, 'user');
+  const problems: string[] = [];
+  if (user?.path) {
+    const where = `the user namespace ${user.path}`;
+    problems.push(
+      ...mapMismatch(spec.linux?.uidMappings, s.uidMap, '/linux/uidMappings'),
+      ...mapMismatch(spec.linux?.gidMappings, s.gidMap, '/linux/gidMappings'),
+      ...unmappedUserProblems(spec, s.uidMap, s.gidMap, where),
+    );
+  }
+  const uid = toHostId(s.uidMap, 0) ?? 0;
+  const gid = toHostId(s.gidMap, 0) ?? 0;
+  const root = unreachableBy(`${rootfs}/.`, uid, gid);
+  if (root) problems.push(`/root/path ${rootfs} is not reachable by the container's root: ${root}`);
+  (spec.mounts ?? []).forEach((m, i) => {
+    if (!isBind(m) || !m.source) return;
+    const why = unreachableBy(m.source, uid, gid);
+    if (why) problems.push(`/mounts/${i}/source ${m.source} is not reachable by the container's root: ${why}`);
+  });
+  if (problems.length > 0) throw new ValidationError(configFile, problems);
+  for (const procs of cgroupProcs) writeFileSync(procs, String(s.pid));
+  libc.lchown(join(stateDir, 'exec.fifo'), uid, gid);
+  chmodSync(stateDir, 0o711);
+}
