@@ -9,7 +9,7 @@
 //            creates it with an `unshare --user` holder and writes
 //            setgroups/uid_map/gid_map as the privileged parent; it keeps an fd
 //            on the namespace. Then it spawns
-//              nsenter --user=/proc/self/fd/U [--net=P ...] [--pid=P -F] -- ENGINE init.js userns-stage1 CONFIG
+//              nsenter --user=/proc/self/fd/U [--net=P ...] -- ENGINE init.js userns-stage1 CONFIG
 //            nsenter is single-threaded C: it joins the namespaces given by
 //            path first where it must (one owned by the host user namespace can
 //            only be joined before leaving it), then the user namespace, and
@@ -53,20 +53,23 @@ import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
 
 export const STAGE1_ARG = 'userns-stage1';
 
-/** nsenter's option for each namespace type it joins by path (mount is left to stage 2:
- * the engine and its scripts must stay reachable at their host paths). */
+/** nsenter's option for each namespace type it joins by path. Mount is left to
+ * stage 2 (the engine and its scripts must stay reachable at their host paths);
+ * pid and time to stage 1: once the namespace for children differs from its
+ * own, the kernel refuses new threads (EINVAL), and the engine starts threads
+ * as it boots, so stage 1 switches them itself just before spawning stage 2. */
 const NSENTER_OPTION: Partial<Record<NamespaceType, string>> = {
   network: '--net',
   ipc: '--ipc',
   uts: '--uts',
   cgroup: '--cgroup',
-  pid: '--pid',
-  time: '--time',
 };
 
 export interface Stage1Config {
-  /** New namespaces stage 1 creates for its child. */
+  /** New namespaces stage 1 creates for its child... */
   unshare: ('pid' | 'time')[];
+  /** ...and the ones it joins by path. */
+  join: { type: 'pid' | 'time'; path: string }[];
   /** Stage 2: engine script and its arguments. */
   script: string;
   args: string[];
@@ -82,7 +85,7 @@ export interface Stage1Config {
 export interface UserNamespaceSpawn {
   /** Join the user namespace at path, or create one with these maps. */
   user: { path: string } | { uidMap: IdMapping[]; gidMap: IdMapping[] };
-  /** Namespaces with a path that nsenter joins (mount and user are ignored here). */
+  /** Namespaces to join by path (user and mount are ignored here). */
   join: Namespace[];
   /** New PID/time namespaces for stage 2. */
   unshare: ('pid' | 'time')[];
@@ -113,9 +116,6 @@ export function nsenterJoinArgs(join: Namespace[]): string[] {
     const opt = NSENTER_OPTION[n.type];
     if (n.path && opt) args.push(`${opt}=${n.path}`);
   }
-  // Joining a PID namespace: keep nsenter from forking, so that stage 1 stays in
-  // the host PID namespace (and reports host PIDs) while its child lands in it.
-  if (join.some((n) => n.type === 'pid' && n.path)) args.push('--no-fork');
   return args;
 }
 
@@ -139,6 +139,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     }
     const config: Stage1Config = {
       unshare: o.unshare,
+      join: o.join.filter((n): n is { type: 'pid' | 'time'; path: string } => (n.type === 'pid' || n.type === 'time') && !!n.path),
       script: o.stage2Script,
       args: [String(syncW), String(syncR)],
       lastFd,
@@ -190,6 +191,14 @@ export function runUserNamespaceStage1(configJson: string): void {
   let child: ChildProcess;
   try {
     // The first child after unshare(CLONE_NEWPID) becomes PID 1: nothing may be spawned before stage 2.
+    for (const n of c.join) {
+      const fd = libc.openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC);
+      try {
+        libc.setns(fd, n.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME, `${n.path} (${n.type})`);
+      } finally {
+        libc.close(fd);
+      }
+    }
     if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
     if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
     const fds = Array.from({ length: c.lastFd - 2 }, (_, i) => 3 + i);

@@ -269,7 +269,17 @@ export function mountOne(ctx: MountContext, m: Mount): void {
     return;
   }
   ensureDestination(ctx.rootfs, m.destination, false);
-  mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, o.data.join(',') || null));
+  try {
+    mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, o.data.join(',') || null));
+  } catch (e) {
+    // sysfs needs privilege over the network namespace's owner: in a user namespace
+    // without a network namespace of its own, bind the host's /sys instead, as runc
+    // does (recursively: a plain bind of a mount with locked submounts is refused).
+    if (!(type === 'sysfs' && e instanceof SysError && e.code === 'EPERM')) throw e;
+    mountAt(ctx, m.destination, (target) => libc.mount('/sys', target, null, MS.BIND | MS.REC, null));
+    mountAt(ctx, m.destination, (target) => finishMount(target, o, true));
+    return;
+  }
   mountAt(ctx, m.destination, (target) => finishMount(target, o, false));
 }
 

@@ -1,0 +1,270 @@
+// User namespaces: what the container's processes see inside (id -u, uid_map),
+// what the host sees of their files and processes, joining a namespace by path,
+// and bad mappings refused with nothing left behind.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmodSync, chownSync, closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUSYBOX_ROOTFS, leftovers, sh, statusField, Toyrun, uniqueId } from '../helpers';
+import type { IdMapping, Spec } from '../../src/spec/types';
+
+const t = new Toyrun('userns');
+const HOST = 300000; // host ids of the container's root
+const MAP: IdMapping[] = [{ containerID: 0, hostID: HOST, size: 65536 }];
+// An existing directory of the read-only busybox rootfs: the mapped root can't
+// create mount points in a rootfs owned by the host's root.
+const VOL = '/home';
+
+function withUserns(s: Spec, uid: IdMapping[] = MAP, gid: IdMapping[] = MAP): void {
+  const linux = s.linux ?? (s.linux = {});
+  linux.namespaces = [...(linux.namespaces ?? []), { type: 'user' }];
+  linux.uidMappings = uid;
+  linux.gidMappings = gid;
+}
+
+/** A copy of the busybox rootfs owned by the mapped range, in a directory anyone can search. */
+function chownedRootfs(hostRoot: number): string {
+  const dir = mkdtempSync('/tmp/toyrun-userns-rootfs-');
+  chmodSync(dir, 0o755);
+  const rootfs = join(dir, 'rootfs');
+  const r = sh('/bin/cp', ['-a', BUSYBOX_ROOTFS, rootfs]);
+  assert.is(r.status, 0, r.stderr);
+  const c = sh('/bin/chown', ['-R', '-h', `${hostRoot}:${hostRoot}`, rootfs]);
+  assert.is(c.status, 0, c.stderr);
+  return dir;
+}
+
+/** A host directory for a volume, searchable by the mapped root. */
+function volume(owner: number, mode: number): string {
+  const dir = t.tempDir('toyrun-userns-vol-');
+  chownSync(dir, owner, owner);
+  chmodSync(dir, mode);
+  return dir;
+}
+
+/** create + start a long-running container; its stdio goes to a file, not to a
+ * pipe that would keep spawnSync waiting as long as the container lives. */
+function startSleeper(id: string, bundle: string): number {
+  const log = join(t.tempDir('toyrun-userns-log-'), 'out');
+  const fd = openSync(log, 'w');
+  try {
+    const r = t.run(['create', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
+    assert.is(r.status, 0, readFileSync(log, 'utf8'));
+  } finally {
+    closeSync(fd);
+  }
+  t.ok(['start', id]);
+  return t.state(id).pid as number;
+}
+
+function createFails(fn: (s: Spec) => void, expect: RegExp): void {
+  const id = uniqueId('bad');
+  const r = t.run(['create', '--bundle', t.bundle(fn), id]);
+  assert.is.not(r.status, 0, 'create should fail');
+  assert.match(r.stderr, expect);
+  assert.equal(leftovers(t, id), []);
+}
+
+test('root inside is uid 0; uid_map and gid_map show the configured ranges', () => {
+  const uid: IdMapping[] = [
+    { containerID: 0, hostID: HOST, size: 1000 },
+    { containerID: 1000, hostID: HOST + 50000, size: 2000 },
+  ];
+  const gid: IdMapping[] = [
+    { containerID: 0, hostID: HOST + 10000, size: 100 },
+    { containerID: 100, hostID: HOST + 20000, size: 10 },
+  ];
+  const r = t.sh('id -u; id -g; echo --; cat /proc/self/uid_map; echo --; cat /proc/self/gid_map; echo --; cat /proc/self/setgroups', (s) => withUserns(s, uid, gid));
+  assert.is(r.status, 0, r.stderr);
+  const [ids, uidMap, gidMap, setgroups] = r.stdout.split('--\n');
+  assert.ok(setgroups !== undefined, r.stdout);
+  assert.is(ids, '0\n0\n');
+  const rows = (text: string | undefined): string[] => (text ?? '').trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  assert.equal(rows(uidMap), ['0 300000 1000', '1000 350000 2000']);
+  assert.equal(rows(gidMap), ['0 310000 100', '100 320000 10']);
+  // written by a privileged parent: setgroups stays allowed (process.user.additionalGids need it)
+  assert.is(setgroups?.trim(), 'allow');
+});
+
+test('the host sees the container process under the mapped uid, in the container cgroup, as the pid in state', () => {
+  const id = uniqueId('hostview');
+  const bundle = t.bundle((s) => {
+    withUserns(s);
+    (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
+  });
+  const pid = startSleeper(id, bundle);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  assert.is(statusField(status, 'Uid').split(/\s+/)[0], String(HOST));
+  assert.is(statusField(status, 'Gid').split(/\s+/)[0], String(HOST));
+  assert.is(statusField(status, 'NSpid').split(/\s+/)[1], '1', 'PID 1 of its own PID namespace');
+  assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), `/toyrun/${id}\n`);
+  assert.is.not(readlinkSync(`/proc/${pid}/ns/user`), readlinkSync('/proc/self/ns/user'));
+  t.ok(['delete', '--force', id]);
+  assert.equal(leftovers(t, id), []);
+});
+
+test('a rootfs chowned to the mapped range is writable by the container root', () => {
+  const dir = chownedRootfs(HOST);
+  try {
+    const r = t.sh('echo hi > /root/made-inside && id -u && ls -n /root/made-inside', (s) => {
+      withUserns(s);
+      s.root = { path: join(dir, 'rootfs'), readonly: false };
+    });
+    assert.is(r.status, 0, r.stderr);
+    const st = statSync(join(dir, 'rootfs', 'root', 'made-inside'));
+    assert.is(st.uid, HOST);
+    assert.is(st.gid, HOST);
+    assert.match(r.stdout, /^0\n-rw-r--r-- +1 0 +0 /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a file created in a bind-mounted host dir is owned by the mapped host uid', () => {
+  const vol = volume(HOST, 0o777);
+  const r = t.sh(`touch ${VOL}/by-root`, (s) => {
+    withUserns(s);
+    s.mounts = [...(s.mounts ?? []), { destination: VOL, type: 'bind', source: vol, options: ['rbind', 'rw'] }];
+  });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(statSync(join(vol, 'by-root')).uid, HOST);
+  assert.is(statSync(join(vol, 'by-root')).gid, HOST);
+  // and a non-root process.user lands at its own offset in the range
+  const r2 = t.sh(`id -u; touch ${VOL}/by-1000`, (s) => {
+    withUserns(s);
+    (s.process as NonNullable<Spec['process']>).user = { uid: 1000, gid: 1000, additionalGids: [5] };
+    s.mounts = [...(s.mounts ?? []), { destination: VOL, type: 'bind', source: vol, options: ['rbind', 'rw'] }];
+  });
+  assert.is(r2.status, 0, r2.stderr);
+  assert.is(r2.stdout, '1000\n');
+  assert.is(statSync(join(vol, 'by-1000')).uid, HOST + 1000);
+  assert.is(statSync(join(vol, 'by-1000')).gid, HOST + 1000);
+});
+
+test('the container root cannot write a root-owned host file through a volume', () => {
+  const vol = volume(0, 0o755);
+  writeFileSync(join(vol, 'host-file'), 'host data\n', { mode: 0o644 });
+  const r = t.sh(`id -u; echo evil > ${VOL}/host-file; echo "write=$?"; touch ${VOL}/new; echo "create=$?"; cat ${VOL}/host-file`, (s) => {
+    withUserns(s);
+    s.mounts = [...(s.mounts ?? []), { destination: VOL, type: 'bind', source: vol, options: ['rbind', 'rw'] }];
+    // the container root has every capability the runtime gives, DAC_OVERRIDE included:
+    // they do not count for inodes whose owner is outside the user namespace
+    const caps = ['CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_CHOWN'];
+    const p = s.process as NonNullable<Spec['process']>;
+    p.capabilities = { bounding: caps, effective: caps, permitted: caps };
+  });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^0\nwrite=1\ncreate=1\nhost data\n$/);
+  assert.match(r.stderr, /Permission denied/);
+  assert.is(readFileSync(join(vol, 'host-file'), 'utf8'), 'host data\n');
+});
+
+test('join an existing user namespace by path (and its PID namespace)', () => {
+  const first = uniqueId('owner');
+  const pid = startSleeper(first, t.bundle((s) => {
+    withUserns(s);
+    (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
+  }));
+  const r = t.sh('readlink /proc/self/ns/user; cat /proc/self/uid_map; id -u; ps -o args | grep -c "^sleep 1000$"', (s) => {
+    const linux = s.linux as NonNullable<Spec['linux']>;
+    linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'pid');
+    linux.namespaces.push({ type: 'user', path: `/proc/${pid}/ns/user` }, { type: 'pid', path: `/proc/${pid}/ns/pid` });
+  });
+  assert.is(r.status, 0, r.stderr);
+  const [ns, map, uid, sleepers] = r.stdout.trim().split('\n');
+  assert.is(ns, readlinkSync(`/proc/${pid}/ns/user`));
+  assert.is(map?.trim().split(/\s+/).join(' '), `0 ${HOST} 65536`);
+  assert.is(uid, '0');
+  assert.is(sleepers, '1', 'the first container\'s process is visible in the joined PID namespace');
+  // mappings given with a path must be those of the namespace joined
+  createFails((s) => {
+    withUserns(s, [{ containerID: 0, hostID: 400000, size: 10 }], MAP);
+    const linux = s.linux as NonNullable<Spec['linux']>;
+    linux.namespaces = (linux.namespaces ?? []).map((n) => (n.type === 'user' ? { type: 'user', path: `/proc/${pid}/ns/user` } : n));
+  }, /\/linux\/uidMappings does not match the joined user namespace/);
+  t.ok(['delete', '--force', first]);
+});
+
+test('a user namespace without its own network namespace gets the host /sys bound (sysfs needs the netns owner)', () => {
+  const r = t.sh('grep " /sys " /proc/self/mountinfo; test -d /sys/kernel && echo has-kernel', (s) => {
+    withUserns(s);
+    const linux = s.linux as NonNullable<Spec['linux']>;
+    linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'network');
+  });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, / \/sys ro,nosuid,nodev,noexec/);
+  assert.match(r.stdout, /has-kernel/);
+});
+
+test('device nodes are bind mounts of the host nodes (mknod is refused in a user namespace)', () => {
+  const r = t.sh('echo data > /dev/null && head -c 4 /dev/zero | od -An -tx1 && grep -c " /dev/null " /proc/self/mountinfo', withUserns);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /00 00 00 00\n1\n$/);
+});
+
+test('run mirrors the exit status of the process in the user namespace', () => {
+  const r = t.sh('exit 7', withUserns);
+  assert.is(r.status, 7, r.stderr);
+  // not PID 1 (signals from its own namespace would not kill it): no PID namespace,
+  // and so no /proc either (proc needs a PID namespace owned by the user namespace)
+  const k = t.sh('kill -TERM $$; sleep 5', (s) => {
+    withUserns(s);
+    const linux = s.linux as NonNullable<Spec['linux']>;
+    linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'pid');
+    s.mounts = (s.mounts ?? []).filter((m) => m.destination !== '/proc');
+    linux.maskedPaths = [];
+    linux.readonlyPaths = [];
+  });
+  assert.is(k.status, 128 + 15, k.stderr);
+});
+
+test('bad mappings fail with the JSON path and leave nothing behind', () => {
+  createFails((s) => withUserns(s, [
+    { containerID: 0, hostID: HOST, size: 1000 },
+    { containerID: 500, hostID: HOST + 5000, size: 10 },
+  ]), /\/linux\/uidMappings\/1: container ids 500-509 overlap \/linux\/uidMappings\/0/);
+  createFails((s) => withUserns(s, MAP, [
+    { containerID: 0, hostID: HOST, size: 1000 },
+    { containerID: 2000, hostID: HOST + 10, size: 10 },
+  ]), /\/linux\/gidMappings\/1: host ids 300010-300019 overlap \/linux\/gidMappings\/0/);
+  const many = Array.from({ length: 341 }, (_, i) => ({ containerID: i, hostID: HOST + i * 2, size: 1 }));
+  createFails((s) => withUserns(s, many), /\/linux\/uidMappings must NOT have more than 340 items/);
+  const wide = Array.from({ length: 200 }, (_, i) => ({ containerID: 1000000000 + i * 2, hostID: 2000000000 + i * 2, size: 1 }));
+  createFails((s) => withUserns(s, [...MAP, ...wide]), /\/linux\/uidMappings is \d+ bytes as text: the kernel accepts less than 4096/);
+  createFails((s) => {
+    withUserns(s, [{ containerID: 0, hostID: HOST, size: 100 }]);
+    (s.process as NonNullable<Spec['process']>).user = { uid: 1000, gid: 0 };
+  }, /\/process\/user\/uid 1000 is not mapped in \/linux\/uidMappings/);
+  createFails((s) => {
+    withUserns(s);
+    (s.process as NonNullable<Spec['process']>).user = { uid: 0, gid: 0, additionalGids: [70000] };
+  }, /\/process\/user\/additionalGids\/0 70000 is not mapped/);
+  createFails((s) => withUserns(s, [], MAP), /\/linux\/uidMappings is required with a new user namespace/);
+  createFails((s) => {
+    const linux = s.linux as NonNullable<Spec['linux']>;
+    linux.uidMappings = MAP;
+    linux.gidMappings = MAP;
+  }, /need a user namespace/);
+  createFails((s) => {
+    const linux = s.linux as NonNullable<Spec['linux']>;
+    linux.namespaces = [...(linux.namespaces ?? []), { type: 'user', path: '/proc/self/ns/net' }];
+  }, /\/proc\/self\/ns\/net is not a user namespace/);
+});
+
+test('a rootfs the mapped root cannot reach is refused up front, naming the directory', () => {
+  const hidden = t.tempDir('toyrun-userns-hidden-'); // mkdtemp: 0700, owned by host root
+  const r = sh('/bin/cp', ['-a', BUSYBOX_ROOTFS, join(hidden, 'rootfs')]);
+  assert.is(r.status, 0, r.stderr);
+  createFails((s) => {
+    withUserns(s);
+    s.root = { path: join(hidden, 'rootfs'), readonly: true };
+  }, new RegExp(`/root/path .* is not reachable by the container's root: ${hidden} \\(owner 0:0, mode 0700\\)`));
+});
+
+test('features lists the user namespace', () => {
+  const f = JSON.parse(t.ok(['features']).stdout) as { linux: { namespaces: string[] } };
+  assert.ok(f.linux.namespaces.includes('user'));
+});
+
+test.after(() => t.cleanup());
+test.run();
