@@ -3,10 +3,15 @@
 BUN      := $(CURDIR)/node_modules/@oven/bun-linux-x64/bin/bun
 SRC      := $(shell find src -name '*.ts' -not -path 'src/spec/generated/*')
 BUSYBOX  ?= /bin/busybox
-BUNDLE_FLAGS := --target=node --format=cjs --external koffi
+# tar stays in node_modules, required lazily: bundled, it slows every command's start-up
+EXTERNALS := --external koffi --external tar
+# Bun bundles carry a bytecode cache (.jsc) and must stay byte-identical to it;
+# the Node bundles (dist/node/) exist for the Node 20 smoke test.
+BUN_BUNDLE  = $(BUN) build $< --target=bun --format=cjs --bytecode $(EXTERNALS) --outdir $(@D) >/dev/null
+NODE_BUNDLE = $(BUN) build $< --target=node --format=cjs $(EXTERNALS) --outdir $(@D) >/dev/null --external tar
 
 .PHONY: all deps test unit integration e2e bench stress typecheck clean
-all: bin/toyrun dist/init.js bundles/busybox/rootfs/bin/sh
+all: bin/toyrun dist/init.js dist/node/toyrun.js dist/node/init.js bundles/busybox/rootfs/bin/sh bundles/layered/layers/base.tar bundles/layered/layers/app.tar
 
 deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
@@ -16,23 +21,39 @@ node_modules/.installed: package.json package-lock.json
 src/spec/generated/validators.js: schema/config.schema.json scripts/compile-schema.cjs node_modules/.installed
 	node scripts/compile-schema.cjs
 
-dist/toyrun.js: $(SRC) src/spec/generated/validators.js
-	$(BUN) build src/main.ts $(BUNDLE_FLAGS) --outfile $@ >/dev/null
+dist/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
+	$(BUN_BUNDLE)
+dist/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
+	$(BUN_BUNDLE)
+dist/node/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
+	$(NODE_BUNDLE)
+dist/node/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
+	$(NODE_BUNDLE)
 
-dist/init.js: $(SRC) src/spec/generated/validators.js
-	$(BUN) build src/init.ts $(BUNDLE_FLAGS) --outfile $@ >/dev/null
-
-# The bundle itself, behind a shebang naming the engine by absolute path:
-# toyrun must run with an empty environment (no PATH) from any cwd.
+# A two-line stub: a shebang naming the engine by absolute path (toyrun must run
+# with an empty environment, no PATH, from any cwd), then the bytecode-cached bundle.
 bin/toyrun: dist/toyrun.js
 	mkdir -p bin
-	{ echo '#!$(BUN)'; cat dist/toyrun.js; } > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+	printf '#!%s\nrequire("../dist/toyrun.js");\n' '$(BUN)' > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
 $(BUSYBOX):
 	apt-get install -y -qq busybox-static >/dev/null
 
 bundles/busybox/rootfs/bin/sh: $(BUSYBOX) scripts/make-rootfs.sh
 	sh scripts/make-rootfs.sh $(BUSYBOX) bundles/busybox/rootfs
+
+# bundles/layered: the busybox rootfs as a base layer, plus an app layer (adds
+# /etc/motd, deletes /bin/wget with a whiteout). Reproducible archives (fixed
+# order, owner and mtime): same bytes, same digest, one unpack in the layer store.
+TAR_REPRO := --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0
+bundles/layered/layers/base.tar: bundles/busybox/rootfs/bin/sh
+	mkdir -p $(@D)
+	tar -C bundles/busybox/rootfs $(TAR_REPRO) -cf $@.tmp . && mv $@.tmp $@
+
+bundles/layered/layers/app.tar: $(shell find bundles/layered/app)
+	mkdir -p $(@D) && rm -rf $@.d && cp -a bundles/layered/app $@.d
+	mkdir -p $@.d/bin && : > $@.d/bin/.wh.wget   # OCI whiteout: the layer deletes /bin/wget
+	tar -C $@.d $(TAR_REPRO) -cf $@.tmp . && mv $@.tmp $@ && rm -rf $@.d
 
 typecheck: node_modules/.installed src/spec/generated/validators.js
 	node_modules/.bin/tsc -p .
@@ -52,4 +73,4 @@ bench: all
 	$(BUN) scripts/bench.ts
 
 clean:
-	rm -rf dist bin src/spec/generated bundles/busybox/rootfs
+	rm -rf dist bin src/spec/generated bundles/busybox/rootfs bundles/layered/layers

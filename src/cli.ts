@@ -7,14 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configureLog, logError } from './log';
 import { DEFAULT_ROOT, OCI_VERSION } from './state';
-import { createContainer } from './create';
-import { startContainer } from './start';
-import { killContainer } from './kill';
-import { deleteContainer } from './delete';
-import { runContainer } from './run';
-import { listCommand, psCommand, stateCommand } from './query';
-import { featuresDocument } from './features';
-import { defaultSpec } from './spec/default';
+import type { Spec } from './spec/types';
 import { VERSION } from './version';
 import { commandTable, type CommandContext, type GlobalOptions } from './commands';
 
@@ -95,8 +88,8 @@ commands:
   events ID [--stats] [--interval D]
   spec [--bundle DIR]   write a default config.json
   features              print the implemented features (JSON)
-  import ARCHIVE DIR    turn an image archive into a bundle
-  layers prune          remove unpacked layers no container uses
+  import [--image NAME] ARCHIVE DIR   turn an image archive into a bundle
+  layers [ls|prune]     list unpacked layers / remove those no container uses
 `;
 
 /** Parse a command's own flags; the id is the first positional. minimist reads
@@ -133,7 +126,7 @@ function out(s: string): void {
 }
 
 /** Volumes for `run -v HOST:CTR[:ro]` (host dir created if missing). */
-function volumeMounts(v: unknown): NonNullable<ReturnType<typeof defaultSpec>['mounts']> {
+function volumeMounts(v: unknown): NonNullable<Spec['mounts']> {
   const list = v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
   return list.map((spec) => {
     const parts = spec.split(':');
@@ -169,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'create': {
         const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket'], ['no-pivot', 'no-new-keyring'], { b: 'bundle' });
-        createContainer({
+        (require('./create') as typeof import('./create')).createContainer({
           root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
           consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup,
@@ -178,48 +171,48 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'run': {
         const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'volume'], ['detach', 'no-pivot', 'no-new-keyring', 'keep'], { b: 'bundle', d: 'detach', v: 'volume' });
-        return await runContainer({
+        return await (require('./run') as typeof import('./run')).runContainer({
           root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
           consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup, extraMounts: volumeMounts(a.volume),
         }, a.detach === true);
       }
       case 'start': {
-        startContainer(g.root, requireId(parseCommand(rest, [], []), command));
+        (require('./start') as typeof import('./start')).startContainer(g.root, requireId(parseCommand(rest, [], []), command));
         return 0;
       }
       case 'state':
-        out(stateCommand(g.root, requireId(parseCommand(rest, [], []), command)));
+        out((require('./query') as typeof import('./query')).stateCommand(g.root, requireId(parseCommand(rest, [], []), command)));
         return 0;
       case 'kill': {
         const a = parseCommand(rest, [], ['all'], { a: 'all' });
-        killContainer(g.root, requireId(a, command), a._[1] === undefined ? undefined : String(a._[1]), a.all === true);
+        (require('./kill') as typeof import('./kill')).killContainer(g.root, requireId(a, command), a._[1] === undefined ? undefined : String(a._[1]), a.all === true);
         return 0;
       }
       case 'delete': {
         const a = parseCommand(rest, [], ['force'], { f: 'force' });
-        deleteContainer(g.root, requireId(a, command), a.force === true);
+        (require('./delete') as typeof import('./delete')).deleteContainer(g.root, requireId(a, command), a.force === true);
         return 0;
       }
       case 'list': {
         const a = parseCommand(rest, ['format'], ['quiet'], { f: 'format', q: 'quiet' });
-        out(listCommand(g.root, a.format ?? 'table', a.quiet === true));
+        out((require('./query') as typeof import('./query')).listCommand(g.root, a.format ?? 'table', a.quiet === true));
         return 0;
       }
       case 'ps': {
         const a = parseCommand(rest, ['format'], [], { f: 'format' });
-        out(psCommand(g.root, requireId(a, command), a.format ?? 'table', (a['--'] ?? []).map(String)));
+        out((require('./query') as typeof import('./query')).psCommand(g.root, requireId(a, command), a.format ?? 'table', (a['--'] ?? []).map(String)));
         return 0;
       }
       case 'spec': {
         const a = parseCommand(rest, ['bundle'], ['rootless'], { b: 'bundle' });
         const file = join(resolve(a.bundle ?? process.cwd()), 'config.json');
         if (existsSync(file)) throw new UsageError(`File ${file} exists. Remove it first`);
-        writeFileSync(file, JSON.stringify(defaultSpec(), null, 2) + '\n');
+        writeFileSync(file, JSON.stringify((require('./spec/default') as typeof import('./spec/default')).defaultSpec(), null, 2) + '\n');
         return 0;
       }
       case 'features':
-        out(JSON.stringify(featuresDocument(), null, 4) + '\n');
+        out(JSON.stringify((require('./features') as typeof import('./features')).featuresDocument(), null, 4) + '\n');
         return 0;
       case 'version':
         out(versionText());

@@ -1,5 +1,7 @@
 // Commands beyond the core lifecycle register here (exec, pause, update, ...),
 // each implemented in its own module; cli.ts dispatches to them.
+// Modules are required on dispatch, not imported: every toyrun command is a
+// fresh process, and evaluating code it will not run is start-up time.
 import type { LogFormat } from './log';
 
 export interface GlobalOptions {
@@ -16,4 +18,7 @@ export interface CommandContext extends GlobalOptions {
 
 export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | Promise<number>;
 
-export const commandTable: Record<string, CommandHandler> = {};
+export const commandTable: Record<string, CommandHandler> = {
+  layers: (ctx, rest) => (require('./layers') as typeof import('./layers')).layersCommand(ctx, rest),
+  import: (ctx, rest) => (require('./import') as typeof import('./import')).importCommand(ctx, rest),
+};

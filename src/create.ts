@@ -2,7 +2,6 @@
 // exec.fifo, then spawn the init into the container's PID namespace and walk it
 // through its stages over the sync pipe. On any failure everything created so
 // far is undone: no state dir, cgroup, process or mount is left behind.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
@@ -18,7 +17,7 @@ import { checkSysctls } from './linux/sysctl';
 import { unsupportedCapabilities } from './linux/capabilities';
 import { SyncChannel, type InitPlan } from './sync';
 import { runHooks } from './hooks';
-import { mountImage, unmountImage } from './image';
+import { imageProblems, mountImage, unmountImage } from './image';
 import type { Spec } from './spec/types';
 import { logWarn } from './log';
 import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
@@ -35,15 +34,11 @@ export interface CreateOptions {
   systemdCgroup: boolean;
   /** Extra mounts appended to config.json's (toyrun run -v). */
   extraMounts?: Spec['mounts'];
-  /** `run` in the foreground waits on Created.child: with a user namespace, keep
-   * a process (stage 1) that exits as the init exits. */
-  foreground?: boolean;
 }
 
 export interface Created {
   rec: ContainerRecord;
   dir: string;
-  child: ChildProcess;
   spec: Spec;
 }
 
@@ -95,8 +90,9 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   return problems;
 }
 
+/** The init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
 function initScript(): string {
-  return join(__dirname, '..', 'dist', 'init.js');
+  return join(__dirname, 'init.js');
 }
 
 /** Run the whole create; on success the init is blocked on exec.fifo. */
@@ -106,13 +102,12 @@ export function createContainer(opts: CreateOptions): Created {
   const spec = loadBundleSpec(bundle);
   if (opts.extraMounts) spec.mounts = [...(spec.mounts ?? []), ...opts.extraMounts];
   const rootPath = spec.root?.path ?? 'rootfs';
-  const rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
-  const problems = hostProblems(spec, rootfs);
+  let rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
+  const problems = [...hostProblems(spec, rootfs), ...imageProblems(opts.root, bundle, spec['org.toyrun.image'])];
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
 
   const dir = claimContainerDir(opts.root, id);
   const undo: (() => void)[] = [() => removeContainerDir(dir)];
-  let child: ChildProcess | undefined;
   try {
     const rec: ContainerRecord = {
       id,
@@ -136,6 +131,9 @@ export function createContainer(opts: CreateOptions): Created {
       imageMount = mountImage(opts.root, dir, bundle, rootfs, image);
       const m = imageMount;
       undo.push(() => unmountImage(m, true));
+      rootfs = rec.rootfs = imageMount.target; // the merged overlay, under the state dir
+      rec.imageMount = imageMount;
+      saveRecord(dir, rec); // a create that dies from here on leaves `delete --force` a mount to undo
     }
 
     const driver = cgroupDriver();
@@ -148,11 +146,10 @@ export function createContainer(opts: CreateOptions): Created {
     driver.apply(cgroup, spec.linux?.resources);
 
     const userns = findNamespace(spec.linux?.namespaces, 'user')
-      ? spawnInitInUserNamespace(spec, dir, initScript(), opts.preserveFds, opts.foreground === true)
+      ? spawnInitInUserNamespace(spec, dir, initScript(), opts.preserveFds)
       : undefined;
     const spawned = userns ?? spawnInit(spec, opts);
-    child = spawned.child;
-    const pid = userns ? userns.pid : (child.pid as number);
+    const pid = spawned.pid;
     const killInit = (): void => {
       try {
         libc.kill(pid, 9);
@@ -187,7 +184,7 @@ export function createContainer(opts: CreateOptions): Created {
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     delete rec.creator;
     saveRecord(dir, rec);
-    return { rec, dir, child, spec };
+    return { rec, dir, spec };
   } catch (e) {
     for (const step of undo.reverse()) {
       try {
@@ -202,13 +199,14 @@ export function createContainer(opts: CreateOptions): Created {
 
 /** Spawn the init. PID (and time) namespaces apply to the children of the
  * calling thread, so the main thread switches into them just for this spawn:
- * the init must be the *first* process of a new PID namespace (it becomes PID 1). */
-function spawnInit(spec: Spec, opts: CreateOptions): { child: ChildProcess; chan: SyncChannel } {
+ * the init must be the *first* process of a new PID namespace (it becomes PID 1).
+ * posix_spawn, not child_process: the engine cannot create threads meanwhile. */
+function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncChannel } {
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
   const nss = spec.linux?.namespaces;
   const switched: { type: 'pid' | 'time'; fd: number }[] = [];
-  let child: ChildProcess;
+  let pid: number;
   try {
     for (const type of ['pid', 'time'] as const) {
       const ns = findNamespace(nss, type);
@@ -225,21 +223,17 @@ function spawnInit(spec: Spec, opts: CreateOptions): { child: ChildProcess; chan
         libc.unshare(type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME);
       }
     }
-    const preserved = Array.from({ length: opts.preserveFds }, (_, i) => 3 + i);
+    // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
+    const kept = Array.from({ length: 3 + opts.preserveFds }, (_, i): [number, number] => [i, i]);
     const syncW = 3 + opts.preserveFds, syncR = syncW + 1;
-    child = spawn(process.execPath, [initScript(), String(syncW), String(syncR)], {
-      stdio: [0, 1, 2, ...preserved, childWrite, childRead],
-      env: {},
-      cwd: '/',
-    });
+    pid = libc.posixSpawn(process.execPath, [process.execPath, initScript(), String(syncW), String(syncR)], [],
+      [...kept, [childWrite, syncW], [childRead, syncR]], '/');
   } finally {
     for (const s of switched.reverse()) restoreNamespace(s.type, s.fd);
     libc.close(childWrite);
     libc.close(childRead);
   }
-  child.unref();
-  if (child.pid === undefined) throw new ContainerError(`spawn ${process.execPath}: failed to start the container init`);
-  return { child, chan: new SyncChannel(parentRead, parentWrite) };
+  return { pid, chan: new SyncChannel(parentRead, parentWrite) };
 }
 
 function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec: Spec): void {

@@ -5,12 +5,13 @@ import { startContainer } from './start';
 import { deleteContainer } from './delete';
 import { constants } from 'node:os';
 import * as libc from './linux/libc';
+import { exitCode, waitForExit } from './linux/spawn';
 import { logError } from './log';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 export function runContainer(opts: CreateOptions, detach: boolean): Promise<number> {
-  const created = createContainer({ ...opts, foreground: !detach });
+  const created = createContainer(opts);
   try {
     startContainer(opts.root, opts.id);
   } catch (e) {
@@ -31,10 +32,9 @@ export function runContainer(opts: CreateOptions, detach: boolean): Promise<numb
       process.on(sig, h);
       return [sig, h] as const;
     });
-    created.child.ref();
-    created.child.on('exit', (code, signal) => {
+    void waitForExit(pid).then((st) => {
       for (const [sig, h] of handlers) process.off(sig, h);
-      const status = signal ? 128 + constants.signals[signal] : code ?? 255;
+      const status = exitCode(st);
       try {
         deleteContainer(opts.root, opts.id, true);
       } catch (e) {

@@ -30,7 +30,7 @@ export interface ContainerRecord {
   /** Set once `start` has released the init. */
   started?: boolean;
   /** Overlay root mounted on the host by create (toyrun image extension). */
-  imageMount?: { target: string; upper: string; work: string; persistent: boolean };
+  imageMount?: { target: string; upper: string; work: string; persistent: boolean; layers?: string[] };
 }
 
 export class ContainerError extends Error {}
@@ -89,7 +89,8 @@ export function loadSpec(dir: string): Spec | undefined {
 
 export function listIds(root: string): string[] {
   try {
-    return readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    // dot-names are not containers (ids can't start with '.'): e.g. the layer store
+    return readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
   } catch {
     return [];
   }

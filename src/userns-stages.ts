@@ -18,10 +18,10 @@
 //   stage 1  the engine inside the user namespace (runUserNamespaceStage1,
 //            below). PID and time namespaces apply to children only: it
 //            unshares the new ones on its main thread and spawns stage 2, which
-//            is PID 1 of the new PID namespace. It reports stage 2's host PID
-//            and the maps it sees, closes its copies of the fds, and exits (or,
-//            with `wait`, stays to mirror stage 2's exit status to the CLI,
-//            which waits on its own child for `run` and `exec` in the foreground).
+//            is PID 1 of the new PID namespace (posix_spawn: once the namespace
+//            for children differs from its own, the kernel refuses new threads
+//            and the engine would abort in child_process). It reports stage 2's
+//            host PID and the maps it sees, and exits.
 //   stage 2  the real init (src/init.ts) or exec-init, unchanged: it creates
 //            the remaining namespaces (mount, uts, ipc, net, cgroup) and skips
 //            those nsenter already joined.
@@ -30,6 +30,9 @@
 //   stage 1 → CLI  {"type":"stage2","pid":N,"uidMap":"…","gidMap":"…"}
 //   stage 1 → CLI  {"type":"error","msg":…}       stage 1 failed; nothing was spawned
 //   EOF before either: nsenter failed (its message went to stderr).
+// The CLI is a child subreaper: once it has reaped stage 1, stage 2 is its own
+// child, which `run` and `exec` wait for (after the CLI exits, the caller's
+// subreaper, conmon or containerd-shim, inherits it as with runc).
 // The CLI then joins stage 2 to the cgroup itself (host root writes cgroup.procs:
 // the mapped root can't), and only then sends the plan: stage 2 is blocked
 // reading it, so no container code runs outside the cgroup.
@@ -38,9 +41,7 @@
 //   0-2 stdio, 3..N+2 --preserve-fds, N+3 sync (child writes), N+4 sync (child
 //   reads), then the caller's extra fds; the user namespace fd comes last and
 //   stops at stage 1.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { constants } from 'node:os';
 import { join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, CLONE, O } from './linux/libc';
@@ -78,8 +79,6 @@ export interface Stage1Config {
   /** Where stage 1 writes its report (also stage 2's sync write end). */
   syncW: number;
   syncR: number;
-  /** Stay, and exit as stage 2 exits. */
-  wait: boolean;
 }
 
 export interface UserNamespaceSpawn {
@@ -95,12 +94,9 @@ export interface UserNamespaceSpawn {
   preserveFds: number;
   /** Parent fds handed to stage 2 after the sync pair; see extraFdNumbers. */
   extraFds: number[];
-  wait: boolean;
 }
 
 export interface UserNamespaceSpawned {
-  /** nsenter, which became stage 1. */
-  child: ChildProcess;
   chan: SyncChannel;
   /** Host PID of stage 2. */
   pid: number;
@@ -124,7 +120,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
   let nsFd = -1;
-  let child: ChildProcess;
+  let stage1: number | undefined;
   const n = o.preserveFds;
   const syncW = 3 + n, syncR = 4 + n;
   const extraFdNumbers = o.extraFds.map((_, i) => 5 + n + i);
@@ -145,33 +141,35 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
       lastFd,
       syncW,
       syncR,
-      wait: o.wait,
     };
-    const preserved = Array.from({ length: n }, (_, i) => 3 + i);
-    child = spawn(
+    const fds: [number, number][] = Array.from({ length: 3 + n }, (_, i): [number, number] => [i, i]);
+    fds.push([childWrite, syncW], [childRead, syncR], ...o.extraFds.map((fd, i): [number, number] => [fd, extraFdNumbers[i] as number]));
+    if (nsFd >= 0) fds.push([nsFd, lastFd + 1]);
+    libc.prctl(libc.PR.SET_CHILD_SUBREAPER, 1);
+    stage1 = libc.posixSpawn(
       NSENTER,
-      [`--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', process.execPath, o.stage1Script, STAGE1_ARG, JSON.stringify(config)],
-      {
-        stdio: [0, 1, 2, ...preserved, childWrite, childRead, ...o.extraFds, ...(nsFd >= 0 ? [nsFd] : [])],
-        env: {},
-        cwd: '/',
-      },
+      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', process.execPath, o.stage1Script, STAGE1_ARG, JSON.stringify(config)],
+      [], fds, '/',
     );
-    child.on('error', () => undefined); // a failed spawn shows as EOF below
   } finally {
     libc.close(childWrite);
     libc.close(childRead);
     if (nsFd >= 0) libc.close(nsFd);
   }
   const chan = new SyncChannel(parentRead, parentWrite);
-  const report = child.pid === undefined ? undefined : chan.recv();
+  let report;
+  try {
+    report = chan.recv();
+  } finally {
+    // Stage 1 exits after its report: reaping it makes stage 2 our child.
+    reap(stage1);
+  }
   if (report === undefined || report.type !== 'stage2') {
     chan.close();
     if (report?.type === 'error') throw new Error(`user namespace stage 1: ${report.msg}`);
     throw new Error(`${NSENTER} could not start the container process in its user namespace (see its message above)`);
   }
   return {
-    child,
     chan,
     pid: report.pid,
     uidMap: parseIdMap(report.uidMap),
@@ -182,13 +180,10 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
 
 // ---- stage 1 --------------------------------------------------------------------
 
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-
 /** Stage 1, in the engine started by nsenter: uid 0 with every capability in the user namespace. */
 export function runUserNamespaceStage1(configJson: string): void {
   const c = JSON.parse(configJson) as Stage1Config;
   const chan = new SyncChannel(c.syncR, c.syncW);
-  let child: ChildProcess;
   try {
     // The first child after unshare(CLONE_NEWPID) becomes PID 1: nothing may be spawned before stage 2.
     for (const n of c.join) {
@@ -201,12 +196,11 @@ export function runUserNamespaceStage1(configJson: string): void {
     }
     if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
     if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
-    const fds = Array.from({ length: c.lastFd - 2 }, (_, i) => 3 + i);
-    child = spawn(process.execPath, [c.script, ...c.args], { stdio: [0, 1, 2, ...fds], env: {}, cwd: '/' });
-    if (child.pid === undefined) throw new Error(`spawn ${process.execPath}: failed to start stage 2`);
+    const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
+    const pid = libc.posixSpawn(process.execPath, [process.execPath, c.script, ...c.args], [], fds, '/');
     chan.send({
       type: 'stage2',
-      pid: child.pid,
+      pid,
       uidMap: readFileSync('/proc/self/uid_map', 'utf8'),
       gidMap: readFileSync('/proc/self/gid_map', 'utf8'),
     });
@@ -214,36 +208,20 @@ export function runUserNamespaceStage1(configJson: string): void {
     chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
     process.exit(1);
   }
-  // Our copies would keep the pipes open: the CLI must see EOF when stage 2 dies.
-  for (let fd = 3; fd <= c.lastFd; fd++) libc.close(fd);
-  // After unshare(CLONE_NEWPID) the kernel refuses to create threads (clone
-  // with CLONE_THREAD: EINVAL) and the engine aborts if it tries: from here on,
-  // no event loop, only blocking calls, then exit.
-  if (!c.wait) process.exit(0);
-  // Terminal signals reach the whole process group: the CLI forwards them to
-  // stage 2 itself; stage 1 only waits.
-  for (const sig of FORWARDED) libc.ignoreSignal(constants.signals[sig]);
-  process.exit(mirrorExit(waitExit(child.pid)));
+  process.exit(0);
 }
 
-/** Blocking waitpid, retried on EINTR; the raw wait status. */
-function waitExit(pid: number): number {
+/** Blocking waitpid of a child that is about to exit; EINTR retried. */
+function reap(pid: number | undefined): void {
+  if (pid === undefined) return;
   for (;;) {
     try {
-      return libc.waitpid(pid, 0)[1];
+      libc.waitpid(pid, 0);
+      return;
     } catch (e) {
-      if (!(e instanceof libc.SysError && e.code === 'EINTR')) throw e;
+      if (!(e instanceof libc.SysError && e.code === 'EINTR')) return;
     }
   }
-}
-
-/** Exit code for a wait status; a signal death is re-raised on ourselves, so the CLI sees the same. */
-function mirrorExit(status: number): number {
-  const sig = status & 0x7f;
-  if (sig === 0) return (status >> 8) & 0xff;
-  libc.resetSignals(); // the engine ignores some signals (SIGPIPE): die by the default action
-  libc.kill(process.pid, sig);
-  return 128 + sig;
 }
 
 // ---- create: the container's init in a user namespace ----------------------------
@@ -254,7 +232,7 @@ export interface InitInUserNamespace extends UserNamespaceSpawned {
 }
 
 /** Spawn the init (stage 2 = dist/init.js) in the spec's user namespace. */
-export function spawnInitInUserNamespace(spec: Spec, stateDir: string, initScript: string, preserveFds: number, wait: boolean): InitInUserNamespace {
+export function spawnInitInUserNamespace(spec: Spec, stateDir: string, initScript: string, preserveFds: number): InitInUserNamespace {
   const nss = spec.linux?.namespaces ?? [];
   const user = findNamespace(nss, 'user') as Namespace;
   const dirFd = libc.openat(AT_FDCWD, stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
@@ -267,7 +245,6 @@ export function spawnInitInUserNamespace(spec: Spec, stateDir: string, initScrip
       stage2Script: initScript,
       preserveFds,
       extraFds: [dirFd],
-      wait,
     });
     return { ...spawned, stateDirFd: spawned.extraFdNumbers[0] as number };
   } finally {

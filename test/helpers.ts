@@ -3,7 +3,7 @@
 // Every test file gets its own --root, and every container a unique id, so
 // files can run side by side; cleanup deletes by id, never by name pattern.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Spec } from '../src/spec/types';
 
@@ -19,9 +19,22 @@ export interface Result {
   signal: NodeJS.Signals | null;
 }
 
+/** Run a command and collect its output through files, not pipes: a container
+ * started by `create` or `run --detach` inherits the caller's stdout/stderr and
+ * would hold pipes open (and spawnSync waiting) until it exits. */
 export function sh(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Result {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60000, ...opts });
-  return { status: r.status ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), signal: r.signal };
+  const dir = mkdtempSync('/tmp/toyrun-out-');
+  const outFd = openSync(join(dir, 'out'), 'w+');
+  const errFd = openSync(join(dir, 'err'), 'w+');
+  try {
+    const input = opts.input;
+    const r = spawnSync(cmd, args, { timeout: 60000, ...opts, stdio: [input === undefined ? 'ignore' : 'pipe', outFd, errFd] });
+    return { status: r.status ?? -1, stdout: readFileSync(join(dir, 'out'), 'utf8'), stderr: readFileSync(join(dir, 'err'), 'utf8'), signal: r.signal };
+  } finally {
+    closeSync(outFd);
+    closeSync(errFd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 let counter = 0;

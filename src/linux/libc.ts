@@ -1,17 +1,14 @@
 // The one module that talks to libc. Every other module goes through the small
 // wrappers here, which turn a -1 return into a SysError carrying the syscall,
 // the path it was about and the errno name.
-import koffi from 'koffi';
+import { getKoffi, type KoffiModule } from './koffi';
 import { constants as osConstants } from 'node:os';
-
-const lib = koffi.load('libc.so.6');
 
 const ERRNO_NAMES: Record<number, string> = {};
 for (const [name, num] of Object.entries(osConstants.errno)) {
   if (ERRNO_NAMES[num] === undefined) ERRNO_NAMES[num] = name;
 }
 
-const strerror_ = lib.func('const char *strerror(int)');
 
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `E${errno}`;
@@ -20,7 +17,7 @@ export function errnoName(errno: number): string {
 /** strerror(3) in lower case, the way Go (and so runc) prints errno text;
  * podman and containerd match on these words ("no such file or directory"). */
 export function errnoText(errno: number): string {
-  const s = strerror_(errno) as string;
+  const s = f.strerror(errno) as string;
   return s.charAt(0).toLowerCase() + s.slice(1);
 }
 
@@ -39,58 +36,78 @@ export class SysError extends Error {
 
 function check(ret: number | bigint, syscall: string, path?: string): number {
   const r = Number(ret);
-  if (r < 0) throw new SysError(syscall, path, koffi.errno());
+  if (r < 0) throw new SysError(syscall, path, getKoffi().errno());
   return r;
 }
 
 // ---- prototypes -----------------------------------------------------------
-const f = {
-  mount: lib.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)'),
-  umount2: lib.func('int umount2(const char *target, int flags)'),
-  unshare: lib.func('int unshare(int flags)'),
-  setns: lib.func('int setns(int fd, int nstype)'),
-  chdir: lib.func('int chdir(const char *path)'),
-  fchdir: lib.func('int fchdir(int fd)'),
-  chroot: lib.func('int chroot(const char *path)'),
-  sethostname: lib.func('int sethostname(const char *name, size_t len)'),
-  setdomainname: lib.func('int setdomainname(const char *name, size_t len)'),
-  mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
-  mkfifo: lib.func('int mkfifo(const char *path, uint32_t mode)'),
-  openat: lib.func('int openat(int dirfd, const char *path, int flags, ...)'),
-  close: lib.func('int close(int fd)'),
-  dup3: lib.func('int dup3(int oldfd, int newfd, int flags)'),
-  fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
-  ioctl: lib.func('int ioctl(int fd, unsigned long req, ...)'),
-  execve: lib.func('int execve(const char *path, const char **argv, const char **envp)'),
-  setresuid: lib.func('int setresuid(uint32_t r, uint32_t e, uint32_t s)'),
-  setresgid: lib.func('int setresgid(uint32_t r, uint32_t e, uint32_t s)'),
-  setgroups: lib.func('int setgroups(size_t n, const void *list)'),
-  umask: lib.func('uint32_t umask(uint32_t mask)'),
-  prlimit: lib.func('int prlimit(int pid, int resource, const void *newlim, void *oldlim)'),
-  prctl: lib.func('int prctl(int option, ...)'),
-  kill: lib.func('int kill(int pid, int sig)'),
-  getpid: lib.func('int getpid()'),
-  setsid: lib.func('int setsid()'),
-  pipe2: lib.func('int pipe2(void *fds, int flags)'),
-  syscall: lib.func('long syscall(long nr, ...)'),
-  sigaction: lib.func('int sigaction(int sig, const void *act, void *old)'),
-  sigprocmask: lib.func('int sigprocmask(int how, const void *set, void *old)'),
-  poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
-  write: lib.func('long write(int fd, const void *buf, size_t n)'),
-  read: lib.func('long read(int fd, void *buf, size_t n)'),
-  flock: lib.func('int flock(int fd, int op)'),
-  socket: lib.func('int socket(int domain, int type, int protocol)'),
-  connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
-  sendmsg: lib.func('long sendmsg(int fd, const void *msg, int flags)'),
-  symlink: lib.func('int symlink(const char *target, const char *path)'),
-  chown: lib.func('int lchown(const char *path, uint32_t uid, uint32_t gid)'),
-  capget: lib.func('int capget(void *hdr, void *data)'),
-  capset: lib.func('int capset(void *hdr, const void *data)'),
-  waitpid: lib.func('int waitpid(int pid, _Out_ int *status, int options)'),
-  grantpt: lib.func('int grantpt(int fd)'),
-  unlockpt: lib.func('int unlockpt(int fd)'),
-  ptsname_r: lib.func('int ptsname_r(int fd, void *buf, size_t len)'),
+// Parsed on first call: a command pays only for the functions it uses.
+const PROTOS = {
+  strerror: 'const char *strerror(int)',
+  mount: 'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  umount2: 'int umount2(const char *target, int flags)',
+  unshare: 'int unshare(int flags)',
+  setns: 'int setns(int fd, int nstype)',
+  chdir: 'int chdir(const char *path)',
+  fchdir: 'int fchdir(int fd)',
+  chroot: 'int chroot(const char *path)',
+  sethostname: 'int sethostname(const char *name, size_t len)',
+  setdomainname: 'int setdomainname(const char *name, size_t len)',
+  mknod: 'int mknod(const char *path, uint32_t mode, uint64_t dev)',
+  mkfifo: 'int mkfifo(const char *path, uint32_t mode)',
+  openat: 'int openat(int dirfd, const char *path, int flags, ...)',
+  close: 'int close(int fd)',
+  dup3: 'int dup3(int oldfd, int newfd, int flags)',
+  fcntl: 'int fcntl(int fd, int cmd, ...)',
+  ioctl: 'int ioctl(int fd, unsigned long req, ...)',
+  execve: 'int execve(const char *path, const char **argv, const char **envp)',
+  setresuid: 'int setresuid(uint32_t r, uint32_t e, uint32_t s)',
+  setresgid: 'int setresgid(uint32_t r, uint32_t e, uint32_t s)',
+  setgroups: 'int setgroups(size_t n, const void *list)',
+  umask: 'uint32_t umask(uint32_t mask)',
+  prlimit: 'int prlimit(int pid, int resource, const void *newlim, void *oldlim)',
+  prctl: 'int prctl(int option, ...)',
+  kill: 'int kill(int pid, int sig)',
+  getpid: 'int getpid()',
+  setsid: 'int setsid()',
+  pipe2: 'int pipe2(void *fds, int flags)',
+  syscall: 'long syscall(long nr, ...)',
+  sigaction: 'int sigaction(int sig, const void *act, void *old)',
+  sigprocmask: 'int sigprocmask(int how, const void *set, void *old)',
+  poll: 'int poll(void *fds, unsigned long nfds, int timeout)',
+  write: 'long write(int fd, const void *buf, size_t n)',
+  read: 'long read(int fd, void *buf, size_t n)',
+  flock: 'int flock(int fd, int op)',
+  socket: 'int socket(int domain, int type, int protocol)',
+  connect: 'int connect(int fd, const void *addr, uint32_t len)',
+  sendmsg: 'long sendmsg(int fd, const void *msg, int flags)',
+  symlink: 'int symlink(const char *target, const char *path)',
+  chown: 'int lchown(const char *path, uint32_t uid, uint32_t gid)',
+  capget: 'int capget(void *hdr, void *data)',
+  capset: 'int capset(void *hdr, const void *data)',
+  waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
+  grantpt: 'int grantpt(int fd)',
+  unlockpt: 'int unlockpt(int fd)',
+  ptsname_r: 'int ptsname_r(int fd, void *buf, size_t len)',
+  lsetxattr: 'int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)',
+  lgetxattr: 'long lgetxattr(const char *path, const char *name, void *value, size_t size)',
+  posix_spawn: 'int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)',
+  posix_spawn_file_actions_init: 'int posix_spawn_file_actions_init(void *actions)',
+  posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(void *actions)',
+  posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)',
+  posix_spawn_file_actions_addchdir_np: 'int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)',
 };
+
+// koffi's own function type (its arguments are checked at call time, by koffi)
+type LibcFunction = ReturnType<ReturnType<KoffiModule['load']>['func']>;
+let libc: ReturnType<KoffiModule['load']> | undefined;
+const f = new Proxy({} as Record<keyof typeof PROTOS, LibcFunction>, {
+  get(cache, name: keyof typeof PROTOS) {
+    libc ??= getKoffi().load('libc.so.6');
+    cache[name] ??= libc.func(PROTOS[name]) as LibcFunction;
+    return cache[name];
+  },
+});
 
 // ---- constants (x86-64) ---------------------------------------------------
 export const CLONE = {
@@ -150,6 +167,7 @@ export const O = {
 export const AT_FDCWD = -100;
 export const F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
 export const SYS = {
+  rt_sigaction: 13,
   pivot_root: 155,
   close_range: 436,
   openat2: 437,
@@ -162,6 +180,7 @@ export const SYS = {
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const PR = {
   SET_PDEATHSIG: 1,
+  SET_CHILD_SUBREAPER: 36,
   SET_DUMPABLE: 4,
   SET_KEEPCAPS: 8,
   CAPBSET_READ: 23,
@@ -171,7 +190,7 @@ export const PR = {
   CAP_AMBIENT_RAISE: 2,
   CAP_AMBIENT_CLEAR_ALL: 4,
 } as const;
-export const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
+export const LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 
 // ---- wrappers ------------------------------------------------------------
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
@@ -220,7 +239,7 @@ export function openat(dirfd: number, path: string, flags: number, mode = 0): nu
 /** openat that reports errno instead of throwing (for ENXIO/EINTR polling). */
 export function tryOpenat(dirfd: number, path: string, flags: number): { fd: number; errno: number } {
   const fd = f.openat(dirfd, path, flags, 'uint32_t', 0) as number;
-  return fd < 0 ? { fd, errno: koffi.errno() } : { fd, errno: 0 };
+  return fd < 0 ? { fd, errno: getKoffi().errno() } : { fd, errno: 0 };
 }
 export function close(fd: number): void {
   f.close(fd);
@@ -239,7 +258,7 @@ export function ioctl(fd: number, req: number, arg: Buffer | number, what = 'ioc
 /** Returns only on failure. */
 export function execve(path: string, argv: string[], envp: string[]): never {
   f.execve(path, [...argv, null], [...envp, null]);
-  throw new SysError('execve', path, koffi.errno());
+  throw new SysError('execve', path, getKoffi().errno());
 }
 export function setresuid(uid: number): void {
   check(f.setresuid(uid, uid, uid), 'setresuid', String(uid));
@@ -301,21 +320,16 @@ export function rawSyscall(nr: number, ...args: unknown[]): number {
   return check(f.syscall(nr, ...args), `syscall ${nr}`);
 }
 /** Reset every signal to SIG_DFL and unblock all: ignored dispositions and the
- * mask survive execve, and the engine ignores SIGPIPE/SIGXFSZ. */
+ * mask survive execve, and the engine ignores SIGPIPE, SIGXFSZ and SIGRTMIN.
+ * The raw rt_sigaction syscall, because glibc's sigaction refuses 32 and 33. */
 export function resetSignals(): void {
-  const act = Buffer.alloc(152); // struct sigaction (x86-64 glibc): handler=SIG_DFL, empty mask, flags 0
+  const act = Buffer.alloc(32); // struct kernel_sigaction: handler=SIG_DFL, flags, restorer, mask = 0
   for (let sig = 1; sig < 65; sig++) {
-    if (sig === 9 || sig === 19 || sig === 32 || sig === 33) continue; // KILL, STOP, glibc-reserved
-    f.sigaction(sig, act, null);
+    if (sig === 9 || sig === 19) continue; // SIGKILL, SIGSTOP cannot be changed
+    f.syscall(SYS.rt_sigaction, 'int', sig, 'void *', act, 'void *', null, 'size_t', 8);
   }
   const empty = Buffer.alloc(128);
   check(f.sigprocmask(2 /* SIG_SETMASK */, empty, null), 'sigprocmask');
-}
-/** SIG_IGN for one signal (set with sigaction directly: the engine's own handling may need threads). */
-export function ignoreSignal(sig: number): void {
-  const act = Buffer.alloc(152);
-  act.writeBigUInt64LE(1n, 0); // SIG_IGN
-  check(f.sigaction(sig, act, null), 'sigaction', String(sig));
 }
 /** poll(2) a single fd; returns revents (0 on timeout). */
 export function pollOne(fd: number, events: number, timeoutMs: number): number {
@@ -324,7 +338,7 @@ export function pollOne(fd: number, events: number, timeoutMs: number): number {
   buf.writeInt16LE(events, 4);
   const n = f.poll(buf, 1, timeoutMs) as number;
   if (n < 0) {
-    const e = koffi.errno();
+    const e = getKoffi().errno();
     if (e === 4 /* EINTR */) return 0;
     throw new SysError('poll', undefined, e);
   }
@@ -340,7 +354,7 @@ export function read(fd: number, buf: Buffer): number {
 export function flock(fd: number, op: number): boolean {
   const r = f.flock(fd, op) as number;
   if (r === 0) return true;
-  const e = koffi.errno();
+  const e = getKoffi().errno();
   if (e === 11 /* EWOULDBLOCK */) return false;
   throw new SysError('flock', undefined, e);
 }
@@ -371,6 +385,24 @@ export function waitpid(pid: number, options: number): [number, number] {
   const r = check(f.waitpid(pid, st, options), 'waitpid', String(pid));
   return [r, st[0] ?? 0];
 }
+/** posix_spawn(3): glibc clones with CLONE_VFORK on a private stack and execs
+ * from C, so no JavaScript runs in the child and the engine creates no thread.
+ * `fds` lists [parentFd, childFd] pairs; dup2 onto the same number clears
+ * close-on-exec (glibc >= 2.29), which is how 0-2 survive the engine's CLOEXEC. */
+export function posixSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string): number {
+  const actions = Buffer.alloc(512); // posix_spawn_file_actions_t is 80 bytes on glibc x86-64
+  check(f.posix_spawn_file_actions_init(actions), 'posix_spawn_file_actions_init');
+  try {
+    for (const [from, to] of fds) check(f.posix_spawn_file_actions_adddup2(actions, from, to), 'posix_spawn_file_actions_adddup2');
+    check(f.posix_spawn_file_actions_addchdir_np(actions, cwd), 'posix_spawn_file_actions_addchdir_np', cwd);
+    const pid = [0];
+    const err = f.posix_spawn(pid, path, actions, null, [...argv, null], [...envp, null]) as number;
+    if (err !== 0) throw new SysError('posix_spawn', path, err); // returns the error, not -1/errno
+    return pid[0] as number;
+  } finally {
+    f.posix_spawn_file_actions_destroy(actions);
+  }
+}
 export function grantpt(fd: number): void {
   check(f.grantpt(fd), 'grantpt');
 }
@@ -383,7 +415,20 @@ export function ptsname(fd: number): string {
   if (r !== 0) throw new SysError('ptsname', undefined, r);
   return buf.subarray(0, buf.indexOf(0)).toString();
 }
-export function bufferAddress(buf: Buffer): bigint {
-  return koffi.address(buf);
+/** lsetxattr(2): on the link itself, never a symlink's target. */
+export function lsetxattr(path: string, name: string, value: Buffer): void {
+  check(f.lsetxattr(path, name, value, value.length, 0), 'lsetxattr', path);
 }
-export { koffi };
+/** lgetxattr(2); undefined when the attribute is absent (ENODATA). */
+export function lgetxattr(path: string, name: string): Buffer | undefined {
+  const buf = Buffer.alloc(256);
+  const n = Number(f.lgetxattr(path, name, buf, buf.length));
+  if (n >= 0) return buf.subarray(0, n);
+  const e = getKoffi().errno();
+  if (e === 61 /* ENODATA */) return undefined;
+  throw new SysError('lgetxattr', path, e);
+}
+export function bufferAddress(buf: Buffer): bigint {
+  return getKoffi().address(buf);
+}
+export { getKoffi };

@@ -6,7 +6,6 @@
 // itself: it asks util-linux `unshare` to create one (the holder), writes the
 // maps for it as the privileged parent, keeps an fd on the namespace, and
 // starts later processes inside it with util-linux `nsenter` (src/userns-stages.ts).
-import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as libc from './libc';
@@ -162,6 +161,17 @@ function readLine(fd: number): string {
   return text;
 }
 
+function reapHolder(pid: number): void {
+  for (;;) {
+    try {
+      libc.waitpid(pid, 0);
+      return;
+    } catch (e) {
+      if (!(e instanceof SysError && e.code === 'EINTR')) return;
+    }
+  }
+}
+
 /**
  * Create a user namespace with the given maps and return an fd on it.
  *
@@ -172,34 +182,32 @@ function readLine(fd: number): string {
  * stdin: it exits. If we die first, its stdin closes just the same.
  */
 export function createUserNamespace(uidMap: IdMapping[], gidMap: IdMapping[]): number {
-  const [fromHolder, holderOut] = libc.pipe();
-  const [holderIn, toHolder] = libc.pipe();
+  let [fromHolder, holderOut] = libc.pipe();
+  let [holderIn, toHolder] = libc.pipe();
   let pid: number | undefined;
   try {
-    const holder = spawn(UNSHARE, ['--user', '--', SH, '-c', 'echo ready; read _'], {
-      stdio: [holderIn, holderOut, holderOut],
-      env: {},
-      cwd: '/',
-    });
-    holder.unref();
-    holder.on('error', () => undefined); // reported below, from the missing "ready"
-    pid = holder.pid;
+    pid = libc.posixSpawn(UNSHARE, [UNSHARE, '--user', '--', SH, '-c', 'echo ready; read _'], [],
+      [[holderIn, 0], [holderOut, 1], [holderOut, 2]], '/');
+    // our copies of its ends would hide its exit from readLine
     libc.close(holderIn);
     libc.close(holderOut);
-    const line = pid === undefined ? '' : readLine(fromHolder);
+    holderIn = holderOut = -1;
+    const line = readLine(fromHolder);
     if (line !== 'ready\n') {
       throw new Error(`${UNSHARE} --user failed to create a user namespace${line ? ': ' + line.trim() : ''}`);
     }
-    const p = pid as number;
     try {
-      writeIdMaps(p, uidMap, gidMap);
+      writeIdMaps(pid, uidMap, gidMap);
     } catch (e) {
       throw new Error(`writing the user namespace maps: ${(e as Error).message}`);
     }
-    return libc.openat(AT_FDCWD, `/proc/${p}/ns/user`, O.RDONLY | O.CLOEXEC);
+    return libc.openat(AT_FDCWD, `/proc/${pid}/ns/user`, O.RDONLY | O.CLOEXEC);
   } finally {
+    if (holderIn >= 0) libc.close(holderIn);
+    if (holderOut >= 0) libc.close(holderOut);
     libc.close(fromHolder);
-    libc.close(toHolder);
+    libc.close(toHolder); // the holder reads EOF and exits
+    if (pid !== undefined) reapHolder(pid);
   }
 }
 

@@ -1,6 +1,11 @@
 // Validation of config.json and exec process files: the precompiled JSON schema
 // (schema/config.schema.json) first, then the rules a schema can't express.
-import { validateConfig, validateProcess, type AjvError, type Validator } from './generated/validators';
+import type { AjvError, Validator } from './generated/validators';
+
+/** The generated validators are ~250 KB of code: load them only when validating. */
+function validators(): typeof import('./generated/validators') {
+  return require('./generated/validators') as typeof import('./generated/validators');
+}
 import type { Spec, Process } from './types';
 
 export class ValidationError extends Error {
@@ -22,6 +27,8 @@ export function describeAjvError(e: AjvError): string {
       return `${at} must be ${String(p.type)}`;
     case 'pattern':
       return `${at} must match ${String(p.pattern)}`;
+    case 'additionalProperties':
+      return `${at === '/' ? '' : at}/${String(p.additionalProperty)} is not a known property`;
     default:
       return `${at} ${e.message ?? 'is invalid'}`;
   }
@@ -65,7 +72,7 @@ function semanticProblems(spec: Spec): string[] {
 }
 
 export function validateSpec(data: unknown, file = 'config.json'): Spec {
-  run(validateConfig, data, file);
+  run(validators().validateConfig, data, file);
   const spec = data as Spec;
   const problems = semanticProblems(spec);
   if (problems.length > 0) throw new ValidationError(file, problems);
@@ -73,7 +80,7 @@ export function validateSpec(data: unknown, file = 'config.json'): Spec {
 }
 
 export function validateProcessSpec(data: unknown, file: string): Process {
-  run(validateProcess, data, file);
+  run(validators().validateProcess, data, file);
   const proc = data as Process;
   if (!proc.args || proc.args.length === 0) throw new ValidationError(file, ['/args must name the program to run']);
   return proc;

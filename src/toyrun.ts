@@ -1,4 +1,4 @@
-// Entry point of bin/toyrun.
+// Entry point of the toyrun CLI (bin/toyrun loads its bundle).
 import { main } from './cli';
 import { logError } from './log';
 

@@ -1,0 +1,50 @@
+// Starting and reaping helper processes without the engine's child_process.
+// After unshare(CLONE_NEWPID) (or setns to a PID namespace) the kernel refuses
+// to create threads in the caller (EINVAL for CLONE_THREAD while its PID
+// namespace for children differs from its own), and the engine may want a new
+// worker thread at any moment during child_process.spawn — it then aborts.
+// posix_spawn runs entirely in C on the calling thread, so it is safe there.
+import * as libc from './libc';
+import { constants } from 'node:os';
+
+export interface ExitStatus {
+  code: number | null;
+  signal: number | null;
+}
+
+/** waitpid(WNOHANG): the exit status, or undefined while the process runs. */
+export function reap(pid: number): ExitStatus | undefined {
+  let r: [number, number];
+  try {
+    r = libc.waitpid(pid, 1 /* WNOHANG */);
+  } catch (e) {
+    if (e instanceof libc.SysError && e.code === 'ECHILD') return { code: null, signal: null };
+    throw e;
+  }
+  const [got, status] = r;
+  if (got === 0) return undefined;
+  const sig = status & 0x7f;
+  return sig === 0 ? { code: (status >> 8) & 0xff, signal: null } : { code: null, signal: sig };
+}
+
+/** Resolve when the child exits; polls so that the event loop (signal forwarding) keeps running. */
+export function waitForExit(pid: number, intervalMs = 2): Promise<ExitStatus> {
+  return new Promise((resolve) => {
+    const tick = (): void => {
+      const st = reap(pid);
+      if (st) resolve(st);
+      else setTimeout(tick, intervalMs);
+    };
+    tick();
+  });
+}
+
+/** The shell convention for an exit status: the code, or 128+N for signal N. */
+export function exitCode(st: ExitStatus): number {
+  if (st.signal !== null) return 128 + st.signal;
+  return st.code ?? 255;
+}
+
+export function signalNumber(name: NodeJS.Signals): number {
+  return constants.signals[name];
+}
