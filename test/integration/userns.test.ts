@@ -3,9 +3,10 @@
 // and bad mappings refused with nothing left behind.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, leftovers, sh, statusField, Toyrun, uniqueId } from '../helpers';
+import { BUSYBOX_ROOTFS, leftovers, sh, statusField, Toyrun, TOYRUN, uniqueId } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
 
 const t = new Toyrun('userns');
@@ -42,17 +43,9 @@ function volume(owner: number, mode: number): string {
   return dir;
 }
 
-/** create + start a long-running container; its stdio goes to a file, not to a
- * pipe that would keep spawnSync waiting as long as the container lives. */
+/** create + start a long-running container (helpers collect output through files). */
 function startSleeper(id: string, bundle: string): number {
-  const log = join(t.tempDir('toyrun-userns-log-'), 'out');
-  const fd = openSync(log, 'w');
-  try {
-    const r = t.run(['create', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
-    assert.is(r.status, 0, readFileSync(log, 'utf8'));
-  } finally {
-    closeSync(fd);
-  }
+  t.ok(['create', '--bundle', bundle, id]);
   t.ok(['start', id]);
   return t.state(id).pid as number;
 }
@@ -183,6 +176,51 @@ test('join an existing user namespace by path (and its PID namespace)', () => {
     linux.namespaces = (linux.namespaces ?? []).map((n) => (n.type === 'user' ? { type: 'user', path: `/proc/${pid}/ns/user` } : n));
   }, /\/linux\/uidMappings does not match the joined user namespace/);
   t.ok(['delete', '--force', first]);
+});
+
+test('a network namespace made by the host (podman/netavark style) is joined on the way in', () => {
+  const name = `toyrun-userns-${process.pid}`;
+  const add = sh('/usr/sbin/ip', ['netns', 'add', name]);
+  assert.is(add.status, 0, add.stderr);
+  try {
+    const r = t.sh('readlink /proc/self/ns/net; id -u; cat /proc/self/uid_map', (s) => {
+      withUserns(s);
+      const linux = s.linux as NonNullable<Spec['linux']>;
+      linux.namespaces = (linux.namespaces ?? []).map((n) => (n.type === 'network' ? { type: 'network', path: `/run/netns/${name}` } : n));
+    });
+    assert.is(r.status, 0, r.stderr);
+    const [net, uid] = r.stdout.split('\n');
+    assert.is(net, `net:[${statSync(`/run/netns/${name}`).ino}]`);
+    assert.is(uid, '0');
+  } finally {
+    sh('/usr/sbin/ip', ['netns', 'delete', name]);
+  }
+});
+
+test('--preserve-fds reach the process through every stage', () => {
+  const dir = t.tempDir('toyrun-userns-fds-');
+  const file = join(dir, 'passed');
+  writeFileSync(file, 'through the stages\n', { mode: 0o644 });
+  const fd = openSync(file, 'r');
+  try {
+    const bundle = t.bundle((s) => {
+      withUserns(s);
+      (s.process as NonNullable<Spec['process']>).args = ['sh', '-c', 'cat <&3; ls /proc/self/fd | sort -n | tr "\n" " "'];
+    });
+    const out = join(dir, 'out');
+    const o = openSync(out, 'w');
+    const id = uniqueId('fds');
+    t.track(id);
+    const r = spawnSync(TOYRUN, ['--root', t.root, 'run', '--preserve-fds', '1', '--bundle', bundle, id], {
+      stdio: ['ignore', o, o, fd], env: {}, cwd: '/', timeout: 60000,
+    });
+    closeSync(o);
+    assert.is(r.status, 0, readFileSync(out, 'utf8'));
+    // 0-2, the preserved fd 3, and the fd ls has open on its directory: no sync pipe, no namespace fd
+    assert.match(readFileSync(out, 'utf8'), /^through the stages\n0 1 2 3 4 $/);
+  } finally {
+    closeSync(fd);
+  }
 });
 
 test('a user namespace without its own network namespace gets the host /sys bound (sysfs needs the netns owner)', () => {
