@@ -46,7 +46,7 @@ import { join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, CLONE, O } from './linux/libc';
 import { SyncChannel } from './sync';
-import { findNamespace } from './linux/namespaces';
+import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
 import { isBind } from './linux/mounts';
 import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
 import { ValidationError } from './spec/validate';
@@ -295,4 +295,38 @@ export function prepareInitInUserNamespace(
   for (const procs of cgroupProcs) writeFileSync(procs, String(s.pid));
   libc.lchown(join(stateDir, 'exec.fifo'), uid, gid);
   chmodSync(stateDir, 0o711);
+}
+
+// ---- exec: one more process in a running container's user namespace ------------
+
+/**
+ * `toyrun exec` into a container that has a user namespace: stage 2 is the
+ * exec-init script. Everything is joined through the init's /proc/<pid>/ns
+ * files: user by nsenter; network, ipc, uts and cgroup by nsenter too (one the
+ * host made, such as a podman network namespace, can't be joined from inside);
+ * pid and time by stage 1; mount is left to the exec-init (it skips the ones
+ * already joined). The exec-init can't write the host-owned cgroup.procs: it
+ * is joined here, before the caller sends the plan (pass cgroupProcs: [] in it).
+ * Returns stage 2's host PID, our child once this returns (we are a subreaper).
+ */
+export function spawnExecInUserNamespace(
+  initPid: number, spec: Spec, stage1Script: string, execInitScript: string, preserveFds: number, cgroupProcs: string[],
+): { pid: number; chan: SyncChannel } {
+  const nss = (spec.linux?.namespaces ?? []).filter((n) => n.type !== 'user' && n.type !== 'mount');
+  const s = spawnInUserNamespace({
+    user: { path: `/proc/${initPid}/ns/user` },
+    join: nss.map((n) => ({ type: n.type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[n.type]}` })),
+    unshare: [],
+    stage1Script,
+    stage2Script: execInitScript,
+    preserveFds,
+    extraFds: [],
+  });
+  try {
+    for (const procs of cgroupProcs) writeFileSync(procs, String(s.pid));
+  } catch (e) {
+    s.chan.close(); // the exec-init reads EOF instead of a plan and exits
+    throw e;
+  }
+  return { pid: s.pid, chan: s.chan };
 }

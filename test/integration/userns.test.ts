@@ -6,8 +6,11 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, leftovers, sh, statusField, Toyrun, TOYRUN, uniqueId } from '../helpers';
+import { BUSYBOX_ROOTFS, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
+import { spawnExecInUserNamespace } from '../../src/userns-stages';
+import { loadRecord, loadSpec } from '../../src/state';
+import { waitpid } from '../../src/linux/libc';
 
 const t = new Toyrun('userns');
 const HOST = 300000; // host ids of the container's root
@@ -222,6 +225,54 @@ test('--preserve-fds reach the process through every stage', () => {
     closeSync(fd);
   }
 });
+
+test('exec helper: a new process enters the running container\'s user namespace, its other namespaces and its cgroup', () => {
+  const id = uniqueId('exec');
+  const initPid = startSleeper(id, t.bundle((s) => {
+    withUserns(s);
+    (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
+  }));
+  // a stand-in for the exec-init: reports what it sees, then waits for EOF
+  const dir = t.tempDir('toyrun-userns-exec-');
+  chmodSync(dir, 0o755);
+  const probe = join(dir, 'probe.js');
+  writeFileSync(probe, `
+    const fs = require('fs');
+    const [w, r] = process.argv.slice(2).map(Number);
+    const ns = ['user', 'pid', 'net', 'ipc', 'uts', 'cgroup'].map((n) => fs.readlinkSync('/proc/self/ns/' + n));
+    const status = fs.readFileSync('/proc/self/status', 'utf8');
+    fs.writeSync(w, JSON.stringify({ type: 'ready', ns, status }) + '\\n');
+    try { fs.readSync(r, Buffer.alloc(1)); } catch {}
+  `, { mode: 0o644 });
+  const stateDir = join(t.root, id);
+  const spec = loadSpec(stateDir) as Spec;
+  const rec = loadRecord(t.root, id);
+  const procs = [...new Set(Object.values(rec.cgroup.paths))].map((d) => join(d, 'cgroup.procs'));
+  const { pid, chan } = spawnExecInUserNamespace(initPid, spec, join(REPO, 'dist', 'init.js'), probe, 0, procs);
+  try {
+    const msg = chan.recv() as unknown as { type: string; ns: string[]; status: string };
+    assert.is(msg.type, 'ready');
+    const want = ['user', 'pid', 'net', 'ipc', 'uts', 'cgroup'].map((n) => readlinkSync(`/proc/${initPid}/ns/${n}`));
+    assert.equal(msg.ns, want);
+    assert.is(statusField(msg.status, 'Uid').split(/\s+/)[0], '0', 'root inside');
+    assert.is(statusField(readFileSync(`/proc/${pid}/status`, 'utf8'), 'Uid').split(/\s+/)[0], String(HOST), 'the mapped uid outside');
+    assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), `/toyrun/${id}\n`);
+    assert.is(statusField(msg.status, 'NSpid').split(/\s+/).length, 2, 'a member of the container\'s PID namespace');
+  } finally {
+    chan.close();
+    waitpidBlocking(pid);
+  }
+  t.ok(['delete', '--force', id]);
+  assert.equal(leftovers(t, id), []);
+});
+
+function waitpidBlocking(pid: number): void {
+  try {
+    waitpid(pid, 0);
+  } catch {
+    // not ours
+  }
+}
 
 test('a user namespace without its own network namespace gets the host /sys bound (sysfs needs the netns owner)', () => {
   const r = t.sh('grep " /sys " /proc/self/mountinfo; test -d /sys/kernel && echo has-kernel', (s) => {
