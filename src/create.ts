@@ -21,6 +21,7 @@ import { imageProblems, mountImage, unmountImage } from './image';
 import type { Spec } from './spec/types';
 import { logWarn } from './log';
 import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
+import { idmapProblems } from './linux/idmap';
 import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './userns-stages';
 
 export interface CreateOptions {
@@ -77,6 +78,7 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   }
   problems.push(...userNamespaceProblems(spec));
   const userns = findNamespace(spec.linux?.namespaces, 'user');
+  problems.push(...idmapProblems(spec, userns !== undefined));
   if (userns?.path) {
     const bad = checkUserNamespacePath(userns.path);
     if (bad) problems.push(`/linux/namespaces: ${bad}`);
@@ -146,7 +148,7 @@ export function createContainer(opts: CreateOptions): Created {
     driver.apply(cgroup, spec.linux?.resources);
 
     const userns = findNamespace(spec.linux?.namespaces, 'user')
-      ? spawnInitInUserNamespace(spec, dir, initScript(), opts.preserveFds)
+      ? spawnInitInUserNamespace(spec, dir, rootfs, initScript(), opts.preserveFds)
       : undefined;
     const spawned = userns ?? spawnInit(spec, opts);
     const pid = spawned.pid;
@@ -178,6 +180,7 @@ export function createContainer(opts: CreateOptions): Created {
       cgroupPaths: cgroup.paths,
       cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
       stateDirFd: userns?.stateDirFd,
+      idmapFds: userns?.idmapFds,
     };
     driveInit(spawned.chan, plan, rec, spec);
 

@@ -5,6 +5,7 @@ import { PROPAGATION_OPTIONS } from './linux/mounts';
 import { OCI_VERSION } from './state';
 import { hostCgroupVersion } from './linux/cgroups';
 import { VERSION } from './version';
+import { idmapSupported } from './linux/idmap';
 
 const MOUNT_OPTIONS = [
   'acl', 'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'iversion', 'lazytime', 'loud',
@@ -26,7 +27,7 @@ export function featuresDocument(): Record<string, unknown> {
     ociVersionMin: '1.0.0',
     ociVersionMax: OCI_VERSION,
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
-    mountOptions: [...MOUNT_OPTIONS, ...Object.keys(PROPAGATION_OPTIONS)].sort(),
+    mountOptions: [...MOUNT_OPTIONS, ...(features.userns && idmapSupported() ? ['idmap', 'ridmap'] : []), ...Object.keys(PROPAGATION_OPTIONS)].sort(),
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts', 'time', ...(features.userns ? ['user'] : [])].sort(),
       capabilities: Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => n <= last).map(([k]) => k),
@@ -35,7 +36,7 @@ export function featuresDocument(): Record<string, unknown> {
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: features.userns && idmapSupported() } },
     },
     annotations: {
       'org.toyrun.version': VERSION,

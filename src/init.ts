@@ -63,7 +63,7 @@ function setHostnames(spec: Spec): void {
 
 function doMounts(ctx: InitContext): void {
   const { plan, spec } = ctx;
-  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation);
+  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation, plan.idmapFds?.[-1]);
   const rootFd = libc.openat(AT_FDCWD, plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC);
   const mctx: MountContext = {
     rootfs: plan.rootfs,
@@ -73,9 +73,9 @@ function doMounts(ctx: InitContext): void {
     cgroupHierarchies: plan.cgroupHierarchies,
   };
   try {
-    for (const m of spec.mounts ?? []) {
+    for (const [i, m] of (spec.mounts ?? []).entries()) {
       try {
-        mountOne(mctx, m);
+        mountOne(mctx, m, plan.idmapFds?.[i]);
       } catch (e) {
         throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`);
       }

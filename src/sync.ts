@@ -27,6 +27,8 @@ export interface InitPlan {
   cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
   /** An inherited O_PATH fd on stateDir (user namespace: the mapped root can't walk the state root). */
   stateDirFd?: number;
+  /** Inherited fds of idmapped trees to attach (src/linux/idmap.ts): -1 the rootfs, else a mounts index. */
+  idmapFds?: Record<number, number>;
 }
 
 export type InitMessage =

@@ -48,6 +48,7 @@ import { AT_FDCWD, CLONE, O } from './linux/libc';
 import { SyncChannel } from './sync';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
 import { isBind } from './linux/mounts';
+import { idmapRequests, idmappedTree } from './linux/idmap';
 import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
 import { ValidationError } from './spec/validate';
 import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
@@ -82,8 +83,8 @@ export interface Stage1Config {
 }
 
 export interface UserNamespaceSpawn {
-  /** Join the user namespace at path, or create one with these maps. */
-  user: { path: string } | { uidMap: IdMapping[]; gidMap: IdMapping[] };
+  /** Join the user namespace at path or open on fd, or create one with these maps. */
+  user: { path: string } | { fd: number } | { uidMap: IdMapping[]; gidMap: IdMapping[] };
   /** Namespaces to join by path (user and mount are ignored here). */
   join: Namespace[];
   /** New PID/time namespaces for stage 2. */
@@ -130,7 +131,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     if ('path' in o.user) {
       userPath = o.user.path;
     } else {
-      nsFd = createUserNamespace(o.user.uidMap, o.user.gidMap);
+      nsFd = 'fd' in o.user ? o.user.fd : createUserNamespace(o.user.uidMap, o.user.gidMap);
       userPath = `/proc/self/fd/${lastFd + 1}`;
     }
     const config: Stage1Config = {
@@ -154,7 +155,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
   } finally {
     libc.close(childWrite);
     libc.close(childRead);
-    if (nsFd >= 0) libc.close(nsFd);
+    if (nsFd >= 0 && !('fd' in o.user)) libc.close(nsFd);
   }
   const chan = new SyncChannel(parentRead, parentWrite);
   let report;
@@ -229,26 +230,58 @@ function reap(pid: number | undefined): void {
 export interface InitInUserNamespace extends UserNamespaceSpawned {
   /** Stage 2's number for the O_PATH fd on the state dir. */
   stateDirFd: number;
+  /** Stage 2's numbers for idmapped trees: key -1 is the rootfs, others index spec.mounts. */
+  idmapFds: Record<number, number>;
 }
 
 /** Spawn the init (stage 2 = dist/init.js) in the spec's user namespace. */
-export function spawnInitInUserNamespace(spec: Spec, stateDir: string, initScript: string, preserveFds: number): InitInUserNamespace {
+export function spawnInitInUserNamespace(spec: Spec, stateDir: string, rootfs: string, initScript: string, preserveFds: number): InitInUserNamespace {
   const nss = spec.linux?.namespaces ?? [];
   const user = findNamespace(nss, 'user') as Namespace;
-  const dirFd = libc.openat(AT_FDCWD, stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  const opened: number[] = [];
+  const trees: number[] = [];
   try {
+    const dirFd = libc.openat(AT_FDCWD, stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+    opened.push(dirFd);
+    const requests = idmapRequests(spec, rootfs);
+    let userOpt: UserNamespaceSpawn['user'] = user.path ? { path: user.path } : { uidMap: spec.linux?.uidMappings ?? [], gidMap: spec.linux?.gidMappings ?? [] };
+    if (requests.length > 0) {
+      // idmapped trees are made here, by host root, with the container's user
+      // namespace (or the mount's own maps): the namespace must exist first
+      const nsFd = user.path
+        ? libc.openat(AT_FDCWD, user.path, O.RDONLY | O.CLOEXEC)
+        : createUserNamespace(spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? []);
+      opened.push(nsFd);
+      userOpt = { fd: nsFd };
+      for (const r of requests) {
+        let mapsFd = nsFd;
+        if (r.maps) {
+          mapsFd = createUserNamespace(r.maps.uid, r.maps.gid);
+          opened.push(mapsFd);
+        }
+        try {
+          trees.push(idmappedTree(r.source, mapsFd, r.recursive));
+        } catch (e) {
+          throw new Error(`${r.index < 0 ? '/root/path' : `/mounts/${r.index}`}: idmapped mount of ${r.source}: ${(e as Error).message}`);
+        }
+      }
+    }
     const spawned = spawnInUserNamespace({
-      user: user.path ? { path: user.path } : { uidMap: spec.linux?.uidMappings ?? [], gidMap: spec.linux?.gidMappings ?? [] },
+      user: userOpt,
       join: nss.filter((n) => n.path && n.type !== 'user' && n.type !== 'mount'),
       unshare: (['pid', 'time'] as const).filter((t) => nss.some((n) => n.type === t && !n.path)),
       stage1Script: initScript,
       stage2Script: initScript,
       preserveFds,
-      extraFds: [dirFd],
+      extraFds: [dirFd, ...trees],
     });
-    return { ...spawned, stateDirFd: spawned.extraFdNumbers[0] as number };
+    const idmapFds: Record<number, number> = {};
+    requests.forEach((r, i) => {
+      idmapFds[r.index] = spawned.extraFdNumbers[1 + i] as number;
+    });
+    return { ...spawned, stateDirFd: spawned.extraFdNumbers[0] as number, idmapFds };
   } finally {
-    libc.close(dirFd);
+    for (const fd of [...opened, ...trees]) libc.close(fd);
   }
 }
 

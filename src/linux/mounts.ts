@@ -8,6 +8,7 @@ import { posix } from 'node:path';
 import * as libc from './libc';
 import { MS, O, SYS, SysError } from './libc';
 import type { Mount } from '../spec/types';
+import { attachTreeAt } from './idmap';
 
 // ---- option parsing --------------------------------------------------------
 
@@ -112,6 +113,7 @@ export function parseMountOptions(options: string[] = []): ParsedOptions {
       out.recAttrClr |= a.clr;
       continue;
     }
+    if (opt === 'idmap' || opt === 'ridmap') continue; // done by the runtime (src/linux/idmap.ts)
     if (opt === 'tmpcopyup') {
       out.tmpcopyup = true;
       continue;
@@ -245,10 +247,22 @@ function setRecursiveAttrs(target: string, set: number, clr: number): void {
   libc.rawSyscall(SYS.mount_setattr, 'int', libc.AT_FDCWD, 'str', target, 'unsigned int', AT_RECURSIVE, 'void *', attr, 'size_t', 32);
 }
 
-export function mountOne(ctx: MountContext, m: Mount): void {
+/** idmapTree: a detached idmapped copy of the source, made by the runtime (src/linux/idmap.ts). */
+export function mountOne(ctx: MountContext, m: Mount, idmapTree?: number): void {
   const o = parseMountOptions(m.options);
   const bind = isBind(m);
   const type = m.type ?? (bind ? 'bind' : 'none');
+  if (bind && idmapTree !== undefined) {
+    ensureDestination(ctx.rootfs, m.destination, !statSync(`/proc/self/fd/${idmapTree}`).isDirectory());
+    const fd = openInRoot(ctx.rootFd, m.destination);
+    try {
+      attachTreeAt(idmapTree, fd, m.destination);
+    } finally {
+      libc.close(fd);
+    }
+    mountAt(ctx, m.destination, (target) => finishMount(target, o, true));
+    return;
+  }
   if (bind) {
     const src = m.source ?? '';
     let srcIsDir: boolean;

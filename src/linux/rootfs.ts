@@ -4,14 +4,16 @@
 import * as libc from './libc';
 import { MNT_DETACH, MS, O, AT_FDCWD, SysError } from './libc';
 import { PROPAGATION_OPTIONS, openInRoot } from './mounts';
+import { attachTree } from './idmap';
 
 /** Stop mount events flowing back to the host, then make rootfs a mount point. */
-export function prepareRootfs(rootfs: string, rootfsPropagation: string | undefined): void {
+export function prepareRootfs(rootfs: string, rootfsPropagation: string | undefined, idmappedTree?: number): void {
   // rslave by default: host mounts still propagate in, ours never leak out.
   const prop = rootfsPropagation ? PROPAGATION_OPTIONS[rootfsPropagation] ?? MS.SLAVE | MS.REC : MS.SLAVE | MS.REC;
   const recursive = prop | MS.REC;
   libc.mount(null, '/', null, recursive, null);
-  libc.mount(rootfs, rootfs, 'bind', MS.BIND | MS.REC, null);
+  if (idmappedTree !== undefined) attachTree(idmappedTree, rootfs); // already a mount: the idmapped copy
+  else libc.mount(rootfs, rootfs, 'bind', MS.BIND | MS.REC, null);
 }
 
 /** pivot_root(".", "."): the old root ends up stacked on top of the new one,

@@ -350,9 +350,59 @@ test('a rootfs the mapped root cannot reach is refused up front, naming the dire
   }, new RegExp(`/root/path .* is not reachable by the container's root: ${hidden} \\(owner 0:0, mode 0700\\)`));
 });
 
-test('features lists the user namespace', () => {
-  const f = JSON.parse(t.ok(['features']).stdout) as { linux: { namespaces: string[] } };
+test('features lists the user namespace and idmapped mounts', () => {
+  const f = JSON.parse(t.ok(['features']).stdout) as { mountOptions: string[]; linux: { namespaces: string[]; mountExtensions: { idmap: { enabled: boolean } } } };
   assert.ok(f.linux.namespaces.includes('user'));
+  assert.is(f.linux.mountExtensions.idmap.enabled, true);
+  assert.ok(f.mountOptions.includes('idmap') && f.mountOptions.includes('ridmap'));
+});
+
+test('idmapped rootfs: an unchowned (host root) rootfs is owned by the container root inside', () => {
+  const dir = mkdtempSync('/tmp/toyrun-userns-idmap-');
+  try {
+    chmodSync(dir, 0o755);
+    const c = sh('/bin/cp', ['-a', BUSYBOX_ROOTFS, join(dir, 'rootfs')]);
+    assert.is(c.status, 0, c.stderr);
+    const r = t.sh('ls -ln /etc/passwd; echo hi > /root/made-inside && ls -ln /root/made-inside; grep -c idmapped /proc/self/mountinfo', (s) => {
+      withUserns(s);
+      s.root = { path: join(dir, 'rootfs'), readonly: false };
+      s.annotations = { ...(s.annotations ?? {}), 'org.toyrun.idmap-rootfs': 'true' };
+    });
+    assert.is(r.status, 0, r.stderr);
+    const [passwd, made, mnt] = r.stdout.split('\n');
+    assert.match(passwd ?? '', /^-rw-r--r-- +1 0 +0 /);
+    assert.match(made ?? '', /^-rw-r--r-- +1 0 +0 /);
+    assert.is(mnt, '1', 'the root mount, idmapped');
+    const st = statSync(join(dir, 'rootfs', 'root', 'made-inside'));
+    assert.is(st.uid, 0, 'written through the idmapped mount: host root on disk');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('idmapped volumes: the container\'s maps, or the mount\'s own', () => {
+  const vol = volume(0, 0o755);
+  writeFileSync(join(vol, 'host-file'), 'host data\n', { mode: 0o644 });
+  const r = t.sh(`ls -ln ${VOL}/host-file; echo more >> ${VOL}/host-file && touch ${VOL}/new && ls -ln ${VOL}/new`, (s) => {
+    withUserns(s);
+    s.mounts = [...(s.mounts ?? []), { destination: VOL, type: 'bind', source: vol, options: ['rbind', 'rw', 'idmap'] }];
+  });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^-rw-r--r-- +1 0 +0 .*\n-rw-r--r-- +1 0 +0 /);
+  assert.is(readFileSync(join(vol, 'host-file'), 'utf8'), 'host data\nmore\n');
+  assert.is(statSync(join(vol, 'new')).uid, 0);
+  // the mount's own maps: host root's files appear as uid/gid 1000 inside
+  const own: IdMapping[] = [{ containerID: 0, hostID: HOST + 1000, size: 1 }];
+  const r2 = t.sh(`ls -ln ${VOL}/host-file`, (s) => {
+    withUserns(s);
+    s.mounts = [...(s.mounts ?? []), { destination: VOL, type: 'bind', source: vol, options: ['rbind', 'ro', 'idmap'], uidMappings: own, gidMappings: own }];
+  });
+  assert.is(r2.status, 0, r2.stderr);
+  assert.match(r2.stdout, /^-rw-r--r-- +1 1000 +1000 /);
+  createFails((s) => {
+    withUserns(s);
+    s.mounts = [...(s.mounts ?? []), { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }];
+  }, /\/mounts\/\d+\/options: idmap is only supported on bind mounts/);
 });
 
 test.after(() => t.cleanup());

@@ -7,6 +7,7 @@ import {
   userNamespaceProblems, writerHasCapSetgid,
 } from '../../src/linux/userns';
 import { nsenterJoinArgs } from '../../src/userns-stages';
+import { idmapOption, idmapProblems, idmapRequests, idmapSupported, ROOTFS_IDMAP_ANNOTATION } from '../../src/linux/idmap';
 import type { IdMapping, Spec, User } from '../../src/spec/types';
 
 const MAP: IdMapping[] = [
@@ -93,6 +94,30 @@ test('nsenterJoinArgs: host-owned namespaces by path; mount, pid and time are le
     ]),
     ['--net=/run/netns/x', '--ipc=/proc/9/ns/ipc'],
   );
+});
+
+test('idmap: kernel version gate, option names, and what the config must say', () => {
+  assert.is(idmapSupported('5.11.0'), false);
+  assert.is(idmapSupported('5.12.1-foo'), true);
+  assert.is(idmapSupported('6.1.0'), true);
+  assert.is(idmapOption({ destination: '/a', options: ['rbind', 'ridmap'] }), 'ridmap');
+  assert.is(idmapOption({ destination: '/a', options: ['idmap'] }), 'idmap');
+  const s = spec({ namespaces: [{ type: 'user' }] });
+  s.mounts = [
+    { destination: '/a', type: 'bind', source: '/x', options: ['idmap'] },
+    { destination: '/b', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] },
+    { destination: '/c', type: 'bind', source: '/y', options: ['idmap'], uidMappings: MAP },
+  ];
+  assert.equal(idmapProblems(s, true), [
+    '/mounts/1/options: idmap is only supported on bind mounts',
+    '/mounts/2: uidMappings and gidMappings go together',
+  ]);
+  assert.match(idmapProblems(s, false).join(), /\/mounts\/0\/options: idmap is supported in containers with a user namespace/);
+  s.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'yes' };
+  assert.match(idmapProblems(s, true).join(), /must be "true" or "false"/);
+  s.mounts = [];
+  s.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+  assert.equal(idmapRequests(s, '/r'), [{ index: -1, source: '/r', recursive: true }]);
 });
 
 test.run();
