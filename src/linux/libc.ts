@@ -96,6 +96,7 @@ const PROTOS = {
   posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(void *actions)',
   posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)',
   posix_spawn_file_actions_addchdir_np: 'int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)',
+  statfs: 'int statfs(const char *path, void *buf)',
 };
 
 // koffi's own function type (its arguments are checked at call time, by koffi)
@@ -414,6 +415,12 @@ export function ptsname(fd: number): string {
   const r = f.ptsname_r(fd, buf, buf.length) as number;
   if (r !== 0) throw new SysError('ptsname', undefined, r);
   return buf.subarray(0, buf.indexOf(0)).toString();
+}
+/** f_flags of statfs(2) (ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC share MS_*'s values). */
+export function statfsFlags(path: string): number {
+  const buf = Buffer.alloc(120); // struct statfs on x86-64; f_flags at 80
+  check(f.statfs(path, buf), 'statfs', path);
+  return Number(buf.readBigUInt64LE(80));
 }
 /** lsetxattr(2): on the link itself, never a symlink's target. */
 export function lsetxattr(path: string, name: string, value: Buffer): void {

@@ -231,12 +231,24 @@ function mountAt(ctx: MountContext, dest: string, fn: (procPath: string) => void
 /** Apply propagation and the flags a bind mount ignores on its first pass. */
 function finishMount(target: string, o: ParsedOptions, bind: boolean): void {
   const extra = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
-  if (bind && extra !== 0) {
-    // MS_BIND ignores every other flag: a second, remounting pass applies them.
-    libc.mount(null, target, null, MS.REMOUNT | MS.BIND | extra, null);
-  }
+  // MS_BIND ignores every other flag: a second, remounting pass applies them.
+  if (bind && extra !== 0) remountBind(target, extra);
   for (const p of o.propagation) libc.mount(null, target, null, p, null);
   if (o.recAttrSet !== 0 || o.recAttrClr !== 0) setRecursiveAttrs(target, o.recAttrSet, o.recAttrClr);
+}
+
+/** Remount a bind mount with flags. In a user namespace the flags the host set
+ * on the source mount (nosuid, nodev, noexec) are locked: a remount that would
+ * clear one is refused (EPERM), so they are kept, as runc does. */
+export function remountBind(target: string, flags: number): void {
+  try {
+    libc.mount(null, target, null, MS.REMOUNT | MS.BIND | flags, null);
+  } catch (e) {
+    if (!(e instanceof SysError && e.code === 'EPERM')) throw e;
+    const locked = libc.statfsFlags(target) & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    if ((flags | locked) === flags) throw e;
+    libc.mount(null, target, null, MS.REMOUNT | MS.BIND | flags | locked, null);
+  }
 }
 
 function setRecursiveAttrs(target: string, set: number, clr: number): void {

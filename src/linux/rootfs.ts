@@ -3,7 +3,7 @@
 // and the detach of the old root so nothing of the host stays reachable.
 import * as libc from './libc';
 import { MNT_DETACH, MS, O, AT_FDCWD, SysError } from './libc';
-import { PROPAGATION_OPTIONS, openInRoot } from './mounts';
+import { PROPAGATION_OPTIONS, openInRoot, remountBind } from './mounts';
 import { attachTree } from './idmap';
 
 /** Stop mount events flowing back to the host, then make rootfs a mount point. */
@@ -51,7 +51,7 @@ export function setRootPropagation(rootfsPropagation: string | undefined): void 
 }
 
 export function remountRootReadonly(): void {
-  libc.mount(null, '/', null, MS.REMOUNT | MS.BIND | MS.RDONLY, null);
+  remountBind('/', MS.RDONLY);
 }
 
 /** linux.maskedPaths: a file is covered by /dev/null, a directory by an empty

@@ -155,6 +155,23 @@ test('the container root cannot write a root-owned host file through a volume', 
   assert.is(readFileSync(join(vol, 'host-file'), 'utf8'), 'host data\n');
 });
 
+test('a read-only volume from a host mount with nosuid,nodev,noexec: the locked flags are kept on remount', () => {
+  const vol = volume(0, 0o755);
+  const m = sh('/bin/mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=755', 'tmpfs', vol]);
+  assert.is(m.status, 0, m.stderr);
+  try {
+    const r = t.sh(`grep " ${VOL} " /proc/self/mountinfo; touch ${VOL}/x`, (s) => {
+      withUserns(s);
+      s.mounts = [...(s.mounts ?? []), { destination: VOL, type: 'bind', source: vol, options: ['rbind', 'ro'] }];
+    });
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stdout, new RegExp(` ${VOL} ro,nosuid,nodev,noexec`));
+    assert.match(r.stderr, /Read-only file system/);
+  } finally {
+    sh('/bin/umount', [vol]);
+  }
+});
+
 test('join an existing user namespace by path (and its PID namespace)', () => {
   const first = uniqueId('owner');
   const pid = startSleeper(first, t.bundle((s) => {
