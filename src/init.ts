@@ -152,6 +152,9 @@ function becomeProcess(ctx: InitContext): never {
 }
 
 function main(): void {
+  // Non-dumpable from the start: in a shared user namespace, processes of another
+  // container run as our uid and could otherwise ptrace us while we still hold host mounts.
+  libc.prctl(libc.PR.SET_DUMPABLE, 0);
   const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(readFd, writeFd);
   const plan = chan.recv();

@@ -183,6 +183,8 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
 
 /** Stage 1, in the engine started by nsenter: uid 0 with every capability in the user namespace. */
 export function runUserNamespaceStage1(configJson: string): void {
+  // Not ptrace-able by processes already in this user namespace (a joined one may have some).
+  libc.prctl(libc.PR.SET_DUMPABLE, 0);
   const c = JSON.parse(configJson) as Stage1Config;
   const chan = new SyncChannel(c.syncR, c.syncW);
   try {
