@@ -108,6 +108,17 @@ export function parseCommand(rest: string[], strings: string[], booleans: string
   return parsed;
 }
 
+/** Index of the container id in `ps`'s arguments (the first positional). */
+export function psIdIndex(rest: string[]): number {
+  for (let i = 0; i < rest.length; i++) {
+    const x = rest[i] as string;
+    if (x === '--') return i;
+    if (x === '--format' || x === '-f') i++;
+    else if (!x.startsWith('-')) return i;
+  }
+  return rest.length;
+}
+
 function requireId(args: minimist.ParsedArgs, command: string): string {
   const id = args._[0];
   if (id === undefined || id === '') throw new UsageError(`${command}: container id is required`);
@@ -200,8 +211,11 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'ps': {
-        const a = parseCommand(rest, ['format'], [], { f: 'format' });
-        out((require('./query') as typeof import('./query')).psCommand(g.root, requireId(a, command), a.format ?? 'table', (a['--'] ?? []).map(String)));
+        // runc: `ps [--format F] ID [ps options]`; what follows the id is ps(1)'s (go-runc Top passes "-ef")
+        const at = psIdIndex(rest);
+        const a = parseCommand(rest.slice(0, at + 1), ['format'], [], { f: 'format' });
+        const psArgs = rest.slice(at + 1).filter((x, i) => !(i === 0 && x === '--'));
+        out((require('./query') as typeof import('./query')).psCommand(g.root, requireId(a, command), a.format ?? 'table', [...(a['--'] ?? []).map(String), ...psArgs]));
         return 0;
       }
       case 'spec': {

@@ -21,4 +21,9 @@ export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | P
 export const commandTable: Record<string, CommandHandler> = {
   layers: (ctx, rest) => (require('./layers') as typeof import('./layers')).layersCommand(ctx, rest),
   import: (ctx, rest) => (require('./import') as typeof import('./import')).importCommand(ctx, rest),
+  // resources (cgroups)
+  pause: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).pauseCommand(ctx, rest),
+  resume: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).resumeCommand(ctx, rest),
+  update: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).updateCommand(ctx, rest),
+  events: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).eventsCommand(ctx, rest),
 };

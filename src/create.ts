@@ -11,7 +11,7 @@ import {
   claimContainerDir, ContainerError, OCI_VERSION, processStartTime, removeContainerDir, saveRecord,
   toOciState, writeFileAtomic, type ContainerRecord,
 } from './state';
-import { cgroupDriver, hostHierarchies, ownCgroupPath, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
+import { cgroupDriver, hostHierarchies, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
 import { findNamespace, NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
 import { unsupportedCapabilities } from './linux/capabilities';
@@ -139,7 +139,7 @@ export function createContainer(opts: CreateOptions): Created {
     }
 
     const driver = cgroupDriver();
-    const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup, ownCgroupPath());
+    const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup); // relative: joined per hierarchy by the driver
     const cgroup: CgroupRecord = driver.create(cgPath);
     undo.push(() => driver.destroy(cgroup));
     rec.cgroup = cgroup;

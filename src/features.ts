@@ -3,7 +3,6 @@
 import { CAPABILITY_NUMBERS, lastCap } from './linux/capabilities';
 import { PROPAGATION_OPTIONS } from './linux/mounts';
 import { OCI_VERSION } from './state';
-import { hostCgroupVersion } from './linux/cgroups';
 import { VERSION } from './version';
 import { idmapSupported } from './linux/idmap';
 
@@ -31,7 +30,8 @@ export function featuresDocument(): Record<string, unknown> {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts', 'time', ...(features.userns ? ['user'] : [])].sort(),
       capabilities: Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => n <= last).map(([k]) => k),
-      cgroup: { v1: true, v2: hostCgroupVersion() === 2, systemd: false, systemdUser: false },
+      // both drivers are built in (src/linux/cgroups.ts, cgroups-v2.ts); systemd paths map onto cgroupfs
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
       seccomp: { enabled: features.seccomp },
       apparmor: { enabled: false },
       selinux: { enabled: false },

@@ -3,7 +3,7 @@
 import * as libc from './linux/libc';
 import { ContainerError, lockContainer } from './state';
 import { loadContainer } from './container';
-import { pidsIn } from './linux/cgroups';
+import { cgroupDriver, pidsIn, type CgroupRecord } from './linux/cgroups';
 import { parseSignal } from './signals';
 
 export function killContainer(root: string, id: string, signal: string | undefined, all: boolean): void {
@@ -13,17 +13,39 @@ export function killContainer(root: string, id: string, signal: string | undefin
     const { rec, status } = loadContainer(root, id);
     if (status === 'stopped' || status === 'creating') throw new ContainerError('container not running');
     if (all) {
-      for (const pid of pidsIn(rec.cgroup)) {
-        try {
-          libc.kill(pid, sig);
-        } catch {
-          // exited meanwhile
-        }
-      }
+      signalAll(rec.cgroup, sig);
       return;
     }
     libc.kill(rec.pid, sig);
   } finally {
     unlock();
+  }
+}
+
+/** Signal every process of the cgroup. Frozen first, so nothing can fork a
+ * new process between listing the PIDs and signalling them; thawed again
+ * unless the container was paused (a SIGKILL is only acted on once thawed). */
+function signalAll(cg: CgroupRecord, sig: number): void {
+  const driver = cgroupDriver();
+  const wasFrozen = driver.isFrozen(cg);
+  let froze = false;
+  try {
+    if (!wasFrozen) {
+      driver.freeze(cg);
+      froze = true;
+    }
+  } catch {
+    // no freezer on this host: signal unfrozen
+  }
+  try {
+    for (const pid of pidsIn(cg)) {
+      try {
+        libc.kill(pid, sig);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  } finally {
+    if (froze || (wasFrozen && sig === 9)) driver.thaw(cg);
   }
 }

@@ -122,8 +122,9 @@ export function deriveStatus(root: string, rec: ContainerRecord, frozen: () => b
     return processStartTime(rec.creator.pid) === rec.creator.startTime ? 'creating' : 'stopped';
   }
   if (!isInitAlive(rec)) return 'stopped';
+  if (frozen()) return 'paused'; // runc: a frozen container is paused, created or not
   if (!rec.started && existsSync(join(containerDir(root, rec.id), 'exec.fifo'))) return 'created';
-  return frozen() ? 'paused' : 'running';
+  return 'running';
 }
 
 export function toOciState(rec: ContainerRecord, status: Status): State {

@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Resources } from '../spec/types';
+import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
 
 export interface CgroupRecord {
   /** 1 for v1/hybrid hosts, 2 for unified hosts. */
@@ -96,7 +97,7 @@ export function hostCgroupVersion(hs = hostHierarchies()): 1 | 2 {
  *  - relative: relative to the runtime's own cgroup
  *  - "slice:prefix:name" (systemd form; no systemd here): mapped to /slice/prefix-name.scope
  */
-export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, systemd: boolean, ownPath = '/'): string {
+export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, systemd: boolean, ownPath?: string): string {
   let p = cgroupsPath ?? '';
   if (p === '') return `/toyrun/${id}`;
   const parts = p.split(':');
@@ -107,7 +108,24 @@ export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, s
     return p.replace(/\/+/g, '/');
   }
   if (p.includes('..')) throw new CgroupError(`cgroupsPath ${JSON.stringify(p)} must not contain ".."`);
-  return p.startsWith('/') ? p : join(ownPath, p);
+  // Without ownPath a relative path stays relative: on v1 each hierarchy has
+  // its own "own cgroup", so the driver joins it per hierarchy (as runc does).
+  if (p.startsWith('/')) return p;
+  return ownPath === undefined ? p.replace(/^\.\//, '') : join(ownPath, p);
+}
+
+/** Where a relative cgroupsPath lands in one hierarchy: below the cgroup the
+ * runtime itself is in there (/proc/self/cgroup, keyed by controller). */
+export function joinOwnCgroup(path: string, key: string, own: Record<string, string> = ownCgroups()): string {
+  return path.startsWith('/') ? path : join(own[key] ?? '/', path);
+}
+
+export function ownCgroups(): Record<string, string> {
+  try {
+    return parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
+  } catch {
+    return {};
+  }
 }
 
 /** systemd nests "a-b-c.slice" as a.slice/a-b.slice/a-b-c.slice. */
@@ -195,17 +213,22 @@ export interface CgroupDriver {
 
 export class CgroupV1 implements CgroupDriver {
   readonly version = 1 as const;
-  constructor(private readonly hierarchies: Hierarchy[] = hostHierarchies()) {}
+  constructor(
+    private readonly hierarchies: Hierarchy[] = hostHierarchies(),
+    private readonly own: () => Record<string, string> = ownCgroups,
+  ) {}
 
   create(path: string): CgroupRecord {
     const paths: Record<string, string> = {};
+    const own = this.own();
     for (const h of this.hierarchies) {
-      const rel = relToMount(h, path);
+      const abs = joinOwnCgroup(path, h.controllers[0] as string, own);
+      const rel = relToMount(h, abs);
       const isCpuset = h.controllers.includes('cpuset');
       const dir = mkdirLevels(h.mountpoint, rel, isCpuset ? inheritCpuset : () => undefined);
       for (const c of h.controllers) paths[c] = dir;
     }
-    return { version: 1, paths, path };
+    return { version: 1, paths, path: joinOwnCgroup(path, 'memory', own) };
   }
 
   private dirFor(rec: CgroupRecord, controller: string, what: string): string {
@@ -217,7 +240,8 @@ export class CgroupV1 implements CgroupDriver {
   apply(rec: CgroupRecord, res: Resources | undefined): void {
     if (!res) return;
     const { memory, cpu, pids, blockIO, hugepageLimits, network, devices } = res;
-    if (memory) {
+    // A controller is required only for values that are set: `"memory": {}` needs none.
+    if (memory && isSet(memory, ['limit', 'reservation', 'swap', 'kernelTCP', 'swappiness', 'disableOOMKiller'])) {
       const d = this.dirFor(rec, 'memory', 'linux.resources.memory');
       const limit = memory.limit !== undefined ? String(memory.limit) : undefined;
       const swap = memory.swap !== undefined ? String(memory.swap) : undefined;
@@ -262,9 +286,14 @@ export class CgroupV1 implements CgroupDriver {
       const d = this.dirFor(rec, 'pids', 'linux.resources.pids');
       writeCgroupFile(d, 'pids.max', pids.limit > 0 ? String(pids.limit) : 'max');
     }
-    if (blockIO) {
+    if (blockIO && isSet(blockIO, ['weight', 'leafWeight', 'weightDevice', 'throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice'])) {
       const d = this.dirFor(rec, 'blkio', 'linux.resources.blockIO');
       const weightFile = existsSync(join(d, 'blkio.weight')) ? 'blkio.weight' : 'blkio.bfq.weight';
+      const wantsWeight = (blockIO.weight ?? 0) !== 0 || (blockIO.weightDevice ?? []).some((w) => w.weight !== undefined);
+      if (wantsWeight && !existsSync(join(d, weightFile))) {
+        // weights are an I/O scheduler feature (CFQ, BFQ); throttling works without one
+        throw new CgroupError('linux.resources.blockIO.weight: no blkio.weight or blkio.bfq.weight on this host (neither CFQ nor BFQ is the I/O scheduler)');
+      }
       if (blockIO.weight !== undefined && blockIO.weight !== 0) writeCgroupFile(d, weightFile, String(blockIO.weight));
       if (blockIO.leafWeight !== undefined && blockIO.leafWeight !== 0) writeCgroupFile(d, 'blkio.leaf_weight', String(blockIO.leafWeight));
       for (const w of blockIO.weightDevice ?? []) {
@@ -283,6 +312,12 @@ export class CgroupV1 implements CgroupDriver {
       }
     }
     for (const h of hugepageLimits ?? []) {
+      // Hybrid hosts may run hugetlb on the cgroup2 side (this one does).
+      const v2 = !rec.paths.hugetlb && rec.paths.unified ? this.unifiedWith(rec, 'hugetlb') : undefined;
+      if (v2) {
+        writeCgroupFile(v2, `hugetlb.${h.pageSize}.max`, String(h.limit));
+        continue;
+      }
       const d = this.dirFor(rec, 'hugetlb', 'linux.resources.hugepageLimits');
       writeCgroupFile(d, `hugetlb.${h.pageSize}.limit_in_bytes`, String(h.limit));
     }
@@ -301,6 +336,21 @@ export class CgroupV1 implements CgroupDriver {
     if (res.unified && Object.keys(res.unified).length > 0) {
       throw new CgroupError('linux.resources.unified needs a cgroup v2 host (this host uses cgroup v1)');
     }
+  }
+
+  /** The unified directory if the cgroup2 side of a hybrid host has `controller`
+   * (enabled on the way down on first use). */
+  private unifiedWith(rec: CgroupRecord, controller: string): string | undefined {
+    const h = this.hierarchies.find((x) => x.version === 2);
+    const dir = rec.paths.unified;
+    if (!h || !dir || !readControllers(h.mountpoint).includes(controller)) return undefined;
+    let cur = h.mountpoint;
+    for (const part of dir.slice(h.mountpoint.length).split('/').filter(Boolean)) {
+      if (!readControllers(cur).includes(controller)) return undefined;
+      enableSubtreeControllers(cur, [controller]);
+      cur = join(cur, part);
+    }
+    return readControllers(dir).includes(controller) ? dir : undefined;
   }
 
   freeze(rec: CgroupRecord): void {
@@ -325,6 +375,14 @@ export class CgroupV1 implements CgroupDriver {
     const dirs = [...new Set(Object.values(rec.paths))];
     for (const d of dirs) removeCgroupDir(d);
   }
+}
+
+/** Any of these fields holds a value (a non-empty list for arrays). */
+function isSet<T extends object>(o: T, keys: (keyof T)[]): boolean {
+  return keys.some((k) => {
+    const v = o[k];
+    return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== null;
+  });
 }
 
 function relToMount(h: Hierarchy, path: string): string {
@@ -372,8 +430,10 @@ const DEFAULT_ALLOWED_DEVICES: { type: 'c' | 'b'; major: number | null; minor: n
 
 export function withDefaultDeviceRules(rules: Resources['devices']): NonNullable<Resources['devices']> {
   const list = [...(rules ?? [])];
-  // a deny-all must come first or it would wipe the allows written before it
-  return [...list, ...DEFAULT_ALLOWED_DEVICES.map((d) => ({ allow: true, ...d }))];
+  // Start from deny-all, as runc does on v1 and v2 alike: a new v1 cgroup
+  // inherits its parent's allow-all, so a spec without a deny-all rule would
+  // leave every device open. The container's rules follow, then the defaults.
+  return [{ allow: false, type: 'a', access: 'rwm' }, ...list, ...DEFAULT_ALLOWED_DEVICES.map((d) => ({ allow: true, ...d }))];
 }
 
 export function deviceRuleText(r: NonNullable<Resources['devices']>[number]): string {
@@ -387,8 +447,13 @@ export function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-export function cgroupDriver(): CgroupDriver {
-  return hostCgroupVersion() === 1 ? new CgroupV1() : new CgroupV1();
+/** v1 for v1 and hybrid hosts (the v1 driver also creates the cgroup in the
+ * controller-less cgroup2 mount), v2 for a unified host. */
+export function cgroupDriver(hs = hostHierarchies()): CgroupDriver {
+  if (hostCgroupVersion(hs) === 1) return new CgroupV1(hs);
+  const unified = hs.find((h) => h.version === 2);
+  if (!unified) throw new CgroupError('no cgroup filesystem is mounted (neither cgroup v1 nor cgroup2 in /proc/self/mountinfo)');
+  return new CgroupV2(unified.mountpoint);
 }
 
 export function ownCgroupPath(): string {

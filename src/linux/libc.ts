@@ -97,6 +97,9 @@ const PROTOS = {
   posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)',
   posix_spawn_file_actions_addchdir_np: 'int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)',
   statfs: 'int statfs(const char *path, void *buf)',
+  eventfd: 'int eventfd(unsigned int initval, int flags)',
+  inotify_init1: 'int inotify_init1(int flags)',
+  inotify_add_watch: 'int inotify_add_watch(int fd, const char *path, uint32_t mask)',
 };
 
 // koffi's own function type (its arguments are checked at call time, by koffi)
@@ -439,3 +442,20 @@ export function bufferAddress(buf: Buffer): bigint {
   return getKoffi().address(buf);
 }
 export { getKoffi };
+
+// ---- cgroup resources: bpf (v2 device filter), eventfd (v1 OOM), inotify (v2 OOM) ----
+const SYS_bpf = 321;
+/** bpf(2): attr is the command's union bpf_attr, zero-padded. */
+export function bpf(cmd: number, attr: Buffer, what: string): number {
+  return check(f.syscall(SYS_bpf, 'int', cmd, 'void *', attr, 'unsigned int', attr.length), 'bpf', what);
+}
+export const EFD_CLOEXEC = 0o2000000, IN_CLOEXEC = 0o2000000, IN_MODIFY = 0x2;
+export function eventfd(flags: number): number {
+  return check(f.eventfd(0, flags), 'eventfd');
+}
+export function inotifyInit(flags: number): number {
+  return check(f.inotify_init1(flags), 'inotify_init1');
+}
+export function inotifyAddWatch(fd: number, path: string, mask: number): number {
+  return check(f.inotify_add_watch(fd, path, mask), 'inotify_add_watch', path);
+}

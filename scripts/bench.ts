@@ -1,0 +1,115 @@
+// make bench: toyrun against runc on the same bundle, in the same run,
+// interleaved so that both see the same machine load. Prints medians and the
+// toyrun/runc ratios, plus the RSS of a created-but-not-started init.
+//   bun scripts/bench.ts [runs]
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const REPO = resolve(__dirname, '..');
+const TOYRUN = join(REPO, 'bin', 'toyrun');
+const RUNC = ['/usr/bin/runc', '/usr/sbin/runc'].find((p) => existsSync(p));
+const RUNS = Number(process.argv[2] ?? 25);
+
+function bundleFor(args: string[]): string {
+  const dir = mkdtempSync('/tmp/toyrun-bench-');
+  const spec = JSON.parse(readFileSync(join(REPO, 'bundles', 'busybox', 'config.json'), 'utf8'));
+  spec.root = { path: join(REPO, 'bundles', 'busybox', 'rootfs'), readonly: true };
+  spec.process.args = args;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+  return dir;
+}
+
+// stderr goes to a file: a created container inherits it, and a pipe would
+// keep spawnSync waiting until the container exits.
+const ERR = join(mkdtempSync('/tmp/toyrun-bench-err-'), 'stderr');
+function run(cmd: string, args: string[]): void {
+  const fd = openSync(ERR, 'w');
+  try {
+    const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', fd] });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${readFileSync(ERR, 'utf8')}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function timed(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+interface Runtime {
+  name: string;
+  bin: string;
+  root: string;
+}
+
+function rssKiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.split(/\s+/)[1] ?? 0);
+}
+
+function pidOf(rt: Runtime, id: string): number {
+  const r = spawnSync(rt.bin, ['--root', rt.root, 'state', id], { encoding: 'utf8' });
+  return (JSON.parse(r.stdout) as { pid: number }).pid;
+}
+
+function main(): void {
+  const trueBundle = bundleFor(['true']);
+  const sleepBundle = bundleFor(['sleep', '100']);
+  const runtimes: Runtime[] = [{ name: 'toyrun', bin: TOYRUN, root: mkdtempSync('/run/toyrun-bench-') }];
+  if (RUNC) runtimes.push({ name: 'runc', bin: RUNC, root: mkdtempSync('/run/runc-bench-') });
+  else console.log('runc not found (apt-get install runc): toyrun figures only');
+
+  const results: Record<string, Record<string, number[]>> = {};
+  const record = (rt: string, what: string, ms: number): void => {
+    ((results[rt] ??= {})[what] ??= []).push(ms);
+  };
+  const rss: Record<string, number[]> = {};
+  try {
+    for (let i = 0; i < RUNS + 2; i++) {
+      for (const rt of runtimes) {
+        const g = ['--root', rt.root];
+        const id = `bench-${process.pid}-${i}`;
+        const tRun = timed(() => run(rt.bin, [...g, 'run', '--bundle', trueBundle, `${id}-r`]));
+        // runc run leaves nothing to delete; toyrun run deletes on exit too
+        let tCreate = 0, tStart = 0, tDelete = 0;
+        tCreate = timed(() => run(rt.bin, [...g, 'create', '--bundle', sleepBundle, id]));
+        (rss[rt.name] ??= []).push(rssKiB(pidOf(rt, id)));
+        tStart = timed(() => run(rt.bin, [...g, 'start', id]));
+        tDelete = timed(() => run(rt.bin, [...g, 'delete', '--force', id]));
+        if (i < 2) continue; // warm-up
+        record(rt.name, 'run true', tRun);
+        record(rt.name, 'create', tCreate);
+        record(rt.name, 'start', tStart);
+        record(rt.name, 'delete -f', tDelete);
+        record(rt.name, 'create+start+delete', tCreate + tStart + tDelete);
+      }
+    }
+  } finally {
+    for (const rt of runtimes) rmSync(rt.root, { recursive: true, force: true });
+    rmSync(trueBundle, { recursive: true, force: true });
+    rmSync(sleepBundle, { recursive: true, force: true });
+    rmSync(join(ERR, '..'), { recursive: true, force: true });
+  }
+  const engine = spawnSync(TOYRUN, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[2];
+  console.log(`toyrun vs runc, busybox bundle, ${RUNS} interleaved runs each (medians, ms; ${engine})`);
+  console.log(`${'operation'.padEnd(22)}${'toyrun'.padStart(10)}${'runc'.padStart(10)}${'ratio'.padStart(10)}`);
+  for (const what of Object.keys(results.toyrun ?? {})) {
+    const t = median(results.toyrun![what]!);
+    const r = results.runc ? median(results.runc[what]!) : NaN;
+    console.log(`${what.padEnd(22)}${t.toFixed(1).padStart(10)}${(Number.isNaN(r) ? '-' : r.toFixed(1)).padStart(10)}${(Number.isNaN(r) ? '-' : (t / r).toFixed(2) + 'x').padStart(10)}`);
+  }
+  for (const [name, xs] of Object.entries(rss)) {
+    console.log(`created init RSS (${name}): ${(median(xs) / 1024).toFixed(1)} MiB`);
+  }
+}
+
+main();

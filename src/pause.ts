@@ -1,0 +1,30 @@
+// `toyrun pause ID` / `toyrun resume ID`: freeze and thaw every process of the
+// container through the cgroup freezer (v1 freezer.state, v2 cgroup.freeze).
+// A frozen task is stopped by the kernel wherever it is, without a signal it
+// could observe; `state` then reports "paused" (read back from the cgroup).
+import { cgroupDriver } from './linux/cgroups';
+import { ContainerError, lockContainer } from './state';
+import { loadContainer } from './container';
+
+export function pauseContainer(root: string, id: string): void {
+  const unlock = lockContainer(root, id);
+  try {
+    const { rec, status } = loadContainer(root, id);
+    // runc's rule: only a running or created container can be paused
+    if (status !== 'running' && status !== 'created') throw new ContainerError('container not running');
+    cgroupDriver().freeze(rec.cgroup);
+  } finally {
+    unlock();
+  }
+}
+
+export function resumeContainer(root: string, id: string): void {
+  const unlock = lockContainer(root, id);
+  try {
+    const { rec, status } = loadContainer(root, id);
+    if (status !== 'paused') throw new ContainerError('container not paused');
+    cgroupDriver().thaw(rec.cgroup);
+  } finally {
+    unlock();
+  }
+}
