@@ -79,7 +79,7 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   problems.push(...userNamespaceProblems(spec));
   const userns = findNamespace(spec.linux?.namespaces, 'user');
   problems.push(...idmapProblems(spec, userns !== undefined));
-  if (userns?.path) {
+  if (userns?.path && existsSync(userns.path)) {
     const bad = checkUserNamespacePath(userns.path);
     if (bad) problems.push(`/linux/namespaces: ${bad}`);
   }
