@@ -298,13 +298,20 @@ export function mountOne(ctx: MountContext, m: Mount, idmapTree?: number): void 
   try {
     mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, o.data.join(',') || null));
   } catch (e) {
-    // sysfs needs privilege over the network namespace's owner: in a user namespace
-    // without a network namespace of its own, bind the host's /sys instead, as runc
-    // does (recursively: a plain bind of a mount with locked submounts is refused).
-    if (!(type === 'sysfs' && e instanceof SysError && e.code === 'EPERM')) throw e;
-    mountAt(ctx, m.destination, (target) => libc.mount('/sys', target, null, MS.BIND | MS.REC, null));
-    mountAt(ctx, m.destination, (target) => finishMount(target, o, true));
-    return;
+    const code = e instanceof SysError ? e.code : undefined;
+    if (type === 'sysfs' && code === 'EPERM') {
+      // sysfs needs privilege over the network namespace's owner: in a user namespace
+      // without a network namespace of its own, bind the host's /sys instead, as runc
+      // does (recursively: a plain bind of a mount with locked submounts is refused).
+      mountAt(ctx, m.destination, (target) => libc.mount('/sys', target, null, MS.BIND | MS.REC, null));
+      mountAt(ctx, m.destination, (target) => finishMount(target, o, true));
+      return;
+    }
+    const data = o.data.filter((d) => !d.startsWith('gid='));
+    if (!(type === 'devpts' && code === 'EINVAL' && data.length < o.data.length)) throw e;
+    // devpts' gid= must name a group mapped in the user namespace: without it the
+    // slaves get the opener's group, as with a rootless runc
+    mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, data.join(',') || null));
   }
   mountAt(ctx, m.destination, (target) => finishMount(target, o, false));
 }

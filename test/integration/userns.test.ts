@@ -308,6 +308,13 @@ test('device nodes are bind mounts of the host nodes (mknod is refused in a user
   assert.match(r.stdout, /00 00 00 00\n1\n$/);
 });
 
+test('a one-id map: devpts without its gid= (group 5 is not mapped), the process still runs as root', () => {
+  const one: IdMapping[] = [{ containerID: 0, hostID: HOST, size: 1 }];
+  const r = t.sh('id -u; cat /proc/self/uid_map; grep -c " /dev/pts " /proc/self/mountinfo', (s) => withUserns(s, one, one));
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^0\n +0 +300000 +1\n1\n$/);
+});
+
 test('run mirrors the exit status of the process in the user namespace', () => {
   const r = t.sh('exit 7', withUserns);
   assert.is(r.status, 7, r.stderr);
