@@ -99,6 +99,26 @@ test('the host sees the container process under the mapped uid, in the container
   assert.equal(leftovers(t, id), []);
 });
 
+test('lifecycle: created (the init waits as the mapped root), started, killed, deleted', () => {
+  const id = uniqueId('life');
+  t.ok(['create', '--bundle', t.bundle((s) => {
+    withUserns(s);
+    (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
+  }), id]);
+  const st = t.state(id);
+  assert.is(st.status, 'created');
+  const pid = st.pid as number;
+  assert.is(statusField(readFileSync(`/proc/${pid}/status`, 'utf8'), 'Uid').split(/\s+/)[0], String(HOST), 'the waiting init already runs as the mapped root');
+  t.ok(['start', id]);
+  assert.is(t.state(id).status, 'running');
+  t.ok(['kill', id, '9']);
+  const gone = sh('/bin/sh', ['-c', `while [ -e /proc/${pid}/status ] && ! grep -q "^State:.*Z" /proc/${pid}/status; do sleep 0.05; done`], { timeout: 10000 });
+  assert.is(gone.status, 0);
+  assert.is(t.state(id).status, 'stopped');
+  t.ok(['delete', id]);
+  assert.equal(leftovers(t, id), []);
+});
+
 test('a rootfs chowned to the mapped range is writable by the container root', () => {
   const dir = chownedRootfs(HOST);
   try {
