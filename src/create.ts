@@ -11,7 +11,7 @@ import {
   claimContainerDir, ContainerError, OCI_VERSION, processStartTime, removeContainerDir, saveRecord,
   toOciState, writeFileAtomic, type ContainerRecord,
 } from './state';
-import { cgroupDriver, hostHierarchies, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
+import { cgroupDriver, hostHierarchies, joinFiles, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
 import { findNamespace, NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
 import { unsupportedCapabilities } from './linux/capabilities';
@@ -19,7 +19,7 @@ import { SyncChannel, type InitPlan } from './sync';
 import { runHooks } from './hooks';
 import { imageProblems, mountImage, unmountImage } from './image';
 import type { Spec } from './spec/types';
-import { logWarn } from './log';
+import { logDebug, logWarn, trace } from './log';
 import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
 import { idmapProblems } from './linux/idmap';
 import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './userns-stages';
@@ -108,6 +108,7 @@ export function createContainer(opts: CreateOptions): Created {
   const problems = [...hostProblems(spec, rootfs), ...imageProblems(opts.root, bundle, spec['org.toyrun.image'])];
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
 
+  trace('validated config');
   const dir = claimContainerDir(opts.root, id);
   const undo: (() => void)[] = [() => removeContainerDir(dir)];
   try {
@@ -147,10 +148,12 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec);
     driver.apply(cgroup, spec.linux?.resources);
 
+    trace('cgroup ready');
     const userns = findNamespace(spec.linux?.namespaces, 'user')
       ? spawnInitInUserNamespace(spec, dir, rootfs, initScript(), opts.preserveFds)
       : undefined;
     const spawned = userns ?? spawnInit(spec, opts);
+    trace('init spawned');
     const pid = spawned.pid;
     const killInit = (): void => {
       try {
@@ -164,8 +167,7 @@ export function createContainer(opts: CreateOptions): Created {
     rec.pid = pid;
     rec.pidStartTime = processStartTime(pid) ?? '';
     saveRecord(dir, rec);
-    const cgroupProcs = [...new Set(Object.values(cgroup.paths))].map((d) => join(d, 'cgroup.procs'));
-    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, cgroupProcs);
+    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, joinFiles(cgroup));
 
     const plan: InitPlan = {
       type: 'plan',
@@ -176,7 +178,7 @@ export function createContainer(opts: CreateOptions): Created {
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       consoleSocket: opts.consoleSocket,
-      cgroupProcs: userns ? [] : cgroupProcs, // with a user namespace, joined by us above
+      cgroupJoin: userns ? [] : joinFiles(cgroup), // with a user namespace, joined by us above
       cgroupPaths: cgroup.paths,
       cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
       stateDirFd: userns?.stateDirFd,
@@ -184,6 +186,7 @@ export function createContainer(opts: CreateOptions): Created {
     };
     driveInit(spawned.chan, plan, rec, spec);
 
+    trace('init ready');
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     delete rec.creator;
     saveRecord(dir, rec);
@@ -246,7 +249,10 @@ function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec
       const msg = chan.recv();
       if (msg === undefined) throw new ContainerError('container init exited before it was ready');
       if (msg.type === 'error') throw new ContainerError(`unable to start container process: ${msg.msg}`);
-      if (msg.type === 'ready') return;
+      if (msg.type === 'ready') {
+        logDebug(`init stages (ms): ${msg.stages.map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ')}`);
+        return;
+      }
       if (msg.type === 'createRuntime') {
         const state = toOciState(rec, 'creating');
         runHooks(spec.hooks, 'prestart', state);

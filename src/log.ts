@@ -46,3 +46,8 @@ export function logWarn(msg: string): void {
 export function logDebug(msg: string): void {
   if (config.debug) emit('debug', msg, false);
 }
+
+/** --debug: where the time of this process went (ms since the engine started). */
+export function trace(what: string): void {
+  if (config.debug) emit('debug', `${what} at ${performance.now().toFixed(2)} ms`, false);
+}

@@ -21,8 +21,8 @@ export interface InitPlan {
   preserveFds: number;
   noPivot: boolean;
   consoleSocket?: string;
-  /** cgroup.procs files the init writes itself into, before anything else. */
-  cgroupProcs: string[];
+  /** cgroup files the init writes itself into ("0"), before anything else. */
+  cgroupJoin: string[];
   cgroupPaths: Record<string, string>;
   cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
   /** An inherited O_PATH fd on stateDir (user namespace: the mapped root can't walk the state root). */
@@ -35,7 +35,7 @@ export type InitMessage =
   | InitPlan
   | { type: 'createRuntime' }
   | { type: 'continue'; state: State }
-  | { type: 'ready' }
+  | { type: 'ready'; stages: [string, number][] }
   | { type: 'error'; msg: string }
   | { type: 'stage2'; pid: number; uidMap: string; gidMap: string };
 

@@ -300,12 +300,13 @@ function mapMismatch(wanted: IdMapping[] | undefined, got: IdMapping[], at: stri
  *  - the joined namespace's maps must fit the config and process.user;
  *  - the rootfs and bind sources must be reachable (no capability applies to
  *    inodes whose owner is unmapped: only the mode bits count);
- *  - cgroup.procs is owned by host root: the runtime writes stage 2's PID;
+ *  - the cgroup files are owned by host root: the runtime writes stage 2's PID
+ *    where the init would have written "0" (v1 tasks, v2 cgroup.procs);
  *  - exec.fifo goes to the mapped root (runc does the same) and the state dir
  *    becomes searchable (0711) so that the init can open the fifo in it.
  */
 export function prepareInitInUserNamespace(
-  spec: Spec, s: UserNamespaceSpawned, configFile: string, stateDir: string, rootfs: string, cgroupProcs: string[],
+  spec: Spec, s: UserNamespaceSpawned, configFile: string, stateDir: string, rootfs: string, cgroupJoin: string[],
 ): void {
   const user = findNamespace(spec.linux?.namespaces, 'user');
   const problems: string[] = [];
@@ -327,7 +328,7 @@ export function prepareInitInUserNamespace(
     if (why) problems.push(`/mounts/${i}/source ${m.source} is not reachable by the container's root: ${why}`);
   });
   if (problems.length > 0) throw new ValidationError(configFile, problems);
-  for (const procs of cgroupProcs) writeFileSync(procs, String(s.pid));
+  for (const file of cgroupJoin) writeFileSync(file, String(s.pid));
   libc.lchown(join(stateDir, 'exec.fifo'), uid, gid);
   chmodSync(stateDir, 0o711);
 }
@@ -341,11 +342,11 @@ export function prepareInitInUserNamespace(
  * host made, such as a podman network namespace, can't be joined from inside);
  * pid and time by stage 1; mount is left to the exec-init (it skips the ones
  * already joined). The exec-init can't write the host-owned cgroup.procs: it
- * is joined here, before the caller sends the plan (pass cgroupProcs: [] in it).
+ * is joined here, before the caller sends the plan (pass an empty join list in it).
  * Returns stage 2's host PID, our child once this returns (we are a subreaper).
  */
 export function spawnExecInUserNamespace(
-  initPid: number, spec: Spec, stage1Script: string, execInitScript: string, preserveFds: number, cgroupProcs: string[],
+  initPid: number, spec: Spec, stage1Script: string, execInitScript: string, preserveFds: number, cgroupJoin: string[],
 ): { pid: number; chan: SyncChannel } {
   const nss = (spec.linux?.namespaces ?? []).filter((n) => n.type !== 'user' && n.type !== 'mount');
   const s = spawnInUserNamespace({
@@ -358,7 +359,7 @@ export function spawnExecInUserNamespace(
     extraFds: [],
   });
   try {
-    for (const procs of cgroupProcs) writeFileSync(procs, String(s.pid));
+    for (const file of cgroupJoin) writeFileSync(file, String(s.pid));
   } catch (e) {
     s.chan.close(); // the exec-init reads EOF instead of a plan and exits
     throw e;

@@ -194,6 +194,25 @@ export function pidsIn(rec: CgroupRecord): number[] {
   return [...seen].sort((a, b) => a - b);
 }
 
+// ---- joining ----------------------------------------------------------------------
+
+/** The files the init writes "0" (itself) into, as its first stage.
+ * Moving a process through cgroup.procs write-locks the global threadgroup
+ * rwsem, and the first such write of a burst waits for an RCU grace period
+ * (~10 ms on a busy machine; it also stalls every fork on the host meanwhile).
+ * On v1, writing "0" to `tasks` moves only the calling thread and takes no such
+ * lock: the init moves its main thread, the one that will execve (exec leaves
+ * only that thread; memcg charges follow the thread-group leader, so the
+ * engine's later allocations are the container's). cgroup2 has no per-thread
+ * move for domain cgroups: there the whole process goes through cgroup.procs,
+ * from the init itself, so that nothing the engine allocated before is charged. */
+export function joinFiles(rec: CgroupRecord): string[] {
+  const v1Dirs = new Set(Object.entries(rec.paths).filter(([c]) => c !== 'unified').map(([, d]) => d));
+  const files = [...v1Dirs].map((d) => join(d, 'tasks'));
+  if (rec.paths.unified) files.push(join(rec.paths.unified, 'cgroup.procs'));
+  return files;
+}
+
 // ---- the driver interface ------------------------------------------------------
 
 export interface CgroupDriver {

@@ -11,6 +11,7 @@ import type { IdMapping, Spec } from '../../src/spec/types';
 import { spawnExecInUserNamespace } from '../../src/userns-stages';
 import { loadRecord, loadSpec } from '../../src/state';
 import { waitpid } from '../../src/linux/libc';
+import { joinFiles } from '../../src/linux/cgroups';
 
 const t = new Toyrun('userns');
 const HOST = 300000; // host ids of the container's root
@@ -284,7 +285,7 @@ test('exec helper: a new process enters the running container\'s user namespace,
   const stateDir = join(t.root, id);
   const spec = loadSpec(stateDir) as Spec;
   const rec = loadRecord(t.root, id);
-  const procs = [...new Set(Object.values(rec.cgroup.paths))].map((d) => join(d, 'cgroup.procs'));
+  const procs = joinFiles(rec.cgroup);
   const { pid, chan } = spawnExecInUserNamespace(initPid, spec, join(REPO, 'dist', 'init.js'), probe, 0, procs);
   try {
     const msg = chan.recv() as unknown as { type: string; ns: string[]; status: string };
