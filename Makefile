@@ -30,11 +30,12 @@ dist/node/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
 dist/node/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 
-# A two-line stub: a shebang naming the engine by absolute path (toyrun must run
-# with an empty environment, no PATH, from any cwd), then the bytecode-cached bundle.
+# A three-line stub: a shebang naming the engine by absolute path (toyrun must run
+# with an empty environment, no PATH, from any cwd), where the bundles are, and the
+# bytecode-cached CLI bundle (which Bun will only use if it is byte-identical).
 bin/toyrun: dist/toyrun.js
 	mkdir -p bin
-	printf '#!%s\nrequire("../dist/toyrun.js");\n' '$(BUN)' > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+	printf '#!%s\nglobalThis.toyrunBundleDir = require("path").join(__dirname, "../dist");\nrequire("../dist/toyrun.js");\n' '$(BUN)' > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
 $(BUSYBOX):
 	apt-get install -y -qq busybox-static >/dev/null

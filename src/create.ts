@@ -14,9 +14,13 @@ import {
 import { cgroupDriver, hostHierarchies, joinFiles, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
 import { findNamespace, NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
-import { unsupportedCapabilities } from './linux/capabilities';
+import { unavailableCapabilities, unsupportedCapabilities } from './linux/capabilities';
+import { seccompProblems } from './linux/seccomp';
+import { lsmProblems } from './linux/lsm';
 import { SyncChannel, type InitPlan } from './sync';
+import { bundlePath } from './paths';
 import { runHooks } from './hooks';
+import { START_FIFO } from './startsync';
 import { imageProblems, mountImage, unmountImage } from './image';
 import type { Spec } from './spec/types';
 import { logDebug, logWarn, trace } from './log';
@@ -86,15 +90,17 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   problems.push(...checkSysctls(spec).map((p) => `/linux/sysctl: ${p}`));
   const missing = unsupportedCapabilities(spec.process?.capabilities);
   if (missing.length > 0) problems.push(`/process/capabilities: not supported by this kernel: ${missing.join(', ')}`);
-  if (spec.process?.apparmorProfile) problems.push('/process/apparmorProfile: AppArmor is not available on this host');
-  if (spec.process?.selinuxLabel) problems.push('/process/selinuxLabel: SELinux is not available on this host');
+  const unheld = unavailableCapabilities(spec.process?.capabilities);
+  if (unheld.length > 0) problems.push(`/process/capabilities: not in toyrun's own bounding set, cannot be granted: ${unheld.join(', ')}`);
+  problems.push(...seccompProblems(spec.linux?.seccomp));
+  problems.push(...lsmProblems(spec.process));
   if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');
   return problems;
 }
 
 /** The init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
 function initScript(): string {
-  return join(__dirname, 'init.js');
+  return bundlePath('init.js');
 }
 
 /** Run the whole create; on success the init is blocked on exec.fifo. */
@@ -127,6 +133,7 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec); // from here on, `delete --force` can find and undo everything
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
     libc.mkfifo(join(dir, 'exec.fifo'), 0o600);
+    libc.mkfifo(join(dir, START_FIFO), 0o600);
 
     const image = spec['org.toyrun.image'];
     let imageMount: ContainerRecord['imageMount'];
@@ -210,32 +217,32 @@ export function createContainer(opts: CreateOptions): Created {
 function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncChannel } {
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
-  const nss = spec.linux?.namespaces;
-  const switched: { type: 'pid' | 'time'; fd: number }[] = [];
+  // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
+  const kept = Array.from({ length: 3 + opts.preserveFds }, (_, i): [number, number] => [i, i]);
+  const syncW = 3 + opts.preserveFds, syncR = syncW + 1;
+  const prepared = libc.prepareSpawn(process.execPath, [process.execPath, initScript(), String(syncW), String(syncR)], [],
+    [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+  // Every fd is opened before the switch: between it and the switch back the
+  // main thread cannot create threads (EINVAL), so it must not even allocate
+  // enough to start a GC helper. Only three native calls run in that window.
+  const switches = (['pid', 'time'] as const).flatMap((type) => {
+    const ns = findNamespace(spec.linux?.namespaces, type);
+    if (!ns) return [];
+    const target = ns.path ? libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.CLOEXEC) : -1;
+    return [{ type, own: openOwnNamespace(type), target, flag: NS_CLONE_FLAG[type] }];
+  });
   let pid: number;
   try {
-    for (const type of ['pid', 'time'] as const) {
-      const ns = findNamespace(nss, type);
-      if (!ns) continue;
-      switched.push({ type, fd: openOwnNamespace(type) });
-      if (ns.path) {
-        const fd = libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.CLOEXEC);
-        try {
-          libc.setns(fd, NS_CLONE_FLAG[type], ns.path);
-        } finally {
-          libc.close(fd);
-        }
-      } else {
-        libc.unshare(type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME);
-      }
+    for (const s of switches) {
+      if (s.target >= 0) libc.setns(s.target, s.flag, `${s.type} namespace`);
+      else libc.unshare(s.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME);
     }
-    // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
-    const kept = Array.from({ length: 3 + opts.preserveFds }, (_, i): [number, number] => [i, i]);
-    const syncW = 3 + opts.preserveFds, syncR = syncW + 1;
-    pid = libc.posixSpawn(process.execPath, [process.execPath, initScript(), String(syncW), String(syncR)], [],
-      [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+    pid = libc.spawnPrepared(prepared);
   } finally {
-    for (const s of switched.reverse()) restoreNamespace(s.type, s.fd);
+    for (const s of switches.reverse()) {
+      restoreNamespace(s.type, s.own);
+      if (s.target >= 0) libc.close(s.target);
+    }
     libc.close(childWrite);
     libc.close(childRead);
   }

@@ -6,10 +6,9 @@ import * as libc from './linux/libc';
 import { cgroupDriver, pidsIn } from './linux/cgroups';
 import { ContainerError, containerDir, lockContainer, loadSpec, removeContainerDir, toOciState } from './state';
 import { loadContainer } from './container';
-import { runHooks } from './hooks';
+import { runHooksWarnOnly } from './hooks';
 import { unmountImage } from './image';
 import { waitGone } from './create';
-import { logWarn } from './log';
 import { findNamespace } from './linux/namespaces';
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
@@ -57,11 +56,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     }
     if (driver.isFrozen(rec.cgroup)) driver.thaw(rec.cgroup); // frozen tasks cannot act on SIGKILL
     if (rec.pid > 0) waitGone(rec.pid);
-    try {
-      if (spec && rec.pid > 0) runHooks(spec.hooks, 'poststop', toOciState(rec, 'stopped'));
-    } catch (e) {
-      logWarn((e as Error).message);
-    }
+    if (spec && rec.pid > 0) runHooksWarnOnly(spec.hooks, 'poststop', toOciState(rec, 'stopped'));
     driver.destroy(rec.cgroup);
     if (rec.imageMount) unmountImage(rec.imageMount, false);
     removeContainerDir(dir);

@@ -4,6 +4,8 @@ import { CAPABILITY_NUMBERS, lastCap } from './linux/capabilities';
 import { PROPAGATION_OPTIONS } from './linux/mounts';
 import { OCI_VERSION } from './state';
 import { VERSION } from './version';
+import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS, supportedSeccompArches } from './linux/seccomp';
+import { libseccomp, libseccompAvailable } from './linux/libseccomp';
 import { idmapSupported } from './linux/idmap';
 
 const MOUNT_OPTIONS = [
@@ -18,10 +20,11 @@ export interface FeatureFlags {
   seccomp: boolean;
   userns: boolean;
 }
-export const features: FeatureFlags = { seccomp: false, userns: true };
+export const features: FeatureFlags = { seccomp: true, userns: true };
 
 export function featuresDocument(): Record<string, unknown> {
   const last = lastCap();
+  const seccomp = features.seccomp && libseccompAvailable();
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax: OCI_VERSION,
@@ -32,7 +35,16 @@ export function featuresDocument(): Record<string, unknown> {
       capabilities: Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => n <= last).map(([k]) => k),
       // both drivers are built in (src/linux/cgroups.ts, cgroups-v2.ts); systemd paths map onto cgroupfs
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
-      seccomp: { enabled: features.seccomp },
+      seccomp: seccomp
+        ? {
+            enabled: true,
+            actions: SECCOMP_ACTIONS,
+            operators: SECCOMP_OPERATORS,
+            archs: supportedSeccompArches(),
+            knownFlags: [...SECCOMP_FLAGS, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+            supportedFlags: SECCOMP_FLAGS,
+          }
+        : { enabled: false },
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
@@ -41,6 +53,12 @@ export function featuresDocument(): Record<string, unknown> {
     annotations: {
       'org.toyrun.version': VERSION,
       'org.toyrun.engine': process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`,
+      ...(seccomp ? { 'io.github.seccomp.libseccomp.version': libseccompVersion() } : {}),
     },
   };
+}
+
+function libseccompVersion(): string {
+  const v = libseccomp().version();
+  return `${v.major}.${v.minor}.${v.micro}`;
 }

@@ -2,6 +2,7 @@
 // args and env, and is killed after `timeout` seconds.
 import { spawnSync } from 'node:child_process';
 import type { Hook, Hooks, State } from './spec/types';
+import { logWarn } from './log';
 
 export type HookName = keyof Hooks;
 
@@ -9,6 +10,17 @@ export class HookError extends Error {}
 
 export function runHooks(hooks: Hooks | undefined, name: HookName, state: State): void {
   for (const hook of hooks?.[name] ?? []) runHook(hook, name, state);
+}
+
+/** poststart and poststop: a failure is a warning, and the remaining hooks still run. */
+export function runHooksWarnOnly(hooks: Hooks | undefined, name: HookName, state: State): void {
+  for (const hook of hooks?.[name] ?? []) {
+    try {
+      runHook(hook, name, state);
+    } catch (e) {
+      logWarn((e as Error).message);
+    }
+  }
 }
 
 function runHook(hook: Hook, name: HookName, state: State): void {
@@ -22,7 +34,8 @@ function runHook(hook: Hook, name: HookName, state: State): void {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const what = `${name} hook ${hook.path}`;
-  if (r.error) {
+  // A hook need not read its stdin: a closed pipe (EPIPE) is not its failure.
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') {
     const err = r.error as NodeJS.ErrnoException;
     if (err.code === 'ETIMEDOUT') throw new HookError(`${what}: timed out after ${hook.timeout}s`);
     throw new HookError(`${what}: ${err.code ?? err.message}`);

@@ -15,12 +15,13 @@ import { mountOne, mkdirInRoot, type MountContext } from './linux/mounts';
 import { createDevices, createDevSymlinks } from './linux/devices';
 import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation } from './linux/rootfs';
 import { applySysctls } from './linux/sysctl';
-import { applyRlimits, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj, switchUser } from './linux/process';
-import { dropBoundingSet, keepCapsAcrossSetuid, setCapabilitySets } from './linux/capabilities';
-import { loadSeccomp } from './linux/seccomp';
+import { applyRlimits, checkCwdInsideRoot, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj, switchUser } from './linux/process';
+import { dropBoundingSet, keepCapsAcrossSetuid, releaseHeldCapability, setCapabilitySets } from './linux/capabilities';
+import { buildSeccompFilter, connectListener, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
 import { dropCleanFileMappings } from './linux/memory';
+import { openStartReporter, reportStartFailure } from './startsync';
 import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
 import { inUserNamespace } from './linux/userns';
 import type { Spec, State } from './spec/types';
@@ -34,6 +35,11 @@ interface InitContext {
   console?: ConsoleHandle;
   execPath?: string;
   state?: State;
+  seccomp?: SeccompFilter;
+  /** Connected to linux.seccomp.listenerPath: where the listener fd goes. */
+  seccompListener?: number;
+  /** Write end of start.fifo: how a failure after `start` reaches `start`. */
+  startReporter?: number;
 }
 
 let currentStage = 'start';
@@ -120,6 +126,7 @@ function resolveProgram(ctx: InitContext): void {
   const p = ctx.spec.process;
   if (!p?.args?.[0]) throw new Error('process.args is empty');
   libc.chdir(p.cwd);
+  checkCwdInsideRoot(p.cwd);
   ctx.execPath = lookPath(p.args[0], p.env);
 }
 
@@ -129,6 +136,7 @@ function waitForStart(ctx: InitContext): void {
   const buf = Buffer.alloc(1);
   const n = libc.read(fd, buf);
   libc.close(fd);
+  ctx.startReporter = openStartReporter(ctx.stateFd, ctx.plan.preserveFds);
   libc.close(ctx.stateFd);
   if (n !== 1) throw new Error('exec.fifo closed without a start signal');
 }
@@ -137,28 +145,49 @@ function becomeProcess(ctx: InitContext): never {
   const p = ctx.spec.process;
   if (!p) throw new Error('no process in config');
   stage('startContainer hooks', () => {
-    if (ctx.state) runHooks(ctx.spec.hooks, 'startContainer', { ...ctx.state, status: 'running' });
+    // runc hands these hooks the state as "created": the program is not running yet.
+    if (ctx.state) runHooks(ctx.spec.hooks, 'startContainer', { ...ctx.state, status: 'created' });
   });
+  // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: hold it
+  // until the filter is in, so that the load can still be the last step.
+  const hold = ctx.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
   stage('user and capabilities', () => {
     dropBoundingSet(p.capabilities);
     keepCapsAcrossSetuid(true);
     switchUser(p.user ?? { uid: 0, gid: 0 });
     keepCapsAcrossSetuid(false);
-    setCapabilitySets(p.capabilities);
+    setCapabilitySets(p.capabilities, hold);
     if (p.user?.umask !== undefined) libc.umask(p.user.umask);
     else libc.umask(0o022);
     libc.chdir(p.cwd);
+    checkCwdInsideRoot(p.cwd);
   });
   stage('no_new_privs', () => setNoNewPrivileges(p));
   stage('file descriptors', () => prepareFds(ctx.plan.preserveFds));
-  stage('seccomp', () => loadSeccomp(ctx.spec.linux?.seccomp, p));
-  libc.resetSignals();
-  return libc.execve(ctx.execPath as string, p.args as string[], p.env ?? []);
+  stage('signals', () => libc.resetSignals());
+  const argv = p.args as string[], envp = p.env ?? [], execPath = ctx.execPath as string;
+  stage('seccomp', () => {
+    // From here on every syscall is filtered by the user's profile: only the
+    // listener fd's sendmsg, the release of the held capability and execve follow.
+    if (ctx.seccomp) loadSeccompFilter(ctx.seccomp);
+    if (ctx.seccomp && ctx.seccompListener !== undefined && ctx.state) {
+      sendListenerFd(ctx.seccomp, ctx.seccompListener, { ...ctx.state, status: 'created' }, ctx.spec.linux?.seccomp?.listenerMetadata);
+    }
+    if (hold) releaseHeldCapability(p.capabilities);
+  });
+  return libc.execve(execPath, argv, envp);
+}
+
+function holdsSysAdmin(p: NonNullable<Spec['process']>): boolean {
+  const c = p.capabilities;
+  return (c?.effective ?? []).includes('CAP_SYS_ADMIN') && (c?.permitted ?? []).includes('CAP_SYS_ADMIN');
 }
 
 function main(): void {
-  // Non-dumpable from the start: in a shared user namespace, processes of another
-  // container run as our uid and could otherwise ptrace us while we still hold host mounts.
+  // Non-dumpable from the first instruction until execve: a dumpable runtime
+  // process could be opened through /proc/<pid>/exe (and its fds through
+  // /proc/<pid>/fd) by anything in the container's PID namespace (CVE-2019-5736).
+  // (In a shared user namespace, processes of another container also run as our uid.)
   libc.prctl(libc.PR.SET_DUMPABLE, 0);
   const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(readFd, writeFd);
@@ -179,16 +208,20 @@ function main(): void {
     stage('console', () => {
       if (ctx.spec.process?.terminal) ctx.console = setupConsole(plan.consoleSocket, plan.rootfs);
     });
+    // libseccomp is loaded from the host's filesystem, so before pivot_root.
+    stage('seccomp filter', () => {
+      const profile = ctx.spec.linux?.seccomp;
+      if (profile) ctx.seccomp = buildSeccompFilter(profile);
+      if (profile && ctx.seccomp?.notify) ctx.seccompListener = connectListener(profile, plan.preserveFds);
+    });
     stage('pivot_root', () => switchRoot(ctx));
-    stage('masked and read-only paths', () => finishRootfs(ctx.spec));
+    // sysctls go through /proc/sys, which readonlyPaths usually covers: write them first.
     stage('sysctl', () => applySysctls(ctx.spec));
+    stage('masked and read-only paths', () => finishRootfs(ctx.spec));
     stage('oom_score_adj', () => setOomScoreAdj(ctx.spec.process?.oomScoreAdj));
     stage('console', () => ctx.console?.attach());
     stage('rlimits', () => applyRlimits(ctx.spec.process?.rlimits));
     stage('resolve program', () => resolveProgram(ctx));
-    // Dumpable processes can be opened via /proc/<pid>/exe by the container:
-    // stay non-dumpable until execve replaces the runtime binary (CVE-2019-5736).
-    libc.prctl(libc.PR.SET_DUMPABLE, 0);
   } catch (e) {
     chan.send({ type: 'error', msg: describe(e) });
     process.exit(1);
@@ -200,7 +233,8 @@ function main(): void {
     stage('wait for start', () => waitForStart(ctx));
     becomeProcess(ctx);
   } catch (e) {
-    // `start` has returned already: the container's stderr is the only place left.
+    // `start` is waiting on start.fifo for the outcome; the container's stderr gets it too.
+    reportStartFailure(ctx.startReporter, describe(e));
     process.stderr.write(`toyrun init: ${describe(e)}\n`);
     process.exit(e instanceof SysError && e.syscall === 'execve' ? 127 : 1);
   }

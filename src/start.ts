@@ -1,16 +1,39 @@
 // `toyrun start`: release the init blocked on exec.fifo. The FIFO is opened
 // O_WRONLY|O_NONBLOCK: that fails with ENXIO unless a reader (the init) has it
-// open, so a dead init is an error here, never a hang.
+// open, so a dead init is an error here, never a hang. Then wait on start.fifo
+// until the init has exec'd the program or said why it could not (startsync.ts).
 import { join } from 'node:path';
-import { unlinkSync } from 'node:fs';
+import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { O } from './linux/libc';
-import { ContainerError, containerDir, isInitAlive, lockContainer, saveRecord, toOciState } from './state';
+import { ContainerError, containerDir, isInitAlive, lockContainer, saveRecord, toOciState, type ContainerRecord } from './state';
 import { loadContainer } from './container';
-import { runHooks } from './hooks';
+import { runHooksWarnOnly } from './hooks';
+import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './startsync';
 import { loadSpec } from './state';
-import { logWarn } from './log';
 import { sleepMs } from './linux/cgroups';
+
+/** Is the container's init still the runtime's init, has it exec'd the program, or is it gone? */
+function initProgress(rec: ContainerRecord): InitProgress {
+  if (!isInitAlive(rec)) return 'gone';
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return 'gone';
+  }
+  // the init runs as `<bun|node> <dir>/init.js <fd> <fd>`
+  return /(^|\/)(bun|node)$/.test(argv[0] ?? '') && (argv[1] ?? '').endsWith('/init.js') ? 'init' : 'exec';
+}
+
+function openStartStatusIn(dir: string): number | undefined {
+  const dirFd = libc.openat(libc.AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  try {
+    return openStartStatus(dirFd);
+  } finally {
+    libc.close(dirFd);
+  }
+}
 
 export function startContainer(root: string, id: string): void {
   const unlock = lockContainer(root, id);
@@ -32,17 +55,19 @@ export function startContainer(root: string, id: string): void {
       sleepMs(1);
     }
     if (fd < 0) throw new ContainerError(`cannot start container ${id}: its init does not wait on exec.fifo`);
+    const statusFd = openStartStatusIn(dir);
     libc.write(fd, Buffer.from('0'));
     libc.close(fd);
     unlinkSync(fifo);
     rec.started = true;
     saveRecord(dir, rec);
-    const spec = loadSpec(dir);
-    try {
-      runHooks(spec?.hooks, 'poststart', toOciState(rec, 'running'));
-    } catch (e) {
-      logWarn((e as Error).message);
+    if (statusFd !== undefined) {
+      const failure = awaitExec(statusFd, () => initProgress(rec));
+      rmSync(join(dir, START_FIFO), { force: true });
+      if (failure) throw new ContainerError(`cannot start container ${id}: ${failure}`);
     }
+    const spec = loadSpec(dir);
+    runHooksWarnOnly(spec?.hooks, 'poststart', toOciState(rec, 'running'));
   } finally {
     unlock();
   }

@@ -46,6 +46,7 @@ import { join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, CLONE, O } from './linux/libc';
 import { SyncChannel } from './sync';
+import { START_FIFO } from './startsync';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
 import { isBind } from './linux/mounts';
 import { idmapRequests, idmappedTree } from './linux/idmap';
@@ -302,7 +303,7 @@ function mapMismatch(wanted: IdMapping[] | undefined, got: IdMapping[], at: stri
  *    inodes whose owner is unmapped: only the mode bits count);
  *  - the cgroup files are owned by host root: the runtime writes stage 2's PID
  *    where the init would have written "0" (v1 tasks, v2 cgroup.procs);
- *  - exec.fifo goes to the mapped root (runc does the same) and the state dir
+ *  - exec.fifo and start.fifo go to the mapped root (runc chowns its exec.fifo) and the state dir
  *    becomes searchable (0711) so that the init can open the fifo in it.
  */
 export function prepareInitInUserNamespace(
@@ -329,7 +330,7 @@ export function prepareInitInUserNamespace(
   });
   if (problems.length > 0) throw new ValidationError(configFile, problems);
   for (const file of cgroupJoin) writeFileSync(file, String(s.pid));
-  libc.lchown(join(stateDir, 'exec.fifo'), uid, gid);
+  for (const fifo of ['exec.fifo', START_FIFO]) libc.lchown(join(stateDir, fifo), uid, gid);
   chmodSync(stateDir, 0o711);
 }
 

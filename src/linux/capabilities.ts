@@ -38,6 +38,24 @@ export function unsupportedCapabilities(caps: Capabilities | undefined, last = l
   return [...all].filter((c) => (CAPABILITY_NUMBERS[c] ?? Infinity) > last);
 }
 
+/** The runtime's own bounding set (CapBnd of /proc/self/status). */
+export function ownBoundingSet(): bigint {
+  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapBnd:'));
+  return BigInt('0x' + (line?.slice('CapBnd:'.length).trim() ?? '0'));
+}
+
+/** Names the kernel knows but the runtime was started without (outside its
+ * bounding set): it cannot grant them, and the container would silently run
+ * with less than it asked for. Reported at create; runc fails later, at capset. */
+export function unavailableCapabilities(caps: Capabilities | undefined, bounding = ownBoundingSet(), last = lastCap()): string[] {
+  const all = new Set<string>();
+  for (const list of Object.values(caps ?? {})) for (const c of list as string[]) all.add(c);
+  return [...all].filter((c) => {
+    const n = CAPABILITY_NUMBERS[c];
+    return n !== undefined && n <= last && ((bounding >> BigInt(n)) & 1n) === 0n;
+  });
+}
+
 function mask(names: string[] | undefined): bigint {
   let m = 0n;
   for (const n of names ?? []) {
@@ -60,8 +78,7 @@ export function keepCapsAcrossSetuid(on: boolean): void {
   libc.prctl(PR.SET_KEEPCAPS, on ? 1 : 0);
 }
 
-export function setCapabilitySets(caps: Capabilities | undefined): void {
-  const eff = mask(caps?.effective), perm = mask(caps?.permitted), inh = mask(caps?.inheritable);
+function capset(eff: bigint, perm: bigint, inh: bigint): void {
   const hdr = Buffer.alloc(8);
   hdr.writeUInt32LE(0x20080522, 0); // _LINUX_CAPABILITY_VERSION_3
   const data = Buffer.alloc(24);
@@ -72,10 +89,24 @@ export function setCapabilitySets(caps: Capabilities | undefined): void {
     data.writeUInt32LE(Number((inh >> shift) & 0xffffffffn), i * 12 + 8);
   }
   libc.capset(hdr, data);
+}
+
+/** Effective, permitted and inheritable exactly as asked, then ambient. `hold`
+ * keeps one more capability in effective+permitted until releaseHeldCapability:
+ * loading a seccomp filter without no_new_privs needs CAP_SYS_ADMIN. */
+export function setCapabilitySets(caps: Capabilities | undefined, hold?: string): void {
+  const extra = hold ? mask([hold]) : 0n;
+  capset(mask(caps?.effective) | extra, mask(caps?.permitted) | extra, mask(caps?.inheritable));
   libc.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
   for (const name of caps?.ambient ?? []) {
     libc.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, CAPABILITY_NUMBERS[name] as number);
   }
+}
+
+/** Drop what setCapabilitySets held. Only a capability outside the asked sets
+ * leaves permitted, so the ambient set raised before is untouched. */
+export function releaseHeldCapability(caps: Capabilities | undefined): void {
+  capset(mask(caps?.effective), mask(caps?.permitted), mask(caps?.inheritable));
 }
 
 /** Parse the Cap* lines of /proc/<pid>/status into capability names (tests, ps). */

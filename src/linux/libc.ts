@@ -55,6 +55,7 @@ const PROTOS = {
   setdomainname: 'int setdomainname(const char *name, size_t len)',
   mknod: 'int mknod(const char *path, uint32_t mode, uint64_t dev)',
   mkfifo: 'int mkfifo(const char *path, uint32_t mode)',
+  mkdirat: 'int mkdirat(int dirfd, const char *path, uint32_t mode)',
   openat: 'int openat(int dirfd, const char *path, int flags, ...)',
   close: 'int close(int fd)',
   dup3: 'int dup3(int oldfd, int newfd, int flags)',
@@ -81,6 +82,10 @@ const PROTOS = {
   socket: 'int socket(int domain, int type, int protocol)',
   connect: 'int connect(int fd, const void *addr, uint32_t len)',
   sendmsg: 'long sendmsg(int fd, const void *msg, int flags)',
+  recvmsg: 'long recvmsg(int fd, void *msg, int flags)',
+  bind: 'int bind(int fd, const void *addr, uint32_t len)',
+  listen: 'int listen(int fd, int backlog)',
+  accept4: 'int accept4(int fd, void *addr, void *len, int flags)',
   symlink: 'int symlink(const char *target, const char *path)',
   chown: 'int lchown(const char *path, uint32_t uid, uint32_t gid)',
   capget: 'int capget(void *hdr, void *data)',
@@ -169,7 +174,7 @@ export const O = {
   PATH: 0o10000000, // fs.constants.O_PATH is undefined in Node
 } as const;
 export const AT_FDCWD = -100;
-export const F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
+export const F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1, F_DUPFD_CLOEXEC = 1030;
 export const SYS = {
   rt_sigaction: 13,
   pivot_root: 155,
@@ -180,6 +185,7 @@ export const SYS = {
   open_tree: 428,
   move_mount: 429,
   pidfd_open: 434,
+  getcwd: 79,
 } as const;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const PR = {
@@ -236,6 +242,9 @@ export function mknod(path: string, mode: number, dev: bigint): void {
 }
 export function mkfifo(path: string, mode: number): void {
   check(f.mkfifo(path, mode), 'mkfifo', path);
+}
+export function mkdirat(dirfd: number, path: string, mode: number): void {
+  check(f.mkdirat(dirfd, path, mode), 'mkdirat', path);
 }
 export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
   return check(f.openat(dirfd, path, flags, 'uint32_t', mode), 'open', path);
@@ -377,6 +386,18 @@ export function connect(fd: number, addr: Buffer, what: string): void {
 export function sendmsg(fd: number, msg: Buffer, what: string): number {
   return check(f.sendmsg(fd, msg, 0), 'sendmsg', what);
 }
+export function recvmsg(fd: number, msg: Buffer, what: string): number {
+  return check(f.recvmsg(fd, msg, 0), 'recvmsg', what);
+}
+export function bind(fd: number, addr: Buffer, what: string): void {
+  check(f.bind(fd, addr, addr.length), 'bind', what);
+}
+export function listen(fd: number, backlog: number): void {
+  check(f.listen(fd, backlog), 'listen');
+}
+export function accept(fd: number): number {
+  return check(f.accept4(fd, null, null, O.CLOEXEC), 'accept');
+}
 export function capget(hdr: Buffer, data: Buffer): void {
   check(f.capget(hdr, data), 'capget');
 }
@@ -392,20 +413,32 @@ export function waitpid(pid: number, options: number): [number, number] {
 /** posix_spawn(3): glibc clones with CLONE_VFORK on a private stack and execs
  * from C, so no JavaScript runs in the child and the engine creates no thread.
  * `fds` lists [parentFd, childFd] pairs; dup2 onto the same number clears
- * close-on-exec (glibc >= 2.29), which is how 0-2 survive the engine's CLOEXEC. */
-export function posixSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string): number {
+ * close-on-exec (glibc >= 2.29), which is how 0-2 survive the engine's CLOEXEC.
+ * Everything is built by prepareSpawn(); spawnPrepared() is one native call, so
+ * it can run where the engine must not allocate or start threads. */
+export interface PreparedSpawn {
+  path: string;
+  argv: (string | null)[];
+  envp: (string | null)[];
+  actions: Buffer;
+  pid: number[];
+}
+export function prepareSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string): PreparedSpawn {
   const actions = Buffer.alloc(512); // posix_spawn_file_actions_t is 80 bytes on glibc x86-64
   check(f.posix_spawn_file_actions_init(actions), 'posix_spawn_file_actions_init');
-  try {
-    for (const [from, to] of fds) check(f.posix_spawn_file_actions_adddup2(actions, from, to), 'posix_spawn_file_actions_adddup2');
-    check(f.posix_spawn_file_actions_addchdir_np(actions, cwd), 'posix_spawn_file_actions_addchdir_np', cwd);
-    const pid = [0];
-    const err = f.posix_spawn(pid, path, actions, null, [...argv, null], [...envp, null]) as number;
-    if (err !== 0) throw new SysError('posix_spawn', path, err); // returns the error, not -1/errno
-    return pid[0] as number;
-  } finally {
-    f.posix_spawn_file_actions_destroy(actions);
-  }
+  for (const [from, to] of fds) check(f.posix_spawn_file_actions_adddup2(actions, from, to), 'posix_spawn_file_actions_adddup2');
+  check(f.posix_spawn_file_actions_addchdir_np(actions, cwd), 'posix_spawn_file_actions_addchdir_np', cwd);
+  void f.posix_spawn; // bind the prototype now, not inside the critical window
+  return { path, argv: [...argv, null], envp: [...envp, null], actions, pid: [0] };
+}
+export function spawnPrepared(p: PreparedSpawn): number {
+  const err = f.posix_spawn(p.pid, p.path, p.actions, null, p.argv, p.envp) as number;
+  f.posix_spawn_file_actions_destroy(p.actions);
+  if (err !== 0) throw new SysError('posix_spawn', p.path, err); // returns the error, not -1/errno
+  return p.pid[0] as number;
+}
+export function posixSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string): number {
+  return spawnPrepared(prepareSpawn(path, argv, envp, fds, cwd));
 }
 export function grantpt(fd: number): void {
   check(f.grantpt(fd), 'grantpt');
@@ -424,6 +457,13 @@ export function statfsFlags(path: string): number {
   const buf = Buffer.alloc(120); // struct statfs on x86-64; f_flags at 80
   check(f.statfs(path, buf), 'statfs', path);
   return Number(buf.readBigUInt64LE(80));
+}
+/** getcwd(2) as the kernel answers it, without glibc's rewriting: a cwd outside
+ * the process's root comes back prefixed with "(unreachable)". */
+export function getcwd(): string {
+  const buf = Buffer.alloc(4096);
+  const n = check(f.syscall(SYS.getcwd, 'void *', buf, 'unsigned long', buf.length), 'getcwd');
+  return buf.subarray(0, Math.max(0, n - 1)).toString();
 }
 /** lsetxattr(2): on the link itself, never a symlink's target. */
 export function lsetxattr(path: string, name: string, value: Buffer): void {

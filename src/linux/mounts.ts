@@ -3,7 +3,7 @@
 // raced in by another container sharing the rootfs) can never redirect a mount
 // onto a host path. The kernel does the resolution: openat2(RESOLVE_IN_ROOT)
 // gives an O_PATH fd, and the mount targets /proc/self/fd/N, that very inode.
-import { lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync, closeSync, openSync } from 'node:fs';
+import { lstatSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import * as libc from './libc';
 import { MS, O, SYS, SysError } from './libc';
@@ -179,29 +179,76 @@ export function resolveInRoot(root: string, path: string): string {
   return posix.join(root, ...resolved);
 }
 
-/** mkdir -p inside the root, each component resolved inside it. */
+/** mkdir -p inside the root, one component at a time. Each parent is an O_PATH
+ * fd the kernel resolved inside the root, and mkdirat never follows the name it
+ * creates: a symlink raced into the path cannot make us create anything outside
+ * (a walk over host paths followed by mkdir could, CVE-2021-30465). */
+function mkdirAllAt(rootFd: number, path: string, mode: number, depth = 0): void {
+  if (depth > 40) throw new SysError('mkdir', path, 40 /* ELOOP */);
+  let parent = '/';
+  for (const part of path.split('/').filter((p) => p !== '' && p !== '.')) {
+    const here = parent.endsWith('/') ? parent + part : `${parent}/${part}`; // ".." is left to the kernel
+    if (!existsInRoot(rootFd, here)) {
+      const pfd = openInRoot(rootFd, parent, O.DIRECTORY);
+      try {
+        libc.mkdirat(pfd, part, mode);
+      } catch (e) {
+        if (!(e instanceof SysError && e.code === 'EEXIST')) throw e;
+        // A dangling symlink: create its target, inside the root, as runc does.
+        const target = readlinkSync(`/proc/self/fd/${pfd}/${part}`);
+        mkdirAllAt(rootFd, target.startsWith('/') ? target : `${parent}/${target}`, mode, depth + 1);
+      } finally {
+        libc.close(pfd);
+      }
+    }
+    parent = here;
+  }
+}
+
+function existsInRoot(rootFd: number, path: string): boolean {
+  try {
+    libc.close(openInRoot(rootFd, path));
+    return true;
+  } catch (e) {
+    if (e instanceof SysError && e.code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+function withRootFd<T>(root: string, fn: (rootFd: number) => T): T {
+  const rootFd = libc.openat(libc.AT_FDCWD, root, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  try {
+    return fn(rootFd);
+  } finally {
+    libc.close(rootFd);
+  }
+}
+
+/** mkdir -p inside the root; returns where it currently resolves on the host. */
 export function mkdirInRoot(root: string, path: string, mode = 0o755): string {
-  const host = resolveInRoot(root, path);
-  mkdirSync(host, { recursive: true, mode });
-  return host;
+  withRootFd(root, (rootFd) => mkdirAllAt(rootFd, path, mode));
+  return resolveInRoot(root, path);
 }
 
 /** Create the destination (a directory, or an empty file when binding a file). */
 export function ensureDestination(root: string, dest: string, asFile: boolean): void {
-  const host = resolveInRoot(root, dest);
-  let st;
-  try {
-    st = statSync(host);
-  } catch {
-    st = undefined;
-  }
-  if (st) return;
-  if (asFile) {
-    mkdirInRoot(root, posix.dirname(dest));
-    closeSync(openSync(resolveInRoot(root, dest), 'a', 0o644));
-  } else {
-    mkdirInRoot(root, dest);
-  }
+  withRootFd(root, (rootFd) => {
+    if (existsInRoot(rootFd, dest)) return;
+    if (!asFile) {
+      mkdirAllAt(rootFd, dest, 0o755);
+      return;
+    }
+    mkdirAllAt(rootFd, posix.dirname(dest), 0o755);
+    const pfd = openInRoot(rootFd, posix.dirname(dest), O.DIRECTORY);
+    try {
+      // O_NOFOLLOW: a symlink raced in as the file name is refused, not followed
+      libc.close(libc.openat(pfd, posix.basename(dest), O.CREAT | O.WRONLY | O.NOFOLLOW | O.CLOEXEC, 0o644));
+    } catch (e) {
+      if (!(e instanceof SysError && e.code === 'EEXIST')) throw e;
+    } finally {
+      libc.close(pfd);
+    }
+  });
 }
 
 // ---- doing the mounts --------------------------------------------------------------

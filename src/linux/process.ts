@@ -96,3 +96,11 @@ export function prepareFds(preserveFds: number): void {
 export function setNoNewPrivileges(p: Process): void {
   if (p.noNewPrivileges) libc.prctl(libc.PR.SET_NO_NEW_PRIVS, 1);
 }
+
+/** A cwd such as /proc/self/fd/N can name a directory outside the container
+ * (an fd the runtime still holds): after chdir, the kernel must report a path
+ * inside our root, or we refuse to run anything there (CVE-2024-21626). */
+export function checkCwdInsideRoot(requested: string): void {
+  const cwd = libc.getcwd();
+  if (!cwd.startsWith('/')) throw new Error(`cwd ${requested} resolves outside the container root (${cwd}): refused`);
+}

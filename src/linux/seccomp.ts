@@ -1,6 +1,232 @@
-// linux.seccomp — loaded through libseccomp (see issue: confinement).
-import type { Process, Seccomp } from '../spec/types';
+// linux.seccomp: the OCI profile compiled by libseccomp, in two steps.
+// buildSeccompFilter runs during `create` (inside the init, before it reports
+// ready), so a profile libseccomp rejects fails create and leaves nothing
+// behind. loadSeccompFilter is the init's last step before execve: every
+// syscall made after it is subject to the user's profile, so only what cannot
+// come earlier follows it (sending a NOTIFY listener fd, dropping a held
+// CAP_SYS_ADMIN; see becomeProcess in init.ts).
+import { logDebug } from '../log';
+import { checkScmp, encodeArgs, libseccomp, NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, type FilterCtx } from './libseccomp';
+import type { Process, Seccomp, SeccompArg, SeccompSyscall, State } from '../spec/types';
+import { connectUnix, sendWithFd } from './scmrights';
+import { close, fcntl, F_DUPFD_CLOEXEC } from './libc';
 
+const EPERM = 1;
+
+/** OCI architecture names → libseccomp's own names (seccomp_arch_resolve_name). */
+export const SECCOMP_ARCHES: Record<string, string> = {
+  SCMP_ARCH_X86: 'x86',
+  SCMP_ARCH_X86_64: 'x86_64',
+  SCMP_ARCH_X32: 'x32',
+  SCMP_ARCH_ARM: 'arm',
+  SCMP_ARCH_AARCH64: 'aarch64',
+  SCMP_ARCH_MIPS: 'mips',
+  SCMP_ARCH_MIPS64: 'mips64',
+  SCMP_ARCH_MIPS64N32: 'mips64n32',
+  SCMP_ARCH_MIPSEL: 'mipsel',
+  SCMP_ARCH_MIPSEL64: 'mipsel64',
+  SCMP_ARCH_MIPSEL64N32: 'mipsel64n32',
+  SCMP_ARCH_PPC: 'ppc',
+  SCMP_ARCH_PPC64: 'ppc64',
+  SCMP_ARCH_PPC64LE: 'ppc64le',
+  SCMP_ARCH_S390: 's390',
+  SCMP_ARCH_S390X: 's390x',
+  SCMP_ARCH_PARISC: 'parisc',
+  SCMP_ARCH_PARISC64: 'parisc64',
+  SCMP_ARCH_RISCV64: 'riscv64',
+  SCMP_ARCH_LOONGARCH64: 'loongarch64',
+  SCMP_ARCH_M68K: 'm68k',
+  SCMP_ARCH_SH: 'sh',
+  SCMP_ARCH_SHEB: 'sheb',
+};
+
+/** The OCI architectures the installed libseccomp can build filters for. */
+export function supportedSeccompArches(): string[] {
+  const api = libseccomp();
+  return Object.keys(SECCOMP_ARCHES).filter((a) => api.archResolveName(SECCOMP_ARCHES[a] as string) !== 0).sort();
+}
+
+/** Actions this build implements. SCMP_ACT_NOTIFY hands the filter's listener
+ * fd to the agent at listenerPath (see sendListenerFd). */
+export const SECCOMP_ACTIONS = [
+  'SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD',
+  'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY', 'SCMP_ACT_TRACE', 'SCMP_ACT_TRAP',
+];
+
+/** Calls the init makes between loading the filter and execve: notifying on
+ * them would block the init before the agent has the listener fd. */
+const NEEDED_AFTER_LOAD = new Set(['sendmsg', 'capset', 'execve', 'execveat']);
+export const SECCOMP_OPERATORS = Object.keys(SCMP_CMP).sort();
+
+/** Filter flags → libseccomp filter attributes. WAIT_KILLABLE_RECV only
+ * matters for NOTIFY, which is not supported. */
+const FLAG_ATTRS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: SCMP_FLTATR.CTL_TSYNC,
+  SECCOMP_FILTER_FLAG_LOG: SCMP_FLTATR.CTL_LOG,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: SCMP_FLTATR.CTL_SSB,
+};
+export const SECCOMP_FLAGS = Object.keys(FLAG_ATTRS);
+
+/** The numeric libseccomp action for an OCI action name and errno. */
+export function actionValue(action: string, errnoRet: number | undefined): number {
+  switch (action) {
+    case 'SCMP_ACT_ALLOW':
+      return SCMP_ACT.ALLOW;
+    case 'SCMP_ACT_ERRNO':
+      return (SCMP_ACT.ERRNO | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+    case 'SCMP_ACT_TRACE':
+      return (SCMP_ACT.TRACE | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+    case 'SCMP_ACT_KILL':
+    case 'SCMP_ACT_KILL_THREAD':
+      return SCMP_ACT.KILL_THREAD;
+    case 'SCMP_ACT_KILL_PROCESS':
+      return SCMP_ACT.KILL_PROCESS;
+    case 'SCMP_ACT_TRAP':
+      return SCMP_ACT.TRAP;
+    case 'SCMP_ACT_LOG':
+      return SCMP_ACT.LOG;
+    case 'SCMP_ACT_NOTIFY':
+      return SCMP_ACT.NOTIFY;
+    default:
+      throw new Error(`unsupported seccomp action ${JSON.stringify(action)}`);
+  }
+}
+
+/** What is wrong with a profile before libseccomp sees it (JSON paths, as validation reports them). */
+export function seccompProblems(profile: Seccomp | undefined): string[] {
+  if (!profile) return [];
+  const problems: string[] = [];
+  const checkAction = (action: string, at: string): void => {
+    if (!SECCOMP_ACTIONS.includes(action)) problems.push(`${at}: unknown seccomp action ${JSON.stringify(action)}`);
+  };
+  checkAction(profile.defaultAction, '/linux/seccomp/defaultAction');
+  if (profile.defaultAction === 'SCMP_ACT_NOTIFY') problems.push('/linux/seccomp/defaultAction: SCMP_ACT_NOTIFY cannot be the default action');
+  (profile.architectures ?? []).forEach((a, i) => {
+    if (!SECCOMP_ARCHES[a]) problems.push(`/linux/seccomp/architectures/${i}: unknown architecture ${JSON.stringify(a)}`);
+  });
+  (profile.flags ?? []).forEach((f, i) => {
+    if (!FLAG_ATTRS[f]) problems.push(`/linux/seccomp/flags/${i}: unsupported seccomp flag ${JSON.stringify(f)}`);
+  });
+  const notify = usesNotify(profile);
+  if (notify && !profile.listenerPath) problems.push('/linux/seccomp/listenerPath is required when a rule uses SCMP_ACT_NOTIFY');
+  if (!notify && profile.listenerPath) problems.push('/linux/seccomp/listenerPath is set but no rule uses SCMP_ACT_NOTIFY');
+  if (profile.listenerPath && !profile.listenerPath.startsWith('/')) problems.push('/linux/seccomp/listenerPath must be an absolute path');
+  (profile.syscalls ?? []).forEach((s, i) => {
+    checkAction(s.action, `/linux/seccomp/syscalls/${i}/action`);
+    if (s.action === 'SCMP_ACT_NOTIFY') {
+      const blocked = s.names.filter((n) => NEEDED_AFTER_LOAD.has(n));
+      if (blocked.length > 0) problems.push(`/linux/seccomp/syscalls/${i}: SCMP_ACT_NOTIFY on ${blocked.join(', ')} would block the runtime before the agent gets its fd`);
+    }
+    (s.args ?? []).forEach((a, j) => {
+      if (SCMP_CMP[a.op] === undefined) problems.push(`/linux/seccomp/syscalls/${i}/args/${j}/op: unknown operator ${JSON.stringify(a.op)}`);
+    });
+  });
+  return problems;
+}
+
+export function usesNotify(profile: Seccomp): boolean {
+  return (profile.syscalls ?? []).some((s) => s.action === 'SCMP_ACT_NOTIFY');
+}
+
+export interface SeccompFilter {
+  ctx: FilterCtx;
+  /** The profile notifies: after loading, the listener fd goes to listenerPath. */
+  notify: boolean;
+  /** Syscall names libseccomp does not know, skipped as runc skips them. */
+  skipped: string[];
+}
+
+function condition(a: SeccompArg): { index: number; op: number; a: bigint; b: bigint } {
+  const op = SCMP_CMP[a.op];
+  if (op === undefined) throw new Error(`unknown seccomp operator ${JSON.stringify(a.op)}`);
+  return { index: a.index, op, a: BigInt(a.value), b: BigInt(a.valueTwo ?? 0) };
+}
+
+/** Conditions on distinct arguments are ANDed in one rule; several on the same
+ * argument cannot be (libseccomp refuses), so each becomes its own rule: runc's reading. */
+function ruleConditions(args: SeccompArg[] | undefined): ReturnType<typeof condition>[][] {
+  const conds = (args ?? []).map(condition);
+  const indexes = new Set(conds.map((c) => c.index));
+  return indexes.size === conds.length ? [conds] : conds.map((c) => [c]);
+}
+
+function addRules(ctx: FilterCtx, rule: SeccompSyscall, defaultAction: number, skipped: string[]): void {
+  const api = libseccomp();
+  const action = actionValue(rule.action, rule.errnoRet);
+  // libseccomp refuses a rule equal to the default action; it would change nothing.
+  if (action === defaultAction) return;
+  for (const name of rule.names) {
+    const nr = api.syscallResolveName(name);
+    if (nr === NR_SCMP_ERROR) {
+      skipped.push(name);
+      continue;
+    }
+    for (const conds of ruleConditions(rule.args)) {
+      checkScmp(api.ruleAddArray(ctx, action, nr, conds.length, encodeArgs(conds)), 'seccomp_rule_add', name);
+    }
+  }
+}
+
+/** Compile the profile into a libseccomp context (not loaded yet). */
+export function buildSeccompFilter(profile: Seccomp): SeccompFilter {
+  const problems = seccompProblems(profile);
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  const api = libseccomp();
+  const defaultAction = actionValue(profile.defaultAction, profile.defaultErrnoRet);
+  const ctx = api.init(defaultAction);
+  if (!ctx) throw new Error('seccomp_init failed');
+  try {
+    // libseccomp sets no_new_privs itself unless told not to; the spec leaves
+    // that to process.noNewPrivileges alone.
+    checkScmp(api.attrSet(ctx, SCMP_FLTATR.CTL_NNP, 0), 'seccomp_attr_set', 'CTL_NNP');
+    for (const f of profile.flags ?? []) checkScmp(api.attrSet(ctx, FLAG_ATTRS[f] as number, 1), 'seccomp_attr_set', f);
+    for (const a of profile.architectures ?? []) {
+      const token = api.archResolveName(SECCOMP_ARCHES[a] as string);
+      if (token === 0) throw new Error(`seccomp architecture ${a} is not supported by this libseccomp`);
+      const r = api.archAdd(ctx, token);
+      if (r !== -17 /* EEXIST: the native arch is in every new context */) checkScmp(r, 'seccomp_arch_add', a);
+    }
+    const skipped: string[] = [];
+    for (const rule of profile.syscalls ?? []) addRules(ctx, rule, defaultAction, skipped);
+    if (skipped.length > 0) logDebug(`seccomp: syscalls unknown to libseccomp ignored: ${skipped.join(', ')}`);
+    return { ctx, skipped, notify: usesNotify(profile) };
+  } catch (e) {
+    api.release(ctx);
+    throw e;
+  }
+}
+
+/** Install the filter on the calling thread (and with TSYNC, all threads). */
+export function loadSeccompFilter(filter: SeccompFilter): void {
+  checkScmp(libseccomp().load(filter.ctx), 'seccomp_load');
+}
+
+/** Build and load in one go, for a caller with no earlier stage to build in.
+ * libseccomp must be reachable (call it before entering the container's mount
+ * namespace, or have built a filter already), and without no_new_privs the
+ * caller must still hold CAP_SYS_ADMIN (see setCapabilitySets' `hold`). */
 export function loadSeccomp(profile: Seccomp | undefined, _p: Process): void {
-  if (profile) throw new Error('linux.seccomp is not supported by this build of toyrun yet');
+  if (!profile) return;
+  const filter = buildSeccompFilter(profile);
+  if (filter.notify) throw new Error('SCMP_ACT_NOTIFY: the listener must be connected before entering the container (connectListener)');
+  loadSeccompFilter(filter);
+}
+
+/** Connect to listenerPath while the host's filesystem is reachable; the fd
+ * stays above the --preserve-fds range and closes at execve. */
+export function connectListener(profile: Seccomp, preserveFds: number): number {
+  const sock = connectUnix(profile.listenerPath as string);
+  const high = fcntl(sock, F_DUPFD_CLOEXEC, 3 + preserveFds);
+  close(sock);
+  return high;
+}
+
+/** After loading: hand the listener fd to the agent over a socket connected
+ * earlier (the agent's path is on the host; by now we are in the container's
+ * root). The message is what runc sends, so existing agents understand it:
+ * the container's state with "fds": ["seccompFd"] naming the attached fd. */
+export function sendListenerFd(filter: SeccompFilter, sock: number, state: State, metadata: string | undefined): void {
+  const fd = checkScmp(libseccomp().notifyFd(filter.ctx), 'seccomp_notify_fd');
+  const msg = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid: state.pid, metadata: metadata ?? '', state };
+  sendWithFd(sock, Buffer.from(JSON.stringify(msg)), fd, 'seccomp listener');
 }

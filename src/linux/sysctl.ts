@@ -4,13 +4,16 @@ import { writeFileSync } from 'node:fs';
 import { findNamespace } from './namespaces';
 import type { Spec } from '../spec/types';
 
-const IPC_KEYS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+// The IPC namespace owns kernel.msg*, kernel.shm*, kernel.sem (and their *_next_id) and fs.mqueue.*.
+function isIpcKey(key: string): boolean {
+  return /^kernel\.(msg|shm)/.test(key) || key === 'kernel.sem' || key === 'kernel.sem_next_id' || key.startsWith('fs.mqueue.');
+}
 const UTS_KEYS = new Set(['kernel.hostname', 'kernel.domainname']);
 
 /** Why a key is refused, or undefined when it is namespaced in this container. */
 export function sysctlRefusal(spec: Spec, key: string): string | undefined {
   const nss = spec.linux?.namespaces;
-  if (IPC_KEYS.has(key) || key.startsWith('fs.mqueue.')) {
+  if (isIpcKey(key)) {
     return findNamespace(nss, 'ipc') ? undefined : `sysctl ${key} needs an ipc namespace`;
   }
   if (key.startsWith('net.')) {

@@ -1,0 +1,17 @@
+// Where the bundles live. Bun's bundler replaces __dirname/__filename with the
+// *source* paths, so a bundle cannot find its siblings by itself: bin/toyrun's
+// stub records its own location; a bundle run directly (node dist/node/toyrun.js)
+// sits in the directory of the script the engine was started with.
+import { realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export function bundleDir(): string {
+  const fromStub = (globalThis as { toyrunBundleDir?: string }).toyrunBundleDir;
+  if (fromStub) return fromStub;
+  return dirname(realpathSync(process.argv[1] ?? '.'));
+}
+
+/** A sibling bundle (init.js, ...) of the running CLI. */
+export function bundlePath(name: string): string {
+  return join(bundleDir(), name);
+}
