@@ -189,25 +189,17 @@ export function runUserNamespaceStage1(configJson: string): void {
   const c = JSON.parse(configJson) as Stage1Config;
   const chan = new SyncChannel(c.syncR, c.syncW);
   try {
-    // The first child after unshare(CLONE_NEWPID) becomes PID 1: nothing may be spawned before stage 2.
-    for (const n of c.join) {
-      const fd = libc.openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC);
-      try {
-        libc.setns(fd, n.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME, `${n.path} (${n.type})`);
-      } finally {
-        libc.close(fd);
-      }
-    }
+    const uidMap = readFileSync('/proc/self/uid_map', 'utf8');
+    const gidMap = readFileSync('/proc/self/gid_map', 'utf8');
+    const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
+    const nsFds = c.join.map((n) => ({ ...n, fd: libc.openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC) }));
+    // From the first switch until we exit, only native calls: the kernel refuses new
+    // threads now (the engine would abort), and the first child becomes PID 1.
+    for (const n of nsFds) libc.setns(n.fd, n.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME, `${n.path} (${n.type})`);
     if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
     if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
-    const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
     const pid = libc.posixSpawn(process.execPath, [process.execPath, c.script, ...c.args], [], fds, '/');
-    chan.send({
-      type: 'stage2',
-      pid,
-      uidMap: readFileSync('/proc/self/uid_map', 'utf8'),
-      gidMap: readFileSync('/proc/self/gid_map', 'utf8'),
-    });
+    chan.send({ type: 'stage2', pid, uidMap, gidMap });
   } catch (e) {
     chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
     process.exit(1);
