@@ -223,14 +223,19 @@ function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncCh
   const prepared = libc.prepareSpawn(process.execPath, [process.execPath, initScript(), String(syncW), String(syncR)], [],
     [...kept, [childWrite, syncW], [childRead, syncR]], '/');
   // Every fd is opened before the switch: between it and the switch back the
-  // main thread cannot create threads (EINVAL), so it must not even allocate
-  // enough to start a GC helper. Only three native calls run in that window.
+  // main thread cannot create threads (EINVAL), so nothing but three native
+  // calls runs in that window.
   const switches = (['pid', 'time'] as const).flatMap((type) => {
     const ns = findNamespace(spec.linux?.namespaces, type);
     if (!ns) return [];
     const target = ns.path ? libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.CLOEXEC) : -1;
     return [{ type, own: openOwnNamespace(type), target, flag: NS_CLONE_FLAG[type] }];
   });
+  // JavaScriptCore starts its GC helper threads lazily, at the first collection
+  // that needs them; one starting inside the window aborts the engine (seen
+  // after an image unpack filled the heap). A full collection now starts them
+  // on our terms (<1 ms on a fresh heap). Node's V8 starts its own at boot.
+  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
   let pid: number;
   try {
     for (const s of switches) {

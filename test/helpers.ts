@@ -140,3 +140,14 @@ export function statusField(text: string, field: string): string {
   const line = text.split('\n').find((l) => l.startsWith(field + ':'));
   return (line ?? '').slice(field.length + 1).trim();
 }
+
+/** Poll until fn() is truthy (a safety deadline, not a timing assertion). */
+export function waitFor<T>(fn: () => T | undefined | false, what: string, ms = 15000): T {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+}

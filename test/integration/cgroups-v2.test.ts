@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sh, TOYRUN, Toyrun, uniqueId, type Result } from '../helpers';
+import { sh, TOYRUN, Toyrun, uniqueId, type Result, waitFor } from '../helpers';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('cgroups-v2');
@@ -49,15 +49,6 @@ function bundle(script: string, edit: (s: Spec) => void = () => undefined): stri
   });
 }
 
-function waitFor<T>(fn: () => T | undefined | false, what: string, ms = 15000): T {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-  }
-}
 
 const procs = (id: string): number[] =>
   readFileSync(join(UNIFIED, 'toyrun', id, 'cgroup.procs'), 'utf8').trim().split('\n').filter(Boolean).map(Number).sort((a, b) => a - b);

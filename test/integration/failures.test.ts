@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Toyrun, leftovers, uniqueId } from '../helpers';
+import { Toyrun, leftovers, uniqueId, waitFor } from '../helpers';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('failures');
@@ -90,7 +90,7 @@ test('a failed start leaves a stopped container that delete cleans', () => {
   const id = uniqueId('deadinit');
   t.ok(['create', '--bundle', t.bundle((s) => { s.process!.args = ['sleep', '100']; }), id]);
   process.kill(t.state(id).pid as number, 'SIGKILL');
-  for (let i = 0; i < 200 && t.state(id).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+  waitFor(() => t.state(id).status === 'stopped', 'the container to stop');
   const r = t.run(['start', id]);
   assert.is(r.status, 1);
   assert.match(r.stderr, /cannot start a container that has stopped/);

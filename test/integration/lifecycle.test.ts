@@ -6,7 +6,7 @@ import { readFileSync, readlinkSync, existsSync, openSync, closeSync, symlinkSyn
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Spec } from '../../src/spec/types';
-import { BUSYBOX_ROOTFS, Toyrun, TOYRUN, leftovers, sh, statusField, uniqueId } from '../helpers';
+import { BUSYBOX_ROOTFS, Toyrun, TOYRUN, leftovers, sh, statusField, uniqueId, waitFor } from '../helpers';
 
 const t = new Toyrun('lifecycle');
 const test = suite('lifecycle');
@@ -48,8 +48,7 @@ test('create leaves the init blocked on exec.fifo; start releases it; kill; dele
   assert.match(again.stderr, /cannot start an already running container/);
 
   t.ok(['kill', id, 'KILL']);
-  for (let i = 0; i < 200 && t.state(id).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-  assert.is(t.state(id).status, 'stopped');
+  waitFor(() => t.state(id).status === 'stopped', 'the container to stop');
   assert.is(t.state(id).pid, 0);
 
   const k = t.run(['kill', id, '15']);

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, leftovers, TOYRUN, Toyrun, uniqueId } from '../helpers';
+import { FIXTURES, leftovers, TOYRUN, Toyrun, uniqueId, waitFor } from '../helpers';
 import { CgroupV2 } from '../../src/linux/cgroups-v2';
 import type { Spec } from '../../src/spec/types';
 
@@ -26,16 +26,6 @@ function cgFile(controller: string, id: string, file: string): string {
   return readFileSync(join(CG, controller, 'toyrun', id, file), 'utf8').trim();
 }
 
-/** Poll until fn() is truthy (a safety deadline, not a timing assertion). */
-function waitFor<T>(fn: () => T | undefined | false, what: string, ms = 15000): T {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-  }
-}
 
 function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
