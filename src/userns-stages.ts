@@ -192,13 +192,16 @@ export function runUserNamespaceStage1(configJson: string): void {
     const uidMap = readFileSync('/proc/self/uid_map', 'utf8');
     const gidMap = readFileSync('/proc/self/gid_map', 'utf8');
     const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
+    const prepared = libc.prepareSpawn(process.execPath, [process.execPath, c.script, ...c.args], [], fds, '/');
     const nsFds = c.join.map((n) => ({ ...n, fd: libc.openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC) }));
     // From the first switch until we exit, only native calls: the kernel refuses new
-    // threads now (the engine would abort), and the first child becomes PID 1.
+    // threads now (the engine would abort: GC helpers are started here, as in
+    // create's spawnInit), and the first child becomes PID 1.
+    (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
     for (const n of nsFds) libc.setns(n.fd, n.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME, `${n.path} (${n.type})`);
     if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
     if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
-    const pid = libc.posixSpawn(process.execPath, [process.execPath, c.script, ...c.args], [], fds, '/');
+    const pid = libc.spawnPrepared(prepared);
     chan.send({ type: 'stage2', pid, uidMap, gidMap });
   } catch (e) {
     chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
