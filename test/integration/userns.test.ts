@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
@@ -393,6 +393,21 @@ test('a rootfs the mapped root cannot reach is refused up front, naming the dire
     withUserns(s);
     s.root = { path: join(hidden, 'rootfs'), readonly: true };
   }, new RegExp(`/root/path .* is not reachable by the container's root: ${hidden} \\(owner 0:0, mode 0700\\)`));
+});
+
+test('under Node 20 too: the same stages with a Node engine', () => {
+  const nodeBin = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p));
+  assert.ok(nodeBin, 'node installed');
+  const bundle = t.bundle((s) => {
+    withUserns(s);
+    (s.process as NonNullable<Spec['process']>).args = ['sh', '-c', 'id -u; cat /proc/self/uid_map; exit 4'];
+  });
+  const id = uniqueId('node');
+  t.track(id);
+  const r = sh(nodeBin as string, [join(REPO, 'dist', 'node', 'toyrun.js'), '--root', t.root, 'run', '--bundle', bundle, id], { env: {}, cwd: '/' });
+  assert.is(r.status, 4, r.stderr);
+  assert.match(r.stdout, /^0\n +0 +300000 +65536\n$/);
+  assert.equal(leftovers(t, id), []);
 });
 
 test('features lists the user namespace and idmapped mounts', () => {
