@@ -316,11 +316,11 @@ export function prepareInitInUserNamespace(
   }
   const uid = toHostId(s.uidMap, 0) ?? 0;
   const gid = toHostId(s.gidMap, 0) ?? 0;
-  const root = unreachableBy(`${rootfs}/.`, uid, gid);
+  const root = unreachableBy(`${rootfs}/.`, uid, gid, s.uidMap, s.gidMap);
   if (root) problems.push(`/root/path ${rootfs} is not reachable by the container's root: ${root}`);
   (spec.mounts ?? []).forEach((m, i) => {
     if (!isBind(m) || !m.source) return;
-    const why = unreachableBy(m.source, uid, gid);
+    const why = unreachableBy(m.source, uid, gid, s.uidMap, s.gidMap);
     if (why) problems.push(`/mounts/${i}/source ${m.source} is not reachable by the container's root: ${why}`);
   });
   if (problems.length > 0) throw new ValidationError(configFile, problems);

@@ -237,13 +237,19 @@ export function checkUserNamespacePath(path: string): string | undefined {
   }
 }
 
+/** Whether a host id lies in the outside half of a map. */
+export function isMappedHostId(maps: IdMapping[], hostId: number): boolean {
+  return maps.some((m) => hostId >= m.hostID && hostId - m.hostID < m.size);
+}
+
 /**
- * Why a host path can't be reached by a process whose ids are (uid, gid) on the
- * host, or undefined if every directory on the way lets it search. The mapped
- * root has no capability over inodes whose owner is unmapped, so plain mode
- * bits decide (ACLs are not consulted: the kernel may still allow more).
+ * Why a host path can't be reached by the container's root (host ids uid, gid),
+ * or undefined if every directory on the way lets it search. Its capabilities
+ * count only for inodes whose owner and group are both mapped in its namespace
+ * (capable_wrt_inode_uidgid); for the others only the mode bits do (ACLs are
+ * not consulted: the kernel may still allow more).
  */
-export function unreachableBy(path: string, uid: number, gid: number): string | undefined {
+export function unreachableBy(path: string, uid: number, gid: number, uidMap: IdMapping[] = [], gidMap: IdMapping[] = []): string | undefined {
   const dirs: string[] = [];
   for (let d = dirname(path); ; d = dirname(d)) {
     dirs.unshift(d);
@@ -256,6 +262,7 @@ export function unreachableBy(path: string, uid: number, gid: number): string | 
     } catch {
       return undefined; // a missing path gets its own, clearer, error
     }
+    if (isMappedHostId(uidMap, st.uid) && isMappedHostId(gidMap, st.gid)) continue;
     const mode = st.mode;
     const ok = st.uid === uid ? (mode & 0o100) !== 0 : st.gid === gid ? (mode & 0o010) !== 0 : (mode & 0o001) !== 0;
     if (!ok) return `${d} (owner ${st.uid}:${st.gid}, mode ${(mode & 0o7777).toString(8).padStart(4, '0')}) cannot be searched by host uid ${uid} gid ${gid}`;

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   formatIdMap, idMapProblems, inUserNamespace, parseIdMap, toHostId, unmappedUserProblems, unreachableBy,
@@ -78,6 +78,10 @@ test('unreachableBy: mode bits of every directory on the way, for owner, group, 
     chmodSync(join(top, 'a'), 0o750);
     assert.match(unreachableBy(join(top, 'a', 'b', '.'), 100000, 100000) ?? '', /\/a \(owner 0:0, mode 0750\) cannot be searched by host uid 100000/);
     assert.is(unreachableBy(join(top, 'a', 'b', '.'), 100000, 0), undefined, 'group search bit');
+    chmodSync(join(top, 'a'), 0o700);
+    chownSync(join(top, 'a'), 100500, 100500);
+    assert.match(unreachableBy(join(top, 'a', 'b', '.'), 100000, 100000) ?? '', /mode 0700/);
+    assert.is(unreachableBy(join(top, 'a', 'b', '.'), 100000, 100000, MAP, MAP), undefined, 'owner and group mapped: the mapped root\'s CAP_DAC_READ_SEARCH counts');
   } finally {
     rmSync(top, { recursive: true, force: true });
   }
