@@ -193,7 +193,14 @@ export function runUserNamespaceStage1(configJson: string): void {
     const gidMap = readFileSync('/proc/self/gid_map', 'utf8');
     const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
     const prepared = libc.prepareSpawn(process.execPath, [process.execPath, c.script, ...c.args], [], fds, '/');
-    const nsFds = c.join.map((n) => ({ ...n, fd: libc.openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC) }));
+    const nsFds = c.join.map((n) => {
+      try {
+        return { ...n, fd: libc.openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC) };
+      } catch (e) {
+        throw new Error(`${n.type} namespace ${n.path}: ${(e as Error).message}: from inside the user namespace, only ` +
+          `${n.type} namespaces it can reach (its own, or a container's sharing it) can be joined`);
+      }
+    });
     // From the first switch until we exit, only native calls: the kernel refuses new
     // threads now (the engine would abort: GC helpers are started here, as in
     // create's spawnInit), and the first child becomes PID 1.

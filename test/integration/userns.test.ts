@@ -383,6 +383,12 @@ test('bad mappings fail with the JSON path and leave nothing behind', () => {
     const linux = s.linux as NonNullable<Spec['linux']>;
     linux.namespaces = [...(linux.namespaces ?? []), { type: 'user', path: '/proc/self/ns/net' }];
   }, /\/proc\/self\/ns\/net is not a user namespace/);
+  // a PID namespace of the host can't be joined from inside a new user namespace
+  createFails((s) => {
+    withUserns(s);
+    const linux = s.linux as NonNullable<Spec['linux']>;
+    linux.namespaces = (linux.namespaces ?? []).map((n) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${process.pid}/ns/pid` } : n));
+  }, /pid namespace \/proc\/\d+\/ns\/pid: open .*permission denied.*only pid namespaces it can reach/);
 });
 
 test('a rootfs the mapped root cannot reach is refused up front, naming the directory', () => {
