@@ -17,7 +17,7 @@
 //            capability set *in that namespace* and none outside it.
 //   stage 1  the engine inside the user namespace (runUserNamespaceStage1,
 //            below). PID and time namespaces apply to children only: it
-//            unshares the new ones on its main thread and spawns stage 2, which
+//            joins (by path) or unshares them on its main thread and spawns stage 2, which
 //            is PID 1 of the new PID namespace (posix_spawn: once the namespace
 //            for children differs from its own, the kernel refuses new threads
 //            and the engine would abort in child_process). It reports stage 2's
@@ -33,14 +33,16 @@
 // The CLI is a child subreaper: once it has reaped stage 1, stage 2 is its own
 // child, which `run` and `exec` wait for (after the CLI exits, the caller's
 // subreaper, conmon or containerd-shim, inherits it as with runc).
-// The CLI then joins stage 2 to the cgroup itself (host root writes cgroup.procs:
-// the mapped root can't), and only then sends the plan: stage 2 is blocked
-// reading it, so no container code runs outside the cgroup.
+// The CLI then joins stage 2 to the cgroup itself (the cgroup files are host
+// root's: the mapped root can't write them), gives exec.fifo and start.fifo to
+// the mapped root, and only then sends the plan: stage 2 is blocked reading it,
+// so no container code runs outside the cgroup.
 //
 // File descriptors, the same numbers in nsenter, stage 1 and stage 2:
 //   0-2 stdio, 3..N+2 --preserve-fds, N+3 sync (child writes), N+4 sync (child
-//   reads), then the caller's extra fds; the user namespace fd comes last and
-//   stops at stage 1.
+//   reads), then the caller's extra fds (create: an O_PATH fd on the state dir,
+//   which the mapped root could not walk to, and idmapped mount trees); the
+//   user namespace fd comes last and stops at stage 1.
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from './linux/libc';
