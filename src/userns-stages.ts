@@ -193,6 +193,9 @@ export function runUserNamespaceStage1(configJson: string): void {
   try {
     const uidMap = readFileSync('/proc/self/uid_map', 'utf8');
     const gidMap = readFileSync('/proc/self/gid_map', 'utf8');
+    // posix_spawn passes every fd without close-on-exec: the user namespace fd
+    // (and whatever nsenter left open) stop here.
+    libc.closeRangeCloexec(c.lastFd + 1);
     const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
     const prepared = libc.prepareSpawn(process.execPath, [process.execPath, c.script, ...c.args], [], fds, '/');
     const nsFds = c.join.map((n) => {

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
@@ -110,6 +110,8 @@ test('lifecycle: created (the init waits as the mapped root), started, killed, d
   assert.is(st.status, 'created');
   const pid = st.pid as number;
   assert.is(statusField(readFileSync(`/proc/${pid}/status`, 'utf8'), 'Uid').split(/\s+/)[0], String(HOST), 'the waiting init already runs as the mapped root');
+  const fds = readdirSync(`/proc/${pid}/fd`).map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`));
+  assert.not.ok(fds.some((l) => l.startsWith('user:[')), `no user namespace fd reaches the init: ${fds.join(' ')}`);
   t.ok(['start', id]);
   assert.is(t.state(id).status, 'running');
   t.ok(['kill', id, '9']);
