@@ -48,6 +48,7 @@ import { join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, CLONE, O } from './linux/libc';
 import { SyncChannel } from './sync';
+import { trace } from './log';
 import { START_FIFO } from './startsync';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
 import { isBind } from './linux/mounts';
@@ -150,6 +151,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     fds.push([childWrite, syncW], [childRead, syncR], ...o.extraFds.map((fd, i): [number, number] => [fd, extraFdNumbers[i] as number]));
     if (nsFd >= 0) fds.push([nsFd, lastFd + 1]);
     libc.prctl(libc.PR.SET_CHILD_SUBREAPER, 1);
+    trace('user namespace ready');
     stage1 = libc.posixSpawn(
       NSENTER,
       [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', process.execPath, o.stage1Script, STAGE1_ARG, JSON.stringify(config)],
@@ -164,9 +166,11 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
   let report;
   try {
     report = chan.recv();
+    trace('user namespace stage 1 reported');
   } finally {
     // Stage 1 exits after its report: reaping it makes stage 2 our child.
     reap(stage1);
+    trace('user namespace stage 1 reaped');
   }
   if (report === undefined || report.type !== 'stage2') {
     chan.close();
