@@ -70,8 +70,11 @@ unit: all
 integration: all
 	$(UVU) '^integration/.*\.test\.ts$$'
 
+# Timings are reported, never asserted: toyrun against runc in the same run, then
+# image layers. Set RUNS=N for more runs.
 bench: all
-	$(BUN) scripts/bench.ts
+	$(BUN) scripts/bench.ts $(RUNS)
+	$(BUN) scripts/bench-image.ts
 
 clean:
 	rm -rf dist bin src/spec/generated bundles/busybox/rootfs bundles/layered/layers
