@@ -11,7 +11,7 @@ BUN_BUNDLE  = $(BUN) build $< --target=bun --format=cjs --bytecode $(EXTERNALS) 
 NODE_BUNDLE = $(BUN) build $< --target=node --format=cjs $(EXTERNALS) --outdir $(@D) >/dev/null --external tar
 
 .PHONY: all deps test unit integration e2e bench stress typecheck clean
-all: bin/toyrun dist/init.js dist/node/toyrun.js dist/node/init.js bundles/busybox/rootfs/bin/sh bundles/layered/layers/base.tar bundles/layered/layers/app.tar
+all: bin/toyrun dist/init.js dist/exec-init.js dist/node/toyrun.js dist/node/init.js dist/node/exec-init.js bundles/busybox/rootfs/bin/sh bundles/layered/layers/base.tar bundles/layered/layers/app.tar
 
 deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
@@ -28,6 +28,11 @@ dist/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
 dist/node/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 dist/node/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
+	$(NODE_BUNDLE)
+
+dist/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
+	$(BUN_BUNDLE)
+dist/node/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 
 # A three-line stub: a shebang naming the engine by absolute path (toyrun must run
@@ -69,6 +74,10 @@ unit: all
 
 integration: all
 	$(UVU) '^integration/.*\.test\.ts$$'
+
+# End to end: podman and containerd drive toyrun (and runc, as the reference).
+e2e: all
+	$(UVU) '^e2e/.*\.test\.ts$$'
 
 # Timings are reported, never asserted: toyrun against runc in the same run, then
 # image layers. Set RUNS=N for more runs.

@@ -76,13 +76,14 @@ global flags:
 commands:
   create ID --bundle DIR [--pid-file F] [--preserve-fds N] [--no-pivot] [--console-socket S]
   start ID              release a created container
-  run ID --bundle DIR [--detach] [-v HOST:CTR[:ro]]...  create + start (+ wait, delete)
+  run ID --bundle DIR [--detach] [-t] [-v HOST:CTR[:ro]]...  create + start (+ wait, delete)
   state ID              print the OCI state JSON
   kill [--all] ID [SIGNAL]
   delete [--force] ID
   list [--format table|json] [-q]
   ps [--format table|json] ID [-- PS-ARGS]
-  exec ID [--process FILE | -- ARGS...] [--detach] [--pid-file F] [--tty] [--console-socket S]
+  exec [--process FILE] [--detach] [--pid-file F] [--tty] [--console-socket S] [--preserve-fds N]
+       [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--cap CAP]... ID [ARGS...]
   pause ID / resume ID
   update ID [--resources FILE|-] [--memory N] [--cpu-shares N] [--pids-limit N] ...
   events ID [--stats] [--interval D]
@@ -181,11 +182,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'run': {
-        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'volume'], ['detach', 'no-pivot', 'no-new-keyring', 'keep'], { b: 'bundle', d: 'detach', v: 'volume' });
+        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'volume'], ['detach', 'no-pivot', 'no-new-keyring', 'keep', 'tty'], { b: 'bundle', d: 'detach', v: 'volume', t: 'tty' });
         return await (require('./run') as typeof import('./run')).runContainer({
           root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
           consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup, extraMounts: volumeMounts(a.volume),
+          terminal: a.tty === true || undefined,
         }, a.detach === true);
       }
       case 'start': {

@@ -21,6 +21,7 @@ export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | P
 export const commandTable: Record<string, CommandHandler> = {
   layers: (ctx, rest) => (require('./layers') as typeof import('./layers')).layersCommand(ctx, rest),
   import: (ctx, rest) => (require('./import') as typeof import('./import')).importCommand(ctx, rest),
+  exec: (ctx, rest) => (require('./exec') as typeof import('./exec')).execCommand(ctx, rest),
   // resources (cgroups)
   pause: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).pauseCommand(ctx, rest),
   resume: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).resumeCommand(ctx, rest),

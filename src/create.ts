@@ -39,6 +39,8 @@ export interface CreateOptions {
   systemdCgroup: boolean;
   /** Extra mounts appended to config.json's (toyrun run -v). */
   extraMounts?: Spec['mounts'];
+  /** `toyrun run -t`: give the process a terminal whatever config.json says. */
+  terminal?: boolean;
 }
 
 export interface Created {
@@ -109,6 +111,7 @@ export function createContainer(opts: CreateOptions): Created {
   const bundle = resolve(opts.bundle ?? process.cwd());
   const spec = loadBundleSpec(bundle);
   if (opts.extraMounts) spec.mounts = [...(spec.mounts ?? []), ...opts.extraMounts];
+  if (opts.terminal && spec.process) spec.process.terminal = true;
   const rootPath = spec.root?.path ?? 'rootfs';
   let rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
   const problems = [...hostProblems(spec, rootfs), ...imageProblems(opts.root, bundle, spec['org.toyrun.image'])];

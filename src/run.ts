@@ -1,6 +1,9 @@
 // `toyrun run`: create + start, then (unless --detach) wait for the container,
 // forward signals to it, delete it, and exit with its status (128+N for signal N).
-import { createContainer, type CreateOptions } from './create';
+import { createContainer, loadBundleSpec, type CreateOptions } from './create';
+import { resolve } from 'node:path';
+import { UsageError } from './cli';
+import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { startContainer } from './start';
 import { deleteContainer } from './delete';
 import { constants } from 'node:os';
@@ -11,14 +14,27 @@ import { logError } from './log';
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 export function runContainer(opts: CreateOptions, detach: boolean): Promise<number> {
-  const created = createContainer(opts);
+  // process.terminal without a console socket: toyrun receives the pty itself
+  // and relays it to the user's terminal (runc's behaviour)
+  const terminal = !opts.consoleSocket && (opts.terminal === true || loadBundleSpec(resolve(opts.bundle ?? process.cwd())).process?.terminal === true);
+  if (terminal && detach) throw new UsageError('cannot allocate tty if toyrun will detach without setting console socket');
+  const receiver = terminal ? new ConsoleReceiver() : undefined;
+  let created: ReturnType<typeof createContainer>;
+  let master: number | undefined;
   try {
-    startContainer(opts.root, opts.id);
-  } catch (e) {
-    deleteContainer(opts.root, opts.id, true);
-    throw e;
+    created = createContainer(receiver ? { ...opts, consoleSocket: receiver.path } : opts);
+    try {
+      if (receiver) master = receiver.receiveMaster();
+      startContainer(opts.root, opts.id);
+    } catch (e) {
+      deleteContainer(opts.root, opts.id, true);
+      throw e;
+    }
+  } finally {
+    receiver?.close();
   }
   if (detach) return Promise.resolve(0);
+  if (master !== undefined) relayTerminal(master);
   const pid = created.rec.pid;
   return new Promise((resolveExit) => {
     const handlers = FORWARDED.map((sig) => {

@@ -9,7 +9,7 @@
 //   init  → create  {"type":"error","msg":…}   any stage failed; the init exits
 // With a user namespace, stage 1 reports first ({"type":"stage2",…}): see src/userns-stages.ts.
 import * as libc from './linux/libc';
-import type { Spec, State } from './spec/types';
+import type { NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
 
 export interface InitPlan {
   type: 'plan';
@@ -31,8 +31,22 @@ export interface InitPlan {
   idmapFds?: Record<number, number>;
 }
 
+/** `toyrun exec` → exec-init: the process to become and what to join. */
+export interface ExecPlan {
+  type: 'exec';
+  process: Process;
+  /** The init's /proc/<pid>/ns/* files; pid (and time) were switched by `exec` itself. */
+  namespaces: { type: NamespaceType; path: string }[];
+  /** Files to write "0" to (see joinFiles in linux/cgroups.ts). */
+  cgroupJoin: string[];
+  seccomp?: Seccomp;
+  consoleSocket?: string;
+  preserveFds: number;
+}
+
 export type InitMessage =
   | InitPlan
+  | ExecPlan
   | { type: 'createRuntime' }
   | { type: 'continue'; state: State }
   | { type: 'ready'; stages: [string, number][] }

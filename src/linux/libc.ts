@@ -386,8 +386,8 @@ export function connect(fd: number, addr: Buffer, what: string): void {
 export function sendmsg(fd: number, msg: Buffer, what: string): number {
   return check(f.sendmsg(fd, msg, 0), 'sendmsg', what);
 }
-export function recvmsg(fd: number, msg: Buffer, what: string): number {
-  return check(f.recvmsg(fd, msg, 0), 'recvmsg', what);
+export function recvmsg(fd: number, msg: Buffer, what: string, flags = 0): number {
+  return check(f.recvmsg(fd, msg, flags), 'recvmsg', what);
 }
 export function bind(fd: number, addr: Buffer, what: string): void {
   check(f.bind(fd, addr, addr.length), 'bind', what);
@@ -457,6 +457,55 @@ export function statfsFlags(path: string): number {
   const buf = Buffer.alloc(120); // struct statfs on x86-64; f_flags at 80
   check(f.statfs(path, buf), 'statfs', path);
   return Number(buf.readBigUInt64LE(80));
+}
+// ---- sockets and terminals (console socket, pty relay) --------------------
+const SOCK_PROTOS = {
+  tcgetattr: 'int tcgetattr(int fd, void *termios)',
+  tcsetattr: 'int tcsetattr(int fd, int when, const void *termios)',
+  cfmakeraw: 'void cfmakeraw(void *termios)',
+  isatty: 'int isatty(int fd)',
+};
+const fsock = new Proxy({} as Record<keyof typeof SOCK_PROTOS, LibcFunction>, {
+  get(cache, name: keyof typeof SOCK_PROTOS) {
+    libc ??= getKoffi().load('libc.so.6');
+    cache[name] ??= libc.func(SOCK_PROTOS[name]) as LibcFunction;
+    return cache[name];
+  },
+});
+export const SOL_SOCKET = 1, SCM_RIGHTS = 1;
+export const TIOCSCTTY = 0x540e, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, TCSANOW = 0;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+/** struct termios is 60 bytes on x86-64 glibc. */
+export function tcgetattr(fd: number): Buffer {
+  const t = Buffer.alloc(64);
+  check(fsock.tcgetattr(fd, t), 'tcgetattr');
+  return t;
+}
+export function tcsetattr(fd: number, termios: Buffer): void {
+  check(fsock.tcsetattr(fd, TCSANOW, termios), 'tcsetattr');
+}
+export function cfmakeraw(termios: Buffer): Buffer {
+  const t = Buffer.from(termios);
+  fsock.cfmakeraw(t);
+  return t;
+}
+export function isatty(fd: number): boolean {
+  return fsock.isatty(fd) === 1;
+}
+/** poll(2) several fds; returns each one's revents (all 0 on timeout or EINTR). */
+export function pollFds(fds: { fd: number; events: number }[], timeoutMs: number): number[] {
+  const buf = Buffer.alloc(8 * fds.length);
+  fds.forEach((p, i) => {
+    buf.writeInt32LE(p.fd, i * 8);
+    buf.writeInt16LE(p.events, i * 8 + 4);
+  });
+  const n = f.poll(buf, fds.length, timeoutMs) as number;
+  if (n < 0) {
+    const e = getKoffi().errno();
+    if (e === 4 /* EINTR */) return fds.map(() => 0);
+    throw new SysError('poll', undefined, e);
+  }
+  return fds.map((_, i) => buf.readInt16LE(i * 8 + 6));
 }
 /** getcwd(2) as the kernel answers it, without glibc's rewriting: a cwd outside
  * the process's root comes back prefixed with "(unreachable)". */

@@ -37,7 +37,7 @@ export function listenUnix(path: string): number {
   return fd;
 }
 
-function msghdr(iov: Buffer, control: Buffer): Buffer {
+export function msghdr(iov: Buffer, control: Buffer): Buffer {
   const msg = Buffer.alloc(56);
   msg.writeBigUInt64LE(libc.bufferAddress(iov), 16);
   msg.writeBigUInt64LE(1n, 24);
@@ -46,7 +46,7 @@ function msghdr(iov: Buffer, control: Buffer): Buffer {
   return msg;
 }
 
-function iovec(data: Buffer): Buffer {
+export function iovec(data: Buffer): Buffer {
   const iov = Buffer.alloc(16);
   iov.writeBigUInt64LE(libc.bufferAddress(data), 0);
   iov.writeBigUInt64LE(BigInt(data.length), 8);

@@ -1,0 +1,121 @@
+// The process `toyrun exec` spawns into the container's PID namespace. It turns
+// itself into one more process of a running container, in this order:
+//
+//   1. join the container's cgroup (before its cgroup namespace: the namespace
+//      root is taken from the cgroup we are in when we enter it);
+//   2. connect to the console socket and compile the seccomp filter (host paths:
+//      the socket, libseccomp; before entering the mount ns);
+//   3. setns into the container's namespaces (the mount namespace needs this
+//      thread to own its fs_struct: unshare(CLONE_FS) first); setns(mnt) moves
+//      our root and cwd to the container's root;
+//   4. allocate the pty in the container's devpts and send its master;
+//   5. rlimits, cwd, resolve the program, user, capabilities, no_new_privs,
+//      fds, default signal state, seccomp (last), execve.
+//
+// Any failure is sent back on the sync pipe as {"type":"error"}; before the
+// seccomp filter goes in we send {"type":"ready"}. The pipe is close-on-exec, so
+// `exec` sees EOF once execve succeeded, or an error after "ready" if the filter
+// or execve failed.
+import { writeFileSync } from 'node:fs';
+import * as libc from './linux/libc';
+import { SyncChannel, type ExecPlan } from './sync';
+import { NS_CLONE_FLAG } from './linux/namespaces';
+import { applyRlimits, checkCwdInsideRoot, lookPath, prepareFds, setNoNewPrivileges, switchUser } from './linux/process';
+import { dropBoundingSet, keepCapsAcrossSetuid, releaseHeldCapability, setCapabilitySets } from './linux/capabilities';
+import { buildSeccompFilter, loadSeccompFilter, type SeccompFilter } from './linux/seccomp';
+import { setupConsole, type ConsoleHandle } from './linux/console';
+
+let currentStage = 'start';
+function stage<T>(name: string, fn: () => T): T {
+  currentStage = name;
+  return fn();
+}
+
+function joinCgroup(plan: ExecPlan): void {
+  // as the init does: this thread only (v1 tasks); the engine's other threads end at execve
+  for (const file of plan.cgroupJoin) writeFileSync(file, '0');
+}
+
+/** Open every namespace file first: once in the container's mount namespace,
+ * /proc is the container's and the init's host PID means nothing there. */
+function enterNamespaces(plan: ExecPlan): void {
+  // cgroup last: by then we are in the container's cgroup, which becomes our root
+  const order = [...plan.namespaces].sort((a, b) => Number(a.type === 'cgroup') - Number(b.type === 'cgroup'));
+  const opened = order.map((ns) => ({ ...ns, fd: libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.CLOEXEC) }));
+  try {
+    for (const ns of opened) {
+      if (ns.type === 'mount') libc.unshare(libc.CLONE.FS); // setns(mnt) needs a private fs_struct
+      libc.setns(ns.fd, NS_CLONE_FLAG[ns.type], `${ns.path} (${ns.type})`);
+    }
+  } finally {
+    for (const ns of opened) libc.close(ns.fd);
+  }
+}
+
+/** Compile the container's seccomp profile while the host's filesystem is our
+ * root: libseccomp is loaded from it, and is out of reach once in the
+ * container's mount namespace. A notify profile is refused (no listener for exec). */
+function buildFilter(plan: ExecPlan): SeccompFilter | undefined {
+  if (!plan.seccomp) return undefined;
+  const filter = buildSeccompFilter(plan.seccomp);
+  if (filter.notify) throw new Error('SCMP_ACT_NOTIFY profiles are not supported for exec');
+  return filter;
+}
+
+function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter | undefined): never {
+  const p = plan.process;
+  stage('rlimits', () => applyRlimits(p.rlimits));
+  const execPath = stage('resolve program', () => {
+    libc.chdir(p.cwd);
+    checkCwdInsideRoot(p.cwd);
+    return lookPath((p.args as string[])[0] as string, p.env);
+  });
+  // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
+  // held, effective, until the filter is in, so that the load stays the last step.
+  const c = p.capabilities;
+  const hasSysAdmin = (c?.effective ?? []).includes('CAP_SYS_ADMIN') && (c?.permitted ?? []).includes('CAP_SYS_ADMIN');
+  const hold = filter && !p.noNewPrivileges && !hasSysAdmin ? 'CAP_SYS_ADMIN' : undefined;
+  stage('user and capabilities', () => {
+    dropBoundingSet(p.capabilities);
+    keepCapsAcrossSetuid(true);
+    switchUser(p.user ?? { uid: 0, gid: 0 });
+    keepCapsAcrossSetuid(false);
+    setCapabilitySets(p.capabilities, hold);
+    libc.umask(p.user?.umask ?? 0o022);
+    libc.chdir(p.cwd);
+  });
+  stage('no_new_privs', () => setNoNewPrivileges(p));
+  stage('file descriptors', () => prepareFds(plan.preserveFds));
+  stage('signals', () => libc.resetSignals());
+  // Reported before the filter goes in: the profile may not allow our write.
+  // A failure from here on still reaches `exec` as an error after "ready".
+  chan.send({ type: 'ready', stages: [] });
+  stage('seccomp', () => {
+    if (filter) loadSeccompFilter(filter);
+    if (hold) releaseHeldCapability(p.capabilities);
+  });
+  currentStage = 'execve';
+  return libc.execve(execPath, p.args as string[], p.env ?? []);
+}
+
+function main(): void {
+  const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
+  const chan = new SyncChannel(readFd, writeFd);
+  const plan = chan.recv();
+  if (!plan || plan.type !== 'exec') process.exit(255);
+  try {
+    stage('join cgroup', () => joinCgroup(plan));
+    let console: ConsoleHandle | undefined;
+    if (plan.process.terminal) console = stage('console', () => setupConsole(plan.consoleSocket, '/', plan.process.consoleSize));
+    const filter = stage('seccomp filter', () => buildFilter(plan));
+    stage('namespaces', () => enterNamespaces(plan));
+    stage('console', () => console?.attach());
+    becomeProcess(plan, chan, filter);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    chan.send({ type: 'error', msg: msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}` });
+    process.exit(255);
+  }
+}
+
+main();

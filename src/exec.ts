@@ -1,0 +1,277 @@
+// `toyrun exec ID [flags] [--] ARGS...` or `exec --process FILE ID`: start one
+// more process in a running container. The PID namespace only applies to
+// children, so the CLI's main thread setns's into the init's, spawns the
+// exec-init (src/exec-init.ts), and switches back; the exec-init joins the rest
+// itself. Without --detach we wait and return the process's exit status; with
+// it we return once the process has execve'd, leaving it to the caller's
+// subreaper (conmon, containerd-shim), as runc does. Failures exit 255.
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { exitCode, waitForExit } from './linux/spawn';
+import * as libc from './linux/libc';
+import { O, AT_FDCWD } from './linux/libc';
+import { loadContainer } from './container';
+import { ContainerError, containerDir, loadSpec } from './state';
+import { findNamespace, NS_CLONE_FLAG, NS_PROC_NAME, openOwnNamespace, restoreNamespace } from './linux/namespaces';
+import { SyncChannel, type ExecPlan } from './sync';
+import { validateProcessSpec, ValidationError } from './spec/validate';
+import { writePidFile } from './create';
+import { bundlePath } from './paths';
+import { unsupportedCapabilities } from './linux/capabilities';
+import { joinFiles } from './linux/cgroups';
+import { ConsoleReceiver, relayTerminal } from './tty-relay';
+import { parseCommand, UsageError } from './cli';
+import { logError } from './log';
+import type { CommandContext } from './commands';
+import type { NamespaceType, Process, Spec } from './spec/types';
+
+export interface ExecOptions {
+  root: string;
+  id: string;
+  process: Process;
+  detach: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds: number;
+  ignorePaused?: boolean;
+}
+
+const VALUE_FLAGS = new Set([
+  'console-socket', 'cwd', 'env', 'e', 'user', 'u', 'additional-gids', 'g', 'process', 'p', 'pid-file',
+  'process-label', 'apparmor', 'cap', 'c', 'preserve-fds', 'cgroup',
+]);
+
+/** Split `exec` argv into its flags, the id and the command: everything after
+ * the id belongs to the command, even words that look like flags (`sh -c ...`). */
+export function splitExecArgs(rest: string[]): { flags: string[]; id?: string; args: string[] } {
+  const flags: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] as string;
+    if (a === '--') {
+      const id = rest[i + 1];
+      return { flags, id, args: rest.slice(i + 2) };
+    }
+    if (a.startsWith('-') && a !== '-') {
+      flags.push(a);
+      const name = a.replace(/^--?/, '');
+      if (!name.includes('=') && VALUE_FLAGS.has(name) && i + 1 < rest.length) flags.push(rest[++i] as string);
+      continue;
+    }
+    const after = rest.slice(i + 1);
+    return { flags, id: a, args: after[0] === '--' ? after.slice(1) : after };
+  }
+  return { flags, args: [] };
+}
+
+function list(v: unknown): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+}
+
+function parseUser(s: string): { uid: number; gid: number } {
+  const m = /^(\d+)(?::(\d+))?$/.exec(s);
+  if (!m) throw new UsageError(`invalid --user ${JSON.stringify(s)}: expected UID[:GID] (numbers)`);
+  return { uid: Number(m[1]), gid: Number(m[2] ?? 0) };
+}
+
+/** The process to run: the --process file as is, or the container's own
+ * process with runc's command-line overrides. */
+export function execProcess(a: ReturnType<typeof parseCommand>, args: string[], spec: Spec | undefined): Process {
+  if (a.process !== undefined) {
+    const file = String(a.process);
+    let data: unknown;
+    try {
+      data = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new ValidationError(file, [(e as NodeJS.ErrnoException).code ? `cannot read: ${(e as NodeJS.ErrnoException).code}` : `invalid JSON: ${(e as Error).message}`]);
+    }
+    const p = validateProcessSpec(data, file);
+    if (a.tty === true) p.terminal = true;
+    return p;
+  }
+  if (args.length === 0) throw new UsageError('exec: args must not be empty (give a command after the id, or --process FILE)');
+  const base: Process = structuredClone(spec?.process ?? { user: { uid: 0, gid: 0 }, cwd: '/' });
+  const p: Process = { ...base, args, terminal: a.tty === true };
+  delete p.consoleSize;
+  if (a.cwd !== undefined) p.cwd = String(a.cwd);
+  p.env = [...(p.env ?? []), ...list(a.env)];
+  if (a.user !== undefined) p.user = { ...parseUser(String(a.user)) };
+  const gids = list(a['additional-gids']).map(Number);
+  if (gids.length > 0) p.user = { ...p.user, additionalGids: gids };
+  if (a['no-new-privs'] === true) p.noNewPrivileges = true;
+  const caps = list(a.cap);
+  if (caps.length > 0) {
+    const c = { ...(p.capabilities ?? {}) };
+    c.bounding = [...(c.bounding ?? []), ...caps];
+    c.effective = [...(c.effective ?? []), ...caps];
+    c.permitted = [...(c.permitted ?? []), ...caps];
+    p.capabilities = c;
+  }
+  return p;
+}
+
+/** The exec-init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
+function execInitScript(): string {
+  return bundlePath('exec-init.js');
+}
+
+/** Namespaces only children see (pid, time) are switched on this thread for the
+ * spawn, as create does for the init: everything is opened and prepared first,
+ * because between the switch and the switch back the main thread cannot create
+ * threads (EINVAL), so only native calls run in that window. */
+function spawnExecInit(initPid: number, forChildren: NamespaceType[], preserveFds: number): { pid: number; chan: SyncChannel } {
+  const [parentRead, childWrite] = libc.pipe();
+  const [childRead, parentWrite] = libc.pipe();
+  // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
+  const kept = Array.from({ length: 3 + preserveFds }, (_, i): [number, number] => [i, i]);
+  const syncW = 3 + preserveFds, syncR = syncW + 1;
+  const prepared = libc.prepareSpawn(process.execPath, [process.execPath, execInitScript(), String(syncW), String(syncR)], [],
+    [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+  const switches = forChildren.map((type) => ({
+    type,
+    own: openOwnNamespace(type),
+    target: libc.openat(AT_FDCWD, `/proc/${initPid}/ns/${NS_PROC_NAME[type]}`, O.RDONLY | O.CLOEXEC),
+  }));
+  // JavaScriptCore's GC helper threads start lazily: start them now, outside the window
+  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+  let pid: number;
+  try {
+    for (const s of switches) libc.setns(s.target, NS_CLONE_FLAG[s.type], `/proc/${initPid}/ns/${NS_PROC_NAME[s.type]}`);
+    pid = libc.spawnPrepared(prepared);
+  } finally {
+    for (const s of switches.reverse()) {
+      restoreNamespace(s.type, s.own);
+      libc.close(s.target);
+    }
+    libc.close(childWrite);
+    libc.close(childRead);
+  }
+  return { pid, chan: new SyncChannel(parentRead, parentWrite) };
+}
+
+/** Drive the exec-init until it has execve'd (EOF after "ready") or failed. */
+function awaitExec(chan: SyncChannel, plan: ExecPlan): void {
+  try {
+    chan.send(plan);
+    let ready = false;
+    for (;;) {
+      const msg = chan.recv();
+      if (msg === undefined) break;
+      if (msg.type === 'error') throw new ContainerError(`exec failed: unable to start container process: ${msg.msg}`);
+      if (msg.type === 'ready') ready = true;
+    }
+    if (!ready) throw new ContainerError('exec failed: the exec process exited before it was ready');
+  } finally {
+    chan.close();
+  }
+}
+
+/** Forward the caller's signals to the process until it exits; its status, shell style. */
+function waitExit(pid: number): Promise<number> {
+  const forward: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+  const handlers = forward.map((sig) => {
+    const h = (): void => {
+      try {
+        libc.kill(pid, constants.signals[sig]);
+      } catch {
+        // gone
+      }
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return waitForExit(pid).then((st) => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+    return exitCode(st);
+  });
+}
+
+/** What this host cannot give the process: refused, never silently dropped (as create does). */
+function hostProblems(p: Process): string[] {
+  const problems: string[] = [];
+  const missing = unsupportedCapabilities(p.capabilities);
+  if (missing.length > 0) problems.push(`/capabilities: not supported by this kernel: ${missing.join(', ')}`);
+  if (p.apparmorProfile) problems.push('/apparmorProfile: AppArmor is not available on this host');
+  if (p.selinuxLabel) problems.push('/selinuxLabel: SELinux is not available on this host');
+  return problems;
+}
+
+export async function execInContainer(opts: ExecOptions): Promise<number> {
+  const p = opts.process;
+  const problems = hostProblems(p);
+  if (problems.length > 0) throw new ValidationError('exec process', problems);
+  if (p.terminal && opts.detach && !opts.consoleSocket) throw new UsageError('cannot allocate tty if toyrun will detach without setting console socket');
+  if (!p.terminal && opts.consoleSocket) throw new UsageError('cannot use console socket if toyrun will not allocate tty');
+  const { rec, status } = loadContainer(opts.root, opts.id);
+  if (status === 'stopped') throw new ContainerError('cannot exec in a stopped container');
+  // joining a frozen cgroup freezes the new process too: only on request
+  if (status === 'paused' && !opts.ignorePaused) throw new ContainerError('cannot exec in a paused container (use --ignore-paused to override)');
+  if (status === 'creating') throw new ContainerError('cannot exec in a container that is being created');
+  const spec = loadSpec(containerDir(opts.root, opts.id));
+  const nss = spec?.linux?.namespaces ?? [];
+  const forChildren = (['pid', 'time'] as const).filter((t) => findNamespace(nss, t));
+  const namespaces = nss
+    .filter((n) => !['pid', 'time', 'user'].includes(n.type))
+    .map((n) => ({ type: n.type, path: `/proc/${rec.pid}/ns/${NS_PROC_NAME[n.type]}` }));
+
+  const receiver = p.terminal && !opts.consoleSocket ? new ConsoleReceiver() : undefined;
+  try {
+    const plan: ExecPlan = {
+      type: 'exec',
+      process: p,
+      namespaces,
+      cgroupJoin: joinFiles(rec.cgroup),
+      seccomp: spec?.linux?.seccomp,
+      consoleSocket: opts.consoleSocket ?? receiver?.path,
+      preserveFds: opts.preserveFds,
+    };
+    const { pid, chan } = spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
+    try {
+      awaitExec(chan, plan);
+    } catch (e) {
+      try {
+        libc.waitpid(pid, 0); // it exits 255 right after reporting: reap it
+      } catch {
+        // already reaped
+      }
+      throw e;
+    }
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    if (opts.detach) return 0;
+    if (receiver) relayTerminal(receiver.receiveMaster());
+    return await waitExit(pid);
+  } finally {
+    receiver?.close();
+  }
+}
+
+export async function execCommand(ctx: CommandContext, rest: string[]): Promise<number> {
+  try {
+    const { flags, id, args } = splitExecArgs(rest);
+    const a = parseCommand(
+      flags,
+      ['console-socket', 'cwd', 'env', 'user', 'additional-gids', 'process', 'pid-file', 'process-label', 'apparmor', 'cap', 'preserve-fds', 'cgroup'],
+      ['tty', 'detach', 'no-new-privs', 'ignore-paused'],
+      { t: 'tty', d: 'detach', e: 'env', u: 'user', g: 'additional-gids', p: 'process', c: 'cap' },
+    );
+    if (!id) throw new UsageError('exec: container id is required');
+    const preserve = a['preserve-fds'] === undefined ? 0 : Number(a['preserve-fds']);
+    if (!Number.isInteger(preserve) || preserve < 0) throw new UsageError(`invalid --preserve-fds ${JSON.stringify(a['preserve-fds'])}`);
+    if (a['process-label']) throw new UsageError('exec: --process-label: SELinux is not available on this host');
+    if (a.apparmor) throw new UsageError('exec: --apparmor: AppArmor is not available on this host');
+    if (a.cgroup) throw new UsageError('exec: --cgroup (a sub-cgroup to join) is not supported by toyrun');
+    const spec = loadSpec(containerDir(ctx.root, id));
+    return await execInContainer({
+      root: ctx.root,
+      id,
+      process: execProcess(a, args, spec),
+      detach: a.detach === true,
+      pidFile: a['pid-file'],
+      consoleSocket: a['console-socket'],
+      preserveFds: preserve,
+      ignorePaused: a['ignore-paused'] === true,
+    });
+  } catch (e) {
+    logError(e instanceof Error ? e.message : String(e));
+    return 255;
+  }
+}

@@ -1,0 +1,128 @@
+// Shared by the end-to-end suites: the real callers (podman 4.3 through conmon,
+// containerd 1.6 through its runc v2 shim) drive toyrun, and the same script
+// drives runc as the reference. Each scenario is recorded per runtime and the
+// table is printed when a suite ends.
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUSYBOX_ROOTFS, REPO, TOYRUN } from '../helpers';
+
+export interface Runtime {
+  name: 'toyrun' | 'runc';
+  path: string;
+}
+export const RUNTIMES: Runtime[] = [
+  { name: 'toyrun', path: TOYRUN },
+  { name: 'runc', path: '/usr/sbin/runc' },
+];
+
+export const IMAGE = 'localhost/toyrun-e2e-busybox:latest';
+const SHARED_CONF = join(REPO, '..', 'shared', 'containers-toyrun.conf');
+
+/** The project's podman overlay config; on a machine without ../shared, the same settings from a temp file. */
+export const CONTAINERS_CONF = existsSync(SHARED_CONF) ? SHARED_CONF : writeFallbackConf();
+
+function writeFallbackConf(): string {
+  const dir = mkdtempSync('/tmp/toyrun-e2e-conf-');
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'containers.conf');
+  writeFileSync(file, [
+    '[containers]',
+    '# no CAP_SYS_RESOURCE: rlimits must not exceed the runtime\'s hard limits',
+    'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
+    'netns = "none"',
+    '[engine]',
+    'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"',
+    'runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "toyrun"]',
+    '',
+  ].join('\n'));
+  return file;
+}
+
+export interface Out {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Out {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 90000, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  return { status: r.status ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') + (r.error ? String(r.error) : '') };
+}
+
+/** A command line run under script(1), which gives it a pty as its terminal. */
+export function inPty(cmdline: string, env: NodeJS.ProcessEnv, input?: string, cwd?: string): Out {
+  const r = run('/usr/bin/script', ['-qec', cmdline, '/dev/null'], { env, input, cwd, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  // ctr sometimes writes a NUL into the terminal (from its stdin copy), which the
+  // tty echoes as "^@" wherever the output happens to be: not the runtime's doing
+  return { ...r, stdout: r.stdout.replace(/\^@|\0/g, '') };
+}
+
+export function shellQuote(args: string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+let counter = 0;
+export function uniqueName(prefix: string): string {
+  return `toyrun-e2e-${prefix}-${process.pid}-${++counter}`;
+}
+
+/** Commands that other branches add (pause/resume: resources issue): tests for
+ * them are skipped, and shown as such, when this build lacks them. */
+export function toyrunHas(command: string): boolean {
+  const r = run(TOYRUN, [command], { env: {} });
+  return !/unknown command/.test(r.stderr);
+}
+
+export function toyrunHasSeccomp(): boolean {
+  const r = run(TOYRUN, ['features'], { env: {} });
+  try {
+    return (JSON.parse(r.stdout) as { linux: { seccomp: { enabled: boolean } } }).linux.seccomp.enabled;
+  } catch {
+    return false;
+  }
+}
+
+/** A busybox image built locally: no registry is reachable from these machines. */
+export function ensurePodmanImage(env: NodeJS.ProcessEnv): void {
+  if (run('podman', ['image', 'exists', IMAGE], { env }).status === 0) return;
+  const dir = mkdtempSync('/tmp/toyrun-e2e-img-');
+  try {
+    const tar = join(dir, 'rootfs.tar');
+    const t = run('tar', ['-C', BUSYBOX_ROOTFS, '-cf', tar, '.']);
+    if (t.status !== 0) throw new Error(`tar: ${t.stderr}`);
+    const r = run('podman', ['import', tar, IMAGE], { env });
+    if (r.status !== 0) throw new Error(`podman import: ${r.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function haveTool(path: string): boolean {
+  return existsSync(path);
+}
+
+type Verdict = 'pass' | 'FAIL' | `skipped (${string})`;
+const results = new Map<string, Partial<Record<Runtime['name'], Verdict>>>();
+
+/** Rows appear in the order scenarios are declared, whatever runs first. */
+export function declareScenario(scenario: string): void {
+  if (!results.has(scenario)) results.set(scenario, {});
+}
+
+export function record(scenario: string, rt: Runtime['name'], v: Verdict): void {
+  const row = results.get(scenario) ?? {};
+  row[rt] = v;
+  results.set(scenario, row);
+}
+
+/** The scenario → toyrun / runc table, as it goes into the closing note. */
+export function printResults(title: string): void {
+  const rows = [...results.entries()].filter(([s]) => s.startsWith(title));
+  if (rows.length === 0) return;
+  const w = Math.max(...rows.map(([s]) => s.length));
+  const lines = [`\n${'scenario'.padEnd(w)} | toyrun | runc`, `${'-'.repeat(w)}-|--------|------`];
+  for (const [s, r] of rows) lines.push(`${s.padEnd(w)} | ${r.toyrun ?? '-'} | ${r.runc ?? '-'}`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
