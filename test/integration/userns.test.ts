@@ -266,6 +266,42 @@ test('--preserve-fds reach the process through every stage', () => {
   }
 });
 
+test('toyrun exec into a user-namespaced container: its namespaces, root inside, the mapped uid outside, the exit status', () => {
+  const id = uniqueId('exec-cli');
+  const name = `toyrun-userns-x${process.pid}`;
+  const add = sh('/usr/sbin/ip', ['netns', 'add', name]);
+  assert.is(add.status, 0, add.stderr);
+  try {
+    const initPid = startSleeper(id, t.bundle((s) => {
+      withUserns(s);
+      (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
+      // a network namespace made by the host, as podman's: joined on the way in by exec too
+      const linux = s.linux as NonNullable<Spec['linux']>;
+      linux.namespaces = (linux.namespaces ?? []).map((n) => (n.type === 'network' ? { type: 'network', path: `/run/netns/${name}` } : n));
+    }));
+    const kinds = ['user', 'pid', 'mnt', 'net', 'ipc', 'uts', 'cgroup'];
+    const r = t.run(['exec', id, 'sh', '-c', `id -u; cat /proc/self/uid_map; for n in ${kinds.join(' ')}; do readlink /proc/self/ns/$n; done; exit 5`]);
+    assert.is(r.status, 5, r.stderr);
+    const [uid, map, ...ns] = r.stdout.trim().split('\n');
+    assert.is(uid, '0');
+    assert.is(map?.trim().split(/\s+/).join(' '), `0 ${HOST} 65536`);
+    assert.equal(ns, kinds.map((k) => readlinkSync(`/proc/${initPid}/ns/${k}`)));
+    // detached, as conmon runs it: the pid file names a host PID running as the mapped uid, in the cgroup
+    const pidFile = join(t.tempDir('toyrun-userns-exec-'), 'pid');
+    const d = t.run(['exec', '--detach', '--pid-file', pidFile, '--user', '1000:1000', id, 'sleep', '1000']);
+    assert.is(d.status, 0, d.stderr);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    assert.is(statusField(status, 'Uid').split(/\s+/)[0], String(HOST + 1000));
+    assert.is(statusField(status, 'NSpid').split(/\s+/).length, 2, 'in the container\'s PID namespace');
+    assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), `/toyrun/${id}\n`);
+    t.ok(['delete', '--force', id]);
+    assert.equal(leftovers(t, id), []);
+  } finally {
+    sh('/usr/sbin/ip', ['netns', 'delete', name]);
+  }
+});
+
 test('exec helper: a new process enters the running container\'s user namespace, its other namespaces and its cgroup', () => {
   const id = uniqueId('exec');
   const initPid = startSleeper(id, t.bundle((s) => {
