@@ -160,7 +160,7 @@ export function createContainer(opts: CreateOptions): Created {
 
     trace('cgroup ready');
     const userns = findNamespace(spec.linux?.namespaces, 'user')
-      ? spawnInitInUserNamespace(spec, dir, rootfs, initScript(), opts.preserveFds)
+      ? spawnInitInUserNamespace(spec, dir, rootfs, initScript(), opts.preserveFds, opts.consoleSocket)
       : undefined;
     const spawned = userns ?? spawnInit(spec, opts);
     trace('init spawned');
@@ -193,6 +193,7 @@ export function createContainer(opts: CreateOptions): Created {
       cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
       stateDirFd: userns?.stateDirFd,
       idmapFds: userns?.idmapFds,
+      consoleSocketFd: userns?.consoleSocketFd,
     };
     driveInit(spawned.chan, plan, rec, spec);
 

@@ -206,7 +206,7 @@ function main(): void {
     stage('mounts', () => doMounts(ctx));
     stage('createRuntime hooks', () => runtimeHooks(ctx));
     stage('console', () => {
-      if (ctx.spec.process?.terminal) ctx.console = setupConsole(plan.consoleSocket, plan.rootfs, ctx.spec.process.consoleSize);
+      if (ctx.spec.process?.terminal) ctx.console = setupConsole(plan.consoleSocket, plan.rootfs, ctx.spec.process.consoleSize, plan.consoleSocketFd);
     });
     // libseccomp is loaded from the host's filesystem, so before pivot_root.
     stage('seccomp filter', () => {

@@ -29,6 +29,8 @@ export interface InitPlan {
   stateDirFd?: number;
   /** Inherited fds of idmapped trees to attach (src/linux/idmap.ts): -1 the rootfs, else a mounts index. */
   idmapFds?: Record<number, number>;
+  /** Inherited fd of --console-socket, connected by the runtime (user namespace). */
+  consoleSocketFd?: number;
 }
 
 /** `toyrun exec` → exec-init: the process to become and what to join. */

@@ -53,6 +53,7 @@ import { START_FIFO } from './startsync';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
 import { isBind } from './linux/mounts';
 import { idmapRequests, idmappedTree } from './linux/idmap';
+import { connectConsoleSocket } from './linux/console';
 import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
 import { ValidationError } from './spec/validate';
 import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
@@ -246,10 +247,14 @@ export interface InitInUserNamespace extends UserNamespaceSpawned {
   stateDirFd: number;
   /** Stage 2's numbers for idmapped trees: key -1 is the rootfs, others index spec.mounts. */
   idmapFds: Record<number, number>;
+  /** Stage 2's number for the console socket we connected. */
+  consoleSocketFd?: number;
 }
 
 /** Spawn the init (stage 2 = dist/init.js) in the spec's user namespace. */
-export function spawnInitInUserNamespace(spec: Spec, stateDir: string, rootfs: string, initScript: string, preserveFds: number): InitInUserNamespace {
+export function spawnInitInUserNamespace(
+  spec: Spec, stateDir: string, rootfs: string, initScript: string, preserveFds: number, consoleSocket?: string,
+): InitInUserNamespace {
   const nss = spec.linux?.namespaces ?? [];
   const user = findNamespace(nss, 'user') as Namespace;
   const opened: number[] = [];
@@ -280,6 +285,10 @@ export function spawnInitInUserNamespace(spec: Spec, stateDir: string, rootfs: s
         }
       }
     }
+    // The caller's console socket usually sits in a root-only directory: we connect
+    // (as runc's parent does) and hand the connected socket down.
+    const consoleFd = spec.process?.terminal && consoleSocket ? connectConsoleSocket(consoleSocket) : undefined;
+    if (consoleFd !== undefined) opened.push(consoleFd);
     const spawned = spawnInUserNamespace({
       user: userOpt,
       join: nss.filter((n) => n.path && n.type !== 'user' && n.type !== 'mount'),
@@ -287,13 +296,14 @@ export function spawnInitInUserNamespace(spec: Spec, stateDir: string, rootfs: s
       stage1Script: initScript,
       stage2Script: initScript,
       preserveFds,
-      extraFds: [dirFd, ...trees],
+      extraFds: [dirFd, ...trees, ...(consoleFd !== undefined ? [consoleFd] : [])],
     });
     const idmapFds: Record<number, number> = {};
     requests.forEach((r, i) => {
       idmapFds[r.index] = spawned.extraFdNumbers[1 + i] as number;
     });
-    return { ...spawned, stateDirFd: spawned.extraFdNumbers[0] as number, idmapFds };
+    const consoleSocketFd = consoleFd !== undefined ? spawned.extraFdNumbers[1 + trees.length] : undefined;
+    return { ...spawned, stateDirFd: spawned.extraFdNumbers[0] as number, idmapFds, consoleSocketFd };
   } finally {
     for (const fd of [...opened, ...trees]) libc.close(fd);
   }

@@ -4,13 +4,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
 import { spawnExecInUserNamespace } from '../../src/userns-stages';
 import { loadRecord, loadSpec } from '../../src/state';
-import { waitpid } from '../../src/linux/libc';
+import { accept, close as closeFd, waitpid } from '../../src/linux/libc';
+import { listenConsoleSocket, recvConsoleMessage } from '../../src/linux/console';
 import { joinFiles } from '../../src/linux/cgroups';
 
 const t = new Toyrun('userns');
@@ -300,6 +301,46 @@ test('toyrun exec into a user-namespaced container: its namespaces, root inside,
   } finally {
     sh('/usr/sbin/ip', ['netns', 'delete', name]);
   }
+});
+
+test('process.terminal: the runtime connects the console socket (in a root-only directory) for the mapped root', () => {
+  const dir = t.tempDir('toyrun-userns-tty-'); // 0700, host root's: the mapped root could not connect here
+  const path = join(dir, 'console.sock');
+  const lfd = listenConsoleSocket(path);
+  const id = uniqueId('tty');
+  try {
+    const bundle = t.bundle((s) => {
+      withUserns(s);
+      const p = s.process as NonNullable<Spec['process']>;
+      p.terminal = true;
+      p.args = ['sh', '-c', 'tty; id -u'];
+    });
+    const c = t.run(['create', '--bundle', bundle, '--console-socket', path, id]);
+    assert.is(c.status, 0, c.stderr);
+    const conn = accept(lfd);
+    const m = recvConsoleMessage(conn, path);
+    closeFd(conn);
+    assert.is(m.payload.toString(), '/dev/ptmx');
+    t.ok(['start', id]);
+    const buf = Buffer.alloc(4096);
+    let out = '';
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(m.fd, buf);
+      } catch {
+        break; // EIO: every slave closed
+      }
+      if (n <= 0) break;
+      out += buf.subarray(0, n).toString();
+    }
+    closeFd(m.fd);
+    assert.is(out.replace(/\r/g, ''), '/dev/pts/0\n0\n');
+  } finally {
+    closeFd(lfd);
+    t.run(['delete', '--force', id]);
+  }
+  assert.equal(leftovers(t, id), []);
 });
 
 test('exec helper: a new process enters the running container\'s user namespace, its other namespaces and its cgroup', () => {
