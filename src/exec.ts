@@ -229,9 +229,11 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       consoleSocket: opts.consoleSocket ?? receiver?.path,
       preserveFds: opts.preserveFds,
     };
-    const { pid, chan } = userns
-      ? spawnExecInUserNamespace(rec.pid, spec as Spec, bundlePath('init.js'), execInitScript(), opts.preserveFds, joinFiles(rec.cgroup))
+    const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
+      ? spawnExecInUserNamespace(rec.pid, spec as Spec, bundlePath('init.js'), execInitScript(), opts.preserveFds, joinFiles(rec.cgroup), plan.consoleSocket)
       : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
+    const { pid, chan } = spawned;
+    plan.consoleSocketFd = spawned.consoleSocketFd;
     try {
       awaitExec(chan, plan);
     } catch (e) {

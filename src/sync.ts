@@ -43,6 +43,8 @@ export interface ExecPlan {
   cgroupJoin: string[];
   seccomp?: Seccomp;
   consoleSocket?: string;
+  /** Inherited fd of the console socket, connected by `exec` (user namespace). */
+  consoleSocketFd?: number;
   preserveFds: number;
 }
 

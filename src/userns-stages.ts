@@ -368,23 +368,30 @@ export function prepareInitInUserNamespace(
  * Returns stage 2's host PID, our child once this returns (we are a subreaper).
  */
 export function spawnExecInUserNamespace(
-  initPid: number, spec: Spec, stage1Script: string, execInitScript: string, preserveFds: number, cgroupJoin: string[],
-): { pid: number; chan: SyncChannel } {
+  initPid: number, spec: Spec, stage1Script: string, execInitScript: string, preserveFds: number, cgroupJoin: string[], consoleSocket?: string,
+): { pid: number; chan: SyncChannel; consoleSocketFd?: number } {
   const nss = (spec.linux?.namespaces ?? []).filter((n) => n.type !== 'user' && n.type !== 'mount');
-  const s = spawnInUserNamespace({
-    user: { path: `/proc/${initPid}/ns/user` },
-    join: nss.map((n) => ({ type: n.type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[n.type]}` })),
-    unshare: [],
-    stage1Script,
-    stage2Script: execInitScript,
-    preserveFds,
-    extraFds: [],
-  });
+  // connected here, handed down: the mapped root may not reach the socket's directory
+  const consoleFd = consoleSocket ? connectConsoleSocket(consoleSocket) : undefined;
+  let s: UserNamespaceSpawned;
+  try {
+    s = spawnInUserNamespace({
+      user: { path: `/proc/${initPid}/ns/user` },
+      join: nss.map((n) => ({ type: n.type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[n.type]}` })),
+      unshare: [],
+      stage1Script,
+      stage2Script: execInitScript,
+      preserveFds,
+      extraFds: consoleFd !== undefined ? [consoleFd] : [],
+    });
+  } finally {
+    if (consoleFd !== undefined) libc.close(consoleFd);
+  }
   try {
     for (const file of cgroupJoin) writeFileSync(file, String(s.pid));
   } catch (e) {
     s.chan.close(); // the exec-init reads EOF instead of a plan and exits
     throw e;
   }
-  return { pid: s.pid, chan: s.chan };
+  return { pid: s.pid, chan: s.chan, consoleSocketFd: consoleFd !== undefined ? s.extraFdNumbers[0] : undefined };
 }

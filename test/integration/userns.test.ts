@@ -343,6 +343,42 @@ test('process.terminal: the runtime connects the console socket (in a root-only 
   assert.equal(leftovers(t, id), []);
 });
 
+test('exec --tty --console-socket into a user-namespaced container: the socket is connected by the runtime too', () => {
+  const id = uniqueId('ttyexec');
+  startSleeper(id, t.bundle((s) => {
+    withUserns(s);
+    (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
+  }));
+  const dir = t.tempDir('toyrun-userns-tty-');
+  const path = join(dir, 'console.sock');
+  const lfd = listenConsoleSocket(path);
+  try {
+    const e = t.run(['exec', '--tty', '--detach', '--console-socket', path, id, 'sh', '-c', 'tty; id -u']);
+    assert.is(e.status, 0, e.stderr);
+    const conn = accept(lfd);
+    const m = recvConsoleMessage(conn, path);
+    closeFd(conn);
+    const buf = Buffer.alloc(4096);
+    let out = '';
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(m.fd, buf);
+      } catch {
+        break;
+      }
+      if (n <= 0) break;
+      out += buf.subarray(0, n).toString();
+    }
+    closeFd(m.fd);
+    assert.is(out.replace(/\r/g, ''), '/dev/pts/0\n0\n');
+  } finally {
+    closeFd(lfd);
+    t.run(['delete', '--force', id]);
+  }
+  assert.equal(leftovers(t, id), []);
+});
+
 test('exec helper: a new process enters the running container\'s user namespace, its other namespaces and its cgroup', () => {
   const id = uniqueId('exec');
   const initPid = startSleeper(id, t.bundle((s) => {
