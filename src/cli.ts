@@ -173,7 +173,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'create': {
-        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket'], ['no-pivot', 'no-new-keyring'], { b: 'bundle' });
+        // --notify-socket and --pidfd-socket are runc's: declared so that their value is not taken for the id
+        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'notify-socket', 'pidfd-socket'], ['no-pivot', 'no-new-keyring'], { b: 'bundle' });
         (require('./create') as typeof import('./create')).createContainer({
           root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
@@ -182,7 +183,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'run': {
-        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'volume'], ['detach', 'no-pivot', 'no-new-keyring', 'keep', 'tty'], { b: 'bundle', d: 'detach', v: 'volume', t: 'tty' });
+        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'volume', 'notify-socket', 'pidfd-socket'], ['detach', 'no-pivot', 'no-new-keyring', 'keep', 'tty'], { b: 'bundle', d: 'detach', v: 'volume', t: 'tty' });
         return await (require('./run') as typeof import('./run')).runContainer({
           root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,

@@ -31,6 +31,11 @@ test('command flags: value flags in both forms, booleans do not eat the id', () 
   assert.equal(a._, ['id9']);
 });
 
+test('runc create flags toyrun ignores do not eat the id', () => {
+  const a = parseCommand(['--notify-socket', '/run/n.sock', '--no-new-keyring', 'id7'], ['notify-socket'], ['no-new-keyring']);
+  assert.equal(a._, ['id7']);
+});
+
 test('signals: numbers, names, SIG-prefixed names, default TERM', () => {
   assert.is(parseSignal('9'), 9);
   assert.is(parseSignal('KILL'), 9);
