@@ -21,12 +21,17 @@ import { SyncChannel, type InitPlan } from './sync';
 import { bundlePath } from './paths';
 import { runHooks } from './hooks';
 import { START_FIFO } from './startsync';
-import { imageProblems, mountImage, unmountImage } from './image';
+import type * as ImageModule from './image';
 import type { Spec } from './spec/types';
 import { logDebug, logWarn, trace } from './log';
 import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
 import { idmapProblems } from './linux/idmap';
 import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './userns-stages';
+
+/** The image code (layers, tar, crypto, zlib) loads only for specs that use it. */
+function imageModule(): typeof ImageModule {
+  return require('./image') as typeof ImageModule;
+}
 
 export interface CreateOptions {
   root: string;
@@ -114,7 +119,7 @@ export function createContainer(opts: CreateOptions): Created {
   if (opts.terminal && spec.process) spec.process.terminal = true;
   const rootPath = spec.root?.path ?? 'rootfs';
   let rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
-  const problems = [...hostProblems(spec, rootfs), ...imageProblems(opts.root, bundle, spec['org.toyrun.image'])];
+  const problems = [...hostProblems(spec, rootfs), ...(spec['org.toyrun.image'] ? imageModule().imageProblems(opts.root, bundle, spec['org.toyrun.image']) : [])];
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
 
   trace('validated config');
@@ -141,9 +146,9 @@ export function createContainer(opts: CreateOptions): Created {
     const image = spec['org.toyrun.image'];
     let imageMount: ContainerRecord['imageMount'];
     if (image) {
-      imageMount = mountImage(opts.root, dir, bundle, rootfs, image);
+      imageMount = imageModule().mountImage(opts.root, dir, bundle, rootfs, image);
       const m = imageMount;
-      undo.push(() => unmountImage(m, true));
+      undo.push(() => imageModule().unmountImage(m, true));
       rootfs = rec.rootfs = imageMount.target; // the merged overlay, under the state dir
       rec.imageMount = imageMount;
       saveRecord(dir, rec); // a create that dies from here on leaves `delete --force` a mount to undo
