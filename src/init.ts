@@ -20,6 +20,7 @@ import { dropBoundingSet, keepCapsAcrossSetuid, releaseHeldCapability, setCapabi
 import { buildSeccompFilter, connectListener, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
+import { writeFd } from './log';
 import { dropCleanFileMappings } from './linux/memory';
 import { openStartReporter, reportStartFailure } from './startsync';
 import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
@@ -189,8 +190,8 @@ function main(): void {
   // /proc/<pid>/fd) by anything in the container's PID namespace (CVE-2019-5736).
   // (In a shared user namespace, processes of another container also run as our uid.)
   libc.prctl(libc.PR.SET_DUMPABLE, 0);
-  const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
-  const chan = new SyncChannel(readFd, writeFd);
+  const [syncWriteFd, syncReadFd] = process.argv.slice(-2).map(Number) as [number, number];
+  const chan = new SyncChannel(syncReadFd, syncWriteFd);
   const plan = chan.recv();
   if (!plan || plan.type !== 'plan') process.exit(1);
   const ctx: InitContext = {
@@ -235,7 +236,7 @@ function main(): void {
   } catch (e) {
     // `start` is waiting on start.fifo for the outcome; the container's stderr gets it too.
     reportStartFailure(ctx.startReporter, describe(e));
-    process.stderr.write(`toyrun init: ${describe(e)}\n`);
+    writeFd(2, `toyrun init: ${describe(e)}\n`);
     process.exit(e instanceof SysError && e.syscall === 'execve' ? 127 : 1);
   }
 }
