@@ -89,6 +89,7 @@ e2e: all
 bench: all
 	$(BUN) scripts/bench.ts $(RUNS)
 	$(BUN) scripts/bench-image.ts
+	$(BUN) scripts/bench-userns.ts $(RUNS)
 
 clean:
 	rm -rf dist bin src/spec/generated bundles/busybox/rootfs bundles/layered/layers

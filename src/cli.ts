@@ -5,7 +5,7 @@
 import minimist from 'minimist';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { configureLog, logError } from './log';
+import { configureLog, logError, writeFd } from './log';
 import { DEFAULT_ROOT, OCI_VERSION } from './state';
 import type { Spec } from './spec/types';
 import { VERSION } from './version';
@@ -134,7 +134,7 @@ function intFlag(v: unknown, name: string, def = 0): number {
 }
 
 function out(s: string): void {
-  process.stdout.write(s);
+  writeFd(1, s);
 }
 
 /** Volumes for `run -v HOST:CTR[:ro]` (host dir created if missing). */
@@ -156,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseGlobals(argv);
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
+    writeFd(2, `${(e as Error).message}\n`);
     return 1;
   }
   const { globals: g, command } = parsed;

@@ -22,9 +22,17 @@ import { SyncChannel, type InitPlan } from './sync';
 import { bundlePath } from './paths';
 import { runHooks } from './hooks';
 import { START_FIFO } from './startsync';
-import { imageProblems, mountImage, unmountImage } from './image';
+import type * as ImageModule from './image';
 import type { Spec } from './spec/types';
 import { logDebug, logWarn, trace } from './log';
+import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
+import { idmapProblems } from './linux/idmap';
+import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './userns-stages';
+
+/** The image code (layers, tar, crypto, zlib) loads only for specs that use it. */
+function imageModule(): typeof ImageModule {
+  return require('./image') as typeof ImageModule;
+}
 
 export interface CreateOptions {
   root: string;
@@ -82,7 +90,13 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   for (const ns of spec.linux?.namespaces ?? []) {
     if (ns.path && !existsSync(ns.path)) problems.push(`/linux/namespaces: ${ns.type} namespace path ${ns.path} does not exist`);
   }
-  if (findNamespace(spec.linux?.namespaces, 'user')) problems.push('/linux/namespaces: user namespaces are not supported yet');
+  problems.push(...userNamespaceProblems(spec));
+  const userns = findNamespace(spec.linux?.namespaces, 'user');
+  problems.push(...idmapProblems(spec, userns !== undefined));
+  if (userns?.path && existsSync(userns.path)) {
+    const bad = checkUserNamespacePath(userns.path);
+    if (bad) problems.push(`/linux/namespaces: ${bad}`);
+  }
   problems.push(...checkSysctls(spec).map((p) => `/linux/sysctl: ${p}`));
   const missing = unsupportedCapabilities(spec.process?.capabilities);
   if (missing.length > 0) problems.push(`/process/capabilities: not supported by this kernel: ${missing.join(', ')}`);
@@ -135,7 +149,7 @@ export function createContainer(opts: CreateOptions): Created {
   if (opts.terminal && spec.process) spec.process.terminal = true;
   const rootPath = spec.root?.path ?? 'rootfs';
   let rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
-  const problems = [...hostProblems(spec, rootfs), ...imageProblems(opts.root, bundle, spec['org.toyrun.image'])];
+  const problems = [...hostProblems(spec, rootfs), ...(spec['org.toyrun.image'] ? imageModule().imageProblems(opts.root, bundle, spec['org.toyrun.image']) : [])];
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
 
   trace('validated config');
@@ -166,9 +180,9 @@ export function createContainer(opts: CreateOptions): Created {
     const image = spec['org.toyrun.image'];
     let imageMount: ContainerRecord['imageMount'];
     if (image) {
-      imageMount = mountImage(opts.root, dir, bundle, rootfs, image);
+      imageMount = imageModule().mountImage(opts.root, dir, bundle, rootfs, image);
       const m = imageMount;
-      undo.push(() => unmountImage(m, true));
+      undo.push(() => imageModule().unmountImage(m, true));
       rootfs = rec.rootfs = imageMount.target; // the merged overlay, under the state dir
       rec.imageMount = imageMount;
       saveRecord(dir, rec); // a create that dies from here on leaves `delete --force` a mount to undo
@@ -189,7 +203,10 @@ export function createContainer(opts: CreateOptions): Created {
     failpoint('create:cgroup');
 
     trace('cgroup ready');
-    const spawned = spawnInit(spec, opts);
+    const userns = findNamespace(spec.linux?.namespaces, 'user')
+      ? spawnInitInUserNamespace(spec, dir, rootfs, initScript(), opts.preserveFds, opts.consoleSocket)
+      : undefined;
+    const spawned = userns ?? spawnInit(spec, opts);
     trace('init spawned');
     const pid = spawned.pid;
     const killInit = (): void => {
@@ -204,6 +221,7 @@ export function createContainer(opts: CreateOptions): Created {
     rec.pid = pid;
     rec.pidStartTime = processStartTime(pid) ?? '';
     saveRecord(dir, rec);
+    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, joinFiles(cgroup));
 
     const plan: InitPlan = {
       type: 'plan',
@@ -214,9 +232,12 @@ export function createContainer(opts: CreateOptions): Created {
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       consoleSocket: opts.consoleSocket,
-      cgroupJoin: joinFiles(cgroup),
+      cgroupJoin: userns ? [] : joinFiles(cgroup), // with a user namespace, joined by us above
       cgroupPaths: cgroup.paths,
       cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
+      stateDirFd: userns?.stateDirFd,
+      idmapFds: userns?.idmapFds,
+      consoleSocketFd: userns?.consoleSocketFd,
     };
     driveInit(spawned.chan, plan, rec, spec);
     failpoint('create:ready');

@@ -7,7 +7,7 @@ import { cgroupDirs, cgroupDriver, pidsIn, resolveCgroupPath } from './linux/cgr
 import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './state';
 import { loadContainer } from './container';
 import { runHooksWarnOnly } from './hooks';
-import { unmountImage } from './image';
+import type * as ImageModule from './image';
 import { waitGone } from './create';
 import { findNamespace } from './linux/namespaces';
 import { failpoint } from './failpoint';
@@ -74,7 +74,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     if (spec && rec.pid > 0) runHooksWarnOnly(spec.hooks, 'poststop', toOciState(rec, 'stopped'));
     driver.destroy(rec.cgroup);
     failpoint('delete:cgroup-removed');
-    if (rec.imageMount) unmountImage(rec.imageMount, false);
+    if (rec.imageMount) (require('./image') as typeof ImageModule).unmountImage(rec.imageMount, false); // loaded only when used
     removeContainerDir(dir);
   } finally {
     unlock();

@@ -106,7 +106,7 @@ function main(): void {
   try {
     stage('join cgroup', () => joinCgroup(plan));
     let console: ConsoleHandle | undefined;
-    if (plan.process.terminal) console = stage('console', () => setupConsole(plan.consoleSocket, '/', plan.process.consoleSize));
+    if (plan.process.terminal) console = stage('console', () => setupConsole(plan.consoleSocket, '/', plan.process.consoleSize, plan.consoleSocketFd));
     const filter = stage('seccomp filter', () => buildFilter(plan));
     stage('namespaces', () => enterNamespaces(plan));
     stage('console', () => console?.attach());

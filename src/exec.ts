@@ -17,6 +17,7 @@ import { SyncChannel, type ExecPlan } from './sync';
 import { validateProcessSpec, ValidationError } from './spec/validate';
 import { writePidFile } from './create';
 import { bundlePath } from './paths';
+import { spawnExecInUserNamespace } from './userns-stages';
 import { unsupportedCapabilities } from './linux/capabilities';
 import { joinFiles } from './linux/cgroups';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
@@ -215,16 +216,24 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
 
   const receiver = p.terminal && !opts.consoleSocket ? new ConsoleReceiver() : undefined;
   try {
+    // With a user namespace, nsenter and stage 1 (src/userns-stages.ts) join all but
+    // the mount namespace (one may be the host's, which can't be joined from inside),
+    // and the host-owned cgroup files are written by us.
+    const userns = findNamespace(nss, 'user') !== undefined;
     const plan: ExecPlan = {
       type: 'exec',
       process: p,
-      namespaces,
-      cgroupJoin: joinFiles(rec.cgroup),
+      namespaces: userns ? namespaces.filter((n) => n.type === 'mount') : namespaces,
+      cgroupJoin: userns ? [] : joinFiles(rec.cgroup),
       seccomp: spec?.linux?.seccomp,
       consoleSocket: opts.consoleSocket ?? receiver?.path,
       preserveFds: opts.preserveFds,
     };
-    const { pid, chan } = spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
+    const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
+      ? spawnExecInUserNamespace(rec.pid, spec as Spec, bundlePath('init.js'), execInitScript(), opts.preserveFds, joinFiles(rec.cgroup), plan.consoleSocket)
+      : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
+    const { pid, chan } = spawned;
+    plan.consoleSocketFd = spawned.consoleSocketFd;
     try {
       awaitExec(chan, plan);
     } catch (e) {

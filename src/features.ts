@@ -6,6 +6,7 @@ import { OCI_VERSION } from './state';
 import { VERSION } from './version';
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS, supportedSeccompArches } from './linux/seccomp';
 import { libseccomp, libseccompAvailable } from './linux/libseccomp';
+import { idmapSupported } from './linux/idmap';
 
 const MOUNT_OPTIONS = [
   'acl', 'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'iversion', 'lazytime', 'loud',
@@ -19,7 +20,7 @@ export interface FeatureFlags {
   seccomp: boolean;
   userns: boolean;
 }
-export const features: FeatureFlags = { seccomp: true, userns: false };
+export const features: FeatureFlags = { seccomp: true, userns: true };
 
 export function featuresDocument(): Record<string, unknown> {
   const last = lastCap();
@@ -28,7 +29,7 @@ export function featuresDocument(): Record<string, unknown> {
     ociVersionMin: '1.0.0',
     ociVersionMax: OCI_VERSION,
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
-    mountOptions: [...MOUNT_OPTIONS, ...Object.keys(PROPAGATION_OPTIONS)].sort(),
+    mountOptions: [...MOUNT_OPTIONS, ...(features.userns && idmapSupported() ? ['idmap', 'ridmap'] : []), ...Object.keys(PROPAGATION_OPTIONS)].sort(),
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts', 'time', ...(features.userns ? ['user'] : [])].sort(),
       capabilities: Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => n <= last).map(([k]) => k),
@@ -47,7 +48,7 @@ export function featuresDocument(): Record<string, unknown> {
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: features.userns && idmapSupported() } },
     },
     annotations: {
       'org.toyrun.version': VERSION,

@@ -1,6 +1,6 @@
 // OCI hooks: each gets the container state as JSON on stdin, runs with its own
 // args and env, and is killed after `timeout` seconds.
-import { spawnSync } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import type { Hook, Hooks, State } from './spec/types';
 import { logWarn } from './log';
 
@@ -25,6 +25,9 @@ export function runHooksWarnOnly(hooks: Hooks | undefined, name: HookName, state
 
 function runHook(hook: Hook, name: HookName, state: State): void {
   const [argv0, ...args] = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
+  // required here, not imported: most containers have no hooks, and loading
+  // child_process costs every create, start and init a few milliseconds
+  const { spawnSync } = require('node:child_process') as typeof ChildProcess;
   const r = spawnSync(hook.path, args, {
     argv0,
     input: JSON.stringify(state),

@@ -20,8 +20,11 @@ import { dropBoundingSet, keepCapsAcrossSetuid, releaseHeldCapability, setCapabi
 import { buildSeccompFilter, connectListener, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
+import { writeFd } from './log';
 import { dropCleanFileMappings } from './linux/memory';
 import { openStartReporter, reportStartFailure } from './startsync';
+import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
+import { inUserNamespace } from './linux/userns';
 import type { Spec, State } from './spec/types';
 
 interface InitContext {
@@ -72,7 +75,7 @@ function setHostnames(spec: Spec): void {
 
 function doMounts(ctx: InitContext): void {
   const { plan, spec } = ctx;
-  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation);
+  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation, plan.idmapFds?.[-1]);
   const rootFd = libc.openat(AT_FDCWD, plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC);
   const mctx: MountContext = {
     rootfs: plan.rootfs,
@@ -82,9 +85,9 @@ function doMounts(ctx: InitContext): void {
     cgroupHierarchies: plan.cgroupHierarchies,
   };
   try {
-    for (const m of spec.mounts ?? []) {
+    for (const [i, m] of (spec.mounts ?? []).entries()) {
       try {
-        mountOne(mctx, m);
+        mountOne(mctx, m, plan.idmapFds?.[i]);
       } catch (e) {
         throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`);
       }
@@ -92,7 +95,7 @@ function doMounts(ctx: InitContext): void {
   } finally {
     libc.close(rootFd);
   }
-  createDevices(plan.rootfs, spec.linux?.devices);
+  createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace());
   createDevSymlinks(plan.rootfs);
   if (spec.process?.cwd) mkdirInRoot(plan.rootfs, spec.process.cwd);
 }
@@ -185,16 +188,17 @@ function main(): void {
   // Non-dumpable from the first instruction until execve: a dumpable runtime
   // process could be opened through /proc/<pid>/exe (and its fds through
   // /proc/<pid>/fd) by anything in the container's PID namespace (CVE-2019-5736).
+  // (In a shared user namespace, processes of another container also run as our uid.)
   libc.prctl(libc.PR.SET_DUMPABLE, 0);
-  const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
-  const chan = new SyncChannel(readFd, writeFd);
+  const [syncWriteFd, syncReadFd] = process.argv.slice(-2).map(Number) as [number, number];
+  const chan = new SyncChannel(syncReadFd, syncWriteFd);
   const plan = chan.recv();
   if (!plan || plan.type !== 'plan') process.exit(1);
   const ctx: InitContext = {
     plan,
     spec: plan.spec,
     chan,
-    stateFd: libc.openat(AT_FDCWD, plan.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC),
+    stateFd: plan.stateDirFd ?? libc.openat(AT_FDCWD, plan.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC),
   };
   try {
     stage('join cgroup', () => joinCgroup(ctx));
@@ -203,7 +207,7 @@ function main(): void {
     stage('mounts', () => doMounts(ctx));
     stage('createRuntime hooks', () => runtimeHooks(ctx));
     stage('console', () => {
-      if (ctx.spec.process?.terminal) ctx.console = setupConsole(plan.consoleSocket, plan.rootfs, ctx.spec.process.consoleSize);
+      if (ctx.spec.process?.terminal) ctx.console = setupConsole(plan.consoleSocket, plan.rootfs, ctx.spec.process.consoleSize, plan.consoleSocketFd);
     });
     // libseccomp is loaded from the host's filesystem, so before pivot_root.
     stage('seccomp filter', () => {
@@ -232,7 +236,7 @@ function main(): void {
   } catch (e) {
     // `start` is waiting on start.fifo for the outcome; the container's stderr gets it too.
     reportStartFailure(ctx.startReporter, describe(e));
-    process.stderr.write(`toyrun init: ${describe(e)}\n`);
+    writeFd(2, `toyrun init: ${describe(e)}\n`);
     process.exit(e instanceof SysError && e.syscall === 'execve' ? 127 : 1);
   }
 }
@@ -242,4 +246,5 @@ function describe(e: unknown): string {
   return msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}`;
 }
 
-main();
+if (process.argv[2] === STAGE1_ARG) runUserNamespaceStage1(process.argv[3] as string);
+else main();

@@ -1,7 +1,7 @@
 // Read-only commands: state, list, ps. Their stdout is parsed by callers
 // (containerd decodes `ps --format json` and `list --format json`), so on
 // success they print exactly the document and nothing else.
-import { execFileSync } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import { listIds, toOciState } from './state';
 import { containerState, loadContainer } from './container';
 import { pidsIn } from './linux/cgroups';
@@ -45,6 +45,7 @@ export function psCommand(root: string, id: string, format: string, psArgs: stri
   const pids = pidsIn(rec.cgroup);
   if (format === 'json') return JSON.stringify(pids) + '\n';
   // Table: ps(1)'s own output, keeping the header and the container's lines.
+  const { execFileSync } = require('node:child_process') as typeof ChildProcess; // only the table form needs it
   const out = execFileSync(psBinary(), psArgs.length > 0 ? psArgs : ['-ef'], { encoding: 'utf8', env: { LC_ALL: 'C' } });
   const lines = out.split('\n');
   const header = lines[0] ?? '';

@@ -6,8 +6,8 @@
 // time? is the cgroup frozen?), never trusted from the file alone.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, closeSync, fsyncSync, fstatSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateContainerId } from './spec/validate';
 import type { Spec, State, Status } from './spec/types';
+import { validateContainerId } from './spec/validate';
 import { flock, LOCK_EX, O, openat, AT_FDCWD, close } from './linux/libc';
 import type { CgroupRecord } from './linux/cgroups';
 
@@ -36,15 +36,11 @@ export interface ContainerRecord {
 
 export class ContainerError extends Error {}
 
-/** Every command goes through here with the caller's id: an id like ".." must
- * never name a directory outside the root (`delete --force ..` would remove the
- * root's parent: found by fuzzing command lines). */
+/** <root>/<id>. Every command resolves a container through here, so the id is
+ * checked here: an id such as ".." would otherwise name the state root's parent
+ * (and `delete --force ..` would remove it). */
 export function containerDir(root: string, id: string): string {
-  try {
-    validateContainerId(id);
-  } catch (e) {
-    throw new ContainerError((e as Error).message);
-  }
+  validateContainerId(id);
   return join(root, id);
 }
 
@@ -170,9 +166,10 @@ export function toOciState(rec: ContainerRecord, status: Status): State {
 /** Serialise operations on one container (start/kill/delete/update racing each
  * other). flock on the container dir: released by the kernel if we die. */
 export function lockContainer(root: string, id: string): () => void {
+  const dir = containerDir(root, id); // an invalid id is its own error, not "does not exist"
   let fd: number;
   try {
-    fd = openat(AT_FDCWD, containerDir(root, id), O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    fd = openat(AT_FDCWD, dir, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
   } catch {
     throw new ContainerError(`container ${id} does not exist`);
   }

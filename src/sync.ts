@@ -7,6 +7,7 @@
 //   create → init   {"type":"continue","state":…} prestart/createRuntime hooks ran
 //   init  → create  {"type":"ready"}           about to block on exec.fifo
 //   init  → create  {"type":"error","msg":…}   any stage failed; the init exits
+// With a user namespace, stage 1 reports first ({"type":"stage2",…}): see src/userns-stages.ts.
 import * as libc from './linux/libc';
 import type { NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
 
@@ -24,6 +25,12 @@ export interface InitPlan {
   cgroupJoin: string[];
   cgroupPaths: Record<string, string>;
   cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
+  /** An inherited O_PATH fd on stateDir (user namespace: the mapped root can't walk the state root). */
+  stateDirFd?: number;
+  /** Inherited fds of idmapped trees to attach (src/linux/idmap.ts): -1 the rootfs, else a mounts index. */
+  idmapFds?: Record<number, number>;
+  /** Inherited fd of --console-socket, connected by the runtime (user namespace). */
+  consoleSocketFd?: number;
 }
 
 /** `toyrun exec` → exec-init: the process to become and what to join. */
@@ -36,6 +43,8 @@ export interface ExecPlan {
   cgroupJoin: string[];
   seccomp?: Seccomp;
   consoleSocket?: string;
+  /** Inherited fd of the console socket, connected by `exec` (user namespace). */
+  consoleSocketFd?: number;
   preserveFds: number;
 }
 
@@ -45,7 +54,8 @@ export type InitMessage =
   | { type: 'createRuntime' }
   | { type: 'continue'; state: State }
   | { type: 'ready'; stages: [string, number][] }
-  | { type: 'error'; msg: string };
+  | { type: 'error'; msg: string }
+  | { type: 'stage2'; pid: number; uidMap: string; gidMap: string };
 
 export class SyncChannel {
   private buf = '';

@@ -106,9 +106,11 @@ export function becomeTerminalOwner(slave: number): void {
 
 /** Connect now (the socket path is a host path: before pivot_root or setns),
  * allocate and hand over the pty in attach() (inside the container's root). */
-export function setupConsole(socketPath: string | undefined, _rootfs: string, size?: ConsoleSize): ConsoleHandle {
+/** connectedFd: the socket already connected by the runtime (a user namespace's
+ * root may not reach the caller's socket path). */
+export function setupConsole(socketPath: string | undefined, _rootfs: string, size?: ConsoleSize, connectedFd?: number): ConsoleHandle {
   if (!socketPath) throw new Error('process.terminal is true but no --console-socket was given');
-  const sock = connectConsoleSocket(socketPath);
+  const sock = connectedFd ?? connectConsoleSocket(socketPath);
   return {
     attach(): void {
       try {

@@ -1,6 +1,6 @@
 // /dev inside the container: the devices every container gets, the ones
 // linux.devices asks for, and the standard symlinks.
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import * as libc from './libc';
 import { mkdirInRoot, resolveInRoot } from './mounts';
@@ -41,11 +41,30 @@ export function createDevice(rootfs: string, d: Device): void {
   chmodSync(host, (d.fileMode ?? 0o666) & 0o7777);
 }
 
-export function createDevices(rootfs: string, devices: Device[] | undefined): void {
+/** In a user namespace mknod is refused (CAP_MKNOD counts only in the initial
+ * one): bind the host's node of the same path over an empty file, as runc does.
+ * Owner and mode stay the host's: chown/chmod would change the host's node. */
+export function bindDevice(rootfs: string, d: Device): void {
+  if (d.type === 'p') throw new Error(`linux.devices: ${d.path}: a FIFO can't be created in a user namespace`);
+  mkdirInRoot(rootfs, posix.dirname(d.path));
+  const host = resolveInRoot(rootfs, d.path);
+  try {
+    if (lstatSync(host).isDirectory()) throw new Error(`linux.devices: ${d.path} is a directory in the rootfs`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    closeSync(openSync(host, 'a', 0o000));
+  }
+  libc.mount(d.path, host, null, libc.MS.BIND, null);
+}
+
+export function createDevices(rootfs: string, devices: Device[] | undefined, inUserNs = false): void {
   const wanted = new Map<string, Device>();
   for (const d of DEFAULT_DEVICES) wanted.set(d.path, d);
   for (const d of devices ?? []) wanted.set(d.path, d);
-  for (const d of wanted.values()) createDevice(rootfs, d);
+  for (const d of wanted.values()) {
+    if (inUserNs) bindDevice(rootfs, d);
+    else createDevice(rootfs, d);
+  }
 }
 
 const DEV_SYMLINKS: [string, string][] = [

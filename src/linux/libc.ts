@@ -101,6 +101,7 @@ const PROTOS = {
   posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(void *actions)',
   posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)',
   posix_spawn_file_actions_addchdir_np: 'int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)',
+  statfs: 'int statfs(const char *path, void *buf)',
   eventfd: 'int eventfd(unsigned int initval, int flags)',
   inotify_init1: 'int inotify_init1(int flags)',
   inotify_add_watch: 'int inotify_add_watch(int fd, const char *path, uint32_t mask)',
@@ -189,6 +190,7 @@ export const SYS = {
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const PR = {
   SET_PDEATHSIG: 1,
+  SET_CHILD_SUBREAPER: 36,
   SET_DUMPABLE: 4,
   SET_KEEPCAPS: 8,
   CAPBSET_READ: 23,
@@ -449,6 +451,12 @@ export function ptsname(fd: number): string {
   const r = f.ptsname_r(fd, buf, buf.length) as number;
   if (r !== 0) throw new SysError('ptsname', undefined, r);
   return buf.subarray(0, buf.indexOf(0)).toString();
+}
+/** f_flags of statfs(2) (ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC share MS_*'s values). */
+export function statfsFlags(path: string): number {
+  const buf = Buffer.alloc(120); // struct statfs on x86-64; f_flags at 80
+  check(f.statfs(path, buf), 'statfs', path);
+  return Number(buf.readBigUInt64LE(80));
 }
 // ---- sockets and terminals (console socket, pty relay) --------------------
 const SOCK_PROTOS = {

@@ -34,7 +34,13 @@ export function parseSmaps(text: string): Mapping[] {
 
 /** Drop clean, read-only, file-backed mappings from this process's page tables. */
 export function dropCleanFileMappings(): void {
-  for (const m of parseSmaps(readFileSync('/proc/self/smaps', 'utf8'))) {
+  let smaps: string;
+  try {
+    smaps = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return; // a container without /proc: only an optimisation is lost
+  }
+  for (const m of parseSmaps(smaps)) {
     if (!m.path.startsWith('/') || m.perms[1] !== '-' || m.perms[3] !== 'p' || m.anonymousKiB !== 0) continue;
     try {
       libc.rawSyscall(28 /* madvise */, 'uint64_t', m.start, 'size_t', m.end - m.start, 'int', MADV_DONTNEED);

@@ -8,6 +8,7 @@ import { posix } from 'node:path';
 import * as libc from './libc';
 import { MS, O, SYS, SysError } from './libc';
 import type { Mount } from '../spec/types';
+import { attachTreeAt } from './idmap';
 
 // ---- option parsing --------------------------------------------------------
 
@@ -112,6 +113,7 @@ export function parseMountOptions(options: string[] = []): ParsedOptions {
       out.recAttrClr |= a.clr;
       continue;
     }
+    if (opt === 'idmap' || opt === 'ridmap') continue; // done by the runtime (src/linux/idmap.ts)
     if (opt === 'tmpcopyup') {
       out.tmpcopyup = true;
       continue;
@@ -276,12 +278,24 @@ function mountAt(ctx: MountContext, dest: string, fn: (procPath: string) => void
 /** Apply propagation and the flags a bind mount ignores on its first pass. */
 function finishMount(target: string, o: ParsedOptions, bind: boolean): void {
   const extra = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
-  if (bind && extra !== 0) {
-    // MS_BIND ignores every other flag: a second, remounting pass applies them.
-    libc.mount(null, target, null, MS.REMOUNT | MS.BIND | extra, null);
-  }
+  // MS_BIND ignores every other flag: a second, remounting pass applies them.
+  if (bind && extra !== 0) remountBind(target, extra);
   for (const p of o.propagation) libc.mount(null, target, null, p, null);
   if (o.recAttrSet !== 0 || o.recAttrClr !== 0) setRecursiveAttrs(target, o.recAttrSet, o.recAttrClr);
+}
+
+/** Remount a bind mount with flags. In a user namespace the flags the host set
+ * on the source mount (nosuid, nodev, noexec) are locked: a remount that would
+ * clear one is refused (EPERM), so they are kept, as runc does. */
+export function remountBind(target: string, flags: number): void {
+  try {
+    libc.mount(null, target, null, MS.REMOUNT | MS.BIND | flags, null);
+  } catch (e) {
+    if (!(e instanceof SysError && e.code === 'EPERM')) throw e;
+    const locked = libc.statfsFlags(target) & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    if ((flags | locked) === flags) throw e;
+    libc.mount(null, target, null, MS.REMOUNT | MS.BIND | flags | locked, null);
+  }
 }
 
 function setRecursiveAttrs(target: string, set: number, clr: number): void {
@@ -292,10 +306,22 @@ function setRecursiveAttrs(target: string, set: number, clr: number): void {
   libc.rawSyscall(SYS.mount_setattr, 'int', libc.AT_FDCWD, 'str', target, 'unsigned int', AT_RECURSIVE, 'void *', attr, 'size_t', 32);
 }
 
-export function mountOne(ctx: MountContext, m: Mount): void {
+/** idmapTree: a detached idmapped copy of the source, made by the runtime (src/linux/idmap.ts). */
+export function mountOne(ctx: MountContext, m: Mount, idmapTree?: number): void {
   const o = parseMountOptions(m.options);
   const bind = isBind(m);
   const type = m.type ?? (bind ? 'bind' : 'none');
+  if (bind && idmapTree !== undefined) {
+    ensureDestination(ctx.rootfs, m.destination, !statSync(`/proc/self/fd/${idmapTree}`).isDirectory());
+    const fd = openInRoot(ctx.rootFd, m.destination);
+    try {
+      attachTreeAt(idmapTree, fd, m.destination);
+    } finally {
+      libc.close(fd);
+    }
+    mountAt(ctx, m.destination, (target) => finishMount(target, o, true));
+    return;
+  }
   if (bind) {
     const src = m.source ?? '';
     let srcIsDir: boolean;
@@ -316,7 +342,24 @@ export function mountOne(ctx: MountContext, m: Mount): void {
     return;
   }
   ensureDestination(ctx.rootfs, m.destination, false);
-  mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, o.data.join(',') || null));
+  try {
+    mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, o.data.join(',') || null));
+  } catch (e) {
+    const code = e instanceof SysError ? e.code : undefined;
+    if (type === 'sysfs' && code === 'EPERM') {
+      // sysfs needs privilege over the network namespace's owner: in a user namespace
+      // without a network namespace of its own, bind the host's /sys instead, as runc
+      // does (recursively: a plain bind of a mount with locked submounts is refused).
+      mountAt(ctx, m.destination, (target) => libc.mount('/sys', target, null, MS.BIND | MS.REC, null));
+      mountAt(ctx, m.destination, (target) => finishMount(target, o, true));
+      return;
+    }
+    const data = o.data.filter((d) => !d.startsWith('gid='));
+    if (!(type === 'devpts' && code === 'EINVAL' && data.length < o.data.length)) throw e;
+    // devpts' gid= must name a group mapped in the user namespace: without it the
+    // slaves get the opener's group, as with a rootless runc
+    mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, data.join(',') || null));
+  }
   mountAt(ctx, m.destination, (target) => finishMount(target, o, false));
 }
 

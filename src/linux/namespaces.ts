@@ -2,6 +2,7 @@
 // unshare/setns here runs on the main thread and everything after it stays
 // synchronous. PID and time namespaces only apply to children: the runtime
 // switches them before spawning the init; the init handles the rest itself.
+import { fstatSync, statSync } from 'node:fs';
 import * as libc from './libc';
 import { CLONE, O, AT_FDCWD } from './libc';
 import type { Namespace, NamespaceType } from '../spec/types';
@@ -39,14 +40,23 @@ export function findNamespace(nss: Namespace[] | undefined, type: NamespaceType)
 /** setns into the namespace at path. The mount namespace also needs this
  * thread to own its fs_struct (the kernel says EINVAL otherwise). */
 export function joinNamespace(type: NamespaceType, path: string): void {
-  if (type === 'mount') libc.unshare(CLONE.FS);
   // O_NONBLOCK: a FIFO given as the path must fail setns, not block open() forever
   const fd = libc.openat(AT_FDCWD, path, O.RDONLY | O.NONBLOCK | O.CLOEXEC);
   try {
+    // Already a member (nsenter joined it on the way into a user namespace): a second
+    // setns would need privileges over its owner, which we no longer have.
+    if (isCurrentNamespace(type, fd)) return;
+    if (type === 'mount') libc.unshare(CLONE.FS);
     libc.setns(fd, NS_CLONE_FLAG[type], `${path} (${type})`);
   } finally {
     libc.close(fd);
   }
+}
+
+function isCurrentNamespace(type: NamespaceType, fd: number): boolean {
+  const want = fstatSync(fd);
+  const own = statSync(`/proc/self/ns/${NS_PROC_NAME[type]}`);
+  return want.ino === own.ino && want.dev === own.dev;
 }
 
 /** Join the namespaces that have a path, create the others, except those in skip. */

@@ -3,15 +3,17 @@
 // and the detach of the old root so nothing of the host stays reachable.
 import * as libc from './libc';
 import { MNT_DETACH, MS, O, AT_FDCWD, SysError } from './libc';
-import { PROPAGATION_OPTIONS, openInRoot } from './mounts';
+import { PROPAGATION_OPTIONS, openInRoot, remountBind } from './mounts';
+import { attachTree } from './idmap';
 
 /** Stop mount events flowing back to the host, then make rootfs a mount point. */
-export function prepareRootfs(rootfs: string, rootfsPropagation: string | undefined): void {
+export function prepareRootfs(rootfs: string, rootfsPropagation: string | undefined, idmappedTree?: number): void {
   // rslave by default: host mounts still propagate in, ours never leak out.
   const prop = rootfsPropagation ? PROPAGATION_OPTIONS[rootfsPropagation] ?? MS.SLAVE | MS.REC : MS.SLAVE | MS.REC;
   const recursive = prop | MS.REC;
   libc.mount(null, '/', null, recursive, null);
-  libc.mount(rootfs, rootfs, 'bind', MS.BIND | MS.REC, null);
+  if (idmappedTree !== undefined) attachTree(idmappedTree, rootfs); // already a mount: the idmapped copy
+  else libc.mount(rootfs, rootfs, 'bind', MS.BIND | MS.REC, null);
 }
 
 /** pivot_root(".", "."): the old root ends up stacked on top of the new one,
@@ -49,7 +51,7 @@ export function setRootPropagation(rootfsPropagation: string | undefined): void 
 }
 
 export function remountRootReadonly(): void {
-  libc.mount(null, '/', null, MS.REMOUNT | MS.BIND | MS.RDONLY, null);
+  remountBind('/', MS.RDONLY);
 }
 
 /** linux.maskedPaths: a file is covered by /dev/null, a directory by an empty

@@ -2,7 +2,7 @@
 // cgroup, no mount, no process (checked by id with leftovers()).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Toyrun, leftovers, uniqueId, waitFor } from '../helpers';
 import type { Spec } from '../../src/spec/types';
@@ -83,6 +83,25 @@ test('invalid container ids are refused before anything is created', () => {
     const r = t.run(['create', '--bundle', t.bundle(), bad]);
     assert.is(r.status, 1);
     assert.match(r.stderr, /invalid container id/);
+  }
+});
+
+test('commands refuse ids that would name a path outside the state root', () => {
+  // `delete --force ..` once resolved to the state root's parent and removed it
+  const marker = join(t.root, '..', `keep-${process.pid}`);
+  writeFileSync(marker, 'x');
+  try {
+    for (const cmd of [['delete', '--force'], ['delete'], ['state'], ['kill'], ['start']]) {
+      for (const bad of ['..', '.', '../x', 'a/../..']) {
+        const r = t.run([...cmd, bad]);
+        assert.is(r.status, 1, `${cmd.join(' ')} ${bad}`);
+        assert.match(r.stderr, /invalid container id/);
+      }
+    }
+    assert.ok(existsSync(marker), 'the parent of the state root is intact');
+    assert.ok(existsSync(t.root), 'the state root is intact');
+  } finally {
+    rmSync(marker, { force: true });
   }
 });
 

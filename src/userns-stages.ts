@@ -1,0 +1,397 @@
+// Starting a process inside a user namespace from a multithreaded engine.
+//
+// The engine can't unshare(CLONE_NEWUSER) or setns() into a user namespace
+// (EINVAL when multithreaded), and every namespace the container gets must be
+// created by a process already inside the new user namespace, so that the
+// user namespace owns it. So the process tree is built in stages:
+//
+//   stage 0  the CLI (host root). For a new namespace, src/linux/userns.ts
+//            creates it with an `unshare --user` holder and writes
+//            setgroups/uid_map/gid_map as the privileged parent; it keeps an fd
+//            on the namespace. Then it spawns
+//              nsenter --user=/proc/self/fd/U [--net=P ...] -- ENGINE init.js userns-stage1 CONFIG
+//            nsenter is single-threaded C: it joins the namespaces given by
+//            path first where it must (one owned by the host user namespace can
+//            only be joined before leaving it), then the user namespace, and
+//            becomes uid 0/gid 0 there, so the engine starts with a full
+//            capability set *in that namespace* and none outside it.
+//   stage 1  the engine inside the user namespace (runUserNamespaceStage1,
+//            below). PID and time namespaces apply to children only: it
+//            joins (by path) or unshares them on its main thread and spawns stage 2, which
+//            is PID 1 of the new PID namespace (posix_spawn: once the namespace
+//            for children differs from its own, the kernel refuses new threads
+//            and the engine would abort in child_process). It reports stage 2's
+//            host PID and the maps it sees, and exits.
+//   stage 2  the real init (src/init.ts) or exec-init, unchanged: it creates
+//            the remaining namespaces (mount, uts, ipc, net, cgroup) and skips
+//            those nsenter already joined.
+//
+// Protocol on the sync pipe (src/sync.ts), before the usual init protocol:
+//   stage 1 → CLI  {"type":"stage2","pid":N,"uidMap":"…","gidMap":"…"}
+//   stage 1 → CLI  {"type":"error","msg":…}       stage 1 failed; nothing was spawned
+//   EOF before either: nsenter failed (its message went to stderr).
+// The CLI is a child subreaper: once it has reaped stage 1, stage 2 is its own
+// child, which `run` and `exec` wait for (after the CLI exits, the caller's
+// subreaper, conmon or containerd-shim, inherits it as with runc).
+// The CLI then joins stage 2 to the cgroup itself (the cgroup files are host
+// root's: the mapped root can't write them), gives exec.fifo and start.fifo to
+// the mapped root, and only then sends the plan: stage 2 is blocked reading it,
+// so no container code runs outside the cgroup.
+//
+// File descriptors, the same numbers in nsenter, stage 1 and stage 2:
+//   0-2 stdio, 3..N+2 --preserve-fds, N+3 sync (child writes), N+4 sync (child
+//   reads), then the caller's extra fds (create: an O_PATH fd on the state dir,
+//   which the mapped root could not walk to, and idmapped mount trees); the
+//   user namespace fd comes last and stops at stage 1.
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as libc from './linux/libc';
+import { AT_FDCWD, CLONE, O } from './linux/libc';
+import { SyncChannel } from './sync';
+import { trace } from './log';
+import { START_FIFO } from './startsync';
+import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
+import { isBind } from './linux/mounts';
+import { idmapRequests, idmappedTree } from './linux/idmap';
+import { connectConsoleSocket } from './linux/console';
+import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
+import { ValidationError } from './spec/validate';
+import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
+
+export const STAGE1_ARG = 'userns-stage1';
+
+/** nsenter's option for each namespace type it joins by path. Mount is left to
+ * stage 2 (the engine and its scripts must stay reachable at their host paths);
+ * pid and time to stage 1: once the namespace for children differs from its
+ * own, the kernel refuses new threads (EINVAL), and the engine starts threads
+ * as it boots, so stage 1 switches them itself just before spawning stage 2. */
+const NSENTER_OPTION: Partial<Record<NamespaceType, string>> = {
+  network: '--net',
+  ipc: '--ipc',
+  uts: '--uts',
+  cgroup: '--cgroup',
+};
+
+export interface Stage1Config {
+  /** New namespaces stage 1 creates for its child... */
+  unshare: ('pid' | 'time')[];
+  /** ...and the ones it joins by path. */
+  join: { type: 'pid' | 'time'; path: string }[];
+  /** Stage 2: engine script and its arguments. */
+  script: string;
+  args: string[];
+  /** fds 3..lastFd go to stage 2 at the same numbers. */
+  lastFd: number;
+  /** Where stage 1 writes its report (also stage 2's sync write end). */
+  syncW: number;
+  syncR: number;
+}
+
+export interface UserNamespaceSpawn {
+  /** Join the user namespace at path or open on fd, or create one with these maps. */
+  user: { path: string } | { fd: number } | { uidMap: IdMapping[]; gidMap: IdMapping[] };
+  /** Namespaces to join by path (user and mount are ignored here). */
+  join: Namespace[];
+  /** New PID/time namespaces for stage 2. */
+  unshare: ('pid' | 'time')[];
+  /** Engine script of stage 1 (dist/init.js) and of stage 2. */
+  stage1Script: string;
+  stage2Script: string;
+  preserveFds: number;
+  /** Parent fds handed to stage 2 after the sync pair; see extraFdNumbers. */
+  extraFds: number[];
+}
+
+export interface UserNamespaceSpawned {
+  chan: SyncChannel;
+  /** Host PID of stage 2. */
+  pid: number;
+  uidMap: IdMapping[];
+  gidMap: IdMapping[];
+  /** The fd numbers of extraFds in stage 2. */
+  extraFdNumbers: number[];
+}
+
+export function nsenterJoinArgs(join: Namespace[]): string[] {
+  const args: string[] = [];
+  for (const n of join) {
+    const opt = NSENTER_OPTION[n.type];
+    if (n.path && opt) args.push(`${opt}=${n.path}`);
+  }
+  return args;
+}
+
+/** Stage 0: spawn stage 1 through nsenter and read its report. */
+export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawned {
+  const [parentRead, childWrite] = libc.pipe();
+  const [childRead, parentWrite] = libc.pipe();
+  let nsFd = -1;
+  let stage1: number | undefined;
+  const n = o.preserveFds;
+  const syncW = 3 + n, syncR = 4 + n;
+  const extraFdNumbers = o.extraFds.map((_, i) => 5 + n + i);
+  const lastFd = 4 + n + o.extraFds.length;
+  try {
+    let userPath: string;
+    if ('path' in o.user) {
+      userPath = o.user.path;
+    } else {
+      nsFd = 'fd' in o.user ? o.user.fd : createUserNamespace(o.user.uidMap, o.user.gidMap);
+      userPath = `/proc/self/fd/${lastFd + 1}`;
+    }
+    const config: Stage1Config = {
+      unshare: o.unshare,
+      join: o.join.filter((n): n is { type: 'pid' | 'time'; path: string } => (n.type === 'pid' || n.type === 'time') && !!n.path),
+      script: o.stage2Script,
+      args: [String(syncW), String(syncR)],
+      lastFd,
+      syncW,
+      syncR,
+    };
+    const fds: [number, number][] = Array.from({ length: 3 + n }, (_, i): [number, number] => [i, i]);
+    fds.push([childWrite, syncW], [childRead, syncR], ...o.extraFds.map((fd, i): [number, number] => [fd, extraFdNumbers[i] as number]));
+    if (nsFd >= 0) fds.push([nsFd, lastFd + 1]);
+    libc.prctl(libc.PR.SET_CHILD_SUBREAPER, 1);
+    trace('user namespace ready');
+    stage1 = libc.posixSpawn(
+      NSENTER,
+      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', process.execPath, o.stage1Script, STAGE1_ARG, JSON.stringify(config)],
+      [], fds, '/',
+    );
+  } finally {
+    libc.close(childWrite);
+    libc.close(childRead);
+    if (nsFd >= 0 && !('fd' in o.user)) libc.close(nsFd);
+  }
+  const chan = new SyncChannel(parentRead, parentWrite);
+  let report;
+  try {
+    report = chan.recv();
+    trace('user namespace stage 1 reported');
+  } finally {
+    // Stage 1 exits after its report: reaping it makes stage 2 our child.
+    reap(stage1);
+    trace('user namespace stage 1 reaped');
+  }
+  if (report === undefined || report.type !== 'stage2') {
+    chan.close();
+    if (report?.type === 'error') throw new Error(`user namespace stage 1: ${report.msg}`);
+    throw new Error(`${NSENTER} could not start the container process in its user namespace (see its message above)`);
+  }
+  return {
+    chan,
+    pid: report.pid,
+    uidMap: parseIdMap(report.uidMap),
+    gidMap: parseIdMap(report.gidMap),
+    extraFdNumbers,
+  };
+}
+
+// ---- stage 1 --------------------------------------------------------------------
+
+/** Stage 1, in the engine started by nsenter: uid 0 with every capability in the user namespace. */
+export function runUserNamespaceStage1(configJson: string): void {
+  // Not ptrace-able by processes already in this user namespace (a joined one may have some).
+  libc.prctl(libc.PR.SET_DUMPABLE, 0);
+  const c = JSON.parse(configJson) as Stage1Config;
+  const chan = new SyncChannel(c.syncR, c.syncW);
+  try {
+    const uidMap = readFileSync('/proc/self/uid_map', 'utf8');
+    const gidMap = readFileSync('/proc/self/gid_map', 'utf8');
+    // posix_spawn passes every fd without close-on-exec: the user namespace fd
+    // (and whatever nsenter left open) stop here.
+    libc.closeRangeCloexec(c.lastFd + 1);
+    const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
+    const prepared = libc.prepareSpawn(process.execPath, [process.execPath, c.script, ...c.args], [], fds, '/');
+    const nsFds = c.join.map((n) => {
+      try {
+        return { ...n, fd: libc.openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC) };
+      } catch (e) {
+        throw new Error(`${n.type} namespace ${n.path}: ${(e as Error).message}: from inside the user namespace, only ` +
+          `${n.type} namespaces it can reach (its own, or a container's sharing it) can be joined`);
+      }
+    });
+    // From the first switch until we exit, only native calls: the kernel refuses new
+    // threads now (the engine would abort: GC helpers are started here, as in
+    // create's spawnInit), and the first child becomes PID 1.
+    (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+    for (const n of nsFds) libc.setns(n.fd, n.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME, `${n.path} (${n.type})`);
+    if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
+    if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
+    const pid = libc.spawnPrepared(prepared);
+    chan.send({ type: 'stage2', pid, uidMap, gidMap });
+  } catch (e) {
+    chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+/** Blocking waitpid of a child that is about to exit; EINTR retried. */
+function reap(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (;;) {
+    try {
+      libc.waitpid(pid, 0);
+      return;
+    } catch (e) {
+      if (!(e instanceof libc.SysError && e.code === 'EINTR')) return;
+    }
+  }
+}
+
+// ---- create: the container's init in a user namespace ----------------------------
+
+export interface InitInUserNamespace extends UserNamespaceSpawned {
+  /** Stage 2's number for the O_PATH fd on the state dir. */
+  stateDirFd: number;
+  /** Stage 2's numbers for idmapped trees: key -1 is the rootfs, others index spec.mounts. */
+  idmapFds: Record<number, number>;
+  /** Stage 2's number for the console socket we connected. */
+  consoleSocketFd?: number;
+}
+
+/** Spawn the init (stage 2 = dist/init.js) in the spec's user namespace. */
+export function spawnInitInUserNamespace(
+  spec: Spec, stateDir: string, rootfs: string, initScript: string, preserveFds: number, consoleSocket?: string,
+): InitInUserNamespace {
+  const nss = spec.linux?.namespaces ?? [];
+  const user = findNamespace(nss, 'user') as Namespace;
+  const opened: number[] = [];
+  const trees: number[] = [];
+  try {
+    const dirFd = libc.openat(AT_FDCWD, stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+    opened.push(dirFd);
+    const requests = idmapRequests(spec, rootfs);
+    let userOpt: UserNamespaceSpawn['user'] = user.path ? { path: user.path } : { uidMap: spec.linux?.uidMappings ?? [], gidMap: spec.linux?.gidMappings ?? [] };
+    if (requests.length > 0) {
+      // idmapped trees are made here, by host root, with the container's user
+      // namespace (or the mount's own maps): the namespace must exist first
+      const nsFd = user.path
+        ? libc.openat(AT_FDCWD, user.path, O.RDONLY | O.CLOEXEC)
+        : createUserNamespace(spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? []);
+      opened.push(nsFd);
+      userOpt = { fd: nsFd };
+      for (const r of requests) {
+        let mapsFd = nsFd;
+        if (r.maps) {
+          mapsFd = createUserNamespace(r.maps.uid, r.maps.gid);
+          opened.push(mapsFd);
+        }
+        try {
+          trees.push(idmappedTree(r.source, mapsFd, r.recursive));
+        } catch (e) {
+          throw new Error(`${r.index < 0 ? '/root/path' : `/mounts/${r.index}`}: idmapped mount of ${r.source}: ${(e as Error).message}`);
+        }
+      }
+    }
+    // The caller's console socket usually sits in a root-only directory: we connect
+    // (as runc's parent does) and hand the connected socket down.
+    const consoleFd = spec.process?.terminal && consoleSocket ? connectConsoleSocket(consoleSocket) : undefined;
+    if (consoleFd !== undefined) opened.push(consoleFd);
+    const spawned = spawnInUserNamespace({
+      user: userOpt,
+      join: nss.filter((n) => n.path && n.type !== 'user' && n.type !== 'mount'),
+      unshare: (['pid', 'time'] as const).filter((t) => nss.some((n) => n.type === t && !n.path)),
+      stage1Script: initScript,
+      stage2Script: initScript,
+      preserveFds,
+      extraFds: [dirFd, ...trees, ...(consoleFd !== undefined ? [consoleFd] : [])],
+    });
+    const idmapFds: Record<number, number> = {};
+    requests.forEach((r, i) => {
+      idmapFds[r.index] = spawned.extraFdNumbers[1 + i] as number;
+    });
+    const consoleSocketFd = consoleFd !== undefined ? spawned.extraFdNumbers[1 + trees.length] : undefined;
+    return { ...spawned, stateDirFd: spawned.extraFdNumbers[0] as number, idmapFds, consoleSocketFd };
+  } finally {
+    for (const fd of [...opened, ...trees]) libc.close(fd);
+  }
+}
+
+/** The maps stage 1 saw must be the ones config.json asked for (a joined namespace has its own). */
+function mapMismatch(wanted: IdMapping[] | undefined, got: IdMapping[], at: string): string[] {
+  if (!wanted?.length) return [];
+  const key = (m: IdMapping[]): string => formatIdMap([...m].sort((a, b) => a.containerID - b.containerID));
+  return key(wanted) === key(got) ? [] : [`${at} does not match the joined user namespace (${formatIdMap(got).trim().replace(/\n/g, ', ')})`];
+}
+
+/**
+ * Between stage 1's report and the plan: everything the mapped root can't do
+ * for itself, done by the host root. Throws a ValidationError-style message.
+ *  - the joined namespace's maps must fit the config and process.user;
+ *  - the rootfs and bind sources must be reachable (no capability applies to
+ *    inodes whose owner is unmapped: only the mode bits count);
+ *  - the cgroup files are owned by host root: the runtime writes stage 2's PID
+ *    where the init would have written "0" (v1 tasks, v2 cgroup.procs);
+ *  - exec.fifo and start.fifo go to the mapped root (runc chowns its exec.fifo) and the state dir
+ *    becomes searchable (0711) so that the init can open the fifo in it.
+ */
+export function prepareInitInUserNamespace(
+  spec: Spec, s: UserNamespaceSpawned, configFile: string, stateDir: string, rootfs: string, cgroupJoin: string[],
+): void {
+  const user = findNamespace(spec.linux?.namespaces, 'user');
+  const problems: string[] = [];
+  if (user?.path) {
+    const where = `the user namespace ${user.path}`;
+    problems.push(
+      ...mapMismatch(spec.linux?.uidMappings, s.uidMap, '/linux/uidMappings'),
+      ...mapMismatch(spec.linux?.gidMappings, s.gidMap, '/linux/gidMappings'),
+      ...unmappedUserProblems(spec, s.uidMap, s.gidMap, where),
+    );
+  }
+  const uid = toHostId(s.uidMap, 0) ?? 0;
+  const gid = toHostId(s.gidMap, 0) ?? 0;
+  const root = unreachableBy(`${rootfs}/.`, uid, gid, s.uidMap, s.gidMap);
+  if (root) problems.push(`/root/path ${rootfs} is not reachable by the container's root: ${root}`);
+  (spec.mounts ?? []).forEach((m, i) => {
+    if (!isBind(m) || !m.source) return;
+    const why = unreachableBy(m.source, uid, gid, s.uidMap, s.gidMap);
+    if (why) problems.push(`/mounts/${i}/source ${m.source} is not reachable by the container's root: ${why}`);
+  });
+  if (problems.length > 0) throw new ValidationError(configFile, problems);
+  for (const file of cgroupJoin) writeFileSync(file, String(s.pid));
+  for (const fifo of ['exec.fifo', START_FIFO]) libc.lchown(join(stateDir, fifo), uid, gid);
+  chmodSync(stateDir, 0o711);
+}
+
+// ---- exec: one more process in a running container's user namespace ------------
+
+/**
+ * `toyrun exec` into a container that has a user namespace: stage 2 is the
+ * exec-init script. Everything is joined through the init's /proc/<pid>/ns
+ * files: user by nsenter; network, ipc, uts and cgroup by nsenter too (one the
+ * host made, such as a podman network namespace, can't be joined from inside);
+ * pid and time by stage 1; mount is left to the exec-init (it skips the ones
+ * already joined). The exec-init can't write the host-owned cgroup.procs: it
+ * is joined here, before the caller sends the plan (pass an empty join list in it).
+ * Returns stage 2's host PID, our child once this returns (we are a subreaper).
+ */
+export function spawnExecInUserNamespace(
+  initPid: number, spec: Spec, stage1Script: string, execInitScript: string, preserveFds: number, cgroupJoin: string[], consoleSocket?: string,
+): { pid: number; chan: SyncChannel; consoleSocketFd?: number } {
+  const nss = (spec.linux?.namespaces ?? []).filter((n) => n.type !== 'user' && n.type !== 'mount');
+  // connected here, handed down: the mapped root may not reach the socket's directory
+  const consoleFd = consoleSocket ? connectConsoleSocket(consoleSocket) : undefined;
+  let s: UserNamespaceSpawned;
+  try {
+    s = spawnInUserNamespace({
+      user: { path: `/proc/${initPid}/ns/user` },
+      join: nss.map((n) => ({ type: n.type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[n.type]}` })),
+      unshare: [],
+      stage1Script,
+      stage2Script: execInitScript,
+      preserveFds,
+      extraFds: consoleFd !== undefined ? [consoleFd] : [],
+    });
+  } finally {
+    if (consoleFd !== undefined) libc.close(consoleFd);
+  }
+  try {
+    for (const file of cgroupJoin) writeFileSync(file, String(s.pid));
+  } catch (e) {
+    s.chan.close(); // the exec-init reads EOF instead of a plan and exits
+    throw e;
+  }
+  return { pid: s.pid, chan: s.chan, consoleSocketFd: consoleFd !== undefined ? s.extraFdNumbers[0] : undefined };
+}
