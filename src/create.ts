@@ -47,6 +47,8 @@ export interface CreateOptions {
   extraMounts?: Spec['mounts'];
   /** `toyrun run -t`: give the process a terminal whatever config.json says. */
   terminal?: boolean;
+  /** `toyrun run`: start follows at once, so the init need not shrink while it waits. */
+  startsAtOnce?: boolean;
 }
 
 export interface Created {
@@ -225,6 +227,7 @@ export function createContainer(opts: CreateOptions): Created {
 
     const plan: InitPlan = {
       type: 'plan',
+      startsAtOnce: opts.startsAtOnce === true,
       spec,
       rootfs,
       stateDir: dir,

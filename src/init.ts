@@ -229,7 +229,7 @@ function main(): void {
   }
   chan.send({ type: 'ready', stages: stageTimes });
   chan.close();
-  dropCleanFileMappings(); // shrink an init that may wait a long time for `start`
+  if (!plan.startsAtOnce) dropCleanFileMappings(); // shrink an init that may wait a long time for `start`
   try {
     stage('wait for start', () => waitForStart(ctx));
     becomeProcess(ctx);

@@ -13,10 +13,10 @@
 // (absolute path, "..", a symlink or hardlink leading out, a write through a
 // symlink) or create a device node fails the whole layer, and the half-unpacked
 // directory is removed: only complete, checked layers ever appear in sha256/.
-import { createHash } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import type * as Tar from 'tar';
 import * as libc from './linux/libc';
 import { AT_FDCWD, LOCK_EX, LOCK_SH, O } from './linux/libc';
@@ -253,7 +253,7 @@ function isEmptyArchive(archive: string): boolean {
   let data = readFileSync(archive);
   if (data[0] === 0x1f && data[1] === 0x8b) {
     try {
-      data = gunzipSync(data);
+      data = (require('node:zlib') as typeof Zlib).gunzipSync(data); // loaded only to unpack
     } catch {
       return false;
     }
@@ -290,7 +290,8 @@ export function unpackLayer(archive: string, dest: string): void {
 // ---- digests ------------------------------------------------------------------------
 
 export function sha256File(path: string): string {
-  const hash = createHash('sha256');
+  // loaded only to hash: a create from an already-unpacked layer never needs it
+  const hash = (require('node:crypto') as typeof Crypto).createHash('sha256');
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);

@@ -9,7 +9,7 @@ import { deleteContainer } from './delete';
 import { constants } from 'node:os';
 import * as libc from './linux/libc';
 import { exitCode, waitForExit } from './linux/spawn';
-import { logError } from './log';
+import { logError, trace } from './log';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
@@ -22,10 +22,11 @@ export function runContainer(opts: CreateOptions, detach: boolean): Promise<numb
   let created: ReturnType<typeof createContainer>;
   let master: number | undefined;
   try {
-    created = createContainer(receiver ? { ...opts, consoleSocket: receiver.path } : opts);
+    created = createContainer({ ...opts, startsAtOnce: true, ...(receiver ? { consoleSocket: receiver.path } : {}) });
     try {
       if (receiver) master = receiver.receiveMaster();
       startContainer(opts.root, opts.id);
+      trace('started');
     } catch (e) {
       deleteContainer(opts.root, opts.id, true);
       throw e;
@@ -49,10 +50,12 @@ export function runContainer(opts: CreateOptions, detach: boolean): Promise<numb
       return [sig, h] as const;
     });
     void waitForExit(pid).then((st) => {
+      trace('container exited');
       for (const [sig, h] of handlers) process.off(sig, h);
       const status = exitCode(st);
       try {
         deleteContainer(opts.root, opts.id, true);
+        trace('deleted');
       } catch (e) {
         logError((e as Error).message);
       }

@@ -13,6 +13,8 @@ import type { NamespaceType, Process, Seccomp, Spec, State } from './spec/types'
 
 export interface InitPlan {
   type: 'plan';
+  /** `run`: no wait for start is coming, keep the mappings (see src/linux/memory.ts). */
+  startsAtOnce: boolean;
   spec: Spec;
   /** Absolute host path of the root filesystem. */
   rootfs: string;
