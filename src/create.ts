@@ -146,6 +146,7 @@ export function createContainer(opts: CreateOptions): Created {
   const id = validateContainerId(opts.id);
   checkPreservedFds(opts.preserveFds);
   const bundle = resolve(opts.bundle ?? process.cwd());
+  trace('loading config');
   const spec = loadBundleSpec(bundle);
   if (opts.extraMounts) spec.mounts = [...(spec.mounts ?? []), ...opts.extraMounts];
   if (opts.terminal && spec.process) spec.process.terminal = true;
