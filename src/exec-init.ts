@@ -20,8 +20,8 @@ import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { SyncChannel, type ExecPlan } from './sync';
 import { NS_CLONE_FLAG } from './linux/namespaces';
-import { applyRlimits, checkCwdInsideRoot, lookPath, prepareFds, setNoNewPrivileges, switchUser } from './linux/process';
-import { dropBoundingSet, keepCapsAcrossSetuid, releaseHeldCapability, setCapabilitySets } from './linux/capabilities';
+import { applyRlimits, becomeUser, checkCwdInsideRoot, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges } from './linux/process';
+import { releaseHeldCapability } from './linux/capabilities';
 import { buildSeccompFilter, loadSeccompFilter, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 
@@ -72,18 +72,8 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
   });
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
   // held, effective, until the filter is in, so that the load stays the last step.
-  const c = p.capabilities;
-  const hasSysAdmin = (c?.effective ?? []).includes('CAP_SYS_ADMIN') && (c?.permitted ?? []).includes('CAP_SYS_ADMIN');
-  const hold = filter && !p.noNewPrivileges && !hasSysAdmin ? 'CAP_SYS_ADMIN' : undefined;
-  stage('user and capabilities', () => {
-    dropBoundingSet(p.capabilities);
-    keepCapsAcrossSetuid(true);
-    switchUser(p.user ?? { uid: 0, gid: 0 });
-    keepCapsAcrossSetuid(false);
-    setCapabilitySets(p.capabilities, hold);
-    libc.umask(p.user?.umask ?? 0o022);
-    libc.chdir(p.cwd);
-  });
+  const hold = filter && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
+  stage('user and capabilities', () => becomeUser(p, hold));
   stage('no_new_privs', () => setNoNewPrivileges(p));
   stage('file descriptors', () => prepareFds(plan.preserveFds));
   stage('signals', () => libc.resetSignals());

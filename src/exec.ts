@@ -6,8 +6,7 @@
 // it we return once the process has execve'd, leaving it to the caller's
 // subreaper (conmon, containerd-shim), as runc does. Failures exit 255.
 import { readFileSync } from 'node:fs';
-import { constants } from 'node:os';
-import { exitCode, waitForExit } from './linux/spawn';
+import { exitCode, waitForwardingSignals } from './linux/spawn';
 import * as libc from './linux/libc';
 import { O, AT_FDCWD } from './linux/libc';
 import { loadContainer } from './container';
@@ -168,22 +167,7 @@ function awaitExec(chan: SyncChannel, plan: ExecPlan): void {
 
 /** Forward the caller's signals to the process until it exits; its status, shell style. */
 function waitExit(pid: number): Promise<number> {
-  const forward: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-  const handlers = forward.map((sig) => {
-    const h = (): void => {
-      try {
-        libc.kill(pid, constants.signals[sig]);
-      } catch {
-        // gone
-      }
-    };
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
-  return waitForExit(pid).then((st) => {
-    for (const [sig, h] of handlers) process.off(sig, h);
-    return exitCode(st);
-  });
+  return waitForwardingSignals(pid).then(exitCode);
 }
 
 /** What this host cannot give the process: refused, never silently dropped (as create does). */

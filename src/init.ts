@@ -15,8 +15,8 @@ import { mountOne, mkdirInRoot, type MountContext } from './linux/mounts';
 import { createDevices, createDevSymlinks } from './linux/devices';
 import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation } from './linux/rootfs';
 import { applySysctls } from './linux/sysctl';
-import { applyRlimits, checkCwdInsideRoot, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj, switchUser } from './linux/process';
-import { dropBoundingSet, keepCapsAcrossSetuid, releaseHeldCapability, setCapabilitySets } from './linux/capabilities';
+import { applyRlimits, becomeUser, checkCwdInsideRoot, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj } from './linux/process';
+import { releaseHeldCapability } from './linux/capabilities';
 import { buildSeccompFilter, connectListener, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
@@ -153,14 +153,7 @@ function becomeProcess(ctx: InitContext): never {
   // until the filter is in, so that the load can still be the last step.
   const hold = ctx.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
   stage('user and capabilities', () => {
-    dropBoundingSet(p.capabilities);
-    keepCapsAcrossSetuid(true);
-    switchUser(p.user ?? { uid: 0, gid: 0 });
-    keepCapsAcrossSetuid(false);
-    setCapabilitySets(p.capabilities, hold);
-    if (p.user?.umask !== undefined) libc.umask(p.user.umask);
-    else libc.umask(0o022);
-    libc.chdir(p.cwd);
+    becomeUser(p, hold);
     checkCwdInsideRoot(p.cwd);
   });
   stage('no_new_privs', () => setNoNewPrivileges(p));
@@ -177,11 +170,6 @@ function becomeProcess(ctx: InitContext): never {
     if (hold) releaseHeldCapability(p.capabilities);
   });
   return libc.execve(execPath, argv, envp);
-}
-
-function holdsSysAdmin(p: NonNullable<Spec['process']>): boolean {
-  const c = p.capabilities;
-  return (c?.effective ?? []).includes('CAP_SYS_ADMIN') && (c?.permitted ?? []).includes('CAP_SYS_ADMIN');
 }
 
 function main(): void {

@@ -6,12 +6,8 @@ import { UsageError } from './cli';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { startContainer } from './start';
 import { deleteContainer } from './delete';
-import { constants } from 'node:os';
-import * as libc from './linux/libc';
-import { exitCode, waitForExit } from './linux/spawn';
+import { exitCode, waitForwardingSignals } from './linux/spawn';
 import { logError, trace } from './log';
-
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 export function runContainer(opts: CreateOptions, detach: boolean): Promise<number> {
   // process.terminal without a console socket: toyrun receives the pty itself
@@ -38,20 +34,8 @@ export function runContainer(opts: CreateOptions, detach: boolean): Promise<numb
   if (master !== undefined) relayTerminal(master);
   const pid = created.rec.pid;
   return new Promise((resolveExit) => {
-    const handlers = FORWARDED.map((sig) => {
-      const h = (): void => {
-        try {
-          libc.kill(pid, constants.signals[sig]);
-        } catch {
-          // gone
-        }
-      };
-      process.on(sig, h);
-      return [sig, h] as const;
-    });
-    void waitForExit(pid).then((st) => {
+    void waitForwardingSignals(pid).then((st) => {
       trace('container exited');
-      for (const [sig, h] of handlers) process.off(sig, h);
       const status = exitCode(st);
       try {
         deleteContainer(opts.root, opts.id, true);

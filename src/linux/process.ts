@@ -6,6 +6,7 @@ import { posix } from 'node:path';
 import * as libc from './libc';
 import { F_GETFL, F_SETFD, F_SETFL, O, RLIMIT, SysError, errnoText } from './libc';
 import type { Process, Rlimit, User } from '../spec/types';
+import { dropBoundingSet, keepCapsAcrossSetuid, setCapabilitySets } from './capabilities';
 
 export class ExecError extends Error {}
 
@@ -103,4 +104,23 @@ export function setNoNewPrivileges(p: Process): void {
 export function checkCwdInsideRoot(requested: string): void {
   const cwd = libc.getcwd();
   if (!cwd.startsWith('/')) throw new Error(`cwd ${requested} resolves outside the container root (${cwd}): refused`);
+}
+
+/** Does the process keep CAP_SYS_ADMIN anyway (effective and permitted)? */
+export function holdsSysAdmin(p: Process): boolean {
+  const c = p.capabilities;
+  return (c?.effective ?? []).includes('CAP_SYS_ADMIN') && (c?.permitted ?? []).includes('CAP_SYS_ADMIN');
+}
+
+/** Become process.user with exactly process.capabilities (capabilities(7) order:
+ * bounding set first, permitted kept across the uid change, then the sets).
+ * `hold` keeps one capability effective a little longer (see seccomp). */
+export function becomeUser(p: Process, hold?: string): void {
+  dropBoundingSet(p.capabilities);
+  keepCapsAcrossSetuid(true);
+  switchUser(p.user ?? { uid: 0, gid: 0 });
+  keepCapsAcrossSetuid(false);
+  setCapabilitySets(p.capabilities, hold);
+  libc.umask(p.user?.umask ?? 0o022);
+  libc.chdir(p.cwd);
 }

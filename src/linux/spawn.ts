@@ -48,3 +48,25 @@ export function exitCode(st: ExitStatus): number {
 export function signalNumber(name: NodeJS.Signals): number {
   return constants.signals[name];
 }
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+/** Wait for a child, forwarding the caller's signals to it meanwhile (as runc
+ * does for `run` and `exec` in the foreground); resolves with its exit status. */
+export function waitForwardingSignals(pid: number): Promise<ExitStatus> {
+  const handlers = FORWARDED.map((sig) => {
+    const h = (): void => {
+      try {
+        libc.kill(pid, constants.signals[sig]);
+      } catch {
+        // gone
+      }
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return waitForExit(pid).then((st) => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+    return st;
+  });
+}
