@@ -191,6 +191,32 @@ export function createContainer(opts: CreateOptions): Created {
       saveRecord(dir, rec); // a create that dies from here on leaves `delete --force` a mount to undo
     }
 
+    // Without a user namespace the init is spawned before the cgroup is made: its
+    // engine boots (~6 ms) while we make the cgroup, and it only joins it once the
+    // plan arrives. With one, the init must be born into a namespace we set up
+    // around the cgroup (src/userns-stages.ts), so the cgroup comes first.
+    const usernsWanted = findNamespace(spec.linux?.namespaces, 'user') !== undefined;
+    let spawned: { pid: number; chan: SyncChannel } | undefined;
+    let killInit = (): void => undefined;
+    const recordInit = (s: { pid: number; chan: SyncChannel }): void => {
+      spawned = s;
+      const pid = s.pid;
+      killInit = (): void => {
+        try {
+          libc.kill(pid, 9);
+        } catch {
+          // already gone
+        }
+        waitGone(pid);
+      };
+      undo.push(killInit);
+      rec.pid = pid;
+      rec.pidStartTime = processStartTime(pid) ?? '';
+      saveRecord(dir, rec);
+      trace('init spawned');
+    };
+    if (!usernsWanted) recordInit(spawnInit(spec, opts));
+
     const driver = cgroupDriver();
     const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup); // relative: joined per hierarchy by the driver
     // Record the directories before making them: a create killed between the
@@ -198,32 +224,21 @@ export function createContainer(opts: CreateOptions): Created {
     rec.cgroup = { version: driver.version, paths: cgroupDirs(cgPath), path: cgPath };
     saveRecord(dir, rec);
     const cgroup: CgroupRecord = driver.create(cgPath);
-    undo.push(() => driver.destroy(cgroup));
+    // undo runs backwards: the init (which may have joined) dies before the rmdir
+    undo.push(() => driver.destroy(cgroup), () => killInit());
     rec.cgroup = cgroup;
     rec.imageMount = imageMount;
     saveRecord(dir, rec);
     driver.apply(cgroup, spec.linux?.resources);
     failpoint('create:cgroup');
-
     trace('cgroup ready');
-    const userns = findNamespace(spec.linux?.namespaces, 'user')
+
+    const userns = usernsWanted
       ? spawnInitInUserNamespace(spec, dir, rootfs, initScript(), opts.preserveFds, opts.consoleSocket)
       : undefined;
-    const spawned = userns ?? spawnInit(spec, opts);
-    trace('init spawned');
+    if (userns) recordInit(userns);
+    if (!spawned) throw new ContainerError('internal: the init was not spawned');
     const pid = spawned.pid;
-    const killInit = (): void => {
-      try {
-        libc.kill(pid, 9);
-      } catch {
-        // already gone
-      }
-      waitGone(pid);
-    };
-    undo.push(killInit);
-    rec.pid = pid;
-    rec.pidStartTime = processStartTime(pid) ?? '';
-    saveRecord(dir, rec);
     if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, joinFiles(cgroup));
 
     const plan: InitPlan = {
