@@ -480,3 +480,33 @@ export async function runFuzzCase(t: Toyrun, c: FuzzCase, id: string): Promise<F
   rmSync(bundle, { recursive: true, force: true });
   return findings;
 }
+
+/** Run create (and every other command) with one hostile id against a --root that
+ * sits next to a sentinel file: nothing may crash, hang, or touch anything outside
+ * --root (`delete --force ..` once removed the root's parent). Returns whether the
+ * id was accepted (and then deleted). Throws with what went wrong. */
+export async function checkHostileId(root: string, outside: string, bundle: string, id: string): Promise<boolean> {
+  const fail = (what: string): never => {
+    throw new Error(`${JSON.stringify(id)}: ${what}`);
+  };
+  const res = await startToyrun(root, ['create', '--bundle', bundle, id], { timeoutMs: 30000 }).done;
+  const bad = badOutcome(res);
+  if (bad) fail(bad);
+  const accepted = res.status === 0;
+  if (accepted) {
+    const d = await startToyrun(root, ['delete', '--force', id], { timeoutMs: 30000 }).done;
+    if (d.status !== 0) fail(`delete --force: ${d.stderr}`);
+  } else if (!/invalid container id|container id cannot be empty|id is required/.test(res.stderr)) {
+    fail(`unexpected create error: ${res.stderr}`);
+  }
+  for (const cmd of [['delete', '--force', id], ['delete', id], ['state', id], ['kill', id, '9'], ['start', id], ['ps', id]]) {
+    const o = await startToyrun(root, cmd, { timeoutMs: 30000 }).done;
+    const b = badOutcome(o);
+    if (b) fail(`${cmd[0]}: ${b}`);
+    if (!existsSync(join(outside, 'sentinel'))) fail(`${cmd.join(' ')} removed a file outside --root`);
+  }
+  const around = readdirSync(outside).sort();
+  if (around.join() !== 'root,sentinel') fail(`left ${around.join(', ')} next to --root`);
+  if (readdirSync(root).length > 0) fail(`left ${readdirSync(root).join(', ')} in --root`);
+  return accepted;
+}
