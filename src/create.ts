@@ -5,7 +5,6 @@
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
-import { CLONE } from './linux/libc';
 import { validateContainerId, validateSpec, ValidationError } from './spec/validate';
 import {
   claimContainerDir, ContainerError, lockContainer, OCI_VERSION, processStartTime, removeContainerDir, saveRecord,
@@ -13,12 +12,12 @@ import {
 } from './state';
 import { cgroupDirs, cgroupDriver, hostHierarchies, joinFiles, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
 import { failpoint } from './failpoint';
-import { findNamespace, NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './linux/namespaces';
+import { findNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
 import { unavailableCapabilities, unsupportedCapabilities } from './linux/capabilities';
 import { seccompProblems } from './linux/seccomp';
 import { lsmProblems } from './linux/lsm';
-import { SyncChannel, type InitPlan } from './sync';
+import { spawnSynced, type InitPlan, type SyncChannel } from './sync';
 import { bundlePath } from './paths';
 import { runHooks } from './hooks';
 import { START_FIFO } from './startsync';
@@ -227,7 +226,6 @@ export function createContainer(opts: CreateOptions): Created {
     // undo runs backwards: the init (which may have joined) dies before the rmdir
     undo.push(() => driver.destroy(cgroup), () => killInit());
     rec.cgroup = cgroup;
-    rec.imageMount = imageMount;
     saveRecord(dir, rec);
     driver.apply(cgroup, spec.linux?.resources);
     failpoint('create:cgroup');
@@ -282,47 +280,13 @@ export function createContainer(opts: CreateOptions): Created {
 
 /** Spawn the init. PID (and time) namespaces apply to the children of the
  * calling thread, so the main thread switches into them just for this spawn:
- * the init must be the *first* process of a new PID namespace (it becomes PID 1).
- * posix_spawn, not child_process: the engine cannot create threads meanwhile. */
+ * the init must be the *first* process of a new PID namespace (it becomes PID 1). */
 function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncChannel } {
-  const [parentRead, childWrite] = libc.pipe();
-  const [childRead, parentWrite] = libc.pipe();
-  // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
-  const kept = Array.from({ length: 3 + opts.preserveFds }, (_, i): [number, number] => [i, i]);
-  const syncW = 3 + opts.preserveFds, syncR = syncW + 1;
-  const prepared = libc.prepareSpawn(process.execPath, [process.execPath, initScript(), String(syncW), String(syncR)], [],
-    [...kept, [childWrite, syncW], [childRead, syncR]], '/');
-  // Every fd is opened before the switch: between it and the switch back the
-  // main thread cannot create threads (EINVAL), so nothing but three native
-  // calls runs in that window.
-  const switches = (['pid', 'time'] as const).flatMap((type) => {
+  const namespaces = (['pid', 'time'] as const).flatMap((type) => {
     const ns = findNamespace(spec.linux?.namespaces, type);
-    if (!ns) return [];
-    // O_NONBLOCK: a FIFO given as the path must fail setns, not block open() forever
-    const target = ns.path ? libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.NONBLOCK | libc.O.CLOEXEC) : -1;
-    return [{ type, own: openOwnNamespace(type), target, flag: NS_CLONE_FLAG[type] }];
+    return ns ? [{ type, path: ns.path }] : [];
   });
-  // JavaScriptCore starts its GC helper threads lazily, at the first collection
-  // that needs them; one starting inside the window aborts the engine (seen
-  // after an image unpack filled the heap). A full collection now starts them
-  // on our terms (<1 ms on a fresh heap). Node's V8 starts its own at boot.
-  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
-  let pid: number;
-  try {
-    for (const s of switches) {
-      if (s.target >= 0) libc.setns(s.target, s.flag, `${s.type} namespace`);
-      else libc.unshare(s.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME);
-    }
-    pid = libc.spawnPrepared(prepared);
-  } finally {
-    for (const s of switches.reverse()) {
-      restoreNamespace(s.type, s.own);
-      if (s.target >= 0) libc.close(s.target);
-    }
-    libc.close(childWrite);
-    libc.close(childRead);
-  }
-  return { pid, chan: new SyncChannel(parentRead, parentWrite) };
+  return spawnSynced(initScript(), opts.preserveFds, namespaces);
 }
 
 function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec: Spec): void {

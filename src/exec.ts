@@ -6,13 +6,12 @@
 // it we return once the process has execve'd, leaving it to the caller's
 // subreaper (conmon, containerd-shim), as runc does. Failures exit 255.
 import { readFileSync } from 'node:fs';
-import { exitCode, waitForwardingSignals } from './linux/spawn';
+import { exitCode, waitForwardingSignals, type ChildNamespace } from './linux/spawn';
 import * as libc from './linux/libc';
-import { O, AT_FDCWD } from './linux/libc';
 import { loadContainer } from './container';
 import { ContainerError, containerDir, loadSpec } from './state';
-import { findNamespace, NS_CLONE_FLAG, NS_PROC_NAME, openOwnNamespace, restoreNamespace } from './linux/namespaces';
-import { SyncChannel, type ExecPlan } from './sync';
+import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
+import { spawnSynced, type ExecPlan, type SyncChannel } from './sync';
 import { validateProcessSpec, ValidationError } from './spec/validate';
 import { writePidFile } from './create';
 import { bundlePath } from './paths';
@@ -23,7 +22,7 @@ import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logError } from './log';
 import type { CommandContext } from './commands';
-import type { NamespaceType, Process, Spec } from './spec/types';
+import type { Process, Spec } from './spec/types';
 
 export interface ExecOptions {
   root: string;
@@ -114,38 +113,11 @@ function execInitScript(): string {
   return bundlePath('exec-init.js');
 }
 
-/** Namespaces only children see (pid, time) are switched on this thread for the
- * spawn, as create does for the init: everything is opened and prepared first,
- * because between the switch and the switch back the main thread cannot create
- * threads (EINVAL), so only native calls run in that window. */
-function spawnExecInit(initPid: number, forChildren: NamespaceType[], preserveFds: number): { pid: number; chan: SyncChannel } {
-  const [parentRead, childWrite] = libc.pipe();
-  const [childRead, parentWrite] = libc.pipe();
-  // fds 0-2 and the --preserve-fds range keep their numbers; the sync pipe follows them
-  const kept = Array.from({ length: 3 + preserveFds }, (_, i): [number, number] => [i, i]);
-  const syncW = 3 + preserveFds, syncR = syncW + 1;
-  const prepared = libc.prepareSpawn(process.execPath, [process.execPath, execInitScript(), String(syncW), String(syncR)], [],
-    [...kept, [childWrite, syncW], [childRead, syncR]], '/');
-  const switches = forChildren.map((type) => ({
-    type,
-    own: openOwnNamespace(type),
-    target: libc.openat(AT_FDCWD, `/proc/${initPid}/ns/${NS_PROC_NAME[type]}`, O.RDONLY | O.CLOEXEC),
-  }));
-  // JavaScriptCore's GC helper threads start lazily: start them now, outside the window
-  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
-  let pid: number;
-  try {
-    for (const s of switches) libc.setns(s.target, NS_CLONE_FLAG[s.type], `/proc/${initPid}/ns/${NS_PROC_NAME[s.type]}`);
-    pid = libc.spawnPrepared(prepared);
-  } finally {
-    for (const s of switches.reverse()) {
-      restoreNamespace(s.type, s.own);
-      libc.close(s.target);
-    }
-    libc.close(childWrite);
-    libc.close(childRead);
-  }
-  return { pid, chan: new SyncChannel(parentRead, parentWrite) };
+/** The exec-init enters the container's PID (and time) namespace as a first
+ * child of this thread, the way create starts the init (spawnSynced). */
+function spawnExecInit(initPid: number, forChildren: ChildNamespace['type'][], preserveFds: number): { pid: number; chan: SyncChannel } {
+  const namespaces = forChildren.map((type) => ({ type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[type]}` }));
+  return spawnSynced(execInitScript(), preserveFds, namespaces);
 }
 
 /** Drive the exec-init until it has execve'd (EOF after "ready") or failed. */

@@ -4,7 +4,7 @@
 //   exec.fifo    exists from create until start: the init blocks on it
 // The status is derived from the kernel (is the init alive, with the same start
 // time? is the cgroup frozen?), never trusted from the file alone.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, closeSync, fsyncSync, fstatSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, fstatSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Spec, State, Status } from './spec/types';
 import { validateContainerId } from './spec/validate';
@@ -190,11 +190,3 @@ export function lockContainer(root: string, id: string): () => void {
   return () => close(fd);
 }
 
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}

@@ -9,6 +9,7 @@
 //   init  → create  {"type":"error","msg":…}   any stage failed; the init exits
 // With a user namespace, stage 1 reports first ({"type":"stage2",…}): see src/userns-stages.ts.
 import * as libc from './linux/libc';
+import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
 import type { NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
 
 export interface InitPlan {
@@ -94,5 +95,23 @@ export class SyncChannel {
   close(): void {
     libc.close(this.readFd);
     libc.close(this.writeFd);
+  }
+}
+
+/** Start `bun|node <script> <syncW> <syncR>` as a first child in `namespaces`
+ * (see spawnIntoNamespaces), with fds 0-2 and the --preserve-fds range at their
+ * own numbers and the sync pipe right after them; returns the channel to it. */
+export function spawnSynced(script: string, preserveFds: number, namespaces: ChildNamespace[]): { pid: number; chan: SyncChannel } {
+  const [parentRead, childWrite] = libc.pipe();
+  const [childRead, parentWrite] = libc.pipe();
+  try {
+    const kept = Array.from({ length: 3 + preserveFds }, (_, i): [number, number] => [i, i]);
+    const syncW = 3 + preserveFds, syncR = syncW + 1;
+    const prepared = libc.prepareSpawn(process.execPath, [process.execPath, script, String(syncW), String(syncR)], [],
+      [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+    return { pid: spawnIntoNamespaces(prepared, namespaces), chan: new SyncChannel(parentRead, parentWrite) };
+  } finally {
+    libc.close(childWrite);
+    libc.close(childRead);
   }
 }

@@ -109,8 +109,3 @@ export function releaseHeldCapability(caps: Capabilities | undefined): void {
   capset(mask(caps?.effective), mask(caps?.permitted), mask(caps?.inheritable));
 }
 
-/** Parse the Cap* lines of /proc/<pid>/status into capability names (tests, ps). */
-export function namesFromMask(hex: string): string[] {
-  const m = BigInt('0x' + hex);
-  return Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => (m >> BigInt(n)) & 1n).map(([k]) => k);
-}

@@ -487,11 +487,3 @@ export function cgroupDriver(hs = hostHierarchies()): CgroupDriver {
   return new CgroupV2(unified.mountpoint);
 }
 
-export function ownCgroupPath(): string {
-  try {
-    const own = parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
-    return own.memory ?? own.pids ?? own.unified ?? '/';
-  } catch {
-    return '/';
-  }
-}

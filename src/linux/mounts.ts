@@ -3,7 +3,7 @@
 // raced in by another container sharing the rootfs) can never redirect a mount
 // onto a host path. The kernel does the resolution: openat2(RESOLVE_IN_ROOT)
 // gives an O_PATH fd, and the mount targets /proc/self/fd/N, that very inode.
-import { lstatSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import * as libc from './libc';
 import { MS, O, SYS, SysError } from './libc';
@@ -405,7 +405,3 @@ function mountCgroups(ctx: MountContext, m: Mount, o: ParsedOptions): void {
   if (ro) mountAt(ctx, m.destination, (t) => libc.mount(null, t, null, MS.REMOUNT | MS.RDONLY | base, null));
 }
 
-/** Write a file inside the root, resolving symlinks inside it. */
-export function writeInRoot(root: string, path: string, data: string): void {
-  writeFileSync(resolveInRoot(root, path), data);
-}

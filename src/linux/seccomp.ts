@@ -7,7 +7,7 @@
 // CAP_SYS_ADMIN; see becomeProcess in init.ts).
 import { logDebug } from '../log';
 import { checkScmp, encodeArgs, libseccomp, NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, type FilterCtx } from './libseccomp';
-import type { Process, Seccomp, SeccompArg, SeccompSyscall, State } from '../spec/types';
+import type { Seccomp, SeccompArg, SeccompSyscall, State } from '../spec/types';
 import { connectUnix, sendWithFd } from './scmrights';
 import { close, fcntl, F_DUPFD_CLOEXEC } from './libc';
 
@@ -208,16 +208,6 @@ export function loadSeccompFilter(filter: SeccompFilter): void {
   checkScmp(libseccomp().load(filter.ctx), 'seccomp_load');
 }
 
-/** Build and load in one go, for a caller with no earlier stage to build in.
- * libseccomp must be reachable (call it before entering the container's mount
- * namespace, or have built a filter already), and without no_new_privs the
- * caller must still hold CAP_SYS_ADMIN (see setCapabilitySets' `hold`). */
-export function loadSeccomp(profile: Seccomp | undefined, _p: Process): void {
-  if (!profile) return;
-  const filter = buildSeccompFilter(profile);
-  if (filter.notify) throw new Error('SCMP_ACT_NOTIFY: the listener must be connected before entering the container (connectListener)');
-  loadSeccompFilter(filter);
-}
 
 /** Connect to listenerPath while the host's filesystem is reachable; the fd
  * stays above the --preserve-fds range and closes at execve. */

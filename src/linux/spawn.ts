@@ -5,6 +5,7 @@
 // worker thread at any moment during child_process.spawn — it then aborts.
 // posix_spawn runs entirely in C on the calling thread, so it is safe there.
 import * as libc from './libc';
+import { NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './namespaces';
 import { constants } from 'node:os';
 
 export interface ExitStatus {
@@ -45,8 +46,40 @@ export function exitCode(st: ExitStatus): number {
   return st.code ?? 255;
 }
 
-export function signalNumber(name: NodeJS.Signals): number {
-  return constants.signals[name];
+/** A namespace that only children of the caller enter: joined by path, or new. */
+export interface ChildNamespace {
+  type: 'pid' | 'time';
+  path?: string;
+}
+
+/** Spawn with this thread switched into PID/time namespaces, then switch back.
+ * Between the switch and the switch back the kernel refuses to create threads
+ * in the caller (EINVAL), and the engine aborts if it wants one: every fd is
+ * opened and the spawn prepared beforehand, so only native calls run there. */
+export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: ChildNamespace[]): number {
+  const switches = namespaces.map((ns) => ({
+    ns,
+    own: openOwnNamespace(ns.type),
+    // O_NONBLOCK: a FIFO given as the path must fail setns, not block open() forever
+    target: ns.path ? libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.NONBLOCK | libc.O.CLOEXEC) : -1,
+  }));
+  // JavaScriptCore starts its GC helper threads lazily, at the first collection
+  // that needs them; one starting inside the window aborts the engine (seen
+  // after an image unpack filled the heap). A full collection now starts them
+  // on our terms (<1 ms on a fresh heap). Node's V8 starts its own at boot.
+  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+  try {
+    for (const s of switches) {
+      if (s.target >= 0) libc.setns(s.target, NS_CLONE_FLAG[s.ns.type], `${s.ns.path} (${s.ns.type})`);
+      else libc.unshare(NS_CLONE_FLAG[s.ns.type]);
+    }
+    return libc.spawnPrepared(prepared);
+  } finally {
+    for (const s of switches.reverse()) {
+      restoreNamespace(s.ns.type, s.own);
+      if (s.target >= 0) libc.close(s.target);
+    }
+  }
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
