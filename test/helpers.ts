@@ -3,7 +3,7 @@
 // Every test file gets its own --root, and every container a unique id, so
 // files can run side by side; cleanup deletes by id, never by name pattern.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Spec } from '../src/spec/types';
 
@@ -150,4 +150,23 @@ export function waitFor<T>(fn: () => T | undefined | false, what: string, ms = 1
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
+}
+
+/** Everything a pty master yields until every slave fd is closed (then read
+ * fails with EIO); the master is closed afterwards. */
+export function drainPty(master: number): string {
+  const buf = Buffer.alloc(4096);
+  let out = '';
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(master, buf);
+    } catch {
+      break;
+    }
+    if (n <= 0) break;
+    out += buf.subarray(0, n).toString();
+  }
+  closeSync(master);
+  return out;
 }

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processStartTime } from '../../src/state';
-import { CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, declareScenario, printResults, record, run, RUNTIMES, shellQuote, toyrunHas, uniqueName, type Out, type Runtime } from './e2e';
+import { CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, printResults, run, registerScenarios, shellQuote, uniqueName, type Out, type Runtime, type Scenario } from './e2e';
 
 const test = suite('e2e containerd');
 const NS = 'toyrun-e2e';
@@ -107,12 +107,6 @@ test.before(() => {
   assert.is(s.status, 0, s.stderr);
   ok(['images', 'import', archive]);
 });
-
-interface Scenario {
-  name: string;
-  needs?: string;
-  fn: (rt: Runtime) => void;
-}
 
 /** One long-running container per runtime, used by the task scenarios in order. */
 const taskName: Partial<Record<Runtime['name'], string>> = {};
@@ -225,28 +219,7 @@ const scenarios: Scenario[] = [
   },
 ];
 
-for (const rt of RUNTIMES) {
-  for (const s of scenarios) {
-    const title = `containerd: ${s.name}`;
-    declareScenario(title);
-    if (rt.name === 'toyrun' && s.needs && !toyrunHas(s.needs)) {
-      record(title, rt.name, `skipped (no \`${s.needs}\` command in this build)`);
-      test.skip(`${title} [${rt.name}]`, () => undefined);
-      continue;
-    }
-    test(`${title} [${rt.name}]`, () => {
-      try {
-        const t0 = Date.now();
-        s.fn(rt);
-        if (process.env.E2E_TIMES) process.stderr.write(`${title} [${rt.name}] ${Date.now() - t0} ms\n`);
-        record(title, rt.name, 'pass');
-      } catch (e) {
-        record(title, rt.name, 'FAIL');
-        throw e;
-      }
-    });
-  }
-}
+registerScenarios(test, 'containerd', scenarios);
 
 test.after(() => {
   try {

@@ -5,6 +5,7 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Test } from 'uvu';
 import { BUSYBOX_ROOTFS, REPO, TOYRUN } from '../helpers';
 
 export interface Runtime {
@@ -125,4 +126,38 @@ export function printResults(title: string): void {
   const lines = [`\n${'scenario'.padEnd(w)} | toyrun | runc`, `${'-'.repeat(w)}-|--------|------`];
   for (const [s, r] of rows) lines.push(`${s.padEnd(w)} | ${r.toyrun ?? '-'} | ${r.runc ?? '-'}`);
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+export interface Scenario {
+  name: string;
+  /** A toyrun command the scenario needs; skipped (and said so) in a build without it. */
+  needs?: string;
+  fn: (rt: Runtime) => void;
+}
+
+/** Register every scenario once per runtime, recording each verdict for the table.
+ * E2E_TIMES=1 prints how long each took. */
+export function registerScenarios(test: Test, prefix: string, scenarios: Scenario[]): void {
+  for (const rt of RUNTIMES) {
+    for (const s of scenarios) {
+      const title = `${prefix}: ${s.name}`;
+      declareScenario(title);
+      if (rt.name === 'toyrun' && s.needs && !toyrunHas(s.needs)) {
+        record(title, rt.name, `skipped (no \`${s.needs}\` command in this build)`);
+        test.skip(`${title} [${rt.name}]`, () => undefined);
+        continue;
+      }
+      test(`${title} [${rt.name}]`, () => {
+        try {
+          const t0 = Date.now();
+          s.fn(rt);
+          if (process.env.E2E_TIMES) process.stderr.write(`${title} [${rt.name}] ${Date.now() - t0} ms\n`);
+          record(title, rt.name, 'pass');
+        } catch (e) {
+          record(title, rt.name, 'FAIL');
+          throw e;
+        }
+      });
+    }
+  }
 }

@@ -4,8 +4,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import {
-  CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, declareScenario, printResults, record, run, RUNTIMES, shellQuote, toyrunHas,
-  toyrunHasSeccomp, uniqueName, type Out, type Runtime,
+  CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, printResults, run, registerScenarios, shellQuote,
+  toyrunHasSeccomp, uniqueName, type Out, type Runtime, type Scenario,
 } from './e2e';
 
 const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF };
@@ -44,12 +44,6 @@ function status(rt: Runtime, name: string): string {
 
 function remove(rt: Runtime, name: string): void {
   podman(rt, ['rm', '-f', '-t', '0', name]);
-}
-
-interface Scenario {
-  name: string;
-  needs?: string;
-  fn: (rt: Runtime) => void;
 }
 
 const scenarios: Scenario[] = [
@@ -248,26 +242,7 @@ const scenarios: Scenario[] = [
 
 test.before(() => ensurePodmanImage(env));
 
-for (const rt of RUNTIMES) {
-  for (const s of scenarios) {
-    const title = `podman: ${s.name}`;
-    declareScenario(title);
-    if (rt.name === 'toyrun' && s.needs && !toyrunHas(s.needs)) {
-      record(title, rt.name, `skipped (no \`${s.needs}\` command in this build)`);
-      test.skip(`${title} [${rt.name}]`, () => undefined);
-      continue;
-    }
-    test(`${title} [${rt.name}]`, () => {
-      try {
-        s.fn(rt);
-        record(title, rt.name, 'pass');
-      } catch (e) {
-        record(title, rt.name, 'FAIL');
-        throw e;
-      }
-    });
-  }
-}
+registerScenarios(test, 'podman', scenarios);
 
 test.after(() => {
   for (const n of names) run('/usr/bin/podman', ['rm', '-f', '-t', '0', n], { env, cwd });

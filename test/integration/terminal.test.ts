@@ -5,33 +5,15 @@
 // the pty to the user's own terminal.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as libc from '../../src/linux/libc';
 import { listenConsoleSocket, recvConsoleMessage, type ConsoleMessage } from '../../src/linux/console';
-import { TOYRUN, Toyrun, leftovers, uniqueId } from '../helpers';
+import { TOYRUN, Toyrun, drainPty, leftovers, uniqueId } from '../helpers';
 
 const t = new Toyrun('terminal');
 test.after(() => t.cleanup());
-
-/** Everything the pty master yields until every slave fd is closed (EIO). */
-function drain(master: number): string {
-  const buf = Buffer.alloc(4096);
-  let out = '';
-  for (;;) {
-    let n = 0;
-    try {
-      n = readSync(master, buf);
-    } catch {
-      break;
-    }
-    if (n <= 0) break;
-    out += buf.subarray(0, n).toString();
-  }
-  libc.close(master);
-  return out;
-}
 
 function checkMessage(m: ConsoleMessage): void {
   assert.is(m.payload.toString(), '/dev/ptmx');
@@ -76,7 +58,7 @@ test('create --console-socket: the master arrives as callers expect; the slave i
     const m = r.accept();
     checkMessage(m);
     t.ok(['start', id]);
-    const out = drain(m.fd).replace(/\r/g, '').split('\n');
+    const out = drainPty(m.fd).replace(/\r/g, '').split('\n');
     assert.is(out[0], '/dev/pts/0');
     assert.is(out[1], '33 99');
     assert.is(out[2], '1 34816', 'PID 1 leads its session, /dev/pts/0 is its controlling tty');
@@ -100,7 +82,7 @@ test('exec --tty --console-socket --detach: a new pty in the container\'s devpts
     assert.is(e.status, 0);
     const m = r.accept();
     checkMessage(m);
-    const out = drain(m.fd).replace(/\r/g, '').split('\n');
+    const out = drainPty(m.fd).replace(/\r/g, '').split('\n');
     assert.is(out[0], '/dev/pts/0');
     assert.is(out[1], '34816');
   } finally {

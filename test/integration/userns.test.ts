@@ -4,9 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId } from '../helpers';
+import { BUSYBOX_ROOTFS, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
 import { spawnExecInUserNamespace } from '../../src/userns-stages';
 import { loadRecord, loadSpec } from '../../src/state';
@@ -322,19 +322,7 @@ test('process.terminal: the runtime connects the console socket (in a root-only 
     closeFd(conn);
     assert.is(m.payload.toString(), '/dev/ptmx');
     t.ok(['start', id]);
-    const buf = Buffer.alloc(4096);
-    let out = '';
-    for (;;) {
-      let n = 0;
-      try {
-        n = readSync(m.fd, buf);
-      } catch {
-        break; // EIO: every slave closed
-      }
-      if (n <= 0) break;
-      out += buf.subarray(0, n).toString();
-    }
-    closeFd(m.fd);
+    const out = drainPty(m.fd);
     assert.is(out.replace(/\r/g, ''), '/dev/pts/0\n0\n');
   } finally {
     closeFd(lfd);
@@ -358,19 +346,7 @@ test('exec --tty --console-socket into a user-namespaced container: the socket i
     const conn = accept(lfd);
     const m = recvConsoleMessage(conn, path);
     closeFd(conn);
-    const buf = Buffer.alloc(4096);
-    let out = '';
-    for (;;) {
-      let n = 0;
-      try {
-        n = readSync(m.fd, buf);
-      } catch {
-        break;
-      }
-      if (n <= 0) break;
-      out += buf.subarray(0, n).toString();
-    }
-    closeFd(m.fd);
+    const out = drainPty(m.fd);
     assert.is(out.replace(/\r/g, ''), '/dev/pts/0\n0\n');
   } finally {
     closeFd(lfd);
