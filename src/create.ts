@@ -10,7 +10,10 @@ import {
   claimContainerDir, ContainerError, lockContainer, OCI_VERSION, processStartTime, removeContainerDir, saveRecord,
   toOciState, writeFileAtomic, type ContainerRecord,
 } from './state';
-import { cgroupDirs, cgroupDriver, hostHierarchies, joinFiles, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
+import {
+  allJoinFiles, cgroupDirs, cgroupDriver, hostHierarchies, joinFiles, moveIntoCgroup, resolveCgroupPath, startMoveGracePeriod,
+  type CgroupRecord,
+} from './linux/cgroups';
 import { failpoint } from './failpoint';
 import { findNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
@@ -48,6 +51,8 @@ export interface CreateOptions {
   terminal?: boolean;
   /** `toyrun run`: start follows at once, so the init need not shrink while it waits. */
   startsAtOnce?: boolean;
+  /** The bundle's config.json, already loaded and validated by the caller. */
+  spec?: Spec;
 }
 
 export interface Created {
@@ -146,7 +151,7 @@ export function createContainer(opts: CreateOptions): Created {
   checkPreservedFds(opts.preserveFds);
   const bundle = resolve(opts.bundle ?? process.cwd());
   trace('loading config');
-  const spec = loadBundleSpec(bundle);
+  const spec = opts.spec ?? loadBundleSpec(bundle);
   if (opts.extraMounts) spec.mounts = [...(spec.mounts ?? []), ...opts.extraMounts];
   if (opts.terminal && spec.process) spec.process.terminal = true;
   const rootPath = spec.root?.path ?? 'rootfs';
@@ -155,6 +160,7 @@ export function createContainer(opts: CreateOptions): Created {
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
 
   trace('validated config');
+  startMoveGracePeriod();
   const dir = claimContainerDir(opts.root, id);
   // Held until create returns: start/kill/delete of this id wait for it (the
   // kernel drops the lock if we are killed, and `creator` then reads as dead).
@@ -227,6 +233,8 @@ export function createContainer(opts: CreateOptions): Created {
     undo.push(() => driver.destroy(cgroup), () => killInit());
     rec.cgroup = cgroup;
     saveRecord(dir, rec);
+    const joining = joinFiles(cgroup);
+    if (spawned) moveIntoCgroup(spawned.pid, joining.byParent); // while its engine boots
     driver.apply(cgroup, spec.linux?.resources);
     failpoint('create:cgroup');
     trace('cgroup ready');
@@ -237,7 +245,7 @@ export function createContainer(opts: CreateOptions): Created {
     if (userns) recordInit(userns);
     if (!spawned) throw new ContainerError('internal: the init was not spawned');
     const pid = spawned.pid;
-    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, joinFiles(cgroup));
+    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, allJoinFiles(cgroup));
 
     const plan: InitPlan = {
       type: 'plan',
@@ -249,7 +257,7 @@ export function createContainer(opts: CreateOptions): Created {
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       consoleSocket: opts.consoleSocket,
-      cgroupJoin: userns ? [] : joinFiles(cgroup), // with a user namespace, joined by us above
+      cgroupJoin: userns ? [] : joining.bySelf, // with a user namespace, joined by us above
       cgroupPaths: cgroup.paths,
       cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
       stateDirFd: userns?.stateDirFd,

@@ -17,7 +17,7 @@ import { writePidFile } from './create';
 import { bundlePath } from './paths';
 import { spawnExecInUserNamespace } from './userns-stages';
 import { unsupportedCapabilities } from './linux/capabilities';
-import { joinFiles } from './linux/cgroups';
+import { allJoinFiles, joinFiles, moveIntoCgroup } from './linux/cgroups';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logError } from './log';
@@ -176,23 +176,30 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     // the mount namespace (one may be the host's, which can't be joined from inside),
     // and the host-owned cgroup files are written by us.
     const userns = findNamespace(nss, 'user') !== undefined;
+    const joining = joinFiles(rec.cgroup);
     const plan: ExecPlan = {
       type: 'exec',
       process: p,
       namespaces: userns ? namespaces.filter((n) => n.type === 'mount') : namespaces,
-      cgroupJoin: userns ? [] : joinFiles(rec.cgroup),
+      cgroupJoin: userns ? [] : joining.bySelf,
       seccomp: spec?.linux?.seccomp,
       consoleSocket: opts.consoleSocket ?? receiver?.path,
       preserveFds: opts.preserveFds,
     };
     const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
-      ? spawnExecInUserNamespace(rec.pid, spec as Spec, bundlePath('init.js'), execInitScript(), opts.preserveFds, joinFiles(rec.cgroup), plan.consoleSocket)
+      ? spawnExecInUserNamespace(rec.pid, spec as Spec, bundlePath('init.js'), execInitScript(), opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)
       : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
     const { pid, chan } = spawned;
     plan.consoleSocketFd = spawned.consoleSocketFd;
     try {
+      if (!userns) moveIntoCgroup(pid, joining.byParent); // while its engine boots
       awaitExec(chan, plan);
     } catch (e) {
+      try {
+        libc.kill(pid, 9); // after a failed move it still waits for the plan; otherwise it is exiting anyway
+      } catch {
+        // exited after reporting
+      }
       try {
         libc.waitpid(pid, 0); // it exits 255 right after reporting: reap it
       } catch {

@@ -12,13 +12,14 @@ import { logError, trace } from './log';
 export function runContainer(opts: CreateOptions, detach: boolean): Promise<number> {
   // process.terminal without a console socket: toyrun receives the pty itself
   // and relays it to the user's terminal (runc's behaviour)
-  const terminal = !opts.consoleSocket && (opts.terminal === true || loadBundleSpec(resolve(opts.bundle ?? process.cwd())).process?.terminal === true);
+  const spec = loadBundleSpec(resolve(opts.bundle ?? process.cwd()));
+  const terminal = !opts.consoleSocket && (opts.terminal === true || spec.process?.terminal === true);
   if (terminal && detach) throw new UsageError('cannot allocate tty if toyrun will detach without setting console socket');
   const receiver = terminal ? new ConsoleReceiver() : undefined;
   let created: ReturnType<typeof createContainer>;
   let master: number | undefined;
   try {
-    created = createContainer({ ...opts, startsAtOnce: true, ...(receiver ? { consoleSocket: receiver.path } : {}) });
+    created = createContainer({ ...opts, spec, startsAtOnce: true, ...(receiver ? { consoleSocket: receiver.path } : {}) });
     try {
       if (receiver) master = receiver.receiveMaster();
       startContainer(opts.root, opts.id);

@@ -6,9 +6,10 @@
 // Drivers share the CgroupDriver interface; the record kept in state.json lists
 // the directories so that later commands need not recompute anything.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Resources } from '../spec/types';
 import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
+import * as libc from './libc';
 
 export interface CgroupRecord {
   /** 1 for v1/hybrid hosts, 2 for unified hosts. */
@@ -198,21 +199,69 @@ export function pidsIn(rec: CgroupRecord): number[] {
 
 // ---- joining ----------------------------------------------------------------------
 
-/** The files the init writes "0" (itself) into, as its first stage.
+/** How a new process joins the container's cgroup: `byParent` files get its PID
+ * from the parent while it is still booting, `bySelf` files get "0" from the
+ * process itself, as its first stage.
+ *
  * Moving a process through cgroup.procs write-locks the global threadgroup
  * rwsem, and the first such write of a burst waits for an RCU grace period
- * (~10 ms on a busy machine; it also stalls every fork on the host meanwhile).
- * On v1, writing "0" to `tasks` moves only the calling thread and takes no such
- * lock: the init moves its main thread, the one that will execve (exec leaves
- * only that thread; memcg charges follow the thread-group leader, so the
- * engine's later allocations are the container's). cgroup2 has no per-thread
- * move for domain cgroups: there the whole process goes through cgroup.procs,
- * from the init itself, so that nothing the engine allocated before is charged. */
-export function joinFiles(rec: CgroupRecord): string[] {
+ * (~9 ms here; it also stalls every fork on the host meanwhile). On v1, writing
+ * "0" to `tasks` moves only the calling thread and takes no such lock: the
+ * process moves its main thread, the one that will execve (exec leaves only that
+ * thread; memcg charges follow the thread-group leader, so the engine's later
+ * allocations are the container's, and its boot-time ones are not).
+ *
+ * cgroup2 has no per-thread move for domain cgroups, so that one write pays the
+ * grace period. Where the container's cgroup2 directory has neither the memory
+ * nor the pids controller (a hybrid host, whose cgroup2 side carries at most
+ * leftovers such as hugetlb), nothing there can hold the booting engine to the
+ * container's limits: the parent moves the process while its engine boots, and
+ * the wait overlaps the boot instead of following it. Otherwise the process
+ * moves itself once booted, so that neither the engine's boot memory nor its
+ * helper threads count against memory.max and pids.max. */
+export function joinFiles(rec: CgroupRecord): { byParent: string[]; bySelf: string[] } {
   const v1Dirs = new Set(Object.entries(rec.paths).filter(([c]) => c !== 'unified').map(([, d]) => d));
-  const files = [...v1Dirs].map((d) => join(d, 'tasks'));
-  if (rec.paths.unified) files.push(join(rec.paths.unified, 'cgroup.procs'));
-  return files;
+  const bySelf = [...v1Dirs].map((d) => join(d, 'tasks'));
+  const byParent: string[] = [];
+  const unified = rec.paths.unified;
+  if (unified) {
+    const procs = join(unified, 'cgroup.procs');
+    const limiting = readControllers(unified).some((c) => c === 'memory' || c === 'pids');
+    (limiting ? bySelf : byParent).push(procs);
+  }
+  return { byParent, bySelf };
+}
+
+/** Start, in the background, the grace period that moving a process through
+ * cgroup.procs must wait for. The rcu_sync guarding the threadgroup rwsem lets
+ * a writer that comes within about one grace period of the previous one through
+ * without a new wait: a no-op move (our own PID into the cgroup we are in) on a
+ * worker thread pays the wait while we go on validating, claiming and spawning,
+ * and the real move a few milliseconds later finds it paid. Only a head start:
+ * if the write fails, or comes too late, the real move waits as it would have. */
+export function startMoveGracePeriod(): void {
+  const h = hostHierarchies().find((x) => x.version === 2);
+  const own = ownCgroups().unified;
+  if (!h || own === undefined) return;
+  let fd: number;
+  try {
+    fd = libc.openat(libc.AT_FDCWD, join(h.mountpoint, relToMount(h, own), 'cgroup.procs'), libc.O.WRONLY | libc.O.CLOEXEC);
+  } catch {
+    return;
+  }
+  libc.writeInBackground(fd, Buffer.from(String(process.pid)));
+}
+
+/** Move process `pid` (all its threads) through each cgroup.procs file. */
+export function moveIntoCgroup(pid: number, procsFiles: string[]): void {
+  for (const file of procsFiles) writeCgroupFile(dirname(file), basename(file), String(pid));
+}
+
+/** All of the cgroup files, for a parent that moves a process it has stopped
+ * (the user-namespace stages, where the host-owned files are not writable from inside). */
+export function allJoinFiles(rec: CgroupRecord): string[] {
+  const { byParent, bySelf } = joinFiles(rec);
+  return [...bySelf, ...byParent];
 }
 
 // ---- the driver interface ------------------------------------------------------

@@ -361,6 +361,18 @@ export const POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 16;
 export function write(fd: number, data: Buffer): number {
   return check(f.write(fd, data, data.length), 'write');
 }
+/** write(2) on one of the engine's worker threads (koffi's asynchronous call),
+ * for a write that may block in the kernel while this thread goes on. The fd is
+ * closed once the write is done; errors are ignored. */
+export function writeInBackground(fd: number, data: Buffer): void {
+  f.write.async(fd, data, data.length, () => {
+    try {
+      close(fd);
+    } catch {
+      // closed already
+    }
+  });
+}
 export function read(fd: number, buf: Buffer): number {
   return check(f.read(fd, buf, buf.length), 'read');
 }

@@ -28,15 +28,27 @@ export function reap(pid: number): ExitStatus | undefined {
   return sig === 0 ? { code: (status >> 8) & 0xff, signal: null } : { code: null, signal: sig };
 }
 
-/** Resolve when the child exits; polls so that the event loop (signal forwarding) keeps running. */
-export function waitForExit(pid: number, intervalMs = 2): Promise<ExitStatus> {
+/** Resolve when the child exits, without blocking the event loop (signal forwarding keeps running). */
+export function waitForExit(pid: number): Promise<ExitStatus> {
   return new Promise((resolve) => {
-    const tick = (): void => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const check = (): boolean => {
       const st = reap(pid);
-      if (st) resolve(st);
-      else setTimeout(tick, intervalMs);
+      if (!st) return false;
+      process.off('SIGCHLD', check);
+      clearTimeout(timer);
+      resolve(st);
+      return true;
     };
-    tick();
+    // SIGCHLD wakes us when the child exits; the listener goes in before the first
+    // check, so an exit in between is not missed. The slow poll covers an engine
+    // that delivers no SIGCHLD to listeners (each wake-up tries only this pid, so
+    // no other child is reaped by mistake).
+    process.on('SIGCHLD', check);
+    const poll = (): void => {
+      if (!check()) timer = setTimeout(poll, 100);
+    };
+    poll();
   });
 }
 

@@ -10,6 +10,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmdirSync, writeFileSync
 import { join } from 'node:path';
 import { FIXTURES, leftovers, TOYRUN, Toyrun, uniqueId, waitFor } from '../helpers';
 import { CgroupV2 } from '../../src/linux/cgroups-v2';
+import { startMoveGracePeriod } from '../../src/linux/cgroups';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('resources');
@@ -96,6 +97,28 @@ test('the container sees its own cgroup at / (cgroup namespace), and delete remo
   assert.match(host, `0::/toyrun/${id}\n`);
   t.ok(['delete', '--force', id]);
   assert.equal(leftovers(t, id), []);
+});
+
+test('a created init is in every hierarchy of its cgroup before start (cgroup2 moved by create, v1 by itself)', () => {
+  const bundle = t.bundle((s) => ((s.process as NonNullable<Spec['process']>).args = ['true']));
+  const id = uniqueId('join');
+  create(['create', '--bundle', bundle, id], id);
+  const pid = (JSON.parse(t.ok(['state', id]).stdout) as { pid: number }).pid;
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  const own = readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n');
+  assert.is(lines.length, own.length, 'as many hierarchies as the host has');
+  for (const l of lines) assert.ok(l.endsWith(`/toyrun/${id}`), l);
+  assert.ok(lines.includes(`0::/toyrun/${id}`), lines.join('\n'));
+  t.ok(['delete', '--force', id]);
+  assert.equal(leftovers(t, id), []);
+});
+
+test('the head start on the cgroup2 grace period moves nothing', async () => {
+  const before = readFileSync('/proc/self/cgroup', 'utf8');
+  startMoveGracePeriod();
+  // the no-op write runs on a worker thread: give it the time of a grace period or two
+  await new Promise((r) => setTimeout(r, 60));
+  assert.is(readFileSync('/proc/self/cgroup', 'utf8'), before);
 });
 
 test('cgroup namespace view from inside: every hierarchy at /', () => {

@@ -12,7 +12,7 @@ import { spawnExecInUserNamespace } from '../../src/userns-stages';
 import { loadRecord, loadSpec } from '../../src/state';
 import { accept, close as closeFd, waitpid } from '../../src/linux/libc';
 import { listenConsoleSocket, recvConsoleMessage } from '../../src/linux/console';
-import { joinFiles } from '../../src/linux/cgroups';
+import { allJoinFiles } from '../../src/linux/cgroups';
 
 const t = new Toyrun('userns');
 const HOST = 300000; // host ids of the container's root
@@ -376,7 +376,7 @@ test('exec helper: a new process enters the running container\'s user namespace,
   const stateDir = join(t.root, id);
   const spec = loadSpec(stateDir) as Spec;
   const rec = loadRecord(t.root, id);
-  const procs = joinFiles(rec.cgroup);
+  const procs = allJoinFiles(rec.cgroup);
   const { pid, chan } = spawnExecInUserNamespace(initPid, spec, join(REPO, 'dist', 'init.js'), probe, 0, procs);
   try {
     const msg = chan.recv() as unknown as { type: string; ns: string[]; status: string };

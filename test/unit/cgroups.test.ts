@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CgroupV1, cgroupDriver, hostCgroupVersion, parseCgroupMounts, parseProcCgroup, resolveCgroupPath, type CgroupRecord,
+  CgroupV1, cgroupDriver, hostCgroupVersion, joinFiles, parseCgroupMounts, parseProcCgroup, resolveCgroupPath, type CgroupRecord,
 } from '../../src/linux/cgroups';
 import { blkioToIoWeight, CgroupV2, sharesToWeight, swapToV2 } from '../../src/linux/cgroups-v2';
 import { keyValues, parseCpuList, statsV1, statsV2, toJson } from '../../src/linux/cgroup-stats';
@@ -46,6 +46,32 @@ test('layout: a unified host selects the v2 driver on its mount point', () => {
 test('layout: /proc/self/cgroup per controller, v2 entry as "unified"', () => {
   const own = parseProcCgroup('4:memory:/a/b\n3:cpu,cpuacct:/c\n1:name=systemd:/s\n0::/u\n');
   assert.equal(own, { memory: '/a/b', cpu: '/c', cpuacct: '/c', 'name=systemd': '/s', unified: '/u' });
+});
+
+test('joining: v1 tasks by the process itself; cgroup2 by the parent unless memory or pids could hold the booting engine', () => {
+  const root = mkdtempSync('/tmp/toyrun-join-');
+  try {
+    const dir = (name: string, controllers: string): string => {
+      const d = join(root, name);
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, 'cgroup.controllers'), controllers);
+      return d;
+    };
+    const cpu = dir('cpu,cpuacct', ''), mem = dir('memory', '');
+    // hybrid: cgroup2 holds only hugetlb; cpu and cpuacct share a mount, joined once
+    const hybrid = { version: 1 as const, paths: { cpu, cpuacct: cpu, memory: mem, unified: dir('unified', 'hugetlb\n') } };
+    assert.equal(joinFiles(hybrid), { byParent: [join(root, 'unified', 'cgroup.procs')], bySelf: [join(cpu, 'tasks'), join(mem, 'tasks')] });
+    // a controller-less cgroup2 side: by the parent as well
+    assert.equal(joinFiles({ ...hybrid, paths: { ...hybrid.paths, unified: dir('bare', '') } }).byParent, [join(root, 'bare', 'cgroup.procs')]);
+    // unified host with memory and pids: the process moves itself once booted
+    const v2 = { version: 2 as const, paths: { unified: dir('v2', 'cpuset cpu io memory pids\n') } };
+    assert.equal(joinFiles(v2), { byParent: [], bySelf: [join(root, 'v2', 'cgroup.procs')] });
+    assert.equal(joinFiles({ version: 2, paths: { unified: dir('v2-pids', 'pids') } }).bySelf, [join(root, 'v2-pids', 'cgroup.procs')]);
+    // pure v1: nothing for the parent
+    assert.equal(joinFiles({ version: 1, paths: { memory: mem } }), { byParent: [], bySelf: [join(mem, 'tasks')] });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('cgroupsPath: absent, absolute, relative to our own cgroup', () => {
