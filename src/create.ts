@@ -160,7 +160,11 @@ export function createContainer(opts: CreateOptions): Created {
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
 
   trace('validated config');
-  startMoveGracePeriod();
+  const usernsWanted = findNamespace(spec.linux?.namespaces, 'user') !== undefined;
+  // The grace period that moving the init through cgroup.procs waits for starts
+  // now and runs while we claim the id and the init boots (startMoveGracePeriod).
+  // It holds the cgroup mutex meanwhile: the cgroup made below waits for its end.
+  if (!usernsWanted) startMoveGracePeriod();
   const dir = claimContainerDir(opts.root, id);
   // Held until create returns: start/kill/delete of this id wait for it (the
   // kernel drops the lock if we are killed, and `creator` then reads as dead).
@@ -200,7 +204,6 @@ export function createContainer(opts: CreateOptions): Created {
     // engine boots (~6 ms) while we make the cgroup, and it only joins it once the
     // plan arrives. With one, the init must be born into a namespace we set up
     // around the cgroup (src/userns-stages.ts), so the cgroup comes first.
-    const usernsWanted = findNamespace(spec.linux?.namespaces, 'user') !== undefined;
     let spawned: { pid: number; chan: SyncChannel } | undefined;
     let killInit = (): void => undefined;
     const recordInit = (s: { pid: number; chan: SyncChannel }): void => {
@@ -239,6 +242,7 @@ export function createContainer(opts: CreateOptions): Created {
     failpoint('create:cgroup');
     trace('cgroup ready');
 
+    if (usernsWanted) startMoveGracePeriod(); // the stages take about as long as the grace period
     const userns = usernsWanted
       ? spawnInitInUserNamespace(spec, dir, rootfs, initScript(), opts.preserveFds, opts.consoleSocket)
       : undefined;
