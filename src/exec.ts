@@ -17,7 +17,7 @@ import { writePidFile } from './create';
 import { bundlePath } from './paths';
 import { spawnExecInUserNamespace } from './userns-stages';
 import { unsupportedCapabilities } from './linux/capabilities';
-import { allJoinFiles, joinFiles, moveIntoCgroup } from './linux/cgroups';
+import { allJoinFiles, joinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logError } from './log';
@@ -165,6 +165,8 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   if (status === 'creating') throw new ContainerError('cannot exec in a container that is being created');
   const spec = loadSpec(containerDir(opts.root, opts.id));
   const nss = spec?.linux?.namespaces ?? [];
+  const userns = findNamespace(nss, 'user') !== undefined;
+  if (!userns) startMoveGracePeriod(); // paid while the helper is spawned and boots
   const forChildren = (['pid', 'time'] as const).filter((t) => findNamespace(nss, t));
   const namespaces = nss
     .filter((n) => !['pid', 'time', 'user'].includes(n.type))
@@ -175,7 +177,6 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     // With a user namespace, nsenter and stage 1 (src/userns-stages.ts) join all but
     // the mount namespace (one may be the host's, which can't be joined from inside),
     // and the host-owned cgroup files are written by us.
-    const userns = findNamespace(nss, 'user') !== undefined;
     const joining = joinFiles(rec.cgroup);
     const plan: ExecPlan = {
       type: 'exec',
