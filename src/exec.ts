@@ -210,8 +210,11 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     }
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     if (opts.detach) return 0;
-    if (receiver) relayTerminal(receiver.receiveMaster());
-    return await waitExit(pid);
+    if (!receiver) return await waitExit(pid);
+    // forwarding starts before the relay, which yields to the event loop for it
+    const exited = waitForwardingSignals(pid, { terminal: true });
+    await relayTerminal(receiver.receiveMaster());
+    return exitCode(await exited);
   } finally {
     receiver?.close();
   }

@@ -32,19 +32,18 @@ export function runContainer(opts: CreateOptions, detach: boolean): Promise<numb
     receiver?.close();
   }
   if (detach) return Promise.resolve(0);
-  if (master !== undefined) relayTerminal(master);
-  const pid = created.rec.pid;
-  return new Promise((resolveExit) => {
-    void waitForwardingSignals(pid).then((st) => {
-      trace('container exited');
-      const status = exitCode(st);
-      try {
-        deleteContainer(opts.root, opts.id, true);
-        trace('deleted');
-      } catch (e) {
-        logError((e as Error).message);
-      }
-      resolveExit(status);
-    });
+  // forwarding starts before the relay, which yields to the event loop for it
+  const exited = waitForwardingSignals(created.rec.pid, { terminal: master !== undefined });
+  const relayed = master !== undefined ? relayTerminal(master) : Promise.resolve();
+  return Promise.all([exited, relayed]).then(([st]) => {
+    trace('container exited');
+    const status = exitCode(st);
+    try {
+      deleteContainer(opts.root, opts.id, true);
+      trace('deleted');
+    } catch (e) {
+      logError((e as Error).message);
+    }
+    return status;
   });
 }

@@ -56,7 +56,7 @@ function writeAll(fd: number, data: Buffer): void {
 /** Relay until the container side of the pty is closed by every process.
  * If the user's side fails instead (terminal gone, EIO/EPIPE), the relay ends
  * and closing the master hangs up the container's session, as a terminal would. */
-export function relayTerminal(master: number): void {
+export async function relayTerminal(master: number): Promise<void> {
   const stdinTty = libc.isatty(0);
   const saved = stdinTty ? libc.tcgetattr(0) : undefined;
   if (saved) libc.tcsetattr(0, libc.cfmakeraw(saved));
@@ -68,8 +68,11 @@ export function relayTerminal(master: number): void {
     for (;;) {
       const fds = [{ fd: master, events: POLLIN }];
       if (stdinOpen) fds.push({ fd: 0, events: POLLIN });
-      // the timeout only bounds how late a window-size change is noticed
-      const [mRev = 0, iRev = 0] = libc.pollFds(fds, 200);
+      // Back to the event loop between polls: the signals sent to toyrun are
+      // forwarded to the container by listeners that only run there. The timeout
+      // bounds how late such a signal, or a window-size change, is acted on.
+      await new Promise((resolve) => setImmediate(resolve));
+      const [mRev = 0, iRev = 0] = libc.pollFds(fds, 50);
       const now = getWindowSize(0);
       if (now && (now.width !== size?.width || now.height !== size?.height)) {
         setWindowSize(master, now);

@@ -97,9 +97,11 @@ export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: Ch
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 /** Wait for a child, forwarding the caller's signals to it meanwhile (as runc
- * does for `run` and `exec` in the foreground); resolves with its exit status. */
-export function waitForwardingSignals(pid: number): Promise<ExitStatus> {
-  const handlers = FORWARDED.map((sig) => {
+ * does for `run` and `exec` in the foreground); resolves with its exit status.
+ * With a relayed terminal SIGWINCH is not forwarded: the relay copies the new
+ * window size to the pty, and the kernel signals the pty's foreground group. */
+export function waitForwardingSignals(pid: number, opts: { terminal?: boolean } = {}): Promise<ExitStatus> {
+  const handlers = FORWARDED.filter((sig) => !(opts.terminal && sig === 'SIGWINCH')).map((sig) => {
     const h = (): void => {
       try {
         libc.kill(pid, constants.signals[sig]);

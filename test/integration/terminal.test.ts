@@ -5,12 +5,12 @@
 // the pty to the user's own terminal.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as libc from '../../src/linux/libc';
 import { listenConsoleSocket, recvConsoleMessage, type ConsoleMessage } from '../../src/linux/console';
-import { TOYRUN, Toyrun, drainPty, leftovers, uniqueId } from '../helpers';
+import { TOYRUN, Toyrun, drainPty, leftovers, uniqueId, waitFor } from '../helpers';
 
 const t = new Toyrun('terminal');
 test.after(() => t.cleanup());
@@ -126,6 +126,52 @@ test('exec -t without a console socket: the new pty is relayed to the user\'s te
     assert.match(String(r.stdout).replace(/\r/g, ''), /\/dev\/pts\/\d+\n22 77\n/);
     assert.is(r.status, 4);
   } finally {
+    t.run(['delete', '--force', id]);
+  }
+  assert.equal(leftovers(t, id), []);
+});
+
+/** toyrun in the foreground with a relayed terminal; its output collected in a file. */
+function foreground(args: string[]): { child: ChildProcess; output(): string; exit: Promise<number | null> } {
+  const out = join(t.tempDir(), 'out');
+  const fd = openSync(out, 'w');
+  // stdin stays an open pipe: its end would only stop the input side of the relay
+  const child = spawn(TOYRUN, ['--root', t.root, ...args], { stdio: ['pipe', fd, fd] });
+  closeSync(fd);
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => readFileSync(out, 'utf8').replace(/\r/g, ''), exit };
+}
+
+const TRAP = 'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.1; done';
+
+test('run -t: a signal sent to toyrun reaches the container while the terminal is relayed', async () => {
+  const id = uniqueId('runsig');
+  const bundle = t.bundle((s) => ((s.process as NonNullable<typeof s.process>).args = ['sh', '-c', TRAP]));
+  t.track(id);
+  const fg = foreground(['run', '-t', '--bundle', bundle, id]);
+  try {
+    waitFor(() => fg.output().includes('ready'), 'the container to be ready');
+    fg.child.kill('SIGTERM');
+    assert.is(await fg.exit, 3, fg.output());
+    assert.match(fg.output(), 'got TERM');
+  } finally {
+    fg.child.kill('SIGKILL');
+  }
+  assert.equal(leftovers(t, id), []);
+});
+
+test('exec -t: a signal sent to toyrun reaches the exec\'d process while the terminal is relayed', async () => {
+  const id = uniqueId('execsig');
+  const bundle = t.bundle((s) => ((s.process as NonNullable<typeof s.process>).args = ['sleep', '1000']));
+  t.ok(['run', '--detach', '--bundle', bundle, id]);
+  const fg = foreground(['exec', '-t', id, 'sh', '-c', TRAP]);
+  try {
+    waitFor(() => fg.output().includes('ready'), 'the exec\'d process to be ready');
+    fg.child.kill('SIGTERM');
+    assert.is(await fg.exit, 3, fg.output());
+    assert.match(fg.output(), 'got TERM');
+  } finally {
+    fg.child.kill('SIGKILL');
     t.run(['delete', '--force', id]);
   }
   assert.equal(leftovers(t, id), []);
