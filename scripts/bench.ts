@@ -20,6 +20,34 @@ function bundleFor(args: string[]): string {
   return dir;
 }
 
+/** podman's real config.json (../shared/fixtures, or test/fixtures): seccomp,
+ * capabilities, masked paths, binds of its run files. Its rootfs is a copy of the
+ * busybox one (the binds create their destinations in it), its bind sources are
+ * made here, and its network namespace (a path of podman's) becomes a new one. */
+function podmanBundle(): string | undefined {
+  const fixture = [join(REPO, '..', 'shared', 'fixtures', 'podman-config.json'), join(REPO, 'test', 'fixtures', 'podman-config.json')].find((p) => existsSync(p));
+  if (!fixture) return undefined;
+  const dir = mkdtempSync('/tmp/toyrun-bench-podman-');
+  spawnSync('/bin/cp', ['-a', join(REPO, 'bundles', 'busybox', 'rootfs'), join(dir, 'rootfs')]);
+  const spec = JSON.parse(readFileSync(fixture, 'utf8'));
+  spec.root = { path: join(dir, 'rootfs') };
+  spec.process.args = ['true'];
+  spec.process.terminal = false;
+  delete spec.linux.cgroupsPath; // podman's slice: a per-id default, as for the busybox bundle
+  for (const ns of spec.linux.namespaces) delete ns.path;
+  for (const m of spec.mounts as { type?: string; source: string; destination: string }[]) {
+    if (m.type !== 'bind') continue;
+    m.source = join(dir, 'sources', m.destination.replace(/\//g, '_'));
+    if (m.destination === '/dev/shm') spawnSync('/bin/mkdir', ['-p', m.source]);
+    else {
+      spawnSync('/bin/mkdir', ['-p', join(dir, 'sources')]);
+      writeFileSync(m.source, '');
+    }
+  }
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+  return dir;
+}
+
 // stderr goes to a file: a created container inherits it, and a pipe would
 // keep spawnSync waiting until the container exits.
 const ERR = join(mkdtempSync('/tmp/toyrun-bench-err-'), 'stderr');
@@ -64,6 +92,7 @@ function pidOf(rt: Runtime, id: string): number {
 function main(): void {
   const trueBundle = bundleFor(['true']);
   const sleepBundle = bundleFor(['sleep', '100']);
+  const podman = podmanBundle();
   const runtimes: Runtime[] = [{ name: 'toyrun', bin: TOYRUN, root: mkdtempSync('/run/toyrun-bench-') }];
   if (RUNC) runtimes.push({ name: 'runc', bin: RUNC, root: mkdtempSync('/run/runc-bench-') });
   else console.log('runc not found (apt-get install runc): toyrun figures only');
@@ -79,6 +108,7 @@ function main(): void {
         const g = ['--root', rt.root];
         const id = `bench-${process.pid}-${i}`;
         const tRun = timed(() => run(rt.bin, [...g, 'run', '--bundle', trueBundle, `${id}-r`]));
+        const tPodman = podman ? timed(() => run(rt.bin, [...g, 'run', '--bundle', podman, `${id}-p`])) : NaN;
         // runc run leaves nothing to delete; toyrun run deletes on exit too
         let tCreate = 0, tStart = 0, tDelete = 0;
         tCreate = timed(() => run(rt.bin, [...g, 'create', '--bundle', sleepBundle, id]));
@@ -87,6 +117,7 @@ function main(): void {
         tDelete = timed(() => run(rt.bin, [...g, 'delete', '--force', id]));
         if (i < 2) continue; // warm-up
         record(rt.name, 'run true', tRun);
+        if (podman) record(rt.name, 'run (podman config)', tPodman);
         record(rt.name, 'create', tCreate);
         record(rt.name, 'start', tStart);
         record(rt.name, 'delete -f', tDelete);
@@ -97,6 +128,7 @@ function main(): void {
     for (const rt of runtimes) rmSync(rt.root, { recursive: true, force: true });
     rmSync(trueBundle, { recursive: true, force: true });
     rmSync(sleepBundle, { recursive: true, force: true });
+    if (podman) rmSync(podman, { recursive: true, force: true });
     rmSync(join(ERR, '..'), { recursive: true, force: true });
   }
   const engine = spawnSync(TOYRUN, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[2];

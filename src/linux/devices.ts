@@ -1,9 +1,9 @@
 // /dev inside the container: the devices every container gets, the ones
 // linux.devices asks for, and the standard symlinks.
-import { chmodSync, closeSync, lstatSync, openSync, unlinkSync } from 'node:fs';
-import { posix } from 'node:path';
+import { fstatSync } from 'node:fs';
 import * as libc from './libc';
-import { mkdirInRoot, resolveInRoot } from './mounts';
+import { O, SysError } from './libc';
+import { inParentInRoot, symlinkInRoot } from './mounts';
 import type { Device } from '../spec/types';
 
 export const DEFAULT_DEVICES: Device[] = [
@@ -24,21 +24,36 @@ function modeFor(d: Device): number {
   return S_IFCHR | perm;
 }
 
+// Every node and link is made with *at() calls on an O_PATH fd of its directory,
+// resolved by the kernel inside the rootfs (mounts.ts inParentInRoot): a path
+// walked on the host and then created could be redirected out of the rootfs by a
+// symlink swapped in between (when /dev is the image's own directory, shared
+// with whatever else uses that rootfs).
+
+/** Remove what the image has at name (not a directory): the node replaces it. */
+function removeExisting(dirFd: number, name: string, path: string): void {
+  try {
+    libc.unlinkat(dirFd, name);
+  } catch (e) {
+    if (e instanceof SysError && e.code === 'ENOENT') return;
+    if (e instanceof SysError && e.code === 'EISDIR') throw new Error(`linux.devices: ${path} is a directory in the rootfs`);
+    throw e;
+  }
+}
+
 /** mknod a device node inside the rootfs, replacing whatever file is there. */
 export function createDevice(rootfs: string, d: Device): void {
-  mkdirInRoot(rootfs, posix.dirname(d.path));
-  const host = resolveInRoot(rootfs, d.path);
-  try {
-    const st = lstatSync(host);
-    if (st.isDirectory()) throw new Error(`linux.devices: ${d.path} is a directory in the rootfs`);
-    unlinkSync(host);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  libc.mknod(host, modeFor(d), d.type === 'p' ? 0n : libc.makedev(d.major ?? 0, d.minor ?? 0));
-  // mknod's mode is filtered by the umask: set the mode asked for.
-  libc.lchown(host, d.uid ?? 0, d.gid ?? 0);
-  chmodSync(host, (d.fileMode ?? 0o666) & 0o7777);
+  inParentInRoot(rootfs, d.path, (dirFd, name) => {
+    removeExisting(dirFd, name, d.path);
+    // mknod's mode is filtered by the umask: with 0 the node gets exactly fileMode
+    const old = libc.umask(0);
+    try {
+      libc.mknodat(dirFd, name, modeFor(d), d.type === 'p' ? 0n : libc.makedev(d.major ?? 0, d.minor ?? 0));
+    } finally {
+      libc.umask(old);
+    }
+    libc.fchownat(dirFd, name, d.uid ?? 0, d.gid ?? 0, libc.AT_SYMLINK_NOFOLLOW);
+  });
 }
 
 /** In a user namespace mknod is refused (CAP_MKNOD counts only in the initial
@@ -46,15 +61,38 @@ export function createDevice(rootfs: string, d: Device): void {
  * Owner and mode stay the host's: chown/chmod would change the host's node. */
 export function bindDevice(rootfs: string, d: Device): void {
   if (d.type === 'p') throw new Error(`linux.devices: ${d.path}: a FIFO can't be created in a user namespace`);
-  mkdirInRoot(rootfs, posix.dirname(d.path));
-  const host = resolveInRoot(rootfs, d.path);
+  inParentInRoot(rootfs, d.path, (dirFd, name) => {
+    let fd = openTarget(dirFd, name);
+    if (fd >= 0 && fstatSync(fd).isDirectory()) {
+      libc.close(fd);
+      throw new Error(`linux.devices: ${d.path} is a directory in the rootfs`);
+    }
+    if (fd >= 0 && fstatSync(fd).isSymbolicLink()) {
+      libc.close(fd);
+      libc.unlinkat(dirFd, name);
+      fd = -1;
+    }
+    if (fd < 0) {
+      // O_EXCL|O_NOFOLLOW: a name that appeared meanwhile is refused, never followed
+      libc.close(libc.openat(dirFd, name, O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC, 0));
+      fd = openTarget(dirFd, name);
+    }
+    try {
+      libc.mount(d.path, `/proc/self/fd/${fd}`, null, libc.MS.BIND, null);
+    } finally {
+      libc.close(fd);
+    }
+  });
+}
+
+/** An O_PATH fd of name itself (a symlink is not followed), or -1 if missing. */
+function openTarget(dirFd: number, name: string): number {
   try {
-    if (lstatSync(host).isDirectory()) throw new Error(`linux.devices: ${d.path} is a directory in the rootfs`);
+    return libc.openat(dirFd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    closeSync(openSync(host, 'a', 0o000));
+    if (e instanceof SysError && e.code === 'ENOENT') return -1;
+    throw e;
   }
-  libc.mount(d.path, host, null, libc.MS.BIND, null);
 }
 
 export function createDevices(rootfs: string, devices: Device[] | undefined, inUserNs = false): void {
@@ -75,16 +113,14 @@ const DEV_SYMLINKS: [string, string][] = [
   ['pts/ptmx', '/dev/ptmx'],
 ];
 
+/** The standard /dev links, unless the image has its own; /dev/ptmx always
+ * becomes the link: an image's ptmx node would bypass the new devpts instance. */
 export function createDevSymlinks(rootfs: string): void {
   for (const [target, link] of DEV_SYMLINKS) {
-    const host = resolveInRoot(rootfs, link);
-    try {
-      lstatSync(host);
-      if (link === '/dev/ptmx') unlinkSync(host); // a ptmx node from the image would bypass the new devpts
-      else continue;
-    } catch {
-      // missing: create it
-    }
-    libc.symlink(target, host);
+    if (symlinkInRoot(rootfs, target, link) || link !== '/dev/ptmx') continue;
+    inParentInRoot(rootfs, link, (dirFd, name) => {
+      libc.unlinkat(dirFd, name);
+      libc.symlinkat(target, dirFd, name);
+    });
   }
 }

@@ -56,6 +56,10 @@ const PROTOS = {
   mknod: 'int mknod(const char *path, uint32_t mode, uint64_t dev)',
   mkfifo: 'int mkfifo(const char *path, uint32_t mode)',
   mkdirat: 'int mkdirat(int dirfd, const char *path, uint32_t mode)',
+  mknodat: 'int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)',
+  unlinkat: 'int unlinkat(int dirfd, const char *path, int flags)',
+  fchownat: 'int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)',
+  symlinkat: 'int symlinkat(const char *target, int dirfd, const char *path)',
   openat: 'int openat(int dirfd, const char *path, int flags, ...)',
   close: 'int close(int fd)',
   dup3: 'int dup3(int oldfd, int newfd, int flags)',
@@ -245,6 +249,19 @@ export function mkfifo(path: string, mode: number): void {
 }
 export function mkdirat(dirfd: number, path: string, mode: number): void {
   check(f.mkdirat(dirfd, path, mode), 'mkdirat', path);
+}
+export function mknodat(dirfd: number, path: string, mode: number, dev: bigint): void {
+  check(f.mknodat(dirfd, path, mode, dev), 'mknodat', path);
+}
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export function unlinkat(dirfd: number, path: string, flags = 0): void {
+  check(f.unlinkat(dirfd, path, flags), 'unlinkat', path);
+}
+export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void {
+  check(f.fchownat(dirfd, path, uid, gid, flags), 'fchownat', path);
+}
+export function symlinkat(target: string, dirfd: number, path: string): void {
+  check(f.symlinkat(target, dirfd, path), 'symlinkat', path);
 }
 export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
   return check(f.openat(dirfd, path, flags, 'uint32_t', mode), 'open', path);

@@ -230,6 +230,38 @@ export function mkdirInRoot(root: string, path: string, mode = 0o755): string {
   return resolveInRoot(root, path);
 }
 
+/** Run fn with an O_PATH fd of the directory that holds `path` inside the root
+ * (made if missing) and the last component's name: whatever fn creates, removes
+ * or changes through *at(dirFd, name) calls stays in that directory, however the
+ * path's components are swapped for symlinks meanwhile. */
+export function inParentInRoot<T>(root: string, path: string, fn: (dirFd: number, name: string) => T): T {
+  return withRootFd(root, (rootFd) => {
+    const clean = posix.resolve('/', path);
+    if (clean === '/') throw new SysError('open', path, 21 /* EISDIR */);
+    const dir = posix.dirname(clean);
+    mkdirAllAt(rootFd, dir, 0o755);
+    const dirFd = openInRoot(rootFd, dir, O.DIRECTORY);
+    try {
+      return fn(dirFd, posix.basename(clean));
+    } finally {
+      libc.close(dirFd);
+    }
+  });
+}
+
+/** symlink(target, path) inside the root; false if path exists already. */
+export function symlinkInRoot(root: string, target: string, path: string): boolean {
+  return inParentInRoot(root, path, (dirFd, name) => {
+    try {
+      libc.symlinkat(target, dirFd, name);
+      return true;
+    } catch (e) {
+      if (e instanceof SysError && e.code === 'EEXIST') return false;
+      throw e;
+    }
+  });
+}
+
 /** Create the destination (a directory, or an empty file when binding a file). */
 export function ensureDestination(root: string, dest: string, asFile: boolean): void {
   withRootFd(root, (rootFd) => {
@@ -394,11 +426,7 @@ function mountCgroups(ctx: MountContext, m: Mount, o: ParsedOptions): void {
     // cpu,cpuacct style joint mounts get the usual per-controller symlinks
     if (h.controllers.length > 1) {
       for (const c of h.controllers) {
-        try {
-          libc.symlink(name, resolveInRoot(ctx.rootfs, posix.join(m.destination, c)));
-        } catch {
-          // exists already
-        }
+        symlinkInRoot(ctx.rootfs, name, posix.join(m.destination, c)); // unless it exists
       }
     }
   }

@@ -2,7 +2,7 @@
 // run, list, and what the process inside sees.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, readlinkSync, existsSync, openSync, closeSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, existsSync, openSync, closeSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Spec } from '../../src/spec/types';
@@ -196,6 +196,35 @@ test('/dev: default devices, symlinks, linux.devices', () => {
   assert.match(r.stdout, /crw-rw-rw-\s+1 root\s+root\s+1,\s+3 .* \/dev\/null/);
   assert.match(r.stdout, /crw-r-----\s+1 root\s+root\s+1,\s+3 .* \/dev\/mydev/);
   assert.match(r.stdout, /\/proc\/self\/fd\n\/proc\/self\/fd\/0\npts\/ptmx/);
+});
+
+test('/dev from the image (no tmpfs): a /dev symlinked to a host path gets its nodes inside the rootfs', () => {
+  const rootfs = t.tempDir('toyrun-devlink-rootfs-');
+  const hostTarget = t.tempDir('toyrun-devlink-host-');
+  sh('/bin/cp', ['-a', `${BUSYBOX_ROOTFS}/.`, rootfs]);
+  sh('/bin/rm', ['-rf', join(rootfs, 'dev')]);
+  symlinkSync(hostTarget, join(rootfs, 'dev'));
+  const r = t.sh('ls -l /dev/null /dev/mydev; readlink /dev/ptmx', (s) => {
+    s.root = { path: rootfs };
+    s.mounts = s.mounts!.filter((m) => m.destination !== '/dev');
+    s.linux!.devices = [{ type: 'c', path: '/dev/mydev', major: 1, minor: 5, fileMode: 0o600, uid: 0, gid: 0 }];
+  });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /crw-rw-rw-\s+1 root\s+root\s+1,\s+3 .* \/dev\/null/);
+  assert.match(r.stdout, /crw-------\s+1 root\s+root\s+1,\s+5 .* \/dev\/mydev/);
+  assert.match(r.stdout, /pts\/ptmx\n$/);
+  assert.equal(readdirSync(hostTarget), [], 'nothing created at the host target');
+});
+
+test('linux.devices over a directory of the image fails create clearly and leaves nothing', () => {
+  const id = uniqueId('devdir');
+  const bundle = t.bundle((s) => {
+    s.linux!.devices = [{ type: 'c', path: '/dev/pts', major: 1, minor: 3 }];
+  });
+  const r = t.run(['create', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.is(r.status, 1);
+  assert.match(r.stderr, 'linux.devices: /dev/pts is a directory in the rootfs');
+  assert.equal(leftovers(t, id), []);
 });
 
 test('bind mounts: rw and ro, file and directory; destinations created', () => {
