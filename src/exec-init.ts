@@ -22,7 +22,7 @@ import { SyncChannel, type ExecPlan } from './sync';
 import { NS_CLONE_FLAG } from './linux/namespaces';
 import { applyRlimits, becomeUser, checkCwdInsideRoot, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
-import { buildSeccompFilter, loadSeccompFilter, type SeccompFilter } from './linux/seccomp';
+import { loadSeccompFilter, prepareSeccompFilter, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 
 let currentStage = 'start';
@@ -57,7 +57,7 @@ function enterNamespaces(plan: ExecPlan): void {
  * container's mount namespace. A notify profile is refused (no listener for exec). */
 function buildFilter(plan: ExecPlan): SeccompFilter | undefined {
   if (!plan.seccomp) return undefined;
-  const filter = buildSeccompFilter(plan.seccomp);
+  const filter = prepareSeccompFilter(plan.seccomp, plan.seccompCache);
   if (filter.notify) throw new Error('SCMP_ACT_NOTIFY profiles are not supported for exec');
   return filter;
 }

@@ -6,6 +6,7 @@
 // it we return once the process has execve'd, leaving it to the caller's
 // subreaper (conmon, containerd-shim), as runc does. Failures exit 255.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { exitCode, waitForwardingSignals, type ChildNamespace } from './linux/spawn';
 import * as libc from './linux/libc';
 import { loadContainer } from './container';
@@ -184,6 +185,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       namespaces: userns ? namespaces.filter((n) => n.type === 'mount') : namespaces,
       cgroupJoin: userns ? [] : joining.bySelf,
       seccomp: spec?.linux?.seccomp,
+      seccompCache: join(opts.root, '.seccomp'),
       consoleSocket: opts.consoleSocket ?? receiver?.path,
       preserveFds: opts.preserveFds,
     };

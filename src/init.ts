@@ -7,6 +7,7 @@
 // Everything runs on the main thread with synchronous calls: namespaces and the
 // root directory are per-thread, and the engine's other threads stay behind.
 import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, O, SysError } from './linux/libc';
 import { SyncChannel, type InitPlan } from './sync';
@@ -17,7 +18,7 @@ import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRo
 import { applySysctls } from './linux/sysctl';
 import { applyRlimits, becomeUser, checkCwdInsideRoot, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
-import { buildSeccompFilter, connectListener, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
+import { connectListener, prepareSeccompFilter, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
 import { writeFd } from './log';
@@ -200,7 +201,7 @@ function main(): void {
     // libseccomp is loaded from the host's filesystem, so before pivot_root.
     stage('seccomp filter', () => {
       const profile = ctx.spec.linux?.seccomp;
-      if (profile) ctx.seccomp = buildSeccompFilter(profile);
+      if (profile) ctx.seccomp = prepareSeccompFilter(profile, join(dirname(plan.stateDir), '.seccomp'));
       if (profile && ctx.seccomp?.notify) ctx.seccompListener = connectListener(profile, plan.preserveFds);
     });
     stage('pivot_root', () => switchRoot(ctx));

@@ -45,6 +45,8 @@ export interface ExecPlan {
   /** Files to write "0" to (see joinFiles in linux/cgroups.ts). */
   cgroupJoin: string[];
   seccomp?: Seccomp;
+  /** Where compiled seccomp programs are kept (<root>/.seccomp, seccomp-cache.ts). */
+  seccompCache?: string;
   consoleSocket?: string;
   /** Inherited fd of the console socket, connected by `exec` (user namespace). */
   consoleSocketFd?: number;

@@ -185,6 +185,7 @@ export const SYS = {
   close_range: 436,
   openat2: 437,
   seccomp: 317,
+  memfd_create: 319,
   mount_setattr: 442,
   open_tree: 428,
   move_mount: 429,
@@ -348,6 +349,18 @@ export function closeRangeCloexec(first: number): void {
 }
 export function rawSyscall(nr: number, ...args: unknown[]): number {
   return check(f.syscall(nr, ...args), `syscall ${nr}`);
+}
+/** memfd_create(name, MFD_CLOEXEC): an anonymous file, for output that may outgrow a pipe. */
+export function memfdCreate(name: string): number {
+  return check(f.syscall(SYS.memfd_create, 'str', name, 'unsigned int', 1), 'memfd_create', name);
+}
+let sockFprog: unknown;
+/** seccomp(SECCOMP_SET_MODE_FILTER, flags, &{len, filter}): install a compiled
+ * BPF program (struct sock_filter[]) on the calling thread. */
+export function seccompSetModeFilter(program: Buffer, flags: number): void {
+  const koffi = getKoffi();
+  sockFprog ??= koffi.pointer(koffi.struct('sock_fprog', { len: 'uint16_t', filter: 'void *' }));
+  check(f.syscall(SYS.seccomp, 'unsigned int', 1, 'unsigned int', flags, sockFprog, { len: program.length / 8, filter: program }), 'seccomp');
 }
 /** Reset every signal to SIG_DFL and unblock all: ignored dispositions and the
  * mask survive execve, and the engine ignores SIGPIPE, SIGXFSZ and SIGRTMIN.

@@ -18,6 +18,7 @@ interface Api {
   ruleAddArray: (ctx: FilterCtx, action: number, syscall: number, n: number, args: Buffer | null) => number;
   load: (ctx: FilterCtx) => number;
   attrSet: (ctx: FilterCtx, attr: number, value: number) => number;
+  exportBpf: (ctx: FilterCtx, fd: number) => number;
   notifyFd: (ctx: FilterCtx) => number;
   version: () => { major: number; minor: number; micro: number };
 }
@@ -45,6 +46,7 @@ export function libseccomp(): Api {
     syscallResolveName: lib.func('int seccomp_syscall_resolve_name(const char *name)'),
     ruleAddArray: lib.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int n, const void *args)'),
     load: lib.func('int seccomp_load(void *ctx)'),
+    exportBpf: lib.func('int seccomp_export_bpf(void *ctx, int fd)'),
     attrSet: lib.func('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),
     notifyFd: lib.func('int seccomp_notify_fd(void *ctx)'),
     version: () => koffi.decode(versionFn(), Version) as { major: number; minor: number; micro: number },

@@ -1,5 +1,5 @@
 // linux.seccomp: the OCI profile compiled by libseccomp, in two steps.
-// buildSeccompFilter runs during `create` (inside the init, before it reports
+// prepareSeccompFilter runs during `create` (inside the init, before it reports
 // ready), so a profile libseccomp rejects fails create and leaves nothing
 // behind. loadSeccompFilter is the init's last step before execve: every
 // syscall made after it is subject to the user's profile, so only what cannot
@@ -9,7 +9,9 @@ import { logDebug } from '../log';
 import { checkScmp, encodeArgs, libseccomp, NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, type FilterCtx } from './libseccomp';
 import type { Seccomp, SeccompArg, SeccompSyscall, State } from '../spec/types';
 import { connectUnix, sendWithFd } from './scmrights';
-import { close, fcntl, F_DUPFD_CLOEXEC } from './libc';
+import { close, fcntl, F_DUPFD_CLOEXEC, memfdCreate, seccompSetModeFilter } from './libc';
+import { readCachedProgram, seccompCacheKey, storeCachedProgram } from './seccomp-cache';
+import { fstatSync, readSync } from 'node:fs';
 
 const EPERM = 1;
 
@@ -136,7 +138,11 @@ export function usesNotify(profile: Seccomp): boolean {
 }
 
 export interface SeccompFilter {
-  ctx: FilterCtx;
+  /** libseccomp's context: kept for a notifying profile, whose listener fd only
+   * seccomp_load can give (the kernel returns it from the load itself). */
+  ctx?: FilterCtx;
+  /** Every other profile: the compiled program and the seccomp(2) flags. */
+  bpf?: { program: Buffer; flags: number };
   /** The profile notifies: after loading, the listener fd goes to listenerPath. */
   notify: boolean;
   /** Syscall names libseccomp does not know, skipped as runc skips them. */
@@ -203,9 +209,54 @@ export function buildSeccompFilter(profile: Seccomp): SeccompFilter {
   }
 }
 
+/** seccomp(2)'s own flag bits, as libseccomp passes them for its attributes. */
+const KERNEL_FLAGS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: 1,
+  SECCOMP_FILTER_FLAG_LOG: 2,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+};
+
+/** libseccomp's BPF for a context, as seccomp_load would install it. */
+function exportProgram(ctx: FilterCtx): Buffer {
+  const fd = memfdCreate('toyrun-seccomp');
+  try {
+    checkScmp(libseccomp().exportBpf(ctx, fd), 'seccomp_export_bpf');
+    const program = Buffer.alloc(fstatSync(fd).size);
+    readSync(fd, program, 0, program.length, 0);
+    return program;
+  } finally {
+    close(fd);
+  }
+}
+
+/** The filter for a profile, compiled now (create fails on what libseccomp
+ * refuses). A notifying profile stays a libseccomp context; any other becomes
+ * a BPF program, taken from the cache in cacheDir when it was compiled before
+ * (seccomp-cache.ts), else compiled and stored there. */
+export function prepareSeccompFilter(profile: Seccomp, cacheDir?: string): SeccompFilter {
+  const problems = seccompProblems(profile);
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  if (usesNotify(profile)) return buildSeccompFilter(profile);
+  const flags = (profile.flags ?? []).reduce((acc, f) => acc | (KERNEL_FLAGS[f] ?? 0), 0);
+  const key = cacheDir ? seccompCacheKey(profile) : undefined;
+  const cached = cacheDir && key ? readCachedProgram(cacheDir, key) : undefined;
+  if (cached) return { bpf: { program: cached, flags }, notify: false, skipped: [] };
+  const built = buildSeccompFilter(profile);
+  const ctx = built.ctx as FilterCtx;
+  let program: Buffer;
+  try {
+    program = exportProgram(ctx);
+  } finally {
+    libseccomp().release(ctx);
+  }
+  if (cacheDir && key) storeCachedProgram(cacheDir, key, program);
+  return { bpf: { program, flags }, notify: false, skipped: built.skipped };
+}
+
 /** Install the filter on the calling thread (and with TSYNC, all threads). */
 export function loadSeccompFilter(filter: SeccompFilter): void {
-  checkScmp(libseccomp().load(filter.ctx), 'seccomp_load');
+  if (filter.bpf) seccompSetModeFilter(filter.bpf.program, filter.bpf.flags);
+  else checkScmp(libseccomp().load(filter.ctx as FilterCtx), 'seccomp_load');
 }
 
 
@@ -223,7 +274,7 @@ export function connectListener(profile: Seccomp, preserveFds: number): number {
  * root). The message is what runc sends, so existing agents understand it:
  * the container's state with "fds": ["seccompFd"] naming the attached fd. */
 export function sendListenerFd(filter: SeccompFilter, sock: number, state: State, metadata: string | undefined): void {
-  const fd = checkScmp(libseccomp().notifyFd(filter.ctx), 'seccomp_notify_fd');
+  const fd = checkScmp(libseccomp().notifyFd(filter.ctx as FilterCtx), 'seccomp_notify_fd');
   const msg = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid: state.pid, metadata: metadata ?? '', state };
   sendWithFd(sock, Buffer.from(JSON.stringify(msg)), fd, 'seccomp listener');
 }

@@ -3,7 +3,7 @@
 // no_new_privs, and the LSM fields this host cannot honour.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { BUSYBOX_ROOTFS, FIXTURES, REPO, Toyrun, leftovers, statusField, uniqueId } from '../helpers';
@@ -120,6 +120,44 @@ test('seccomp: a profile denying mkdir with EPERM is in force inside (Seccomp: 2
   assert.match(r.stdout, /mkdir=1/);
   assert.match(r.stderr, /mkdir: can't create directory '\/tmp\/denied': Operation not permitted/);
   assert.match(r.stdout, /touch-ok/); // unknown syscall names are skipped, the rest applies
+});
+
+test('seccomp: the compiled program is kept in <root>/.seccomp and reused; a damaged file is recompiled', () => {
+  const cache = join(t.root, '.seccomp');
+  rmSync(cache, { recursive: true, force: true });
+  const check = (): void => {
+    const r = t.sh(`${STATUS}; mkdir /tmp/denied; echo "mkdir=$?"; touch /tmp/file && echo touch-ok`, (s) => {
+      s.linux = { ...s.linux, seccomp: denyMkdir };
+    });
+    assert.is(r.status, 0, r.stderr);
+    assert.is(statusField(r.stdout, 'Seccomp'), '2');
+    assert.match(r.stdout, /mkdir=1/);
+    assert.match(r.stdout, /touch-ok/);
+  };
+  check(); // compiled and stored
+  const files = readdirSync(cache);
+  assert.is(files.length, 1, files.join(' '));
+  const file = join(cache, files[0] as string);
+  const stored = readFileSync(file);
+  check(); // loaded from the cache
+  assert.equal(readFileSync(file), stored);
+  writeFileSync(file, stored.subarray(0, stored.length - 3)); // not whole instructions: ignored
+  check();
+  assert.equal(readFileSync(file), stored, 'recompiled and stored again');
+  // exec of a container with the profile uses the same program
+  const id = uniqueId('scexec');
+  const bundle = t.bundle((s) => {
+    s.process!.args = ['sleep', '1000'];
+    s.linux = { ...s.linux, seccomp: denyMkdir };
+  });
+  t.ok(['run', '--detach', '--bundle', bundle, id], { stdio: 'ignore' });
+  try {
+    const e = t.run(['exec', id, 'sh', '-c', 'mkdir /tmp/x; echo "mkdir=$?"']);
+    assert.match(e.stdout, /mkdir=1/);
+    assert.equal(readdirSync(cache), files);
+  } finally {
+    t.run(['delete', '--force', id]);
+  }
 });
 
 test('seccomp: loads without no_new_privs after the switch to a non-root user (needs CAP_SYS_ADMIN held until the load)', () => {

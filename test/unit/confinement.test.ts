@@ -13,7 +13,7 @@ import type { Seccomp, Spec } from '../../src/spec/types';
 
 function release(p: Seccomp): string[] {
   const f = buildSeccompFilter(p);
-  libseccomp().release(f.ctx);
+  libseccomp().release(f.ctx as NonNullable<typeof f.ctx>);
   return f.skipped;
 }
 
