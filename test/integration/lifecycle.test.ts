@@ -198,12 +198,18 @@ test('/dev: default devices, symlinks, linux.devices', () => {
   assert.match(r.stdout, /\/proc\/self\/fd\n\/proc\/self\/fd\/0\npts\/ptmx/);
 });
 
-test('/dev from the image (no tmpfs): a /dev symlinked to a host path gets its nodes inside the rootfs', () => {
-  const rootfs = t.tempDir('toyrun-devlink-rootfs-');
-  const hostTarget = t.tempDir('toyrun-devlink-host-');
+/** A copy of the busybox rootfs whose /<dir> is a symlink to a fresh host directory. */
+function rootfsWithHostLink(dir: string): { rootfs: string; hostTarget: string } {
+  const rootfs = t.tempDir('toyrun-evil-rootfs-');
+  const hostTarget = t.tempDir('toyrun-host-target-');
   sh('/bin/cp', ['-a', `${BUSYBOX_ROOTFS}/.`, rootfs]);
-  sh('/bin/rm', ['-rf', join(rootfs, 'dev')]);
-  symlinkSync(hostTarget, join(rootfs, 'dev'));
+  sh('/bin/rm', ['-rf', join(rootfs, dir)]);
+  symlinkSync(hostTarget, join(rootfs, dir));
+  return { rootfs, hostTarget };
+}
+
+test('/dev from the image (no tmpfs): a /dev symlinked to a host path gets its nodes inside the rootfs', () => {
+  const { rootfs, hostTarget } = rootfsWithHostLink('dev');
   const r = t.sh('ls -l /dev/null /dev/mydev; readlink /dev/ptmx', (s) => {
     s.root = { path: rootfs };
     s.mounts = s.mounts!.filter((m) => m.destination !== '/dev');
@@ -245,11 +251,7 @@ test('bind mounts: rw and ro, file and directory; destinations created', () => {
 
 test('a mount destination symlinked out of the rootfs stays inside it', () => {
   // rootfs whose /etc is a symlink to a host path: the mount must land inside the rootfs
-  const rootfs = t.tempDir('toyrun-evil-rootfs-');
-  const hostTarget = t.tempDir('toyrun-host-target-');
-  sh('/bin/cp', ['-a', `${BUSYBOX_ROOTFS}/.`, rootfs]);
-  sh('/bin/rm', ['-rf', join(rootfs, 'etc')]);
-  symlinkSync(hostTarget, join(rootfs, 'etc'));
+  const { rootfs, hostTarget } = rootfsWithHostLink('etc');
   const r = t.sh('echo ok', (s) => {
     s.root = { path: rootfs };
     s.mounts!.push({ destination: '/etc/inner', type: 'tmpfs', source: 'tmpfs' });

@@ -144,19 +144,25 @@ function foreground(args: string[]): { child: ChildProcess; output(): string; ex
 
 const TRAP = 'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.1; done';
 
-test('run -t: a signal sent to toyrun reaches the container while the terminal is relayed', async () => {
-  const id = uniqueId('runsig');
-  const bundle = t.bundle((s) => ((s.process as NonNullable<typeof s.process>).args = ['sh', '-c', TRAP]));
-  t.track(id);
-  const fg = foreground(['run', '-t', '--bundle', bundle, id]);
+/** toyrun in the foreground running TRAP behind a relayed terminal: SIGTERM sent
+ * to toyrun must reach the process (which says so and exits 3). */
+async function expectTermForwarded(args: string[]): Promise<void> {
+  const fg = foreground(args);
   try {
-    waitFor(() => fg.output().includes('ready'), 'the container to be ready');
+    waitFor(() => fg.output().includes('ready'), 'the process to be ready');
     fg.child.kill('SIGTERM');
     assert.is(await fg.exit, 3, fg.output());
     assert.match(fg.output(), 'got TERM');
   } finally {
     fg.child.kill('SIGKILL');
   }
+}
+
+test('run -t: a signal sent to toyrun reaches the container while the terminal is relayed', async () => {
+  const id = uniqueId('runsig');
+  const bundle = t.bundle((s) => ((s.process as NonNullable<typeof s.process>).args = ['sh', '-c', TRAP]));
+  t.track(id);
+  await expectTermForwarded(['run', '-t', '--bundle', bundle, id]);
   assert.equal(leftovers(t, id), []);
 });
 
@@ -164,14 +170,9 @@ test('exec -t: a signal sent to toyrun reaches the exec\'d process while the ter
   const id = uniqueId('execsig');
   const bundle = t.bundle((s) => ((s.process as NonNullable<typeof s.process>).args = ['sleep', '1000']));
   t.ok(['run', '--detach', '--bundle', bundle, id]);
-  const fg = foreground(['exec', '-t', id, 'sh', '-c', TRAP]);
   try {
-    waitFor(() => fg.output().includes('ready'), 'the exec\'d process to be ready');
-    fg.child.kill('SIGTERM');
-    assert.is(await fg.exit, 3, fg.output());
-    assert.match(fg.output(), 'got TERM');
+    await expectTermForwarded(['exec', '-t', id, 'sh', '-c', TRAP]);
   } finally {
-    fg.child.kill('SIGKILL');
     t.run(['delete', '--force', id]);
   }
   assert.equal(leftovers(t, id), []);
