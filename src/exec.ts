@@ -138,11 +138,6 @@ function awaitExec(chan: SyncChannel, plan: ExecPlan): void {
   }
 }
 
-/** Forward the caller's signals to the process until it exits; its status, shell style. */
-function waitExit(pid: number): Promise<number> {
-  return waitForwardingSignals(pid).then(exitCode);
-}
-
 /** What this host cannot give the process: refused, never silently dropped (as create does). */
 function hostProblems(p: Process): string[] {
   const problems: string[] = [];
@@ -212,10 +207,9 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     }
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     if (opts.detach) return 0;
-    if (!receiver) return await waitExit(pid);
     // forwarding starts before the relay, which yields to the event loop for it
-    const exited = waitForwardingSignals(pid, { terminal: true });
-    await relayTerminal(receiver.receiveMaster());
+    const exited = waitForwardingSignals(pid, { terminal: receiver !== undefined });
+    if (receiver) await relayTerminal(receiver.receiveMaster());
     return exitCode(await exited);
   } finally {
     receiver?.close();

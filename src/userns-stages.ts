@@ -43,7 +43,8 @@
 //   reads), then the caller's extra fds (create: an O_PATH fd on the state dir,
 //   which the mapped root could not walk to, and idmapped mount trees); the
 //   user namespace fd comes last and stops at stage 1.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
+import { moveIntoCgroup } from './linux/cgroups';
 import { join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, CLONE, O } from './linux/libc';
@@ -350,7 +351,7 @@ export function prepareInitInUserNamespace(
     if (why) problems.push(`/mounts/${i}/source ${m.source} is not reachable by the container's root: ${why}`);
   });
   if (problems.length > 0) throw new ValidationError(configFile, problems);
-  for (const file of cgroupJoin) writeFileSync(file, String(s.pid));
+  moveIntoCgroup(s.pid, cgroupJoin);
   for (const fifo of ['exec.fifo', START_FIFO]) libc.lchown(join(stateDir, fifo), uid, gid);
   chmodSync(stateDir, 0o711);
 }
@@ -388,7 +389,7 @@ export function spawnExecInUserNamespace(
     if (consoleFd !== undefined) libc.close(consoleFd);
   }
   try {
-    for (const file of cgroupJoin) writeFileSync(file, String(s.pid));
+    moveIntoCgroup(s.pid, cgroupJoin);
   } catch (e) {
     s.chan.close(); // the exec-init reads EOF instead of a plan and exits
     throw e;

@@ -252,9 +252,10 @@ export function startMoveGracePeriod(): void {
   libc.writeInBackground(fd, Buffer.from(String(process.pid)));
 }
 
-/** Move process `pid` (all its threads) through each cgroup.procs file. */
-export function moveIntoCgroup(pid: number, procsFiles: string[]): void {
-  for (const file of procsFiles) writeCgroupFile(dirname(file), basename(file), String(pid));
+/** Write `pid` into each join file: cgroup.procs moves the whole process, a v1
+ * `tasks` file the one thread of that id (the main thread: the one that execs). */
+export function moveIntoCgroup(pid: number, files: string[]): void {
+  for (const file of files) writeCgroupFile(dirname(file), basename(file), String(pid));
 }
 
 /** All of the cgroup files, for a parent that moves a process it has stopped

@@ -63,11 +63,12 @@ export function bindDevice(rootfs: string, d: Device): void {
   if (d.type === 'p') throw new Error(`linux.devices: ${d.path}: a FIFO can't be created in a user namespace`);
   inParentInRoot(rootfs, d.path, (dirFd, name) => {
     let fd = openTarget(dirFd, name);
-    if (fd >= 0 && fstatSync(fd).isDirectory()) {
+    const st = fd >= 0 ? fstatSync(fd) : undefined;
+    if (st?.isDirectory()) {
       libc.close(fd);
       throw new Error(`linux.devices: ${d.path} is a directory in the rootfs`);
     }
-    if (fd >= 0 && fstatSync(fd).isSymbolicLink()) {
+    if (st?.isSymbolicLink()) {
       libc.close(fd);
       libc.unlinkat(dirFd, name);
       fd = -1;
