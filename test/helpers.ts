@@ -6,6 +6,8 @@ import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Spec } from '../src/spec/types';
+import { accept, close as closeFd } from '../src/linux/libc';
+import { listenConsoleSocket, recvConsoleMessage, type ConsoleMessage } from '../src/linux/console';
 
 export const REPO = resolve(__dirname, '..');
 export const TOYRUN = join(REPO, 'bin', 'toyrun');
@@ -169,4 +171,23 @@ export function drainPty(master: number): string {
   }
   closeSync(master);
   return out;
+}
+
+/** A --console-socket listener in dir, as conmon and the containerd shim keep one:
+ * accept() takes the message the runtime sent with the pty master. */
+export function consoleReceiver(dir: string): { path: string; accept(): ConsoleMessage; close(): void } {
+  const path = join(dir, 'console.sock');
+  const fd = listenConsoleSocket(path);
+  return {
+    path,
+    accept(): ConsoleMessage {
+      const conn = accept(fd);
+      try {
+        return recvConsoleMessage(conn, path);
+      } finally {
+        closeFd(conn);
+      }
+    },
+    close: () => closeFd(fd),
+  };
 }

@@ -9,8 +9,8 @@ import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as libc from '../../src/linux/libc';
-import { listenConsoleSocket, recvConsoleMessage, type ConsoleMessage } from '../../src/linux/console';
-import { TOYRUN, Toyrun, drainPty, leftovers, uniqueId, waitFor } from '../helpers';
+import { type ConsoleMessage } from '../../src/linux/console';
+import { TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, uniqueId, waitFor } from '../helpers';
 
 const t = new Toyrun('terminal');
 test.after(() => t.cleanup());
@@ -23,22 +23,8 @@ function checkMessage(m: ConsoleMessage): void {
   assert.match(readlinkSync(`/proc/self/fd/${m.fd}`), /ptmx$/);
 }
 
-function receiver(): { path: string; accept(): ConsoleMessage; close(): void } {
-  const dir = t.tempDir();
-  const path = join(dir, 'console.sock');
-  const fd = listenConsoleSocket(path);
-  return {
-    path,
-    accept(): ConsoleMessage {
-      const c = libc.accept(fd);
-      try {
-        return recvConsoleMessage(c, path);
-      } finally {
-        libc.close(c);
-      }
-    },
-    close: () => libc.close(fd),
-  };
+function receiver(): ReturnType<typeof consoleReceiver> {
+  return consoleReceiver(t.tempDir());
 }
 
 test('create --console-socket: the master arrives as callers expect; the slave is stdio and controlling tty', () => {

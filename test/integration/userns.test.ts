@@ -6,12 +6,11 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty } from '../helpers';
+import { BUSYBOX_ROOTFS, consoleReceiver, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
 import { spawnExecInUserNamespace } from '../../src/userns-stages';
 import { loadRecord, loadSpec } from '../../src/state';
-import { accept, close as closeFd, waitpid } from '../../src/linux/libc';
-import { listenConsoleSocket, recvConsoleMessage } from '../../src/linux/console';
+import { waitpid } from '../../src/linux/libc';
 import { allJoinFiles } from '../../src/linux/cgroups';
 
 const t = new Toyrun('userns');
@@ -304,9 +303,7 @@ test('toyrun exec into a user-namespaced container: its namespaces, root inside,
 });
 
 test('process.terminal: the runtime connects the console socket (in a root-only directory) for the mapped root', () => {
-  const dir = t.tempDir('toyrun-userns-tty-'); // 0700, host root's: the mapped root could not connect here
-  const path = join(dir, 'console.sock');
-  const lfd = listenConsoleSocket(path);
+  const r = consoleReceiver(t.tempDir('toyrun-userns-tty-')); // 0700, host root's: the mapped root could not connect here
   const id = uniqueId('tty');
   try {
     const bundle = t.bundle((s) => {
@@ -315,17 +312,15 @@ test('process.terminal: the runtime connects the console socket (in a root-only 
       p.terminal = true;
       p.args = ['sh', '-c', 'tty; id -u'];
     });
-    const c = t.run(['create', '--bundle', bundle, '--console-socket', path, id]);
+    const c = t.run(['create', '--bundle', bundle, '--console-socket', r.path, id]);
     assert.is(c.status, 0, c.stderr);
-    const conn = accept(lfd);
-    const m = recvConsoleMessage(conn, path);
-    closeFd(conn);
+    const m = r.accept();
     assert.is(m.payload.toString(), '/dev/ptmx');
     t.ok(['start', id]);
     const out = drainPty(m.fd);
     assert.is(out.replace(/\r/g, ''), '/dev/pts/0\n0\n');
   } finally {
-    closeFd(lfd);
+    r.close();
     t.run(['delete', '--force', id]);
   }
   assert.equal(leftovers(t, id), []);
@@ -337,19 +332,15 @@ test('exec --tty --console-socket into a user-namespaced container: the socket i
     withUserns(s);
     (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
   }));
-  const dir = t.tempDir('toyrun-userns-tty-');
-  const path = join(dir, 'console.sock');
-  const lfd = listenConsoleSocket(path);
+  const r = consoleReceiver(t.tempDir('toyrun-userns-tty-'));
   try {
-    const e = t.run(['exec', '--tty', '--detach', '--console-socket', path, id, 'sh', '-c', 'tty; id -u']);
+    const e = t.run(['exec', '--tty', '--detach', '--console-socket', r.path, id, 'sh', '-c', 'tty; id -u']);
     assert.is(e.status, 0, e.stderr);
-    const conn = accept(lfd);
-    const m = recvConsoleMessage(conn, path);
-    closeFd(conn);
+    const m = r.accept();
     const out = drainPty(m.fd);
     assert.is(out.replace(/\r/g, ''), '/dev/pts/0\n0\n');
   } finally {
-    closeFd(lfd);
+    r.close();
     t.run(['delete', '--force', id]);
   }
   assert.equal(leftovers(t, id), []);
