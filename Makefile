@@ -10,7 +10,7 @@ EXTERNALS := --external koffi --external tar
 BUN_BUNDLE  = $(BUN) build $< --target=bun --format=cjs --bytecode $(EXTERNALS) --outdir $(@D) >/dev/null
 NODE_BUNDLE = $(BUN) build $< --target=node --format=cjs $(EXTERNALS) --outdir $(@D) >/dev/null --external tar
 
-.PHONY: all deps test unit integration e2e bench stress typecheck clean
+.PHONY: all deps test-deps test unit integration e2e bench stress typecheck clean
 all: bin/toyrun dist/init.js dist/exec-init.js dist/node/toyrun.js dist/node/init.js dist/node/exec-init.js bundles/busybox/rootfs/bin/sh bundles/layered/layers/base.tar bundles/layered/layers/app.tar
 
 deps: node_modules/.installed
@@ -64,24 +64,29 @@ bundles/layered/layers/app.tar: $(shell find bundles/layered/app)
 typecheck: node_modules/.installed src/spec/generated/validators.js
 	node_modules/.bin/tsc -p .
 
-# The whole suite: unit tests, then integration tests against real containers (root).
+# Debian packages the tests drive (runc, podman, containerd, ...): only what is missing.
+test-deps:
+	sh scripts/test-deps.sh
+
+# The whole suite: unit, integration against real containers, e2e through podman
+# and containerd (root). Installs what it needs first.
 UVU := FORCE_COLOR=0 $(BUN) node_modules/uvu/bin.js test
-test: all typecheck
+test: test-deps all typecheck
 	$(UVU) '\.test\.ts$$'
 
 unit: all
 	$(UVU) '^unit/.*\.test\.ts$$'
 
-integration: all
+integration: test-deps all
 	$(UVU) '^integration/.*\.test\.ts$$'
 
 # Reliability under load, faults and hostile input (minutes, so not in `make test`):
 # parallel creates, a 1,000-cycle soak, SIGKILLs at each stage, a config fuzzer.
-stress: all
+stress: test-deps all
 	$(UVU) '^stress/.*\.stress\.ts$$'
 
 # End to end: podman and containerd drive toyrun (and runc, as the reference).
-e2e: all
+e2e: test-deps all
 	$(UVU) '^e2e/.*\.test\.ts$$'
 
 # Timings are reported, never asserted: toyrun against runc in the same run, then

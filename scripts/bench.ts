@@ -20,13 +20,12 @@ function bundleFor(args: string[]): string {
   return dir;
 }
 
-/** podman's real config.json (../shared/fixtures, or test/fixtures): seccomp,
+/** podman's real config.json (test/fixtures): seccomp,
  * capabilities, masked paths, binds of its run files. Its rootfs is a copy of the
  * busybox one (the binds create their destinations in it), its bind sources are
  * made here, and its network namespace (a path of podman's) becomes a new one. */
 function podmanBundle(): string | undefined {
-  const fixture = [join(REPO, '..', 'shared', 'fixtures', 'podman-config.json'), join(REPO, 'test', 'fixtures', 'podman-config.json')].find((p) => existsSync(p));
-  if (!fixture) return undefined;
+  const fixture = join(REPO, 'test', 'fixtures', 'podman-config.json');
   const dir = mkdtempSync('/tmp/toyrun-bench-podman-');
   spawnSync('/bin/cp', ['-a', join(REPO, 'bundles', 'busybox', 'rootfs'), join(dir, 'rootfs')]);
   const spec = JSON.parse(readFileSync(fixture, 'utf8'));

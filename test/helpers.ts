@@ -12,7 +12,14 @@ import { listenConsoleSocket, recvConsoleMessage, type ConsoleMessage } from '..
 export const REPO = resolve(__dirname, '..');
 export const TOYRUN = join(REPO, 'bin', 'toyrun');
 export const BUSYBOX_ROOTFS = join(REPO, 'bundles', 'busybox', 'rootfs');
-export const FIXTURES = resolve(REPO, '..', 'shared', 'fixtures');
+/** Real callers' configs and runc's reference outputs, kept in the repository. */
+export const FIXTURES = join(REPO, 'test', 'fixtures');
+
+/** A test that needs a host tool fails (never crashes the run) when it is missing,
+ * naming the Debian package that `make test` installs for it. */
+export function requireTool(path: string, pkg: string): void {
+  if (!existsSync(path)) throw new Error(`${path} is missing: install the Debian package ${pkg} (make test installs it as root)`);
+}
 
 export interface Result {
   status: number;

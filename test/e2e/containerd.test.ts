@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processStartTime } from '../../src/state';
+import { requireTool } from '../helpers';
 import { CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, printResults, run, registerScenarios, shellQuote, uniqueName, type Out, type Runtime, type Scenario } from './e2e';
 
 const test = suite('e2e containerd');
@@ -64,6 +65,8 @@ function cleanupContainer(name: string): void {
 }
 
 function startContainerd(): void {
+  requireTool('/usr/bin/containerd', 'containerd');
+  requireTool('/usr/bin/ctr', 'containerd');
   dir = mkdtempSync('/tmp/toyrun-e2e-ctd-');
   sock = join(dir, 'containerd.sock');
   const config = join(dir, 'config.toml');
@@ -97,7 +100,7 @@ function stopContainerd(): void {
   if (process.env.E2E_TIMES) process.stderr.write(`containerd ${daemon.pid} stopped\n`);
 }
 
-test.before(() => {
+function setup(): void {
   startContainerd();
   // the image: built by podman from the busybox rootfs, saved, imported here
   const env = { ...process.env, CONTAINERS_CONF };
@@ -106,7 +109,7 @@ test.before(() => {
   const s = run('/usr/bin/podman', ['save', '--format', 'docker-archive', '-o', archive, IMAGE], { env });
   assert.is(s.status, 0, s.stderr);
   ok(['images', 'import', archive]);
-});
+}
 
 /** One long-running container per runtime, used by the task scenarios in order. */
 const taskName: Partial<Record<Runtime['name'], string>> = {};
@@ -219,7 +222,7 @@ const scenarios: Scenario[] = [
   },
 ];
 
-registerScenarios(test, 'containerd', scenarios);
+registerScenarios(test, 'containerd', scenarios, setup);
 
 test.after(() => {
   try {

@@ -3,10 +3,10 @@
 // drives runc as the reference. Each scenario is recorded per runtime and the
 // table is printed when a suite ends.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'uvu';
-import { BUSYBOX_ROOTFS, REPO, TOYRUN } from '../helpers';
+import { BUSYBOX_ROOTFS, REPO, TOYRUN, requireTool } from '../helpers';
 
 export interface Runtime {
   name: 'toyrun' | 'runc';
@@ -18,28 +18,8 @@ export const RUNTIMES: Runtime[] = [
 ];
 
 export const IMAGE = 'localhost/toyrun-e2e-busybox:latest';
-const SHARED_CONF = join(REPO, '..', 'shared', 'containers-toyrun.conf');
-
-/** The project's podman overlay config; on a machine without ../shared, the same settings from a temp file. */
-export const CONTAINERS_CONF = existsSync(SHARED_CONF) ? SHARED_CONF : writeFallbackConf();
-
-function writeFallbackConf(): string {
-  const dir = mkdtempSync('/tmp/toyrun-e2e-conf-');
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'containers.conf');
-  writeFileSync(file, [
-    '[containers]',
-    '# no CAP_SYS_RESOURCE: rlimits must not exceed the runtime\'s hard limits',
-    'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
-    'netns = "none"',
-    '[engine]',
-    'cgroup_manager = "cgroupfs"',
-    'events_logger = "file"',
-    'runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "toyrun"]',
-    '',
-  ].join('\n'));
-  return file;
-}
+/** The project's podman settings (overlay storage, no network, rlimits this host allows). */
+export const CONTAINERS_CONF = join(REPO, 'test', 'fixtures', 'containers-toyrun.conf');
 
 export interface Out {
   status: number;
@@ -87,6 +67,7 @@ export function toyrunHasSeccomp(): boolean {
 
 /** A busybox image built locally: no registry is reachable from these machines. */
 export function ensurePodmanImage(env: NodeJS.ProcessEnv): void {
+  requireTool('/usr/bin/podman', 'podman');
   if (run('podman', ['image', 'exists', IMAGE], { env }).status === 0) return;
   const dir = mkdtempSync('/tmp/toyrun-e2e-img-');
   try {
@@ -137,7 +118,23 @@ export interface Scenario {
 
 /** Register every scenario once per runtime, recording each verdict for the table.
  * E2E_TIMES=1 prints how long each took. */
-export function registerScenarios(test: Test, prefix: string, scenarios: Scenario[]): void {
+export function registerScenarios(test: Test, prefix: string, scenarios: Scenario[], setup: () => void = () => undefined): void {
+  // uvu swallows an error thrown by a before hook (its tests then just don't
+  // count), so setup runs with the first test and its failure fails every test,
+  // each with the message (a missing tool names the package that provides it).
+  let setupError: unknown;
+  let setupDone = false;
+  const ensureSetup = (): void => {
+    if (!setupDone) {
+      setupDone = true;
+      try {
+        setup();
+      } catch (e) {
+        setupError = e;
+      }
+    }
+    if (setupError) throw setupError;
+  };
   for (const rt of RUNTIMES) {
     for (const s of scenarios) {
       const title = `${prefix}: ${s.name}`;
@@ -149,6 +146,8 @@ export function registerScenarios(test: Test, prefix: string, scenarios: Scenari
       }
       test(`${title} [${rt.name}]`, () => {
         try {
+          ensureSetup();
+          requireTool(rt.path, rt.name);
           const t0 = Date.now();
           s.fn(rt);
           if (process.env.E2E_TIMES) process.stderr.write(`${title} [${rt.name}] ${Date.now() - t0} ms\n`);

@@ -240,9 +240,7 @@ const scenarios: Scenario[] = [
   },
 ];
 
-test.before(() => ensurePodmanImage(env));
-
-registerScenarios(test, 'podman', scenarios);
+registerScenarios(test, 'podman', scenarios, () => ensurePodmanImage(env));
 
 test.after(() => {
   for (const n of names) run('/usr/bin/podman', ['rm', '-f', '-t', '0', n], { env, cwd });

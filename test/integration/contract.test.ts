@@ -1,5 +1,5 @@
 // The runtime CLI contract podman (conmon) and containerd (go-runc) rely on,
-// item by item from ../shared/docs/runtime-cli-contract.md: pid-file format,
+// item by item from the observed runtime CLI contract (what podman and containerd call): pid-file format,
 // one JSON error per failure in --log, silence on success, the error words
 // callers match, ps JSON, --version, empty env / any cwd, relative root.path,
 // stray fds, and the container staying a child of the caller's subreaper.
