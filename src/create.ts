@@ -16,6 +16,8 @@ import {
 } from './linux/cgroups';
 import { failpoint } from './failpoint';
 import { findNamespace } from './linux/namespaces';
+import { isBind } from './linux/mounts';
+import { frozenCgroupProblem } from './linux/frozen';
 import { checkSysctls } from './linux/sysctl';
 import { unavailableCapabilities, unsupportedCapabilities } from './linux/capabilities';
 import { seccompProblems } from './linux/seccomp';
@@ -145,6 +147,15 @@ function initScript(): string {
   return bundlePath('init.js');
 }
 
+/** The spec: a bind mount's relative source is relative to the bundle. Made absolute
+ * here, before any check or the init sees it: the init runs with cwd /, where "."
+ * would bind the host's root filesystem into the container. */
+export function resolveBindSources(spec: Spec, bundle: string): void {
+  for (const m of spec.mounts ?? []) {
+    if (m.source !== undefined && isBind(m) && !isAbsolute(m.source)) m.source = join(bundle, m.source);
+  }
+}
+
 /** Run the whole create; on success the init is blocked on exec.fifo. */
 export function createContainer(opts: CreateOptions): Created {
   const id = validateContainerId(opts.id);
@@ -152,6 +163,7 @@ export function createContainer(opts: CreateOptions): Created {
   const bundle = resolve(opts.bundle ?? process.cwd());
   trace('loading config');
   const spec = opts.spec ?? loadBundleSpec(bundle);
+  resolveBindSources(spec, bundle);
   if (opts.extraMounts) spec.mounts = [...(spec.mounts ?? []), ...opts.extraMounts];
   if (opts.terminal && spec.process) spec.process.terminal = true;
   const rootPath = spec.root?.path ?? 'rootfs';
@@ -229,7 +241,12 @@ export function createContainer(opts: CreateOptions): Created {
     const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup); // relative: joined per hierarchy by the driver
     // Record the directories before making them: a create killed between the
     // mkdir and the save would otherwise leave a cgroup nobody knows about.
-    rec.cgroup = { version: driver.version, paths: cgroupDirs(cgPath), path: cgPath };
+    const hierarchies = hostHierarchies();
+    const dirs = cgroupDirs(cgPath, hierarchies);
+    // Checked before anything of ours is in the cgroup (a pre-made one is not ours to remove).
+    const frozen = frozenCgroupProblem(dirs, hierarchies);
+    if (frozen) throw new ContainerError(frozen);
+    rec.cgroup = { version: driver.version, paths: dirs, path: cgPath };
     saveRecord(dir, rec);
     const cgroup: CgroupRecord = driver.create(cgPath);
     // undo runs backwards: the init (which may have joined) dies before the rmdir

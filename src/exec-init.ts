@@ -20,7 +20,7 @@ import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { SyncChannel, type ExecPlan } from './sync';
 import { NS_CLONE_FLAG } from './linux/namespaces';
-import { applyRlimits, becomeUser, checkCwdInsideRoot, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges } from './linux/process';
+import { applyRlimits, becomeUser, checkCwdInsideRoot, enterCwd, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
 import { loadSeccompFilter, prepareSeccompFilter, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
@@ -65,15 +65,20 @@ function buildFilter(plan: ExecPlan): SeccompFilter | undefined {
 function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter | undefined): never {
   const p = plan.process;
   stage('rlimits', () => applyRlimits(p.rlimits));
+  // the working directory is entered as root, and again as the user if root was refused (as runc does)
+  let cwdPending = false;
   const execPath = stage('resolve program', () => {
-    libc.chdir(p.cwd);
-    checkCwdInsideRoot(p.cwd);
+    cwdPending = !enterCwd(p.cwd);
+    if (!cwdPending) checkCwdInsideRoot(p.cwd);
     return lookPath((p.args as string[])[0] as string, p.env);
   });
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
   // held, effective, until the filter is in, so that the load stays the last step.
   const hold = filter && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
-  stage('user and capabilities', () => becomeUser(p, hold));
+  stage('user and capabilities', () => {
+    becomeUser(p, hold, cwdPending);
+    if (cwdPending) checkCwdInsideRoot(p.cwd);
+  });
   stage('no_new_privs', () => setNoNewPrivileges(p));
   stage('file descriptors', () => prepareFds(plan.preserveFds));
   stage('signals', () => libc.resetSignals());

@@ -16,7 +16,7 @@ import { mountOne, mkdirInRoot, type MountContext } from './linux/mounts';
 import { createDevices, createDevSymlinks } from './linux/devices';
 import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation } from './linux/rootfs';
 import { applySysctls } from './linux/sysctl';
-import { applyRlimits, becomeUser, checkCwdInsideRoot, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj } from './linux/process';
+import { applyRlimits, becomeUser, checkCwdInsideRoot, enterCwd, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
 import { connectListener, prepareSeccompFilter, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
@@ -40,6 +40,8 @@ interface InitContext {
   seccomp?: SeccompFilter;
   /** Connected to linux.seccomp.listenerPath: where the listener fd goes. */
   seccompListener?: number;
+  /** process.cwd was refused to root: chdir again after becoming the user. */
+  cwdPending?: boolean;
   /** Write end of start.fifo: how a failure after `start` reaches `start`. */
   startReporter?: number;
 }
@@ -107,7 +109,8 @@ function runtimeHooks(ctx: InitContext): void {
   const reply = ctx.chan.recv();
   if (!reply || reply.type !== 'continue') throw new Error('create aborted while running createRuntime hooks');
   ctx.state = reply.state;
-  runHooks(ctx.spec.hooks, 'createContainer', ctx.state);
+  // runc's cwd for these: the container's root, in its mount namespace (before pivot_root)
+  runHooks(ctx.spec.hooks, 'createContainer', ctx.state, ctx.plan.rootfs);
 }
 
 function switchRoot(ctx: InitContext): void {
@@ -127,8 +130,8 @@ function finishRootfs(spec: Spec): void {
 function resolveProgram(ctx: InitContext): void {
   const p = ctx.spec.process;
   if (!p?.args?.[0]) throw new Error('process.args is empty');
-  libc.chdir(p.cwd);
-  checkCwdInsideRoot(p.cwd);
+  ctx.cwdPending = !enterCwd(p.cwd);
+  if (!ctx.cwdPending) checkCwdInsideRoot(p.cwd);
   ctx.execPath = lookPath(p.args[0], p.env);
 }
 
@@ -148,13 +151,13 @@ function becomeProcess(ctx: InitContext): never {
   if (!p) throw new Error('no process in config');
   stage('startContainer hooks', () => {
     // runc hands these hooks the state as "created": the program is not running yet.
-    if (ctx.state) runHooks(ctx.spec.hooks, 'startContainer', { ...ctx.state, status: 'created' });
+    if (ctx.state) runHooks(ctx.spec.hooks, 'startContainer', { ...ctx.state, status: 'created' }, p.cwd);
   });
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: hold it
   // until the filter is in, so that the load can still be the last step.
   const hold = ctx.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
   stage('user and capabilities', () => {
-    becomeUser(p, hold);
+    becomeUser(p, hold, ctx.cwdPending);
     checkCwdInsideRoot(p.cwd);
   });
   stage('no_new_privs', () => setNoNewPrivileges(p));

@@ -373,6 +373,7 @@ export function mountOne(ctx: MountContext, m: Mount, idmapTree?: number): void 
     mountCgroups(ctx, m, o);
     return;
   }
+  if (type === 'proc' || type === 'sysfs') requireOrdinaryDirectory(ctx, m.destination, type);
   ensureDestination(ctx.rootfs, m.destination, false);
   try {
     mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, o.data.join(',') || null));
@@ -393,6 +394,39 @@ export function mountOne(ctx: MountContext, m: Mount, idmapTree?: number): void 
     mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, data.join(',') || null));
   }
   mountAt(ctx, m.destination, (target) => finishMount(target, o, false));
+}
+
+/** proc and sysfs go on a plain directory (or a missing one, made here), never
+ * through a symlink in the image: a /proc pointing elsewhere would leave the
+ * real procfs where maskedPaths and readonlyPaths do not look (CVE-2023-28642;
+ * runc's words). The last component is checked without following it; the
+ * components before it resolve inside the root like every destination. */
+function requireOrdinaryDirectory(ctx: MountContext, dest: string, type: string): void {
+  const clean = posix.resolve('/', dest);
+  const name = posix.basename(clean);
+  if (clean === '/') throw new Error(`filesystem "${type}" must be mounted on ordinary directory (not the root)`);
+  let dirFd: number;
+  try {
+    dirFd = openInRoot(ctx.rootFd, posix.dirname(clean), O.DIRECTORY);
+  } catch (e) {
+    if (e instanceof SysError && e.code === 'ENOENT') return; // made as directories below
+    throw e;
+  }
+  try {
+    let st;
+    try {
+      st = lstatSync(`/proc/self/fd/${dirFd}/${name}`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    if (!st.isDirectory()) {
+      const what = st.isSymbolicLink() ? `a symlink to ${readlinkSync(`/proc/self/fd/${dirFd}/${name}`)}` : 'not a directory';
+      throw new Error(`filesystem "${type}" must be mounted on ordinary directory: ${clean} is ${what} (CVE-2023-28642)`);
+    }
+  } finally {
+    libc.close(dirFd);
+  }
 }
 
 /** /sys/fs/cgroup inside the container. On v2, one cgroup2 mount. On v1, a tmpfs

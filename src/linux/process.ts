@@ -112,15 +112,30 @@ export function holdsSysAdmin(p: Process): boolean {
   return (c?.effective ?? []).includes('CAP_SYS_ADMIN') && (c?.permitted ?? []).includes('CAP_SYS_ADMIN');
 }
 
+/** chdir to process.cwd while still root, as runc does: the user may be unable
+ * to search a directory on the way (a volume owned by the container's root, mode
+ * 0700) yet the process is allowed to work there. Returns false on EACCES/EPERM:
+ * try again as the user (root may be the one refused, e.g. root-squashed NFS). */
+export function enterCwd(cwd: string): boolean {
+  try {
+    libc.chdir(cwd);
+    return true;
+  } catch (e) {
+    if (e instanceof SysError && (e.code === 'EACCES' || e.code === 'EPERM')) return false;
+    throw e;
+  }
+}
+
 /** Become process.user with exactly process.capabilities (capabilities(7) order:
  * bounding set first, permitted kept across the uid change, then the sets).
- * `hold` keeps one capability effective a little longer (see seccomp). */
-export function becomeUser(p: Process, hold?: string): void {
+ * `hold` keeps one capability effective a little longer (see seccomp).
+ * `cwdPending`: enterCwd was refused before the switch, so chdir now, as the user. */
+export function becomeUser(p: Process, hold?: string, cwdPending = false): void {
   dropBoundingSet(p.capabilities);
   keepCapsAcrossSetuid(true);
   switchUser(p.user ?? { uid: 0, gid: 0 });
   keepCapsAcrossSetuid(false);
   setCapabilitySets(p.capabilities, hold);
   libc.umask(p.user?.umask ?? 0o022);
-  libc.chdir(p.cwd);
+  if (cwdPending) libc.chdir(p.cwd);
 }

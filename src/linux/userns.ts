@@ -7,7 +7,7 @@
 // maps for it as the privileged parent, keeps an fd on the namespace, and
 // starts later processes inside it with util-linux `nsenter` (src/userns-stages.ts).
 import { readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import * as libc from './libc';
 import { AT_FDCWD, O, SysError } from './libc';
 import { findNamespace } from './namespaces';
@@ -251,9 +251,11 @@ export function isMappedHostId(maps: IdMapping[], hostId: number): boolean {
  */
 export function unreachableBy(path: string, uid: number, gid: number, uidMap: IdMapping[] = [], gidMap: IdMapping[] = []): string | undefined {
   const dirs: string[] = [];
-  for (let d = dirname(path); ; d = dirname(d)) {
+  // Absolute first: dirname('.') is '.', and a walk that waits for '/' on a
+  // relative path never ends. Stopping where dirname stops changing ends any walk.
+  for (let d = dirname(resolve(path)); ; d = dirname(d)) {
     dirs.unshift(d);
-    if (d === '/') break;
+    if (dirname(d) === d) break;
   }
   for (const d of dirs) {
     let st;
