@@ -12,7 +12,7 @@ import * as libc from './linux/libc';
 import { AT_FDCWD, O, SysError } from './linux/libc';
 import { SyncChannel, type InitPlan } from './sync';
 import { enterNamespaces, findNamespace } from './linux/namespaces';
-import { mountOne, mkdirInRoot, type MountContext } from './linux/mounts';
+import { finishReadonly, mountOne, mkdirInRoot, readonlyLater, type MountContext } from './linux/mounts';
 import { createDevices, createDevSymlinks } from './linux/devices';
 import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation } from './linux/rootfs';
 import { applySysctls } from './linux/sysctl';
@@ -87,20 +87,25 @@ function doMounts(ctx: InitContext): void {
     cgroupPaths: plan.cgroupPaths,
     cgroupHierarchies: plan.cgroupHierarchies,
   };
+  // what gets made under the mounts after them: devices, /dev symlinks, the cwd
+  const children = ['/dev/null', '/dev/ptmx', ...(spec.linux?.devices ?? []).map((d) => d.path), ...(spec.process?.cwd ? [spec.process.cwd] : [])];
+  const later = readonlyLater(spec.mounts ?? [], children);
   try {
     for (const [i, m] of (spec.mounts ?? []).entries()) {
       try {
-        mountOne(mctx, m, plan.idmapFds?.[i]);
+        mountOne(mctx, m, plan.idmapFds?.[i], later.has(i));
       } catch (e) {
         throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`);
       }
     }
+    createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace());
+    createDevSymlinks(plan.rootfs);
+    if (spec.process?.cwd) mkdirInRoot(plan.rootfs, spec.process.cwd);
+    finishReadonly(mctx); // the "ro" of mounts that got children above
   } finally {
+    for (const p of mctx.pendingReadonly ?? []) libc.close(p.fd);
     libc.close(rootFd);
   }
-  createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace());
-  createDevSymlinks(plan.rootfs);
-  if (spec.process?.cwd) mkdirInRoot(plan.rootfs, spec.process.cwd);
 }
 
 function runtimeHooks(ctx: InitContext): void {

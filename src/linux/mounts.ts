@@ -292,6 +292,51 @@ export interface MountContext {
   cgroupNs: boolean;
   cgroupPaths: Record<string, string>;
   cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
+  /** Read-only mounts made read-write for now (see readonlyLater): an O_PATH fd
+   * of each mount's root and the flags to remount it with. */
+  pendingReadonly?: { fd: number; dest: string; flags: number }[];
+}
+
+function isStrictlyUnder(path: string, dir: string): boolean {
+  const p = posix.resolve('/', path), d = posix.resolve('/', dir);
+  return p !== d && (d === '/' || p.startsWith(`${d}/`));
+}
+
+/**
+ * Which mounts (by index) are made read-write first and read-only once
+ * everything under them exists: a fresh filesystem (tmpfs, ...) with "ro" that
+ * gets children, i.e. a later mount's destination, a device, a /dev symlink or
+ * process.cwd below it. Mounted read-only at once, the mkdir or mknod of a child
+ * fails with EROFS. runc does this for /dev and tmpfs; toyrun for any such
+ * filesystem. A bind stays read-only at once: creating a missing child there
+ * would write into the host's directory.
+ */
+export function readonlyLater(mounts: Mount[], children: string[]): Set<number> {
+  const later = new Set<number>();
+  mounts.forEach((m, i) => {
+    const t = m.type ?? '';
+    if (isBind(m) || t === 'cgroup' || t === 'cgroup2') return;
+    if ((parseMountOptions(m.options).flags & MS.RDONLY) === 0) return;
+    const below = (p: string): boolean => isStrictlyUnder(p, m.destination);
+    if (mounts.slice(i + 1).some((n) => below(n.destination)) || children.some(below)) later.add(i);
+  });
+  return later;
+}
+
+/** Make the mounts readonlyLater picked read-only, now that their children exist. */
+export function finishReadonly(ctx: MountContext): void {
+  const pending = ctx.pendingReadonly ?? [];
+  for (let next = pending.shift(); next; next = pending.shift()) {
+    const { fd, dest, flags } = next; // off the list before use: the caller closes only what is left
+    try {
+      remountBind(`/proc/self/fd/${fd}`, flags);
+    } catch (e) {
+      if (e instanceof SysError) throw new SysError(e.syscall, dest, e.errno);
+      throw e;
+    } finally {
+      libc.close(fd);
+    }
+  }
 }
 
 function mountAt(ctx: MountContext, dest: string, fn: (procPath: string) => void): void {
@@ -338,9 +383,18 @@ function setRecursiveAttrs(target: string, set: number, clr: number): void {
   libc.rawSyscall(SYS.mount_setattr, 'int', libc.AT_FDCWD, 'str', target, 'unsigned int', AT_RECURSIVE, 'void *', attr, 'size_t', 32);
 }
 
-/** idmapTree: a detached idmapped copy of the source, made by the runtime (src/linux/idmap.ts). */
-export function mountOne(ctx: MountContext, m: Mount, idmapTree?: number): void {
+/** idmapTree: a detached idmapped copy of the source, made by the runtime (src/linux/idmap.ts).
+ * readonlyAtEnd: mount read-write now, queue the read-only remount (readonlyLater). */
+export function mountOne(ctx: MountContext, m: Mount, idmapTree?: number, readonlyAtEnd = false): void {
   const o = parseMountOptions(m.options);
+  if (readonlyAtEnd && (o.flags & MS.RDONLY) !== 0) {
+    const remountFlags = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+    mountOne(ctx, { ...m, options: [...(m.options ?? []), 'rw'] }, idmapTree);
+    // the root of the mount just made: the remount reaches it whatever is stacked or raced in later
+    const fd = openInRoot(ctx.rootFd, m.destination);
+    (ctx.pendingReadonly ??= []).push({ fd, dest: m.destination, flags: remountFlags });
+    return;
+  }
   const bind = isBind(m);
   const type = m.type ?? (bind ? 'bind' : 'none');
   if (bind && idmapTree !== undefined) {
