@@ -29,10 +29,13 @@ test.after(() => {
 
 type Edit = (s: Spec) => void;
 
-/** `runc spec`'s config, made to run busybox without a terminal, edited by fn. */
+let sharedRootfs: string | undefined;
+/** `runc spec`'s config, made to run busybox without a terminal, edited by fn. The
+ * rootfs is this file's own copy: the mount points these tests add are made in it,
+ * never in bundles/busybox/rootfs, which other tests list. */
 function runcSpec(fn: Edit): Spec {
   const spec = JSON.parse(readFileSync(join(FIXTURES, 'runc-spec-config.json'), 'utf8')) as Spec;
-  spec.root = { path: BUSYBOX_ROOTFS, readonly: true };
+  spec.root = { path: (sharedRootfs ??= rootfsCopy()), readonly: true };
   const p = spec.process as NonNullable<Spec['process']>;
   p.terminal = false;
   // runc spec lists ambient capabilities with no inheritable set: runc lets the raise
