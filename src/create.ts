@@ -2,6 +2,7 @@
 // exec.fifo, then spawn the init into the container's PID namespace and walk it
 // through its stages over the sync pipe. On any failure everything created so
 // far is undone: no state dir, cgroup, process or mount is left behind.
+import { spec13Problems } from './spec13-checks';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
@@ -111,6 +112,7 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   problems.push(...seccompProblems(spec.linux?.seccomp));
   problems.push(...lsmProblems(spec.process));
   if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');
+  problems.push(...spec13Problems(spec));
   return problems;
 }
 

@@ -27,6 +27,9 @@ import { openStartReporter, reportStartFailure } from './startsync';
 import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
 import { inUserNamespace } from './linux/userns';
 import type { Spec, State } from './spec/types';
+import { applyIoPriority, applyScheduler } from './linux/sched';
+import { applyMemoryPolicy } from './linux/mempolicy';
+import { applyPersonality } from './linux/personality';
 
 interface InitContext {
   plan: InitPlan;
@@ -153,6 +156,12 @@ function becomeProcess(ctx: InitContext): never {
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: hold it
   // until the filter is in, so that the load can still be the last step.
   const hold = ctx.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
+  // Inherited across execve; set while we still hold CAP_SYS_NICE/CAP_SYS_ADMIN
+  // (real-time policies, negative nice, the RT I/O class need them).
+  stage('scheduler', () => applyScheduler(p.scheduler));
+  stage('I/O priority', () => applyIoPriority(p.ioPriority));
+  stage('memory policy', () => applyMemoryPolicy(ctx.spec.linux?.memoryPolicy));
+  stage('personality', () => applyPersonality(ctx.spec.linux?.personality));
   stage('user and capabilities', () => {
     becomeUser(p, hold);
     checkCwdInsideRoot(p.cwd);

@@ -10,7 +10,7 @@
 // With a user namespace, stage 1 reports first ({"type":"stage2",…}): see src/userns-stages.ts.
 import * as libc from './linux/libc';
 import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
-import type { NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
+import type { MemoryPolicy, NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
 
 export interface InitPlan {
   type: 'plan';
@@ -51,6 +51,11 @@ export interface ExecPlan {
   /** Inherited fd of the console socket, connected by `exec` (user namespace). */
   consoleSocketFd?: number;
   preserveFds: number;
+  /** linux.memoryPolicy and linux.personality of the container, applied to exec'd processes too. */
+  memoryPolicy?: MemoryPolicy;
+  personality?: { domain: string; flags?: string[] };
+  /** execCPUAffinity.final, or (with only `initial`) the CPUs the container may use. */
+  finalCpus?: string;
 }
 
 export type InitMessage =

@@ -2,7 +2,9 @@
 // field added since 1.1 does what the spec says, as seen from inside the container.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { leftovers, Toyrun, uniqueId } from '../helpers';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { leftovers, statusField, Toyrun, uniqueId, waitFor } from '../helpers';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('spec13');
@@ -36,6 +38,148 @@ test('ociVersion 2.0.0 is refused at validation with the JSON path', () => {
   assert.is.not(r.status, 0);
   assert.match(r.stderr, '/ociVersion must match');
   assert.equal(leftovers(t, id), []);
+});
+
+/** With CONFIG_RT_GROUP_SCHED (cpu.rt_runtime_us exists), real-time policies need
+ * runtime in the container's cgroup, which must come from its parent (toyrun/):
+ * the test lends the parent some for the duration, and takes it back. */
+const RT_PARENT = '/sys/fs/cgroup/cpu/toyrun/cpu.rt_runtime_us';
+function withRtBudget<T>(fn: () => T): T {
+  if (!existsSync(RT_PARENT)) return fn();
+  const before = readFileSync(RT_PARENT, 'utf8').trim();
+  writeFileSync(RT_PARENT, '50000');
+  try {
+    return fn();
+  } finally {
+    // the container's cgroup (holding part of the budget) may take a moment to go
+    waitFor(() => {
+      try {
+        writeFileSync(RT_PARENT, before);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'the real-time budget to be returned');
+  }
+}
+
+/** Fields 18, 19, 40, 41 of /proc/self/stat (priority, nice, rt_priority, policy), of `cat` itself. */
+function schedOf(out: string): { prio: number; nice: number; rtprio: number; policy: number } {
+  const f = out.slice(out.lastIndexOf(')') + 2).split(' ');
+  // f[0] is field 3 (state): field N is f[N - 3]
+  return { prio: Number(f[15]), nice: Number(f[16]), rtprio: Number(f[37]), policy: Number(f[38]) };
+}
+
+test('process.scheduler: the policy, nice and priority are the process\'s (SCHED_BATCH, SCHED_FIFO, SCHED_IDLE)', () => {
+  const cases: [NonNullable<NonNullable<Spec['process']>['scheduler']>, { policy: number; nice?: number; rtprio?: number }][] = [
+    [{ policy: 'SCHED_BATCH', nice: 7 }, { policy: 3, nice: 7 }],
+    [{ policy: 'SCHED_FIFO', priority: 10 }, { policy: 1, rtprio: 10 }],
+    [{ policy: 'SCHED_RR', priority: 3, flags: ['SCHED_FLAG_RESET_ON_FORK'] }, { policy: 2, rtprio: 3 }],
+    [{ policy: 'SCHED_IDLE' }, { policy: 5 }],
+  ];
+  for (const [sched, want] of cases) {
+    const r = withRtBudget(() => t.sh('exec cat /proc/self/stat', v13((s) => {
+      (s.process as NonNullable<Spec['process']>).scheduler = sched;
+      s.linux!.resources = { ...s.linux!.resources, cpu: { realtimeRuntime: 10000, realtimePeriod: 1000000 } };
+    })));
+    assert.is(r.status, 0, r.stderr);
+    const got = schedOf(r.stdout);
+    assert.is(got.policy, want.policy, JSON.stringify(sched));
+    if (want.nice !== undefined) assert.is(got.nice, want.nice, JSON.stringify(sched));
+    if (want.rtprio !== undefined) assert.is(got.rtprio, want.rtprio, JSON.stringify(sched));
+  }
+  // SCHED_FLAG_RESET_ON_FORK: a child of the RR process is back to SCHED_OTHER
+  const r = withRtBudget(() => t.sh('cat /proc/self/stat; true', v13((s) => {
+    (s.process as NonNullable<Spec['process']>).scheduler = { policy: 'SCHED_RR', priority: 3, flags: ['SCHED_FLAG_RESET_ON_FORK'] };
+    s.linux!.resources = { ...s.linux!.resources, cpu: { realtimeRuntime: 10000, realtimePeriod: 1000000 } };
+  })));
+  assert.is(schedOf(r.stdout).policy, 0, r.stdout);
+  // without real-time budget in its cgroup (CONFIG_RT_GROUP_SCHED), the kernel refuses: said so
+  const r2 = t.sh('true', v13((s) => {
+    (s.process as NonNullable<Spec['process']>).scheduler = { policy: 'SCHED_FIFO', priority: 1 };
+  }));
+  if (existsSync(RT_PARENT)) {
+    assert.is.not(r2.status, 0);
+    assert.match(r2.stderr, 'linux.resources.cpu.realtimeRuntime');
+  }
+});
+
+test('process.scheduler: a priority outside the policy\'s range is refused with its path, nothing left', () => {
+  const id = uniqueId('sched');
+  const b = t.bundle(v13((s) => {
+    (s.process as NonNullable<Spec['process']>).scheduler = { policy: 'SCHED_FIFO' };
+  }));
+  const r = t.run(['run', '--bundle', b, id]);
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, '/process/scheduler/priority must be 1..99 for SCHED_FIFO');
+  assert.equal(leftovers(t, id), []);
+});
+
+test('process.ioPriority: the class and level are the process\'s (busybox ionice reads them back)', () => {
+  for (const [cls, prio, want] of [['IOPRIO_CLASS_BE', 6, 'best-effort: prio 6'], ['IOPRIO_CLASS_IDLE', 0, 'idle'], ['IOPRIO_CLASS_RT', 2, 'realtime: prio 2']] as const) {
+    const r = t.sh('ionice -p $$', v13((s) => {
+      (s.process as NonNullable<Spec['process']>).ioPriority = { class: cls, priority: prio };
+    }));
+    assert.is(r.status, 0, r.stderr);
+    assert.ok(r.stdout.trim().startsWith(want), `${cls}: ${r.stdout}`);
+  }
+});
+
+test('linux.personality LINUX32: uname -m says i686; LINUX leaves x86_64; flags are refused', () => {
+  const r = t.sh('uname -m', v13((s) => {
+    s.linux!.personality = { domain: 'LINUX32' };
+  }));
+  assert.is(r.stdout.trim(), 'i686', r.stderr);
+  const r2 = t.sh('uname -m', v13((s) => {
+    s.linux!.personality = { domain: 'LINUX' };
+  }));
+  assert.is(r2.stdout.trim(), 'x86_64', r2.stderr);
+  const r3 = t.sh('uname -m', v13((s) => {
+    s.linux!.personality = { domain: 'LINUX', flags: ['ADDR_NO_RANDOMIZE'] };
+  }));
+  assert.is.not(r3.status, 0);
+  assert.match(r3.stderr, '/linux/personality/flags');
+});
+
+test('linux.memoryPolicy: MPOL_BIND / MPOL_PREFERRED / MPOL_INTERLEAVE on node 0 show in numa_maps', () => {
+  for (const [mode, flags, want] of [['MPOL_BIND', [], 'bind:0'], ['MPOL_PREFERRED', [], 'prefer:0'], ['MPOL_INTERLEAVE', ['MPOL_F_STATIC_NODES'], 'interleave=static:0'],
+    ['MPOL_LOCAL', [], 'local']] as const) {
+    const r = t.sh('head -n1 /proc/self/numa_maps', v13((s) => {
+      s.linux!.memoryPolicy = { mode, ...(mode === 'MPOL_LOCAL' ? {} : { nodes: '0' }), flags: [...flags] };
+    }));
+    assert.is(r.status, 0, r.stderr);
+    assert.ok(r.stdout.split(' ')[1] === want, `${mode}: ${r.stdout}`);
+  }
+  const id = uniqueId('mpol');
+  const b = t.bundle(v13((s) => {
+    s.linux!.memoryPolicy = { mode: 'MPOL_BIND' };
+  }));
+  const r = t.run(['run', '--bundle', b, id]);
+  assert.match(r.stderr, '/linux/memoryPolicy/nodes is required for MPOL_BIND');
+  assert.equal(leftovers(t, id), []);
+});
+
+test('exec: process.execCPUAffinity final is the process\'s CPU list; initial alone ends on the container\'s CPUs; a bad initial fails exec', () => {
+  const id = uniqueId('aff');
+  const b = t.bundle(v13((s) => {
+    (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
+  }));
+  t.ok(['run', '--detach', '--bundle', b, id]);
+  const dir = t.tempDir();
+  const execWith = (aff: object): { status: number; out: string; err: string } => {
+    const file = join(dir, 'p.json');
+    writeFileSync(file, JSON.stringify({ cwd: '/', user: { uid: 0, gid: 0 }, args: ['cat', '/proc/self/status'], env: ['PATH=/bin'], execCPUAffinity: aff }));
+    const r = t.run(['exec', '--process', file, id]);
+    return { status: r.status, out: statusField(r.stdout, 'Cpus_allowed_list'), err: r.stderr };
+  };
+  assert.is(execWith({ initial: '0', final: '1' }).out, '1');
+  assert.is(execWith({ final: '0' }).out, '0');
+  assert.is(execWith({ initial: '1' }).out, '0-1');
+  const bad = execWith({ initial: '7' });
+  assert.is.not(bad.status, 0);
+  assert.match(bad.err, /sched_setaffinity/);
+  // the init is not affected by execCPUAffinity (the spec: not applicable to the init)
+  t.ok(['delete', '--force', id]);
 });
 
 test.run();
