@@ -3,6 +3,7 @@
 // through its stages over the sync pipe. On any failure everything created so
 // far is undone: no state dir, cgroup, process or mount is left behind.
 import { spec13Problems } from './spec13-checks';
+import { timeOffsetsText } from './linux/timens';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
@@ -253,6 +254,7 @@ export function createContainer(opts: CreateOptions): Created {
     const pid = spawned.pid;
     if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, allJoinFiles(cgroup));
 
+    const timeNs = findNamespace(spec.linux?.namespaces, 'time');
     const plan: InitPlan = {
       type: 'plan',
       startsAtOnce: opts.startsAtOnce === true,
@@ -269,6 +271,8 @@ export function createContainer(opts: CreateOptions): Created {
       stateDirFd: userns?.stateDirFd,
       idmapFds: userns?.idmapFds,
       consoleSocketFd: userns?.consoleSocketFd,
+      // with a user namespace, stage 1 made it (src/userns-stages.ts)
+      newTimeNamespace: !userns && timeNs && !timeNs.path ? { offsets: timeOffsetsText(spec) } : undefined,
     };
     driveInit(spawned.chan, plan, rec, spec);
     failpoint('create:ready');
@@ -296,11 +300,11 @@ export function createContainer(opts: CreateOptions): Created {
  * calling thread, so the main thread switches into them just for this spawn:
  * the init must be the *first* process of a new PID namespace (it becomes PID 1). */
 function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncChannel } {
-  const namespaces = (['pid', 'time'] as const).flatMap((type) => {
-    const ns = findNamespace(spec.linux?.namespaces, type);
-    return ns ? [{ type, path: ns.path }] : [];
-  });
-  return spawnSynced(initScript(), opts.preserveFds, namespaces);
+  const pidNs = findNamespace(spec.linux?.namespaces, 'pid');
+  // a new time namespace is made by the init itself (see the 'time namespace' stage);
+  // one joined by path is entered through nsenter (setns of a time namespace needs one thread)
+  const timePath = findNamespace(spec.linux?.namespaces, 'time')?.path;
+  return spawnSynced(initScript(), opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], timePath);
 }
 
 function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec: Spec): void {

@@ -119,8 +119,9 @@ function execInitScript(): string {
 /** The exec-init enters the container's PID (and time) namespace as a first
  * child of this thread, the way create starts the init (spawnSynced). */
 function spawnExecInit(initPid: number, forChildren: ChildNamespace['type'][], preserveFds: number): { pid: number; chan: SyncChannel } {
-  const namespaces = forChildren.map((type) => ({ type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[type]}` }));
-  return spawnSynced(execInitScript(), preserveFds, namespaces);
+  const namespaces = forChildren.filter((type) => type === 'pid').map((type) => ({ type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[type]}` }));
+  // the time namespace through nsenter: setns of one needs a single-threaded caller
+  return spawnSynced(execInitScript(), preserveFds, namespaces, forChildren.includes('time') ? `/proc/${initPid}/ns/time` : undefined);
 }
 
 /** Drive the exec-init until it has execve'd (EOF after "ready") or failed. */

@@ -30,6 +30,7 @@ import type { Spec, State } from './spec/types';
 import { applyIoPriority, applyScheduler } from './linux/sched';
 import { applyMemoryPolicy } from './linux/mempolicy';
 import { applyPersonality } from './linux/personality';
+import { unshareTimeNamespace } from './linux/timens';
 
 interface InitContext {
   plan: InitPlan;
@@ -65,7 +66,7 @@ function joinCgroup(ctx: InitContext): void {
 
 function enterContainerNamespaces(ctx: InitContext): void {
   const nss = ctx.spec.linux?.namespaces;
-  // pid and time apply to children and were switched by `create` before spawning us;
+  // pid applies to children and was switched by `create` before spawning us (time: our own stage);
   // cgroup comes last, after joining the cgroup, so that it becomes the namespace root.
   enterNamespaces(nss, ['pid', 'time', 'user', 'cgroup']);
   const cg = findNamespace(nss, 'cgroup');
@@ -201,6 +202,10 @@ function main(): void {
   try {
     stage('join cgroup', () => joinCgroup(ctx));
     stage('namespaces', () => enterContainerNamespaces(ctx));
+    // before any child of ours (hooks) could enter it; we enter it ourselves at execve
+    stage('time namespace', () => {
+      if (plan.newTimeNamespace) unshareTimeNamespace(plan.newTimeNamespace.offsets);
+    });
     stage('hostname', () => setHostnames(ctx.spec));
     stage('mounts', () => doMounts(ctx));
     stage('createRuntime hooks', () => runtimeHooks(ctx));

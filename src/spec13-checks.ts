@@ -4,6 +4,7 @@
 import { affinityProblems, schedulerProblems } from './linux/sched';
 import { memoryPolicyProblems } from './linux/mempolicy';
 import { personalityProblems } from './linux/personality';
+import { timeOffsetsProblems } from './linux/timens';
 import type { Spec } from './spec/types';
 
 export function spec13Problems(spec: Spec): string[] {
@@ -12,5 +13,6 @@ export function spec13Problems(spec: Spec): string[] {
     ...affinityProblems(spec.process?.execCPUAffinity, '/process/execCPUAffinity'),
     ...personalityProblems(spec),
     ...memoryPolicyProblems(spec.linux?.memoryPolicy),
+    ...timeOffsetsProblems(spec),
   ];
 }

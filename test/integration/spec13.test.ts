@@ -182,4 +182,68 @@ test('exec: process.execCPUAffinity final is the process\'s CPU list; initial al
   t.ok(['delete', '--force', id]);
 });
 
+function withUserns(s: Spec): void {
+  s.linux!.namespaces!.push({ type: 'user' });
+  s.linux!.uidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
+  s.linux!.gidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
+}
+
+function uptime(text: string): number {
+  return Number(text.trim().split(/\s+/)[0]);
+}
+
+test('linux.timeOffsets: monotonic and boottime are shifted in the new time namespace (with and without a user namespace)', () => {
+  for (const userns of [false, true]) {
+    const r = t.sh('cat /proc/self/timens_offsets; cat /proc/uptime', v13((s) => {
+      s.linux!.namespaces!.push({ type: 'time' });
+      s.linux!.timeOffsets = { monotonic: { secs: 86400, nanosecs: 0 }, boottime: { secs: 172800, nanosecs: 500 } };
+      if (userns) withUserns(s);
+    }));
+    assert.is(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
+    assert.ok(lines.includes('monotonic 86400 0'), r.stdout);
+    assert.ok(lines.includes('boottime 172800 500'), r.stdout);
+    // /proc/uptime reads CLOCK_BOOTTIME in the reader's time namespace
+    const host = uptime(readFileSync('/proc/uptime', 'utf8'));
+    assert.ok(uptime(lines[lines.length - 1] as string) >= host + 172800 - 60, `${r.stdout} (host ${host})`);
+  }
+});
+
+test('exec joins the container\'s time namespace: an exec\'d process sees the same offsets (with and without a user namespace)', () => {
+  for (const userns of [false, true]) {
+    const id = uniqueId('timex');
+    const b = t.bundle(v13((s) => {
+      (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
+      s.linux!.namespaces!.push({ type: 'time' });
+      s.linux!.timeOffsets = { boottime: { secs: 1000000 } };
+      if (userns) withUserns(s);
+    }));
+    t.ok(['run', '--detach', '--bundle', b, id]);
+    const r = t.run(['exec', id, 'cat', '/proc/uptime']);
+    assert.is(r.status, 0, r.stderr);
+    assert.ok(uptime(r.stdout) >= uptime(readFileSync('/proc/uptime', 'utf8')) + 1000000 - 60, r.stdout);
+    if (!userns) {
+      // another container joining that time namespace by path sees the offsets too
+      const pid = t.state(id).pid as number;
+      const r2 = t.sh('cat /proc/uptime', v13((s) => {
+        s.linux!.namespaces!.push({ type: 'time', path: `/proc/${pid}/ns/time` });
+      }));
+      assert.is(r2.status, 0, r2.stderr);
+      assert.ok(uptime(r2.stdout) >= uptime(readFileSync('/proc/uptime', 'utf8')) + 1000000 - 60, r2.stdout);
+    }
+    t.ok(['delete', '--force', id]);
+  }
+});
+
+test('linux.timeOffsets without a new time namespace is refused with its path, nothing left', () => {
+  const id = uniqueId('timens');
+  const b = t.bundle(v13((s) => {
+    s.linux!.timeOffsets = { monotonic: { secs: 10 } };
+  }));
+  const r = t.run(['run', '--bundle', b, id]);
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, '/linux/timeOffsets: needs a time namespace');
+  assert.equal(leftovers(t, id), []);
+});
+
 test.run();
