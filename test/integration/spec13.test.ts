@@ -246,4 +246,33 @@ test('linux.timeOffsets without a new time namespace is refused with its path, n
   assert.equal(leftovers(t, id), []);
 });
 
+test('poststart (1.3): hooks see "running"; a failing one fails start, stops the container, and it deletes cleanly', () => {
+  const dir = t.tempDir('toyrun-poststart-');
+  const hook = join(dir, 'hook.sh');
+  writeFileSync(hook, '#!/bin/sh\ncat > "$1"\nexit "$2"\n', { mode: 0o755 });
+  const id = uniqueId('poststart');
+  const b = t.bundle(v13((s) => {
+    (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
+    s.hooks = {
+      poststart: [
+        { path: hook, args: ['hook.sh', join(dir, 'first.json'), '0'] },
+        { path: hook, args: ['hook.sh', join(dir, 'second.json'), '3'] },
+        { path: hook, args: ['hook.sh', join(dir, 'third.json'), '0'] },
+      ],
+    };
+  }));
+  t.ok(['create', '--bundle', b, id]);
+  const pid = t.state(id).pid as number;
+  const r = t.run(['start', id]);
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, /poststart hook .*hook\.sh: exit status 3/);
+  const first = JSON.parse(readFileSync(join(dir, 'first.json'), 'utf8')) as { status: string; pid: number };
+  assert.is(first.status, 'running');
+  assert.is(first.pid, pid);
+  assert.not.ok(existsSync(join(dir, 'third.json')), 'the hooks after the failing one do not run');
+  assert.is(t.state(id).status, 'stopped');
+  t.ok(['delete', id]);
+  assert.equal(leftovers(t, id), []);
+});
+
 test.run();
