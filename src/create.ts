@@ -4,6 +4,7 @@
 // far is undone: no state dir, cgroup, process or mount is left behind.
 import { spec13Problems } from './spec13-checks';
 import { timeOffsetsText } from './linux/timens';
+import { moveNetDevices } from './linux/netdev';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
@@ -320,6 +321,8 @@ function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec
       }
       if (msg.type === 'createRuntime') {
         failpoint('create:init-mounted');
+        // the network namespace exists now (the init made it), and the hooks see the devices
+        if (spec.linux?.netDevices) moveNetDevices(spec, rec.pid);
         const state = toOciState(rec, 'creating');
         runHooks(spec.hooks, 'prestart', state);
         runHooks(spec.hooks, 'createRuntime', state);

@@ -5,6 +5,7 @@ import { affinityProblems, schedulerProblems } from './linux/sched';
 import { memoryPolicyProblems } from './linux/mempolicy';
 import { personalityProblems } from './linux/personality';
 import { timeOffsetsProblems } from './linux/timens';
+import { netDevicesProblems } from './linux/netdev';
 import type { Spec } from './spec/types';
 
 export function spec13Problems(spec: Spec): string[] {
@@ -14,5 +15,6 @@ export function spec13Problems(spec: Spec): string[] {
     ...personalityProblems(spec),
     ...memoryPolicyProblems(spec.linux?.memoryPolicy),
     ...timeOffsetsProblems(spec),
+    ...netDevicesProblems(spec),
   ];
 }

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { leftovers, statusField, Toyrun, uniqueId, waitFor } from '../helpers';
+import { leftovers, requireTool, sh, statusField, Toyrun, uniqueId, waitFor } from '../helpers';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('spec13');
@@ -273,6 +273,74 @@ test('poststart (1.3): hooks see "running"; a failing one fails start, stops the
   assert.is(t.state(id).status, 'stopped');
   t.ok(['delete', id]);
   assert.equal(leftovers(t, id), []);
+});
+
+/** A veth pair on the host (this kernel has no dummy driver); its peer goes with it. */
+function vethPair(tag: string): { a: string; b: string; cleanup(): void } {
+  const a = `s13${tag}${process.pid % 10000}a`, b = `s13${tag}${process.pid % 10000}b`;
+  const r = sh(IP, ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+  assert.is(r.status, 0, r.stderr);
+  return { a, b, cleanup: () => void sh(IP, ['link', 'del', a]) };
+}
+const IP = '/usr/sbin/ip';
+
+test('linux.netDevices: a host interface moves in, renamed, up, with its permanent global addresses; gone with the container', () => {
+  requireTool(IP, 'iproute2');
+  const v = vethPair('n');
+  try {
+    assert.is(sh(IP, ['addr', 'add', '10.213.7.5/24', 'dev', v.a]).status, 0);
+    const r = t.sh('ip addr show ctr0', v13((s) => {
+      s.linux!.netDevices = { [v.a]: { name: 'ctr0' } };
+    }));
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /ctr0@\w+: <[^>]*\bUP\b/);
+    assert.match(r.stdout, 'inet 10.213.7.5/24');
+    // the namespace is gone: a virtual device goes with it (and its host peer), as the spec says
+    waitFor(() => !existsSync(`/sys/class/net/${v.b}`), 'the veth peer to go');
+    assert.not.ok(existsSync(`/sys/class/net/${v.a}`));
+  } finally {
+    v.cleanup();
+  }
+});
+
+test('linux.netDevices: no name keeps the host name; a template (net%d) is named by the kernel', () => {
+  const v = vethPair('k');
+  const w = vethPair('m');
+  try {
+    const r = t.sh('ip -o link show', v13((s) => {
+      s.linux!.netDevices = { [v.a]: {}, [w.a]: { name: 'net%d' } };
+    }));
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, `${v.a}@`);
+    assert.match(r.stdout, /\bnet0@/);
+  } finally {
+    v.cleanup();
+    w.cleanup();
+  }
+});
+
+test('linux.netDevices: a name already taken inside, a missing device, no network namespace: errors with the path, nothing moved or left', () => {
+  const v = vethPair('e');
+  try {
+    const cases: [(s: Spec) => void, RegExp][] = [
+      [(s) => { s.linux!.netDevices = { [v.a]: { name: 'lo' } }; }, new RegExp(`/linux/netDevices/${v.a}: a network device named lo already exists`)],
+      [(s) => { s.linux!.netDevices = { s13nosuchdev: {} }; }, /\/linux\/netDevices\/s13nosuchdev: no such network device on the host/],
+      [(s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'network');
+        s.linux!.netDevices = { [v.a]: {} };
+      }, /\/linux\/netDevices: needs a network namespace/],
+    ];
+    for (const [fn, want] of cases) {
+      const id = uniqueId('netdev');
+      const r = t.run(['run', '--bundle', t.bundle(v13(fn)), id]);
+      assert.is.not(r.status, 0);
+      assert.match(r.stderr, want);
+      assert.equal(leftovers(t, id), []);
+      assert.ok(existsSync(`/sys/class/net/${v.a}`), 'the device is still on the host');
+    }
+  } finally {
+    v.cleanup();
+  }
 });
 
 test.run();
