@@ -5,6 +5,7 @@
 import { spec13Problems } from './spec13-checks';
 import { timeOffsetsText } from './linux/timens';
 import { moveNetDevices } from './linux/netdev';
+import { resourcesForVersion } from './linux/resources13';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
@@ -242,7 +243,11 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec);
     const joining = joinFiles(cgroup);
     if (spawned) moveIntoCgroup(spawned.pid, joining.byParent); // while its engine boots
-    driver.apply(cgroup, spec.linux?.resources);
+    const resources = resourcesForVersion(spec.linux?.resources, spec.ociVersion);
+    // pids.max 0 (1.3) forbids even threads: the init's engine still starts some while it
+    // boots, so a zero limit is written once the init is ready (it then only execs)
+    const zeroPids = resources?.pids?.limit === 0;
+    driver.apply(cgroup, zeroPids ? { ...resources, pids: { limit: -1 } } : resources);
     failpoint('create:cgroup');
     trace('cgroup ready');
 
@@ -276,6 +281,7 @@ export function createContainer(opts: CreateOptions): Created {
       newTimeNamespace: !userns && timeNs && !timeNs.path ? { offsets: timeOffsetsText(spec) } : undefined,
     };
     driveInit(spawned.chan, plan, rec, spec);
+    if (zeroPids) driver.apply(cgroup, { pids: { limit: 0 } });
     failpoint('create:ready');
 
     trace('init ready');

@@ -343,4 +343,77 @@ test('linux.netDevices: a name already taken inside, a missing device, no networ
   }
 });
 
+const CG = '/sys/fs/cgroup';
+function cgRead(controller: string, id: string, file: string): string {
+  return readFileSync(join(CG, controller, 'toyrun', id, file), 'utf8').trim();
+}
+
+test('resources at 1.3: pids.limit 0 is a limit of 0 (older configs: unlimited), -1 is max; cpu.idle and cpu.burst; hugepage reservation limits', () => {
+  for (const [version, limit, want] of [['1.3.0', 0, '0'], ['1.2.0', 0, 'max'], ['1.3.0', -1, 'max'], ['1.3.0', 12, '12']] as const) {
+    const id = uniqueId('res');
+    const b = t.bundle((s) => {
+      s.ociVersion = version;
+      s.linux!.resources = { pids: { limit } };
+    });
+    t.ok(['create', '--bundle', b, id]);
+    assert.is(cgRead('pids', id, 'pids.max'), want, `${version} ${limit}`);
+    t.ok(['delete', '--force', id]);
+  }
+  // inside, pids.max 0: the program runs (it is the init, exec'd), but can't fork
+  const r = t.sh('echo started; /bin/true && echo forked', v13((s) => {
+    s.linux!.resources = { pids: { limit: 0 } };
+  }));
+  assert.match(r.stdout, 'started');
+  assert.not.match(r.stdout, 'forked');
+  assert.match(r.stderr, "can't fork");
+  const id = uniqueId('res');
+  const b = t.bundle(v13((s) => {
+    s.linux!.resources = { cpu: { idle: 1, quota: 50000, period: 100000, burst: 20000 }, hugepageLimits: [{ pageSize: '2MB', limit: 4 * 2 * 1024 * 1024 }] };
+  }));
+  t.ok(['create', '--bundle', b, id]);
+  assert.is(cgRead('cpu', id, 'cpu.idle'), '1');
+  assert.is(cgRead('cpu', id, 'cpu.cfs_burst_us'), '20000');
+  // this hybrid host keeps hugetlb on its cgroup2 side, which has reservation accounting
+  assert.is(cgRead('unified', id, 'hugetlb.2MB.rsvd.max'), String(8 * 1024 * 1024));
+  assert.is(cgRead('unified', id, 'hugetlb.2MB.max'), String(8 * 1024 * 1024));
+  t.ok(['delete', '--force', id]);
+});
+
+test('resources.unified on this hybrid host: files of the cgroup2 side\'s controllers are written, others refused with the key', () => {
+  const id = uniqueId('uni');
+  const b = t.bundle(v13((s) => {
+    s.linux!.resources = { unified: { 'hugetlb.2MB.max': String(6 * 1024 * 1024) } };
+  }));
+  t.ok(['create', '--bundle', b, id]);
+  assert.is(cgRead('unified', id, 'hugetlb.2MB.max'), String(6 * 1024 * 1024));
+  t.ok(['delete', '--force', id]);
+  const id2 = uniqueId('uni');
+  const r = t.run(['run', '--bundle', t.bundle(v13((s) => {
+    s.linux!.resources = { unified: { 'memory.high': '100000000' } };
+  })), id2]);
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, 'linux.resources.unified.memory.high: the memory controller is not on this host\'s cgroup2 hierarchy');
+  assert.equal(leftovers(t, id2), []);
+});
+
+test('update: memory.checkBeforeUpdate refuses a limit below the current usage, and the old limit stays', () => {
+  const id = uniqueId('cbu');
+  const b = t.bundle(v13((s) => {
+    (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
+    s.linux!.resources = { memory: { limit: 256 * 1024 * 1024, checkBeforeUpdate: true } };
+  }));
+  t.ok(['run', '--detach', '--bundle', b, id]);
+  const dir = t.tempDir();
+  const file = join(dir, 'r.json');
+  writeFileSync(file, JSON.stringify({ memory: { limit: 4096 } }));
+  const r = t.run(['update', '--resources', file, id]);
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, /linux\.resources\.memory\.limit: 4096 is below the container's current memory usage \(\d+\) and checkBeforeUpdate is set/);
+  assert.is(cgRead('memory', id, 'memory.limit_in_bytes'), String(256 * 1024 * 1024));
+  writeFileSync(file, JSON.stringify({ memory: { limit: 128 * 1024 * 1024 } }));
+  t.ok(['update', '--resources', file, id]);
+  assert.is(cgRead('memory', id, 'memory.limit_in_bytes'), String(128 * 1024 * 1024));
+  t.ok(['delete', '--force', id]);
+});
+
 test.run();
