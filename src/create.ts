@@ -6,6 +6,7 @@ import { spec13Problems } from './spec13-checks';
 import { timeOffsetsText } from './linux/timens';
 import { moveNetDevices } from './linux/netdev';
 import { resourcesForVersion } from './linux/resources13';
+import { findResctrl, joinIntelRdt, removeIntelRdt, setupIntelRdt } from './linux/intelrdt';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
@@ -258,6 +259,14 @@ export function createContainer(opts: CreateOptions): Created {
     if (userns) recordInit(userns);
     if (!spawned) throw new ContainerError('internal: the init was not spawned');
     const pid = spawned.pid;
+    const rdt = spec.linux?.intelRdt;
+    if (rdt) {
+      rec.intelRdt = setupIntelRdt(findResctrl() as string, id, rdt); // checked mounted by hostProblems
+      const r = rec.intelRdt;
+      undo.push(() => removeIntelRdt(r));
+      saveRecord(dir, rec);
+      joinIntelRdt(r, pid);
+    }
     if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, allJoinFiles(cgroup));
 
     const timeNs = findNamespace(spec.linux?.namespaces, 'time');

@@ -26,6 +26,7 @@ import type { CommandContext } from './commands';
 import type { Process, Spec } from './spec/types';
 import { affinityProblems, schedulerProblems, setAffinity } from './linux/sched';
 import type { ContainerRecord } from './state';
+import { joinIntelRdt } from './linux/intelrdt';
 
 export interface ExecOptions {
   root: string;
@@ -218,6 +219,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       // set here on the helper's (main) thread, and again by the helper itself first thing
       setAffinity(pid, p.execCPUAffinity?.initial, 'execCPUAffinity.initial');
       if (!userns) moveIntoCgroup(pid, joining.byParent); // while its engine boots
+      if (rec.intelRdt) joinIntelRdt(rec.intelRdt, pid);
       awaitExec(chan, plan);
     } catch (e) {
       try {

@@ -6,6 +6,7 @@ import { memoryPolicyProblems } from './linux/mempolicy';
 import { personalityProblems } from './linux/personality';
 import { timeOffsetsProblems } from './linux/timens';
 import { netDevicesProblems } from './linux/netdev';
+import { findResctrl, intelRdtProblems } from './linux/intelrdt';
 import type { Spec } from './spec/types';
 
 export function spec13Problems(spec: Spec): string[] {
@@ -16,5 +17,6 @@ export function spec13Problems(spec: Spec): string[] {
     ...memoryPolicyProblems(spec.linux?.memoryPolicy),
     ...timeOffsetsProblems(spec),
     ...netDevicesProblems(spec),
+    ...(spec.linux?.intelRdt ? intelRdtProblems(spec.linux.intelRdt, findResctrl()) : []),
   ];
 }

@@ -416,4 +416,29 @@ test('update: memory.checkBeforeUpdate refuses a limit below the current usage, 
   t.ok(['delete', '--force', id]);
 });
 
+test('linux.intelRdt on this host (no resctrl): create fails cleanly with "not supported on this host", nothing left', () => {
+  assert.not.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(' - resctrl '), 'this test expects a host without resctrl');
+  const id = uniqueId('rdt');
+  const b = t.bundle(v13((s) => {
+    s.linux!.intelRdt = { closID: 'gold', schemata: ['L3:0=f'], enableMonitoring: true };
+  }));
+  const r = t.run(['run', '--bundle', b, id]);
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, '/linux/intelRdt: not supported on this host: no resctrl filesystem is mounted');
+  assert.equal(leftovers(t, id), []);
+});
+
+test('features reports ociVersionMax 1.3.0 and the 1.3 blocks; state says 1.3.0', () => {
+  const f = JSON.parse(t.ok(['features']).stdout) as { ociVersionMax: string; linux: Record<string, unknown>; potentiallyUnsafeConfigAnnotations: string[] };
+  assert.is(f.ociVersionMax, '1.3.0');
+  assert.equal(f.linux.netDevices, { enabled: true });
+  assert.equal(f.linux.intelRdt, { enabled: true, schemata: true, monitoring: true });
+  assert.ok((f.linux.memoryPolicy as { modes: string[] }).modes.includes('MPOL_PREFERRED_MANY'));
+  assert.ok(Array.isArray(f.potentiallyUnsafeConfigAnnotations));
+  const id = uniqueId('st');
+  t.ok(['create', '--bundle', t.bundle(v13()), id]);
+  assert.is(t.state(id).ociVersion, '1.3.0');
+  t.ok(['delete', '--force', id]);
+});
+
 test.run();
