@@ -15,6 +15,21 @@ import { cpuMask, ioprioValue, parseCpuList, schedAttr, schedulerProblems } from
 import { memoryPolicyProblems, nodemask } from '../../src/linux/mempolicy';
 import { permanentGlobalAddresses } from '../../src/linux/netdev';
 import { featuresDocument } from '../../src/features';
+import { validateSpec, ValidationError } from '../../src/spec/validate';
+import { defaultSpec } from '../../src/spec/default';
+import type { Spec } from '../../src/spec/types';
+
+function problems(fn: (s: Spec) => void): string[] {
+  const spec = defaultSpec();
+  fn(spec);
+  try {
+    validateSpec(spec, 'config.json');
+    return [];
+  } catch (e) {
+    if (e instanceof ValidationError) return e.problems;
+    throw e;
+  }
+}
 
 /** A resctrl root as the kernel lays it out: schemata and tasks at the root, mon_groups. */
 function fakeResctrl(): { root: string; cleanup(): void } {
@@ -168,6 +183,24 @@ test('features: the 1.3 blocks, truthful to this build', () => {
   assert.ok(mp.modes.includes('MPOL_BIND') && mp.modes.includes('MPOL_WEIGHTED_INTERLEAVE'));
   assert.equal(mp.flags.sort(), ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES']);
   assert.equal(f.potentiallyUnsafeConfigAnnotations, ['org.toyrun.idmap-rootfs']);
+});
+
+test('hostile names: a closID or device name cannot leave resctrl / become an ip option; bad 1.3 values name their path', () => {
+  for (const closID of ['..', '.', '../../etc', 'a/b', 'x\n']) {
+    assert.ok(problems((s) => (s.linux!.intelRdt = { closID })).some((p) => p.startsWith('/linux/intelRdt/closID')), JSON.stringify(closID));
+  }
+  assert.equal(problems((s) => (s.linux!.intelRdt = { closID: '/' })), []);
+  assert.ok(problems((s) => (s.linux!.intelRdt = { memBwSchema: 'L3:0=1' })).some((p) => p.startsWith('/linux/intelRdt/memBwSchema')));
+  assert.ok(problems((s) => (s.linux!.intelRdt = { schemata: ['L3:0=1\nMB:0=1'] })).some((p) => p.startsWith('/linux/intelRdt/schemata/0')));
+  for (const name of ['-j', 'a/b', 'eth 0', 'x'.repeat(16)]) {
+    assert.ok(problems((s) => (s.linux!.netDevices = { eth0: { name } })).some((p) => p.startsWith('/linux/netDevices/eth0/name')), name);
+    assert.ok(problems((s) => (s.linux!.netDevices = { [name]: {} })).length > 0, name);
+  }
+  assert.ok(problems((s) => (s.process!.scheduler = { policy: 'SCHED_FIFO', priority: 100 })).some((p) => p.startsWith('/process/scheduler/priority')));
+  assert.ok(problems((s) => (s.process!.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 8 })).some((p) => p.startsWith('/process/ioPriority/priority')));
+  assert.ok(problems((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_NOPE' })).some((p) => p.startsWith('/linux/memoryPolicy/mode')));
+  assert.ok(problems((s) => (s.linux!.timeOffsets = { realtime: { secs: 1 } })).some((p) => p.startsWith('/linux/timeOffsets')));
+  assert.ok(problems((s) => (s.linux!.personality = { domain: 'PER_BSD' })).some((p) => p.startsWith('/linux/personality/domain')));
 });
 
 test.run();
