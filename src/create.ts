@@ -2,6 +2,11 @@
 // exec.fifo, then spawn the init into the container's PID namespace and walk it
 // through its stages over the sync pipe. On any failure everything created so
 // far is undone: no state dir, cgroup, process or mount is left behind.
+import { spec13Problems } from './spec13-checks';
+import { timeOffsetsText } from './linux/timens';
+import { moveNetDevices } from './linux/netdev';
+import { resourcesForVersion } from './linux/resources13';
+import { findResctrl, joinIntelRdt, removeIntelRdt, setupIntelRdt } from './linux/intelrdt';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
@@ -113,6 +118,7 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
   problems.push(...seccompProblems(spec.linux?.seccomp));
   problems.push(...lsmProblems(spec.process));
   if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');
+  problems.push(...spec13Problems(spec));
   return problems;
 }
 
@@ -255,7 +261,11 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec);
     const joining = joinFiles(cgroup);
     if (spawned) moveIntoCgroup(spawned.pid, joining.byParent); // while its engine boots
-    driver.apply(cgroup, spec.linux?.resources);
+    const resources = resourcesForVersion(spec.linux?.resources, spec.ociVersion);
+    // pids.max 0 (1.3) forbids even threads: the init's engine still starts some while it
+    // boots, so a zero limit is written once the init is ready (it then only execs)
+    const zeroPids = resources?.pids?.limit === 0;
+    driver.apply(cgroup, zeroPids ? { ...resources, pids: { limit: -1 } } : resources);
     failpoint('create:cgroup');
     trace('cgroup ready');
 
@@ -266,8 +276,17 @@ export function createContainer(opts: CreateOptions): Created {
     if (userns) recordInit(userns);
     if (!spawned) throw new ContainerError('internal: the init was not spawned');
     const pid = spawned.pid;
+    const rdt = spec.linux?.intelRdt;
+    if (rdt) {
+      rec.intelRdt = setupIntelRdt(findResctrl() as string, id, rdt); // checked mounted by hostProblems
+      const r = rec.intelRdt;
+      undo.push(() => removeIntelRdt(r));
+      saveRecord(dir, rec);
+      joinIntelRdt(r, pid);
+    }
     if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, allJoinFiles(cgroup));
 
+    const timeNs = findNamespace(spec.linux?.namespaces, 'time');
     const plan: InitPlan = {
       type: 'plan',
       startsAtOnce: opts.startsAtOnce === true,
@@ -284,8 +303,11 @@ export function createContainer(opts: CreateOptions): Created {
       stateDirFd: userns?.stateDirFd,
       idmapFds: userns?.idmapFds,
       consoleSocketFd: userns?.consoleSocketFd,
+      // with a user namespace, stage 1 made it (src/userns-stages.ts)
+      newTimeNamespace: !userns && timeNs && !timeNs.path ? { offsets: timeOffsetsText(spec) } : undefined,
     };
     driveInit(spawned.chan, plan, rec, spec);
+    if (zeroPids) driver.apply(cgroup, { pids: { limit: 0 } });
     failpoint('create:ready');
 
     trace('init ready');
@@ -311,11 +333,11 @@ export function createContainer(opts: CreateOptions): Created {
  * calling thread, so the main thread switches into them just for this spawn:
  * the init must be the *first* process of a new PID namespace (it becomes PID 1). */
 function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncChannel } {
-  const namespaces = (['pid', 'time'] as const).flatMap((type) => {
-    const ns = findNamespace(spec.linux?.namespaces, type);
-    return ns ? [{ type, path: ns.path }] : [];
-  });
-  return spawnSynced(initScript(), opts.preserveFds, namespaces);
+  const pidNs = findNamespace(spec.linux?.namespaces, 'pid');
+  // a new time namespace is made by the init itself (see the 'time namespace' stage);
+  // one joined by path is entered through nsenter (setns of a time namespace needs one thread)
+  const timePath = findNamespace(spec.linux?.namespaces, 'time')?.path;
+  return spawnSynced(initScript(), opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], timePath);
 }
 
 function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec: Spec): void {
@@ -331,6 +353,8 @@ function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec
       }
       if (msg.type === 'createRuntime') {
         failpoint('create:init-mounted');
+        // the network namespace exists now (the init made it), and the hooks see the devices
+        if (spec.linux?.netDevices) moveNetDevices(spec, rec.pid);
         const state = toOciState(rec, 'creating');
         runHooks(spec.hooks, 'prestart', state);
         runHooks(spec.hooks, 'createRuntime', state);

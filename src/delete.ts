@@ -12,6 +12,7 @@ import { waitGone } from './create';
 import { findNamespace } from './linux/namespaces';
 import { failpoint } from './failpoint';
 import { logWarn } from './log';
+import { removeIntelRdt } from './linux/intelrdt';
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
   const dir = containerDir(root, id);
@@ -73,6 +74,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     failpoint('delete:killed');
     if (spec && rec.pid > 0) runHooksWarnOnly(spec.hooks, 'poststop', toOciState(rec, 'stopped'));
     driver.destroy(rec.cgroup);
+    if (rec.intelRdt) removeIntelRdt(rec.intelRdt);
     failpoint('delete:cgroup-removed');
     if (rec.imageMount) (require('./image') as typeof ImageModule).unmountImage(rec.imageMount, false); // loaded only when used
     removeContainerDir(dir);

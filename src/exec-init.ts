@@ -24,6 +24,9 @@ import { applyRlimits, becomeUser, checkCwdInsideRoot, enterCwd, holdsSysAdmin, 
 import { releaseHeldCapability } from './linux/capabilities';
 import { loadSeccompFilter, prepareSeccompFilter, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
+import { applyIoPriority, applyScheduler, setAffinity } from './linux/sched';
+import { applyMemoryPolicy } from './linux/mempolicy';
+import { applyPersonality } from './linux/personality';
 
 let currentStage = 'start';
 function stage<T>(name: string, fn: () => T): T {
@@ -75,6 +78,11 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
   // held, effective, until the filter is in, so that the load stays the last step.
   const hold = filter && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
+  // as the init does: inherited across execve, set while the capabilities they need are held
+  stage('scheduler', () => applyScheduler(p.scheduler));
+  stage('I/O priority', () => applyIoPriority(p.ioPriority));
+  stage('memory policy', () => applyMemoryPolicy(plan.memoryPolicy));
+  stage('personality', () => applyPersonality(plan.personality));
   stage('user and capabilities', () => {
     becomeUser(p, hold, cwdPending);
     if (cwdPending) checkCwdInsideRoot(p.cwd);
@@ -99,11 +107,15 @@ function main(): void {
   const plan = chan.recv();
   if (!plan || plan.type !== 'exec') process.exit(255);
   try {
+    // execCPUAffinity.initial: the CPUs we run on before the move to the container's cgroup
+    stage('initial CPU affinity', () => setAffinity(0, plan.process.execCPUAffinity?.initial, 'execCPUAffinity.initial'));
     stage('join cgroup', () => joinCgroup(plan));
     let console: ConsoleHandle | undefined;
     if (plan.process.terminal) console = stage('console', () => setupConsole(plan.consoleSocket, '/', plan.process.consoleSize, plan.consoleSocketFd));
     const filter = stage('seccomp filter', () => buildFilter(plan));
     stage('namespaces', () => enterNamespaces(plan));
+    // after the cgroup move (which resets affinity to the cpuset): final, or the container's CPUs
+    stage('final CPU affinity', () => setAffinity(0, plan.finalCpus, 'execCPUAffinity.final'));
     stage('console', () => console?.attach());
     becomeProcess(plan, chan, filter);
   } catch (e) {

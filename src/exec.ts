@@ -24,6 +24,9 @@ import { parseCommand, UsageError } from './cli';
 import { logError } from './log';
 import type { CommandContext } from './commands';
 import type { Process, Spec } from './spec/types';
+import { affinityProblems, schedulerProblems, setAffinity } from './linux/sched';
+import type { ContainerRecord } from './state';
+import { joinIntelRdt } from './linux/intelrdt';
 
 export interface ExecOptions {
   root: string;
@@ -117,8 +120,9 @@ function execInitScript(): string {
 /** The exec-init enters the container's PID (and time) namespace as a first
  * child of this thread, the way create starts the init (spawnSynced). */
 function spawnExecInit(initPid: number, forChildren: ChildNamespace['type'][], preserveFds: number): { pid: number; chan: SyncChannel } {
-  const namespaces = forChildren.map((type) => ({ type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[type]}` }));
-  return spawnSynced(execInitScript(), preserveFds, namespaces);
+  const namespaces = forChildren.filter((type) => type === 'pid').map((type) => ({ type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[type]}` }));
+  // the time namespace through nsenter: setns of one needs a single-threaded caller
+  return spawnSynced(execInitScript(), preserveFds, namespaces, forChildren.includes('time') ? `/proc/${initPid}/ns/time` : undefined);
 }
 
 /** Drive the exec-init until it has execve'd (EOF after "ready") or failed. */
@@ -145,7 +149,25 @@ function hostProblems(p: Process): string[] {
   if (missing.length > 0) problems.push(`/capabilities: not supported by this kernel: ${missing.join(', ')}`);
   if (p.apparmorProfile) problems.push('/apparmorProfile: AppArmor is not available on this host');
   if (p.selinuxLabel) problems.push('/selinuxLabel: SELinux is not available on this host');
+  problems.push(...schedulerProblems(p.scheduler, '/scheduler'), ...affinityProblems(p.execCPUAffinity, '/execCPUAffinity'));
   return problems;
+}
+
+/** The CPUs an exec'd process ends on when execCPUAffinity gives only `initial`:
+ * the container's cpuset (the spec's "default CPU affinity"), else every online CPU. */
+function containerCpus(rec: ContainerRecord): string {
+  const dirs = [rec.cgroup.paths.cpuset && join(rec.cgroup.paths.cpuset, 'cpuset.effective_cpus'),
+    rec.cgroup.paths.unified && join(rec.cgroup.paths.unified, 'cpuset.cpus.effective'), '/sys/devices/system/cpu/online'];
+  for (const f of dirs) {
+    if (!f) continue;
+    try {
+      const v = readFileSync(f, 'utf8').trim();
+      if (v) return v;
+    } catch {
+      // not on this host
+    }
+  }
+  return '0';
 }
 
 export async function execInContainer(opts: ExecOptions): Promise<number> {
@@ -183,6 +205,9 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       seccompCache: join(opts.root, '.seccomp'),
       consoleSocket: opts.consoleSocket ?? receiver?.path,
       preserveFds: opts.preserveFds,
+      memoryPolicy: spec?.linux?.memoryPolicy,
+      personality: spec?.linux?.personality,
+      finalCpus: p.execCPUAffinity?.final || (p.execCPUAffinity?.initial ? containerCpus(rec) : undefined),
     };
     const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
       ? spawnExecInUserNamespace(rec.pid, spec as Spec, bundlePath('init.js'), execInitScript(), opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)
@@ -190,7 +215,11 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     const { pid, chan } = spawned;
     plan.consoleSocketFd = spawned.consoleSocketFd;
     try {
+      // execCPUAffinity.initial applies before the move into the container's cgroup:
+      // set here on the helper's (main) thread, and again by the helper itself first thing
+      setAffinity(pid, p.execCPUAffinity?.initial, 'execCPUAffinity.initial');
       if (!userns) moveIntoCgroup(pid, joining.byParent); // while its engine boots
+      if (rec.intelRdt) joinIntelRdt(rec.intelRdt, pid);
       awaitExec(chan, plan);
     } catch (e) {
       try {

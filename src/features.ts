@@ -6,7 +6,8 @@ import { OCI_VERSION } from './state';
 import { VERSION } from './version';
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS, supportedSeccompArches } from './linux/seccomp';
 import { libseccomp, libseccompAvailable } from './linux/libseccomp';
-import { idmapSupported } from './linux/idmap';
+import { idmapSupported, ROOTFS_IDMAP_ANNOTATION } from './linux/idmap';
+import { MPOL_FLAGS, MPOL_MODES } from './linux/mempolicy';
 
 const MOUNT_OPTIONS = [
   'acl', 'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'iversion', 'lazytime', 'loud',
@@ -47,9 +48,15 @@ export function featuresDocument(): Record<string, unknown> {
         : { enabled: false },
       apparmor: { enabled: false },
       selinux: { enabled: false },
-      intelRdt: { enabled: false },
+      // implemented (src/linux/intelrdt.ts) whether or not this host has resctrl: the
+      // features document describes the runtime, not the host; create says when it is absent
+      intelRdt: { enabled: true, schemata: true, monitoring: true },
+      memoryPolicy: { modes: Object.keys(MPOL_MODES), flags: Object.keys(MPOL_FLAGS) },
+      netDevices: { enabled: true },
       mountExtensions: { idmap: { enabled: features.userns && idmapSupported() } },
     },
+    // an annotation that changes how the rootfs is mounted: callers must not pass it from untrusted input
+    potentiallyUnsafeConfigAnnotations: [ROOTFS_IDMAP_ANNOTATION],
     annotations: {
       'org.toyrun.version': VERSION,
       'org.toyrun.engine': process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`,

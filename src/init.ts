@@ -27,6 +27,10 @@ import { openStartReporter, reportStartFailure } from './startsync';
 import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
 import { inUserNamespace } from './linux/userns';
 import type { Spec, State } from './spec/types';
+import { applyIoPriority, applyScheduler } from './linux/sched';
+import { applyMemoryPolicy } from './linux/mempolicy';
+import { applyPersonality } from './linux/personality';
+import { unshareTimeNamespace } from './linux/timens';
 
 interface InitContext {
   plan: InitPlan;
@@ -64,7 +68,7 @@ function joinCgroup(ctx: InitContext): void {
 
 function enterContainerNamespaces(ctx: InitContext): void {
   const nss = ctx.spec.linux?.namespaces;
-  // pid and time apply to children and were switched by `create` before spawning us;
+  // pid applies to children and was switched by `create` before spawning us (time: our own stage);
   // cgroup comes last, after joining the cgroup, so that it becomes the namespace root.
   enterNamespaces(nss, ['pid', 'time', 'user', 'cgroup']);
   const cg = findNamespace(nss, 'cgroup');
@@ -161,6 +165,12 @@ function becomeProcess(ctx: InitContext): never {
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: hold it
   // until the filter is in, so that the load can still be the last step.
   const hold = ctx.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
+  // Inherited across execve; set while we still hold CAP_SYS_NICE/CAP_SYS_ADMIN
+  // (real-time policies, negative nice, the RT I/O class need them).
+  stage('scheduler', () => applyScheduler(p.scheduler));
+  stage('I/O priority', () => applyIoPriority(p.ioPriority));
+  stage('memory policy', () => applyMemoryPolicy(ctx.spec.linux?.memoryPolicy));
+  stage('personality', () => applyPersonality(ctx.spec.linux?.personality));
   stage('user and capabilities', () => {
     becomeUser(p, hold, ctx.cwdPending);
     checkCwdInsideRoot(p.cwd);
@@ -200,6 +210,10 @@ function main(): void {
   try {
     stage('join cgroup', () => joinCgroup(ctx));
     stage('namespaces', () => enterContainerNamespaces(ctx));
+    // before any child of ours (hooks) could enter it; we enter it ourselves at execve
+    stage('time namespace', () => {
+      if (plan.newTimeNamespace) unshareTimeNamespace(plan.newTimeNamespace.offsets);
+    });
     stage('hostname', () => setHostnames(ctx.spec));
     stage('mounts', () => doMounts(ctx));
     stage('createRuntime hooks', () => runtimeHooks(ctx));

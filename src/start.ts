@@ -8,7 +8,8 @@ import * as libc from './linux/libc';
 import { O } from './linux/libc';
 import { ContainerError, containerDir, isInitAlive, lockContainer, saveRecord, toOciState, type ContainerRecord } from './state';
 import { loadContainer } from './container';
-import { runHooksWarnOnly } from './hooks';
+import { runHooks } from './hooks';
+import { waitGone } from './create';
 import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './startsync';
 import { loadSpec } from './state';
 import { sleepMs } from './linux/cgroups';
@@ -34,6 +35,17 @@ function openStartStatusIn(dir: string): number | undefined {
   } finally {
     libc.close(dirFd);
   }
+}
+
+/** SIGKILL the init (in a PID namespace, the kernel then kills the rest) and wait until it is gone. */
+function stopContainer(rec: ContainerRecord): void {
+  if (!isInitAlive(rec)) return;
+  try {
+    libc.kill(rec.pid, 9);
+  } catch {
+    // exited meanwhile
+  }
+  waitGone(rec.pid);
 }
 
 export function startContainer(root: string, id: string): void {
@@ -76,7 +88,14 @@ export function startContainer(root: string, id: string): void {
       if (failure) throw new ContainerError(`cannot start container ${id}: ${failure}`);
     }
     const spec = loadSpec(dir);
-    runHooksWarnOnly(spec?.hooks, 'poststart', toOciState(rec, 'running'));
+    try {
+      runHooks(spec?.hooks, 'poststart', toOciState(rec, 'running'));
+    } catch (e) {
+      // runtime-spec 1.3 lifecycle step 9: a failing poststart hook is an error, the
+      // container is stopped, and the lifecycle continues at delete (as runc does)
+      stopContainer(rec);
+      throw new ContainerError(`cannot start container ${id}: ${(e as Error).message} (the container was stopped)`, { cause: e });
+    }
   } finally {
     unlock();
   }

@@ -46,6 +46,9 @@ export function awaitExec(fd: number, progress: () => InitProgress): string {
     } else {
       // No writer has come and gone (yet): ask the process.
       const p = progress();
+      // It may have exec'd (closing its end) and exited since the poll above:
+      // the FIFO still says so, and has the last word over "gone".
+      if (p === 'gone' && libc.pollOne(fd, POLLIN, 0) !== 0) continue;
       if (p !== 'init') verdict = p;
     }
   }

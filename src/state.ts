@@ -10,8 +10,9 @@ import type { Spec, State, Status } from './spec/types';
 import { validateContainerId } from './spec/validate';
 import { flock, LOCK_EX, O, openat, AT_FDCWD, close } from './linux/libc';
 import type { CgroupRecord } from './linux/cgroups';
+import type { RdtRecord } from './linux/intelrdt';
 
-export const OCI_VERSION = '1.2.0';
+export const OCI_VERSION = '1.3.0';
 export const DEFAULT_ROOT = '/run/toyrun';
 
 export interface ContainerRecord {
@@ -32,6 +33,8 @@ export interface ContainerRecord {
   started?: boolean;
   /** Overlay root mounted on the host by create (toyrun image extension). */
   imageMount?: { target: string; upper: string; work: string; persistent: boolean; layers?: string[] };
+  /** linux.intelRdt: the resctrl groups the container is in (src/linux/intelrdt.ts). */
+  intelRdt?: RdtRecord;
 }
 
 export class ContainerError extends Error {}

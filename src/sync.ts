@@ -10,7 +10,8 @@
 // With a user namespace, stage 1 reports first ({"type":"stage2",…}): see src/userns-stages.ts.
 import * as libc from './linux/libc';
 import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
-import type { NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
+import { NSENTER } from './linux/userns';
+import type { MemoryPolicy, NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
 
 export interface InitPlan {
   type: 'plan';
@@ -34,6 +35,8 @@ export interface InitPlan {
   idmapFds?: Record<number, number>;
   /** Inherited fd of --console-socket, connected by the runtime (user namespace). */
   consoleSocketFd?: number;
+  /** A new time namespace is the init's to make (src/linux/timens.ts), with these offsets. */
+  newTimeNamespace?: { offsets?: string };
 }
 
 /** `toyrun exec` → exec-init: the process to become and what to join. */
@@ -51,6 +54,11 @@ export interface ExecPlan {
   /** Inherited fd of the console socket, connected by `exec` (user namespace). */
   consoleSocketFd?: number;
   preserveFds: number;
+  /** linux.memoryPolicy and linux.personality of the container, applied to exec'd processes too. */
+  memoryPolicy?: MemoryPolicy;
+  personality?: { domain: string; flags?: string[] };
+  /** execCPUAffinity.final, or (with only `initial`) the CPUs the container may use. */
+  finalCpus?: string;
 }
 
 export type InitMessage =
@@ -103,14 +111,17 @@ export class SyncChannel {
 /** Start `bun|node <script> <syncW> <syncR>` as a first child in `namespaces`
  * (see spawnIntoNamespaces), with fds 0-2 and the --preserve-fds range at their
  * own numbers and the sync pipe right after them; returns the channel to it. */
-export function spawnSynced(script: string, preserveFds: number, namespaces: ChildNamespace[]): { pid: number; chan: SyncChannel } {
+export function spawnSynced(script: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string): { pid: number; chan: SyncChannel } {
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
   try {
     const kept = Array.from({ length: 3 + preserveFds }, (_, i): [number, number] => [i, i]);
     const syncW = 3 + preserveFds, syncR = syncW + 1;
-    const prepared = libc.prepareSpawn(process.execPath, [process.execPath, script, String(syncW), String(syncR)], [],
-      [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+    const argv = [process.execPath, script, String(syncW), String(syncR)];
+    // setns(CLONE_NEWTIME) needs a single-threaded caller (timens_install: EUSERS), which
+    // an engine never is: nsenter joins the time namespace, then execs the engine in it
+    const [path, args] = timeNamespace ? [NSENTER, [NSENTER, `--time=${timeNamespace}`, '--', ...argv]] : [process.execPath, argv];
+    const prepared = libc.prepareSpawn(path, args, [], [...kept, [childWrite, syncW], [childRead, syncR]], '/');
     return { pid: spawnIntoNamespaces(prepared, namespaces), chan: new SyncChannel(parentRead, parentWrite) };
   } finally {
     libc.close(childWrite);

@@ -3,6 +3,7 @@
 // container's stored config (so a later update or `events` sees them), checked
 // against the same JSON schema as config.json, and written to the cgroup.
 // As in runc, device rules are not touched by update.
+import { memoryUpdateProblem, resourcesForVersion } from './linux/resources13';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupDriver } from './linux/cgroups';
@@ -129,7 +130,9 @@ export function updateContainer(root: string, id: string, upd: Resources, source
     const { devices: _ignored, ...changes } = upd;
     const merged = mergeResources(spec.linux?.resources, changes);
     const { devices: _devices, ...rest } = merged;
-    cgroupDriver().apply(rec.cgroup, rest);
+    const memProblem = memoryUpdateProblem(rec.cgroup.paths.memory ?? rec.cgroup.paths.unified, rec.cgroup.version, { ...changes.memory, checkBeforeUpdate: merged.memory?.checkBeforeUpdate });
+    if (memProblem) throw new ContainerError(memProblem);
+    cgroupDriver().apply(rec.cgroup, resourcesForVersion(rest, spec.ociVersion));
     spec.linux = { ...(spec.linux ?? {}), resources: merged };
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
   } finally {

@@ -57,6 +57,7 @@ import { idmapRequests, idmappedTree } from './linux/idmap';
 import { connectConsoleSocket } from './linux/console';
 import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
 import { ValidationError } from './spec/validate';
+import { timeOffsetsText, writeTimeOffsets } from './linux/timens';
 import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
 
 export const STAGE1_ARG = 'userns-stage1';
@@ -67,6 +68,8 @@ export const STAGE1_ARG = 'userns-stage1';
  * own, the kernel refuses new threads (EINVAL), and the engine starts threads
  * as it boots, so stage 1 switches them itself just before spawning stage 2. */
 const NSENTER_OPTION: Partial<Record<NamespaceType, string>> = {
+  // a time namespace can only be joined by a single-threaded process (EUSERS otherwise)
+  time: '--time',
   network: '--net',
   ipc: '--ipc',
   uts: '--uts',
@@ -78,6 +81,8 @@ export interface Stage1Config {
   unshare: ('pid' | 'time')[];
   /** ...and the ones it joins by path. */
   join: { type: 'pid' | 'time'; path: string }[];
+  /** linux.timeOffsets for the new time namespace (src/linux/timens.ts). */
+  timeOffsets?: string;
   /** Stage 2: engine script and its arguments. */
   script: string;
   args: string[];
@@ -95,6 +100,7 @@ export interface UserNamespaceSpawn {
   join: Namespace[];
   /** New PID/time namespaces for stage 2. */
   unshare: ('pid' | 'time')[];
+  timeOffsets?: string;
   /** Engine script of stage 1 (dist/init.js) and of stage 2. */
   stage1Script: string;
   stage2Script: string;
@@ -142,7 +148,8 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     }
     const config: Stage1Config = {
       unshare: o.unshare,
-      join: o.join.filter((n): n is { type: 'pid' | 'time'; path: string } => (n.type === 'pid' || n.type === 'time') && !!n.path),
+      timeOffsets: o.timeOffsets,
+      join: o.join.filter((n): n is { type: 'pid' | 'time'; path: string } => n.type === 'pid' && !!n.path),
       script: o.stage2Script,
       args: [String(syncW), String(syncR)],
       lastFd,
@@ -219,6 +226,8 @@ export function runUserNamespaceStage1(configJson: string): void {
     for (const n of nsFds) libc.setns(n.fd, n.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME, `${n.path} (${n.type})`);
     if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
     if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
+    // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
+    if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
     const pid = libc.spawnPrepared(prepared);
     chan.send({ type: 'stage2', pid, uidMap, gidMap });
   } catch (e) {
@@ -294,6 +303,7 @@ export function spawnInitInUserNamespace(
       user: userOpt,
       join: nss.filter((n) => n.path && n.type !== 'user' && n.type !== 'mount'),
       unshare: (['pid', 'time'] as const).filter((t) => nss.some((n) => n.type === t && !n.path)),
+      timeOffsets: timeOffsetsText(spec),
       stage1Script: initScript,
       stage2Script: initScript,
       preserveFds,

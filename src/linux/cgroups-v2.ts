@@ -8,6 +8,7 @@
 // so most of this file is unit-tested against a temporary directory laid out
 // like cgroup2, and freeze/devices/create/destroy against the hybrid host's real
 // cgroup2 mount (which has no memory/cpu/io controllers).
+import { hugetlbFiles, pidsMax } from './resources13';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resources } from '../spec/types';
@@ -88,12 +89,12 @@ export class CgroupV2 implements CgroupDriver {
     applyCpu(d, res.cpu, need, unsupported);
     if (res.pids) {
       need('pids', 'linux.resources.pids');
-      writeCgroupFile(d, 'pids.max', res.pids.limit > 0 ? String(res.pids.limit) : 'max');
+      writeCgroupFile(d, 'pids.max', pidsMax(res.pids.limit));
     }
     applyIo(d, res.blockIO, need, unsupported);
     for (const h of res.hugepageLimits ?? []) {
       need('hugetlb', 'linux.resources.hugepageLimits');
-      writeCgroupFile(d, `hugetlb.${h.pageSize}.max`, String(h.limit));
+      for (const file of hugetlbFiles(d, h.pageSize, true)) writeCgroupFile(d, file, String(h.limit));
     }
     if (res.network && (res.network.classID !== undefined || (res.network.priorities ?? []).length > 0)) {
       unsupported('linux.resources.network (net_cls/net_prio are v1-only controllers)');

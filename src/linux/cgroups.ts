@@ -5,6 +5,7 @@
 //   v2      one unified hierarchy
 // Drivers share the CgroupDriver interface; the record kept in state.json lists
 // the directories so that later commands need not recompute anything.
+import { hugetlbFiles, pidsMax } from './resources13';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Resources } from '../spec/types';
@@ -355,7 +356,7 @@ export class CgroupV1 implements CgroupDriver {
     }
     if (pids) {
       const d = this.dirFor(rec, 'pids', 'linux.resources.pids');
-      writeCgroupFile(d, 'pids.max', pids.limit > 0 ? String(pids.limit) : 'max');
+      writeCgroupFile(d, 'pids.max', pidsMax(pids.limit));
     }
     if (blockIO && isSet(blockIO, ['weight', 'leafWeight', 'weightDevice', 'throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice'])) {
       const d = this.dirFor(rec, 'blkio', 'linux.resources.blockIO');
@@ -385,12 +386,8 @@ export class CgroupV1 implements CgroupDriver {
     for (const h of hugepageLimits ?? []) {
       // Hybrid hosts may run hugetlb on the cgroup2 side (this one does).
       const v2 = !rec.paths.hugetlb && rec.paths.unified ? this.unifiedWith(rec, 'hugetlb') : undefined;
-      if (v2) {
-        writeCgroupFile(v2, `hugetlb.${h.pageSize}.max`, String(h.limit));
-        continue;
-      }
-      const d = this.dirFor(rec, 'hugetlb', 'linux.resources.hugepageLimits');
-      writeCgroupFile(d, `hugetlb.${h.pageSize}.limit_in_bytes`, String(h.limit));
+      const d = v2 ?? this.dirFor(rec, 'hugetlb', 'linux.resources.hugepageLimits');
+      for (const file of hugetlbFiles(d, h.pageSize, v2 !== undefined)) writeCgroupFile(d, file, String(h.limit));
     }
     if (network) {
       if (network.classID !== undefined) writeCgroupFile(this.dirFor(rec, 'net_cls', 'linux.resources.network.classID'), 'net_cls.classid', String(network.classID));
@@ -404,8 +401,13 @@ export class CgroupV1 implements CgroupDriver {
         writeCgroupFile(d, rule.allow ? 'devices.allow' : 'devices.deny', deviceRuleText(rule));
       }
     }
-    if (res.unified && Object.keys(res.unified).length > 0) {
-      throw new CgroupError('linux.resources.unified needs a cgroup v2 host (this host uses cgroup v1)');
+    for (const [file, value] of Object.entries(res.unified ?? {})) {
+      // a hybrid host's cgroup2 side may hold controllers (this one: hugetlb): their files can be set
+      const controller = file.slice(0, file.indexOf('.'));
+      const v2 = rec.paths.unified && /^[a-z_]+\.[A-Za-z0-9_.]+$/.test(file) ? this.unifiedWith(rec, controller) : undefined;
+      if (!v2) throw new CgroupError(`linux.resources.unified.${file}: the ${controller} controller is not on this host's cgroup2 hierarchy (cgroup v1 host)`);
+      if (!existsSync(join(v2, file))) throw new CgroupError(`linux.resources.unified.${file}: no such cgroup file in ${v2}`);
+      writeCgroupFile(v2, file, value);
     }
   }
 

@@ -590,3 +590,42 @@ export function inotifyInit(flags: number): number {
 export function inotifyAddWatch(fd: number, path: string, mask: number): number {
   return check(f.inotify_add_watch(fd, path, mask), 'inotify_add_watch', path);
 }
+
+// ---- scheduling, I/O priority, affinity, personality, NUMA policy (spec 1.3 process/linux fields)
+const SYS_sched_setaffinity = 203, SYS_sched_getaffinity = 204, SYS_personality = 135;
+const SYS_set_mempolicy = 238, SYS_get_mempolicy = 239, SYS_ioprio_set = 251, SYS_ioprio_get = 252;
+const SYS_sched_setattr = 314, SYS_sched_getattr = 315;
+/** sched_setattr(2) on pid (0: the caller); attr is a struct sched_attr (size in its first u32). */
+export function schedSetattr(pid: number, attr: Buffer): void {
+  check(f.syscall(SYS_sched_setattr, 'int', pid, 'void *', attr, 'unsigned int', 0), 'sched_setattr');
+}
+export function schedGetattr(pid: number, attr: Buffer): void {
+  check(f.syscall(SYS_sched_getattr, 'int', pid, 'void *', attr, 'unsigned int', attr.length, 'unsigned int', 0), 'sched_getattr');
+}
+export const IOPRIO_WHO_PROCESS = 1;
+export function ioprioSet(which: number, who: number, ioprio: number): void {
+  check(f.syscall(SYS_ioprio_set, 'int', which, 'int', who, 'int', ioprio), 'ioprio_set');
+}
+export function ioprioGet(which: number, who: number): number {
+  return check(f.syscall(SYS_ioprio_get, 'int', which, 'int', who), 'ioprio_get');
+}
+/** sched_setaffinity(2): mask is a cpu_set_t-style bitmap (a multiple of 8 bytes). */
+export function schedSetaffinity(pid: number, mask: Buffer, what: string): void {
+  check(f.syscall(SYS_sched_setaffinity, 'int', pid, 'size_t', mask.length, 'void *', mask), 'sched_setaffinity', what);
+}
+export function schedGetaffinity(pid: number, mask: Buffer): number {
+  return check(f.syscall(SYS_sched_getaffinity, 'int', pid, 'size_t', mask.length, 'void *', mask), 'sched_getaffinity');
+}
+/** personality(2); 0xffffffff queries without changing. Returns the previous persona. */
+export function personality(persona: number): number {
+  return check(f.syscall(SYS_personality, 'unsigned long', persona), 'personality');
+}
+/** set_mempolicy(2): mode | mode flags, nodemask as unsigned longs, maxnode = bits in the mask + 1. */
+export function setMempolicy(mode: number, nodemask: Buffer | null, maxnode: number): void {
+  check(f.syscall(SYS_set_mempolicy, 'int', mode, 'void *', nodemask, 'unsigned long', maxnode), 'set_mempolicy');
+}
+export function getMempolicy(nodemask: Buffer, maxnode: number): number {
+  const mode = Buffer.alloc(4);
+  check(f.syscall(SYS_get_mempolicy, 'void *', mode, 'void *', nodemask, 'unsigned long', maxnode, 'void *', null, 'unsigned long', 0), 'get_mempolicy');
+  return mode.readInt32LE(0);
+}

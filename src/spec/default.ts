@@ -6,7 +6,7 @@ export const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVIC
 
 export function defaultSpec(args: string[] = ['sh'], terminal = false): Spec {
   return {
-    ociVersion: '1.2.0',
+    ociVersion: '1.3.0',
     process: {
       terminal,
       user: { uid: 0, gid: 0 },

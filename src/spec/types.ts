@@ -80,6 +80,31 @@ export interface Process {
   apparmorProfile?: string;
   oomScoreAdj?: number;
   selinuxLabel?: string;
+  scheduler?: Scheduler;
+  ioPriority?: IOPriority;
+  execCPUAffinity?: CPUAffinity;
+}
+
+/** process.scheduler (spec 1.3): the sched_setattr(2) arguments. */
+export interface Scheduler {
+  policy: string;
+  nice?: number;
+  priority?: number;
+  flags?: string[];
+  runtime?: number;
+  deadline?: number;
+  period?: number;
+}
+
+export interface IOPriority {
+  class: 'IOPRIO_CLASS_RT' | 'IOPRIO_CLASS_BE' | 'IOPRIO_CLASS_IDLE';
+  priority: number;
+}
+
+/** process.execCPUAffinity: CPU lists ("0-3,7") for `exec` processes. */
+export interface CPUAffinity {
+  initial?: string;
+  final?: string;
 }
 
 export interface Hook {
@@ -185,6 +210,29 @@ export interface HugepageLimit {
   limit: number;
 }
 
+export interface IntelRdt {
+  closID?: string;
+  l3CacheSchema?: string;
+  memBwSchema?: string;
+  schemata?: string[];
+  enableMonitoring?: boolean;
+}
+
+export interface MemoryPolicy {
+  mode: string;
+  nodes?: string;
+  flags?: string[];
+}
+
+export interface TimeOffset {
+  secs?: number;
+  nanosecs?: number;
+}
+
+export interface NetDevice {
+  name?: string;
+}
+
 export interface NetworkResources {
   classID?: number;
   priorities?: { name: string; priority: number }[];
@@ -240,6 +288,10 @@ export interface Linux {
   readonlyPaths?: string[];
   mountLabel?: string;
   personality?: { domain: string; flags?: string[] };
+  timeOffsets?: Record<string, TimeOffset>;
+  netDevices?: Record<string, NetDevice>;
+  memoryPolicy?: MemoryPolicy;
+  intelRdt?: IntelRdt;
 }
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';

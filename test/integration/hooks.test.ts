@@ -192,10 +192,10 @@ test('poststart runs once the program has replaced the init', () => {
   t.ok(['delete', '--force', id]);
 });
 
-test('failing poststart and poststop hooks are warnings: the lifecycle and the later hooks go on', () => {
+// A failing poststart hook fails start (runtime-spec 1.3, and runc): test/integration/spec13.test.ts
+test('failing poststop hooks are warnings: delete and the later hooks go on', () => {
   const rec = recorder();
   const bundle = bundleWith(rec, {
-    poststart: [rec.hook('poststart-bad', 'host', { env: ['PATH=/usr/bin:/bin', 'HOOK_FAIL=1'] }), rec.hook('poststart', 'host')],
     poststop: [rec.hook('poststop-bad', 'host', { env: ['PATH=/usr/bin:/bin', 'HOOK_FAIL=1'] }), rec.hook('poststop', 'host')],
   });
   const id = uniqueId('warn');
@@ -208,9 +208,8 @@ test('failing poststart and poststop hooks are warnings: the lifecycle and the l
   t.ok(['kill', id, '9']);
   const del = t.run(['--log', log, '--log-format', 'json', 'delete', id]);
   assert.is(del.status, 0, del.stderr);
-  assert.equal(rec.order(), ['poststart-bad', 'poststart', 'poststop-bad', 'poststop']);
+  assert.equal(rec.order(), ['poststop-bad', 'poststop']);
   const warnings = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string });
-  assert.ok(warnings.some((w) => w.level === 'warning' && /poststart hook .*exit status 7/.test(w.msg)), JSON.stringify(warnings));
   assert.ok(warnings.some((w) => w.level === 'warning' && /poststop hook .*exit status 7/.test(w.msg)), JSON.stringify(warnings));
   assert.equal(leftovers(t, id), []);
 });

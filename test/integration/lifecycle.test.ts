@@ -72,7 +72,7 @@ test('state prints the OCI state document', () => {
   });
   t.ok(['create', '--bundle', bundle, id]);
   const st = t.state(id);
-  assert.is(st.ociVersion, '1.2.0');
+  assert.is(st.ociVersion, '1.3.0');
   assert.is(st.bundle, bundle);
   assert.equal(st.annotations, { 'org.example.key': 'value' });
   assert.ok(typeof st.created === 'string' && !Number.isNaN(Date.parse(st.created as string)));
@@ -385,7 +385,7 @@ test('features is JSON and names what is implemented', () => {
 test('--version', () => {
   const r = sh(TOYRUN, ['--version'], { env: {} });
   assert.is(r.status, 0);
-  assert.match(r.stdout, /^toyrun version \d+\.\d+\.\d+\nspec: 1\.2\.0\n/);
+  assert.match(r.stdout, /^toyrun version \d+\.\d+\.\d+\nspec: 1\.3\.0\n/);
 });
 
 test('a stray fd open in the caller (like containerd\'s socket) is not the container\'s', () => {

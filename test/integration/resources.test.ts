@@ -467,7 +467,7 @@ test('values the host lacks fail clearly, and the failed create leaves nothing b
     ['net_cls', (s) => (res(s).network = { classID: 0x100001 }), /linux\.resources\.network\.classID: the net_cls cgroup controller is not mounted/],
     ['hugetlb size', (s) => (res(s).hugepageLimits = [{ pageSize: '3MB', limit: 0 }]), /hugetlb\.3MB/],
     ['rt runtime', (s) => (res(s).cpu = { realtimeRuntime: 10_000_000, realtimePeriod: 1_000_000 }), /cpu\.rt_(period|runtime)_us.*EINVAL/],
-    ['unified on v1', (s) => (res(s).unified = { 'memory.high': '1' }), /linux\.resources\.unified needs a cgroup v2 host/],
+    ['unified on v1', (s) => (res(s).unified = { 'memory.high': '1' }), /linux\.resources\.unified\.memory\.high: the memory controller is not on this host's cgroup2 hierarchy/],
     ['schema', (s) => (res(s).memory = { limit: 'lots' as unknown as number }), /\/linux\/resources\/memory\/limit must be integer/],
   ];
   for (const [name, edit, re] of cases) {

@@ -64,13 +64,13 @@ test('unknown properties are ignored, as the spec requires', () => {
   assert.equal(problems(spec), []);
 });
 
-test('ociVersion 1.0.x to 1.2.x is accepted, others are not', () => {
-  for (const v of ['1.0.0', '1.0.2-dev', '1.1.0', '1.2.0', '1.2.1']) {
+test('any ociVersion 1.x.y is accepted (with pre-release and build suffixes), others are not', () => {
+  for (const v of ['1.0.0', '1.0.2-dev', '1.1.0', '1.2.0', '1.2.1', '1.3.0', '1.3.0-rc.1', '1.3.0+dev', '1.12.7']) {
     const spec = defaultSpec();
     spec.ociVersion = v;
     assert.equal(problems(spec), [], v);
   }
-  for (const v of ['0.9.0', '1.3.0', '2.0.0', 'latest']) {
+  for (const v of ['0.9.0', '2.0.0', '1.3', 'latest', '1.3.0 ']) {
     const spec = defaultSpec();
     spec.ociVersion = v;
     assert.is(problems(spec).length, 1, v);

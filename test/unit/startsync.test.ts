@@ -69,4 +69,22 @@ test('no start.fifo (a container created by an older toyrun): nothing to wait fo
   rmSync(dir, { recursive: true, force: true });
 });
 
+
+test('an init that execs and exits between the poll and the progress check still counts as exec\'d (no false "exited before")', () => {
+  const s = stateDir();
+  try {
+    const reader = openStartStatus(s.fd) as number;
+    const writer = openStartReporter(s.fd, 0) as number;
+    // the poll sees the writer open; by the time progress() looks, the program
+    // has replaced the init (closing the writer at exec) and already exited
+    const verdict = awaitExec(reader, () => {
+      libc.close(writer);
+      return 'gone';
+    });
+    assert.is(verdict, '');
+  } finally {
+    s.done();
+  }
+});
+
 test.run();
