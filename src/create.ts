@@ -17,9 +17,8 @@ import {
 import { failpoint } from './failpoint';
 import { findNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
-import { unavailableCapabilities, unsupportedCapabilities } from './linux/capabilities';
 import { seccompProblems } from './linux/seccomp';
-import { lsmProblems } from './linux/lsm';
+import { processHostProblems, processHostWarnings } from './process-checks';
 import { spawnSynced, type InitPlan, type SyncChannel } from './sync';
 import { bundlePath } from './paths';
 import { runHooks } from './hooks';
@@ -104,12 +103,8 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
     if (bad) problems.push(`/linux/namespaces: ${bad}`);
   }
   problems.push(...checkSysctls(spec).map((p) => `/linux/sysctl: ${p}`));
-  const missing = unsupportedCapabilities(spec.process?.capabilities);
-  if (missing.length > 0) problems.push(`/process/capabilities: not supported by this kernel: ${missing.join(', ')}`);
-  const unheld = unavailableCapabilities(spec.process?.capabilities);
-  if (unheld.length > 0) problems.push(`/process/capabilities: not in toyrun's own bounding set, cannot be granted: ${unheld.join(', ')}`);
+  problems.push(...processHostProblems(spec.process, '/process'));
   problems.push(...seccompProblems(spec.linux?.seccomp));
-  problems.push(...lsmProblems(spec.process));
   if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');
   return problems;
 }
@@ -158,6 +153,7 @@ export function createContainer(opts: CreateOptions): Created {
   let rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
   const problems = [...hostProblems(spec, rootfs), ...(spec['org.toyrun.image'] ? imageModule().imageProblems(opts.root, bundle, spec['org.toyrun.image']) : [])];
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
+  for (const w of processHostWarnings(spec.process, '/process')) logWarn(w);
 
   trace('validated config');
   const usernsWanted = findNamespace(spec.linux?.namespaces, 'user') !== undefined;
