@@ -23,7 +23,7 @@ import { NS_CLONE_FLAG } from './linux/namespaces';
 import { applyRlimits, becomeUser, checkCwdInsideRoot, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
 import { loadSeccompFilter, prepareSeccompFilter, type SeccompFilter } from './linux/seccomp';
-import { setupConsole, type ConsoleHandle } from './linux/console';
+import { giveTerminalTo, setupConsole, type ConsoleHandle } from './linux/console';
 
 let currentStage = 'start';
 function stage<T>(name: string, fn: () => T): T {
@@ -73,7 +73,10 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
   // held, effective, until the filter is in, so that the load stays the last step.
   const hold = filter && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
-  stage('user and capabilities', () => becomeUser(p, hold));
+  stage('user and capabilities', () => {
+    if (p.terminal) giveTerminalTo(p.user?.uid ?? 0);
+    becomeUser(p, hold);
+  });
   stage('no_new_privs', () => setNoNewPrivileges(p));
   stage('file descriptors', () => prepareFds(plan.preserveFds));
   stage('signals', () => libc.resetSignals());

@@ -19,7 +19,7 @@ import { applySysctls } from './linux/sysctl';
 import { applyRlimits, becomeUser, checkCwdInsideRoot, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
 import { connectListener, prepareSeccompFilter, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
-import { setupConsole, type ConsoleHandle } from './linux/console';
+import { giveTerminalTo, setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
 import { writeFd } from './log';
 import { dropCleanFileMappings } from './linux/memory';
@@ -154,6 +154,7 @@ function becomeProcess(ctx: InitContext): never {
   // until the filter is in, so that the load can still be the last step.
   const hold = ctx.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
   stage('user and capabilities', () => {
+    if (p.terminal) giveTerminalTo(p.user?.uid ?? 0);
     becomeUser(p, hold);
     checkCwdInsideRoot(p.cwd);
   });

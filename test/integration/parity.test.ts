@@ -1,0 +1,215 @@
+// runc parity (issue #14): behaviour callers rely on, each checked against the
+// real tool's config or call sequence (runc 1.1.5's outputs in test/fixtures/).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Spec } from '../../src/spec/types';
+import { BUSYBOX_ROOTFS, FIXTURES, TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, sh, statusField, uniqueId, waitFor } from '../helpers';
+
+const t = new Toyrun('parity');
+const test = suite('parity');
+test.after(() => t.cleanup());
+
+function fixture(name: string): string {
+  return readFileSync(join(FIXTURES, name), 'utf8');
+}
+
+/** A bundle holding runc spec's config.json byte for byte, rootfs -> busybox. */
+function runcSpecBundle(): string {
+  const dir = t.tempDir('toyrun-runcspec-');
+  writeFileSync(join(dir, 'config.json'), fixture('runc-spec-config.json'));
+  symlinkSync(BUSYBOX_ROOTFS, join(dir, 'rootfs'));
+  return dir;
+}
+
+function procStatus(pid: number): string {
+  return readFileSync(`/proc/${pid}/status`, 'utf8');
+}
+
+test('spec writes runc spec\'s default, field by field and byte for byte', () => {
+  for (const [flags, name] of [[[], 'runc-spec-config.json'], [['--rootless'], 'runc-spec-rootless-config.json']] as const) {
+    const dir = t.tempDir();
+    const r = t.run(['spec', ...flags, '--bundle', dir]);
+    assert.is(r.status, 0, r.stderr);
+    const got = readFileSync(join(dir, 'config.json'), 'utf8');
+    const want = fixture(name);
+    const g = JSON.parse(got) as Record<string, unknown>, w = JSON.parse(want) as Record<string, unknown>;
+    assert.equal(Object.keys(g), Object.keys(w), `${name}: top-level fields`);
+    for (const k of Object.keys(w)) assert.equal(g[k], w[k], `${name}: ${k}`);
+    assert.is(got, want, `${name}: runc's layout (tabs, no trailing newline)`);
+    const again = t.run(['spec', ...flags, '--bundle', dir]);
+    assert.is.not(again.status, 0);
+    assert.match(again.stderr, /exists\. Remove it first/);
+  }
+});
+
+test('runc spec\'s config runs as is: ambient capabilities that cannot be raised are warned about once, start succeeds', () => {
+  const id = uniqueId('runcspec');
+  const log = join(t.tempDir(), 'log');
+  const r = consoleReceiver(t.tempDir());
+  try {
+    const c = t.run(['--log', log, 'create', '--bundle', runcSpecBundle(), '--console-socket', r.path, id]);
+    assert.is(c.status, 0, c.stderr);
+    const m = r.accept();
+    const s = t.run(['--log', log, 'start', id]);
+    assert.is(s.status, 0, s.stderr);
+    const st = t.state(id);
+    assert.is(st.status, 'running');
+    const status = procStatus(st.pid as number);
+    // CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE (29, 5, 10) effective; none ambient
+    assert.is(statusField(status, 'CapEff'), '0000000020000420');
+    assert.is(statusField(status, 'CapAmb'), '0000000000000000');
+    const warnings = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('level=warning'));
+    assert.is(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0] ?? '', /\/process\/capabilities\/ambient: .*CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE/);
+    // exec takes the container's process, ambient list included: it runs too, warned
+    const e = t.run(['--log', log, 'exec', id, 'grep', 'CapAmb', '/proc/self/status']);
+    assert.is(e.status, 0, e.stderr);
+    assert.match(e.stdout, /CapAmb:\s+0000000000000000/);
+    assert.is(readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('level=warning')).length, 2);
+    t.ok(['kill', id, 'KILL']);
+    waitFor(() => t.state(id).status === 'stopped', 'the shell to die');
+    drainPty(m.fd);
+    t.ok(['delete', id]);
+  } finally {
+    r.close();
+    t.run(['delete', '--force', id]);
+  }
+  assert.equal(leftovers(t, id), []);
+});
+
+test('exec makes create\'s host checks: a capability outside toyrun\'s bounding set is refused by name', () => {
+  const id = uniqueId('execcheck');
+  t.ok(['run', '-d', '--bundle', t.bundle((s) => { s.process!.args = ['sleep', '300']; }), id]);
+  try {
+    const e = sh('setpriv', ['--bounding-set', '-sys_time', TOYRUN, '--root', t.root, 'exec', '--cap', 'CAP_SYS_TIME', id, 'true'], { env: {}, cwd: '/' });
+    assert.is(e.status, 255, e.stderr);
+    assert.match(e.stderr, /\/capabilities: not in toyrun's own bounding set, cannot be granted: CAP_SYS_TIME/);
+  } finally {
+    t.run(['delete', '--force', id]);
+  }
+});
+
+test('kill 0 probes a running container; of a stopped one it says "container not running" (runc)', () => {
+  const id = uniqueId('kill0');
+  t.ok(['run', '-d', '--bundle', t.bundle((s) => { s.process!.args = ['sleep', '300']; }), id]);
+  try {
+    const k = t.run(['kill', id, '0']);
+    assert.is(k.status, 0, k.stderr);
+    assert.is(t.state(id).status, 'running', 'signal 0 is only a probe');
+    t.ok(['kill', id, 'KILL']);
+    waitFor(() => t.state(id).status === 'stopped', 'the container to stop');
+    const dead = t.run(['kill', id, '0']);
+    assert.is.not(dead.status, 0);
+    assert.match(dead.stderr, /container not running/);
+  } finally {
+    t.run(['delete', '--force', id]);
+  }
+});
+
+test('host PID namespace: the init exits, a child stays; ps lists it, kill --all signals it (containerd\'s shim on exit)', () => {
+  const id = uniqueId('killall');
+  const bundle = t.bundle((s) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'pid');
+    s.process!.args = ['sh', '-c', 'sleep 300 </dev/null >/dev/null 2>&1 & exit 0'];
+  });
+  t.ok(['run', '-d', '--bundle', bundle, id]);
+  try {
+    waitFor(() => t.state(id).status === 'stopped', 'the init to exit');
+    const pids = JSON.parse(t.ok(['ps', '--format', 'json', id]).stdout) as number[];
+    assert.is(pids.length, 1, 'the background sleep is still in the cgroup');
+    const child = pids[0] as number;
+    assert.is(readFileSync(`/proc/${child}/cmdline`, 'utf8'), 'sleep\u0000300\u0000');
+    const table = t.ok(['ps', id]).stdout.trim().split('\n');
+    assert.is(table.length, 2);
+    assert.match(table[1] ?? '', /sleep 300/);
+    const k = t.run(['kill', '--all', id, 'KILL']);
+    assert.is(k.status, 0, k.stderr);
+    waitFor(() => !existsSync(`/proc/${child}`) || statusField(procStatus(child), 'State').startsWith('Z'), 'the child to die');
+    t.ok(['delete', id]);
+  } finally {
+    t.run(['delete', '--force', id]);
+  }
+  assert.equal(leftovers(t, id), []);
+});
+
+test('ps of a stopped container prints runc\'s empty table and JSON, exit 0', () => {
+  const id = uniqueId('psstopped');
+  t.ok(['run', '-d', '--bundle', t.bundle((s) => { s.process!.args = ['true']; }), id]);
+  try {
+    waitFor(() => t.state(id).status === 'stopped', 'the container to stop');
+    const table = t.run(['ps', id]);
+    assert.is(table.status, 0, table.stderr);
+    assert.is(table.stdout, fixture('runc-ps-stopped-table.txt'));
+    const json = t.run(['ps', '--format', 'json', id]);
+    assert.is(json.status, 0, json.stderr);
+    assert.is(json.stdout, fixture('runc-ps-stopped.json'));
+  } finally {
+    t.run(['delete', '--force', id]);
+  }
+});
+
+test('run --keep keeps the exited container, "stopped", until delete', () => {
+  const id = uniqueId('keep');
+  const r = t.run(['run', '--keep', '--bundle', t.bundle((s) => { s.process!.args = ['sh', '-c', 'exit 3']; }), id]);
+  assert.is(r.status, 3, r.stderr);
+  const st = t.state(id);
+  assert.is(st.status, 'stopped');
+  assert.is(st.pid, 0);
+  t.ok(['delete', id]);
+  assert.equal(leftovers(t, id), []);
+  // without --keep the container is gone
+  const gone = uniqueId('nokeep');
+  t.ok(['run', '--bundle', t.bundle((s) => { s.process!.args = ['true']; }), gone]);
+  assert.not.ok(existsSync(join(t.root, gone)));
+});
+
+test('a terminal belongs to the process user (run and exec), gid stays tty', () => {
+  const id = uniqueId('ttyown');
+  const bundle = t.bundle((s) => {
+    s.process!.terminal = true;
+    s.process!.user = { uid: 1000, gid: 1000 };
+    s.process!.args = ['sh', '-c', 'stat -c %u:%g $(tty); sleep 300'];
+  });
+  const r = consoleReceiver(t.tempDir());
+  try {
+    t.ok(['create', '--bundle', bundle, '--console-socket', r.path, id]);
+    const m = r.accept();
+    t.ok(['start', id]);
+    const e = t.run(['exec', '-d', '-t', '--console-socket', r.path, '--user', '1001:1001', id, 'sh', '-c', 'stat -c %u:%g $(tty)']);
+    assert.is(e.status, 0, e.stderr);
+    const em = r.accept();
+    assert.is(drainPty(em.fd).replace(/\r/g, '').trim(), '1001:5');
+    t.ok(['kill', id, 'KILL']);
+    assert.is(drainPty(m.fd).replace(/\r/g, '').trim(), '1000:5');
+  } finally {
+    r.close();
+    t.run(['delete', '--force', id]);
+  }
+});
+
+test('--debug: lines on stderr without --log (stdout stays the document); exec --debug --log writes them', () => {
+  const id = uniqueId('debug');
+  t.ok(['run', '-d', '--bundle', t.bundle((s) => { s.process!.args = ['sleep', '300']; }), id]);
+  try {
+    const st = t.run(['--debug', 'state', id]);
+    assert.is(st.status, 0, st.stderr);
+    assert.is((JSON.parse(st.stdout) as { id: string }).id, id);
+    assert.match(st.stderr, /^time="[^"]+" level=debug msg=".*state/m);
+    const log = join(t.tempDir(), 'log');
+    const e = t.run(['--debug', '--log', log, '--log-format', 'json', 'exec', id, 'true']);
+    assert.is(e.status, 0, e.stderr);
+    assert.is(e.stderr, '');
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string });
+    assert.ok(lines.length >= 2 && lines.every((l) => l.level === 'debug'), JSON.stringify(lines));
+    assert.ok(lines.some((l) => /exited with status 0/.test(l.msg)), JSON.stringify(lines));
+    // without --debug: nothing
+    const quiet = t.run(['state', id]);
+    assert.is(quiet.stderr, '');
+  } finally {
+    t.run(['delete', '--force', id]);
+  }
+});
+
+test.run();
