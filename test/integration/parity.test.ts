@@ -2,9 +2,8 @@
 // real tool's config or call sequence (runc 1.1.5's outputs in test/fixtures/).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Spec } from '../../src/spec/types';
 import { BUSYBOX_ROOTFS, FIXTURES, TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, sh, statusField, uniqueId, waitFor } from '../helpers';
 
 const t = new Toyrun('parity');
@@ -210,6 +209,47 @@ test('--debug: lines on stderr without --log (stdout stays the document); exec -
   } finally {
     t.run(['delete', '--force', id]);
   }
+});
+
+test('update orders the v1 writes as runc: --memory -1 under a swap limit, a smaller CPU period under a parent quota', () => {
+  const id = uniqueId('upd');
+  const parent = `toyrun-parity-${process.pid}`;
+  const bundle = t.bundle((s) => {
+    s.process!.args = ['sleep', '300'];
+    s.linux!.cgroupsPath = `/${parent}/${id}`;
+    s.linux!.resources = { ...s.linux!.resources, memory: { limit: 67108864, swap: 134217728 }, cpu: { quota: 100000, period: 100000 } };
+  });
+  t.ok(['run', '-d', '--bundle', bundle, id]);
+  try {
+    const mem = `/sys/fs/cgroup/memory/${parent}/${id}`, cpu = `/sys/fs/cgroup/cpu/${parent}/${id}`;
+    const unlimited = readFileSync('/sys/fs/cgroup/memory/memory.limit_in_bytes', 'utf8').trim();
+    // runc: memory unlimited without a swap value means swap unlimited too
+    const m = t.run(['update', '--memory', '-1', id]);
+    assert.is(m.status, 0, m.stderr);
+    assert.is(readFileSync(`${mem}/memory.limit_in_bytes`, 'utf8').trim(), unlimited);
+    assert.is(readFileSync(`${mem}/memory.memsw.limit_in_bytes`, 'utf8').trim(), unlimited);
+    // the parent allows one CPU: 100000us over a 50000us period would be two, so the kernel
+    // refuses the period until the quota is lowered (runc retries it after the quota)
+    writeFileSync(`/sys/fs/cgroup/cpu/${parent}/cpu.cfs_quota_us`, '100000');
+    const c = t.run(['update', '--cpu-period', '50000', '--cpu-quota', '50000', id]);
+    assert.is(c.status, 0, c.stderr);
+    assert.is(readFileSync(`${cpu}/cpu.cfs_period_us`, 'utf8').trim(), '50000');
+    assert.is(readFileSync(`${cpu}/cpu.cfs_quota_us`, 'utf8').trim(), '50000');
+    // and back up: the quota first would exceed the parent, the period first is fine
+    const up = t.run(['update', '--cpu-period', '100000', '--cpu-quota', '100000', id]);
+    assert.is(up.status, 0, up.stderr);
+    assert.is(readFileSync(`${cpu}/cpu.cfs_quota_us`, 'utf8').trim(), '100000');
+  } finally {
+    t.run(['delete', '--force', id]);
+    for (const ctrl of readdirSync('/sys/fs/cgroup')) {
+      try {
+        rmdirSync(join('/sys/fs/cgroup', ctrl, parent));
+      } catch {
+        // not made on this hierarchy
+      }
+    }
+  }
+  assert.equal(leftovers(t, id), []);
 });
 
 test.run();
