@@ -11,6 +11,7 @@ import type { Seccomp, SeccompArg, SeccompSyscall, State } from '../spec/types';
 import { connectUnix, sendWithFd } from './scmrights';
 import { close, fcntl, F_DUPFD_CLOEXEC, memfdCreate, seccompSetModeFilter } from './libc';
 import { readCachedProgram, seccompCacheKey, storeCachedProgram } from './seccomp-cache';
+import { withEnosysStub } from './seccomp-enosys';
 import { fstatSync, readSync } from 'node:fs';
 
 const EPERM = 1;
@@ -229,6 +230,14 @@ function exportProgram(ctx: FilterCtx): Buffer {
   }
 }
 
+/** libseccomp arch tokens of the filter: the native one (in every context) and the profile's. */
+function filterArches(profile: Seccomp): number[] {
+  const api = libseccomp();
+  const tokens = new Set([api.archNative()]);
+  for (const a of profile.architectures ?? []) tokens.add(api.archResolveName(SECCOMP_ARCHES[a] as string));
+  return [...tokens].filter((t) => t !== 0);
+}
+
 /** The filter for a profile, compiled now (create fails on what libseccomp
  * refuses). A notifying profile stays a libseccomp context; any other becomes
  * a BPF program, taken from the cache in cacheDir when it was compiled before
@@ -249,6 +258,10 @@ export function prepareSeccompFilter(profile: Seccomp, cacheDir?: string): Secco
   } finally {
     libseccomp().release(ctx);
   }
+  // syscalls newer than the profile get ENOSYS, not the default action (runc >= 1.1)
+  const patched = withEnosysStub(profile, program, filterArches(profile));
+  if (patched !== program) logDebug(`seccomp: ENOSYS stub of ${(patched.length - program.length) / 8} instructions in front of the filter`);
+  program = patched;
   if (cacheDir && key) storeCachedProgram(cacheDir, key, program);
   return { bpf: { program, flags }, notify: false, skipped: built.skipped };
 }
