@@ -91,7 +91,14 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
     }
   }
   if (!spec.process) problems.push('/process is required to create a container');
-  if (!findNamespace(spec.linux?.namespaces, 'mount')) problems.push('/linux/namespaces must include a mount namespace');
+  // The spec lets a config omit it (the container then shares the runtime's mount
+  // namespace; runc chroots). toyrun refuses: its rootfs, /proc, /dev, masked-path and
+  // bind mounts would all land in the host's mount table, to be undone by delete
+  // (and left there by a crashed create), and pivot_root needs a namespace of its own.
+  if (!findNamespace(spec.linux?.namespaces, 'mount')) {
+    problems.push('/linux/namespaces must include a mount namespace ({"type": "mount"}, or one to join by path): '
+      + 'without one the container would share the host\'s mount namespace and its mounts would land on the host; toyrun does not support that');
+  }
   for (const ns of spec.linux?.namespaces ?? []) {
     if (ns.path && !existsSync(ns.path)) problems.push(`/linux/namespaces: ${ns.type} namespace path ${ns.path} does not exist`);
   }

@@ -112,13 +112,15 @@ test('host PID namespace: the init exits, a child stays; ps lists it, kill --all
   const id = uniqueId('killall');
   const bundle = t.bundle((s) => {
     s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'pid');
-    s.process!.args = ['sh', '-c', 'sleep 300 </dev/null >/dev/null 2>&1 & exit 0'];
+    s.process!.args = ['sh', '-c', 'sleep 300 </dev/null >/dev/null 2>&1 & exec sleep 301'];
   });
   t.ok(['run', '-d', '--bundle', bundle, id]);
   try {
+    // the init goes; without a PID namespace of its own, its child does not go with it
+    t.ok(['kill', id, 'KILL']);
     waitFor(() => t.state(id).status === 'stopped', 'the init to exit');
     const pids = JSON.parse(t.ok(['ps', '--format', 'json', id]).stdout) as number[];
-    assert.is(pids.length, 1, 'the background sleep is still in the cgroup');
+    assert.is(pids.length, 1, `the background sleep is still in the cgroup: ${JSON.stringify(pids)}`);
     const child = pids[0] as number;
     assert.is(readFileSync(`/proc/${child}/cmdline`, 'utf8'), 'sleep\u0000300\u0000');
     const table = t.ok(['ps', id]).stdout.trim().split('\n');
@@ -250,6 +252,16 @@ test('update orders the v1 writes as runc: --memory -1 under a swap limit, a sma
       }
     }
   }
+  assert.equal(leftovers(t, id), []);
+});
+
+test('no mount namespace: refused, saying why (toyrun does not share the host\'s), nothing left behind', () => {
+  const id = uniqueId('nomntns');
+  const r = t.run(['create', '--bundle', t.bundle((s) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+  }), id]);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /\/linux\/namespaces must include a mount namespace .*would share the host's mount namespace/);
   assert.equal(leftovers(t, id), []);
 });
 
