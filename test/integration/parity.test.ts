@@ -5,7 +5,10 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Seccomp } from '../../src/spec/types';
-import { BUSYBOX_ROOTFS, FIXTURES, TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, sh, statusField, uniqueId, waitFor } from '../helpers';
+import { spawn } from 'node:child_process';
+import { listenUnix } from '../../src/linux/scmrights';
+import { close as closeFd } from '../../src/linux/libc';
+import { BUSYBOX_ROOTFS, FIXTURES, REPO, TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, sh, statusField, uniqueId, waitFor } from '../helpers';
 
 const t = new Toyrun('parity');
 const test = suite('parity');
@@ -265,6 +268,20 @@ test('no mount namespace: refused, saying why (toyrun does not share the host\'s
   assert.equal(leftovers(t, id), []);
 });
 
+/** Run fn with test/seccomp-agent.ts listening on a socket (one container per agent). */
+function withAgent<T>(fn: (sockPath: string) => T): T {
+  const dir = t.tempDir('toyrun-agent-');
+  const sockPath = join(dir, 'agent.sock');
+  const listening = listenUnix(sockPath);
+  const agent = spawn(process.execPath, [join(REPO, 'test', 'seccomp-agent.ts'), dir], { stdio: ['ignore', 'ignore', 'inherit', listening] });
+  closeFd(listening);
+  try {
+    return fn(sockPath);
+  } finally {
+    agent.kill('SIGKILL');
+  }
+}
+
 /** A static x86-64 program of a few instructions: syscall(nr) with zeroed arguments,
  * then exit with -return (the errno), so the exit status says what the filter did.
  * (The i386 ABI, int 0x80, faults on this VM even unfiltered: x86-64 only.) */
@@ -336,6 +353,18 @@ test('seccomp: a syscall newer than every one the profile names gets ENOSYS, old
   // without a filter clone3 reaches the kernel (no arguments: EFAULT or EINVAL)
   const plain = probe('nr435');
   assert.ok(plain.status !== 38 && plain.status !== 1, `unfiltered clone3 gave ${plain.status}`);
+  // a profile with NOTIFY rules gets the stub too; its listener still reaches the agent
+  const notifying = (listenerPath: string): Seccomp => ({
+    ...profile,
+    listenerPath,
+    syscalls: [
+      ...(profile.syscalls ?? []).filter((r) => r.action === 'SCMP_ACT_ALLOW'),
+      { names: ['sendmsg'], action: 'SCMP_ACT_ALLOW' }, // the init sends the listener fd after the load
+      { names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' },
+    ],
+  });
+  assert.is(withAgent((sock) => probe('nr83', notifying(sock)).status), 42, 'mkdir answered by the agent (ENOMSG)');
+  assert.is(withAgent((sock) => probe('nr435', notifying(sock)).status), 38);
 });
 
 test.run();
