@@ -170,7 +170,8 @@ export async function main(argv: string[]): Promise<number> {
     return command || parsed.help ? 0 : 1;
   }
   const rest = parsed.rest;
-  logDebug(`toyrun ${VERSION}: ${command} ${rest.join(' ')}`.trimEnd());
+  // the command only: its arguments may carry values (exec --env) that do not belong in a log
+  logDebug(`toyrun ${VERSION}: ${command}`);
   try {
     switch (command) {
       case 'create': {

@@ -46,6 +46,9 @@ export function awaitExec(fd: number, progress: () => InitProgress): string {
     } else {
       // No writer has come and gone (yet): ask the process.
       const p = progress();
+      // A program that exits at once may exec and be gone between the poll above
+      // and this look at the process: the FIFO, polled again, then says which it was.
+      if (p === 'gone' && libc.pollOne(fd, POLLIN, 0) !== 0) continue;
       if (p !== 'init') verdict = p;
     }
   }
