@@ -5,7 +5,7 @@
 import minimist from 'minimist';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { configureLog, logError, writeFd } from './log';
+import { configureLog, logDebug, logError, writeFd } from './log';
 import { DEFAULT_ROOT, OCI_VERSION } from './state';
 import type { Spec } from './spec/types';
 import { VERSION } from './version';
@@ -76,7 +76,7 @@ global flags:
 commands:
   create ID --bundle DIR [--pid-file F] [--preserve-fds N] [--no-pivot] [--console-socket S]
   start ID              release a created container
-  run ID --bundle DIR [--detach] [-t] [-v HOST:CTR[:ro]]...  create + start (+ wait, delete)
+  run ID --bundle DIR [--detach] [--keep] [-t] [-v HOST:CTR[:ro]]...  create + start (+ wait, delete unless --keep)
   state ID              print the OCI state JSON
   kill [--all] ID [SIGNAL]
   delete [--force] ID
@@ -87,7 +87,7 @@ commands:
   pause ID / resume ID
   update ID [--resources FILE|-] [--memory N] [--cpu-shares N] [--pids-limit N] ...
   events ID [--stats] [--interval D]
-  spec [--bundle DIR]   write a default config.json
+  spec [--bundle DIR] [--rootless]   write runc's default config.json
   features              print the implemented features (JSON)
   import [--image NAME] ARCHIVE DIR   turn an image archive into a bundle
   layers [ls|prune]     list unpacked layers / remove those no container uses
@@ -170,6 +170,8 @@ export async function main(argv: string[]): Promise<number> {
     return command || parsed.help ? 0 : 1;
   }
   const rest = parsed.rest;
+  // the command only: its arguments may carry values (exec --env) that do not belong in a log
+  logDebug(`toyrun ${VERSION}: ${command}`);
   try {
     switch (command) {
       case 'create': {
@@ -189,7 +191,7 @@ export async function main(argv: string[]): Promise<number> {
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
           consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup, extraMounts: volumeMounts(a.volume),
           terminal: a.tty === true || undefined,
-        }, a.detach === true);
+        }, a.detach === true, a.keep === true);
       }
       case 'start': {
         (require('./start') as typeof import('./start')).startContainer(g.root, requireId(parseCommand(rest, [], []), command));
@@ -225,7 +227,7 @@ export async function main(argv: string[]): Promise<number> {
         const a = parseCommand(rest, ['bundle'], ['rootless'], { b: 'bundle' });
         const file = join(resolve(a.bundle ?? process.cwd()), 'config.json');
         if (existsSync(file)) throw new UsageError(`File ${file} exists. Remove it first`);
-        writeFileSync(file, JSON.stringify((require('./spec/default') as typeof import('./spec/default')).defaultSpec(), null, 2) + '\n');
+        writeFileSync(file, (require('./spec/runc-default') as typeof import('./spec/runc-default')).runcSpecText(a.rootless === true));
         return 0;
       }
       case 'features':

@@ -24,9 +24,8 @@ import { findNamespace } from './linux/namespaces';
 import { isBind } from './linux/mounts';
 import { frozenCgroupProblem } from './linux/frozen';
 import { checkSysctls } from './linux/sysctl';
-import { unavailableCapabilities, unsupportedCapabilities } from './linux/capabilities';
 import { seccompProblems } from './linux/seccomp';
-import { lsmProblems } from './linux/lsm';
+import { processHostProblems, processHostWarnings } from './process-checks';
 import { spawnSynced, type InitPlan, type SyncChannel } from './sync';
 import { bundlePath } from './paths';
 import { runHooks } from './hooks';
@@ -99,7 +98,14 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
     }
   }
   if (!spec.process) problems.push('/process is required to create a container');
-  if (!findNamespace(spec.linux?.namespaces, 'mount')) problems.push('/linux/namespaces must include a mount namespace');
+  // The spec lets a config omit it (the container then shares the runtime's mount
+  // namespace; runc chroots). toyrun refuses: its rootfs, /proc, /dev, masked-path and
+  // bind mounts would all land in the host's mount table, to be undone by delete
+  // (and left there by a crashed create), and pivot_root needs a namespace of its own.
+  if (!findNamespace(spec.linux?.namespaces, 'mount')) {
+    problems.push('/linux/namespaces must include a mount namespace ({"type": "mount"}, or one to join by path): '
+      + 'without one the container would share the host\'s mount namespace and its mounts would land on the host; toyrun does not support that');
+  }
   for (const ns of spec.linux?.namespaces ?? []) {
     if (ns.path && !existsSync(ns.path)) problems.push(`/linux/namespaces: ${ns.type} namespace path ${ns.path} does not exist`);
   }
@@ -111,12 +117,8 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
     if (bad) problems.push(`/linux/namespaces: ${bad}`);
   }
   problems.push(...checkSysctls(spec).map((p) => `/linux/sysctl: ${p}`));
-  const missing = unsupportedCapabilities(spec.process?.capabilities);
-  if (missing.length > 0) problems.push(`/process/capabilities: not supported by this kernel: ${missing.join(', ')}`);
-  const unheld = unavailableCapabilities(spec.process?.capabilities);
-  if (unheld.length > 0) problems.push(`/process/capabilities: not in toyrun's own bounding set, cannot be granted: ${unheld.join(', ')}`);
+  problems.push(...processHostProblems(spec.process, '/process'));
   problems.push(...seccompProblems(spec.linux?.seccomp));
-  problems.push(...lsmProblems(spec.process));
   if (spec.process?.terminal && spec.process && !spec.process.args) problems.push('/process/args is required');
   problems.push(...spec13Problems(spec));
   return problems;
@@ -176,6 +178,7 @@ export function createContainer(opts: CreateOptions): Created {
   let rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
   const problems = [...hostProblems(spec, rootfs), ...(spec['org.toyrun.image'] ? imageModule().imageProblems(opts.root, bundle, spec['org.toyrun.image']) : [])];
   if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
+  for (const w of processHostWarnings(spec.process, '/process')) logWarn(w);
 
   trace('validated config');
   const usernsWanted = findNamespace(spec.linux?.namespaces, 'user') !== undefined;

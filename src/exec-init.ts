@@ -23,7 +23,7 @@ import { NS_CLONE_FLAG } from './linux/namespaces';
 import { applyRlimits, becomeUser, checkCwdInsideRoot, enterCwd, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
 import { loadSeccompFilter, prepareSeccompFilter, type SeccompFilter } from './linux/seccomp';
-import { setupConsole, type ConsoleHandle } from './linux/console';
+import { giveTerminalTo, setupConsole, type ConsoleHandle } from './linux/console';
 import { applyIoPriority, applyScheduler, setAffinity } from './linux/sched';
 import { applyMemoryPolicy } from './linux/mempolicy';
 import { applyPersonality } from './linux/personality';
@@ -84,6 +84,7 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
   stage('memory policy', () => applyMemoryPolicy(plan.memoryPolicy));
   stage('personality', () => applyPersonality(plan.personality));
   stage('user and capabilities', () => {
+    if (p.terminal) giveTerminalTo(p.user?.uid ?? 0);
     becomeUser(p, hold, cwdPending);
     if (cwdPending) checkCwdInsideRoot(p.cwd);
   });

@@ -17,14 +17,15 @@ import { validateProcessSpec, ValidationError } from './spec/validate';
 import { writePidFile } from './create';
 import { bundlePath } from './paths';
 import { spawnExecInUserNamespace } from './userns-stages';
-import { unsupportedCapabilities } from './linux/capabilities';
+import { apparmorEnabled } from './linux/lsm';
+import { processHostProblems, processHostWarnings } from './process-checks';
 import { allJoinFiles, joinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
-import { logError } from './log';
+import { logDebug, logError, logWarn } from './log';
 import type { CommandContext } from './commands';
 import type { Process, Spec } from './spec/types';
-import { affinityProblems, schedulerProblems, setAffinity } from './linux/sched';
+import { setAffinity } from './linux/sched';
 import type { ContainerRecord } from './state';
 import { joinIntelRdt } from './linux/intelrdt';
 
@@ -142,16 +143,6 @@ function awaitExec(chan: SyncChannel, plan: ExecPlan): void {
   }
 }
 
-/** What this host cannot give the process: refused, never silently dropped (as create does). */
-function hostProblems(p: Process): string[] {
-  const problems: string[] = [];
-  const missing = unsupportedCapabilities(p.capabilities);
-  if (missing.length > 0) problems.push(`/capabilities: not supported by this kernel: ${missing.join(', ')}`);
-  if (p.apparmorProfile) problems.push('/apparmorProfile: AppArmor is not available on this host');
-  if (p.selinuxLabel) problems.push('/selinuxLabel: SELinux is not available on this host');
-  problems.push(...schedulerProblems(p.scheduler, '/scheduler'), ...affinityProblems(p.execCPUAffinity, '/execCPUAffinity'));
-  return problems;
-}
 
 /** The CPUs an exec'd process ends on when execCPUAffinity gives only `initial`:
  * the container's cpuset (the spec's "default CPU affinity"), else every online CPU. */
@@ -172,8 +163,10 @@ function containerCpus(rec: ContainerRecord): string {
 
 export async function execInContainer(opts: ExecOptions): Promise<number> {
   const p = opts.process;
-  const problems = hostProblems(p);
+  // the very checks create makes (src/process-checks.ts)
+  const problems = processHostProblems(p, '');
   if (problems.length > 0) throw new ValidationError('exec process', problems);
+  for (const w of processHostWarnings(p, '')) logWarn(w);
   if (p.terminal && opts.detach && !opts.consoleSocket) throw new UsageError('cannot allocate tty if toyrun will detach without setting console socket');
   if (!p.terminal && opts.consoleSocket) throw new UsageError('cannot use console socket if toyrun will not allocate tty');
   const { rec, status } = loadContainer(opts.root, opts.id);
@@ -234,12 +227,15 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       }
       throw e;
     }
+    logDebug(`exec: process ${pid} running in container ${opts.id}: ${JSON.stringify(p.args)}`);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     if (opts.detach) return 0;
     // forwarding starts before the relay, which yields to the event loop for it
     const exited = waitForwardingSignals(pid, { terminal: receiver !== undefined });
     if (receiver) await relayTerminal(receiver.receiveMaster());
-    return exitCode(await exited);
+    const code = exitCode(await exited);
+    logDebug(`exec: process ${pid} exited with status ${code}`);
+    return code;
   } finally {
     receiver?.close();
   }
@@ -258,7 +254,7 @@ export async function execCommand(ctx: CommandContext, rest: string[]): Promise<
     const preserve = a['preserve-fds'] === undefined ? 0 : Number(a['preserve-fds']);
     if (!Number.isInteger(preserve) || preserve < 0) throw new UsageError(`invalid --preserve-fds ${JSON.stringify(a['preserve-fds'])}`);
     if (a['process-label']) throw new UsageError('exec: --process-label: SELinux is not available on this host');
-    if (a.apparmor) throw new UsageError('exec: --apparmor: AppArmor is not available on this host');
+    if (a.apparmor) throw new UsageError(`exec: --apparmor: ${apparmorEnabled() ? 'applying AppArmor profiles is not supported by toyrun' : 'AppArmor is not available on this host'}`);
     if (a.cgroup) throw new UsageError('exec: --cgroup (a sub-cgroup to join) is not supported by toyrun');
     const spec = loadSpec(containerDir(ctx.root, id));
     return await execInContainer({

@@ -19,7 +19,7 @@ import { applySysctls } from './linux/sysctl';
 import { applyRlimits, becomeUser, checkCwdInsideRoot, enterCwd, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
 import { connectListener, prepareSeccompFilter, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
-import { setupConsole, type ConsoleHandle } from './linux/console';
+import { giveTerminalTo, setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
 import { writeFd } from './log';
 import { dropCleanFileMappings } from './linux/memory';
@@ -172,6 +172,7 @@ function becomeProcess(ctx: InitContext): never {
   stage('memory policy', () => applyMemoryPolicy(ctx.spec.linux?.memoryPolicy));
   stage('personality', () => applyPersonality(ctx.spec.linux?.personality));
   stage('user and capabilities', () => {
+    if (p.terminal) giveTerminalTo(p.user?.uid ?? 0);
     becomeUser(p, hold, ctx.cwdPending);
     checkCwdInsideRoot(p.cwd);
   });

@@ -11,6 +11,13 @@ export function killContainer(root: string, id: string, signal: string | undefin
   const unlock = lockContainer(root, id);
   try {
     const { rec, status } = loadContainer(root, id);
+    // --all of a stopped container signals what is left in its cgroup: with a
+    // shared (host or pod) PID namespace the init's children outlive it, and
+    // containerd's shim sends exactly this when the init exits (runc does too).
+    if (all && status === 'stopped') {
+      signalAll(rec.cgroup, sig);
+      return;
+    }
     if (status === 'stopped' || status === 'creating') throw new ContainerError('container not running');
     if (all) {
       signalAll(rec.cgroup, sig);

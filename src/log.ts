@@ -60,11 +60,15 @@ export function logError(msg: string): void {
 export function logWarn(msg: string): void {
   emit('warning', msg, false);
 }
+/** --debug lines go to the --log file, or without one to stderr as full log
+ * lines (runc's logrus default); never to stdout, which callers parse. */
 export function logDebug(msg: string): void {
-  if (config.debug) emit('debug', msg, false);
+  if (!config.debug) return;
+  if (config.file) emit('debug', msg, false);
+  else writeFd(2, line('debug', msg));
 }
 
 /** --debug: where the time of this process went (ms since the engine started). */
 export function trace(what: string): void {
-  if (config.debug) emit('debug', `${what} at ${performance.now().toFixed(2)} ms`, false);
+  if (config.debug) logDebug(`${what} at ${performance.now().toFixed(2)} ms`);
 }

@@ -5,7 +5,6 @@ import type * as ChildProcess from 'node:child_process';
 import { listIds, toOciState } from './state';
 import { containerState, loadContainer } from './container';
 import { pidsIn } from './linux/cgroups';
-import { ContainerError } from './state';
 import type { State } from './spec/types';
 
 export function stateCommand(root: string, id: string): string {
@@ -40,10 +39,12 @@ function table(rows: string[][]): string {
 }
 
 export function psCommand(root: string, id: string, format: string, psArgs: string[]): string {
-  const { rec, status } = loadContainer(root, id);
-  if (status === 'stopped') throw new ContainerError('container not running');
+  // A stopped container is listed too (runc): its cgroup may still hold processes
+  // (a shared PID namespace), and an empty one prints the bare table header.
+  const { rec } = loadContainer(root, id);
   const pids = pidsIn(rec.cgroup);
-  if (format === 'json') return JSON.stringify(pids) + '\n';
+  // runc encodes Go's nil slice: `null`, not `[]` (test/fixtures/runc-ps-stopped.json)
+  if (format === 'json') return (pids.length === 0 ? 'null' : JSON.stringify(pids)) + '\n';
   // Table: ps(1)'s own output, keeping the header and the container's lines.
   const { execFileSync } = require('node:child_process') as typeof ChildProcess; // only the table form needs it
   const out = execFileSync(psBinary(), psArgs.length > 0 ? psArgs : ['-ef'], { encoding: 'utf8', env: { LC_ALL: 'C' } });

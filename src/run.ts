@@ -1,5 +1,5 @@
 // `toyrun run`: create + start, then (unless --detach) wait for the container,
-// forward signals to it, delete it, and exit with its status (128+N for signal N).
+// forward signals to it, delete it (unless --keep), and exit with its status (128+N for signal N).
 import { createContainer, loadBundleSpec, type CreateOptions } from './create';
 import { resolve } from 'node:path';
 import { UsageError } from './cli';
@@ -9,7 +9,9 @@ import { deleteContainer } from './delete';
 import { exitCode, waitForwardingSignals } from './linux/spawn';
 import { logError, trace } from './log';
 
-export function runContainer(opts: CreateOptions, detach: boolean): Promise<number> {
+/** `keep` (run --keep): the container is not deleted when it exits (or fails to
+ * start), and stays "stopped" for state/ps/delete, as runc does. */
+export function runContainer(opts: CreateOptions, detach: boolean, keep = false): Promise<number> {
   // process.terminal without a console socket: toyrun receives the pty itself
   // and relays it to the user's terminal (runc's behaviour)
   const spec = loadBundleSpec(resolve(opts.bundle ?? process.cwd()));
@@ -25,7 +27,7 @@ export function runContainer(opts: CreateOptions, detach: boolean): Promise<numb
       startContainer(opts.root, opts.id);
       trace('started');
     } catch (e) {
-      deleteContainer(opts.root, opts.id, true);
+      if (!keep) deleteContainer(opts.root, opts.id, true);
       throw e;
     }
   } finally {
@@ -38,6 +40,7 @@ export function runContainer(opts: CreateOptions, detach: boolean): Promise<numb
   return Promise.all([exited, relayed]).then(([st]) => {
     trace('container exited');
     const status = exitCode(st);
+    if (keep) return status;
     try {
       deleteContainer(opts.root, opts.id, true);
       trace('deleted');

@@ -7,11 +7,12 @@ export const SIGNALS: Record<string, number> = {
   SIGIO: 29, SIGPOLL: 29, SIGPWR: 30, SIGSYS: 31,
 };
 
+/** 0 is kill(2)'s existence check: the liveness probe supervisors send (runc accepts it). */
 export function parseSignal(s: string | undefined): number {
   if (s === undefined || s === '') return 15;
   if (/^\d+$/.test(s)) {
     const n = Number(s);
-    if (n >= 1 && n <= 64) return n;
+    if (n >= 0 && n <= 64) return n;
   } else {
     const up = s.toUpperCase();
     const rt = /^(SIG)?RTMIN(\+(\d+))?$/.exec(up);

@@ -1,7 +1,5 @@
-// Host-side checks for the fields runtime-spec 1.2/1.3 added (process.scheduler,
-// execCPUAffinity, linux.personality, memoryPolicy, timeOffsets, netDevices,
+// Host-side checks for the fields runtime-spec 1.2/1.3 added (linux.personality, memoryPolicy, timeOffsets, netDevices,
 // intelRdt): what the schema can't see, as problems with JSON paths.
-import { affinityProblems, schedulerProblems } from './linux/sched';
 import { memoryPolicyProblems } from './linux/mempolicy';
 import { personalityProblems } from './linux/personality';
 import { timeOffsetsProblems } from './linux/timens';
@@ -11,8 +9,6 @@ import type { Spec } from './spec/types';
 
 export function spec13Problems(spec: Spec): string[] {
   return [
-    ...schedulerProblems(spec.process?.scheduler, '/process/scheduler'),
-    ...affinityProblems(spec.process?.execCPUAffinity, '/process/execCPUAffinity'),
     ...personalityProblems(spec),
     ...memoryPolicyProblems(spec.linux?.memoryPolicy),
     ...timeOffsetsProblems(spec),

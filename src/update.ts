@@ -89,6 +89,15 @@ export function mergeResources(old: Resources | undefined, upd: Resources): Reso
   return out;
 }
 
+/** runc's rule (v1 and v2 alike): `--memory -1` without a swap value makes
+ * swap unlimited too. Merged with a stored swap limit instead, the kernel would
+ * refuse the write (v1: memory.limit_in_bytes may not exceed memsw, EINVAL;
+ * v2: a swap limit needs a memory limit). */
+export function withUnlimitedSwap(upd: Resources): Resources {
+  if (upd.memory?.limit !== -1 || (upd.memory.swap !== undefined && upd.memory.swap !== 0)) return upd;
+  return { ...upd, memory: { ...upd.memory, swap: -1 } };
+}
+
 export function readResourcesFile(file: string): Resources {
   let text: string;
   try {
@@ -127,7 +136,7 @@ export function updateContainer(root: string, id: string, upd: Resources, source
     const spec = loadSpec(dir);
     if (!spec) throw new ContainerError(`container ${id}: config.json is missing from the state directory`);
     // device rules are create-time only (runc too): keep the stored ones
-    const { devices: _ignored, ...changes } = upd;
+    const { devices: _ignored, ...changes } = withUnlimitedSwap(upd);
     const merged = mergeResources(spec.linux?.resources, changes);
     const { devices: _devices, ...rest } = merged;
     const memProblem = memoryUpdateProblem(rec.cgroup.paths.memory ?? rec.cgroup.paths.unified, rec.cgroup.version, { ...changes.memory, checkBeforeUpdate: merged.memory?.checkBeforeUpdate });

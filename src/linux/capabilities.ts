@@ -56,6 +56,13 @@ export function unavailableCapabilities(caps: Capabilities | undefined, bounding
   });
 }
 
+/** Ambient capabilities the kernel refuses to raise: PR_CAP_AMBIENT_RAISE needs
+ * the capability in both permitted and inheritable (capabilities(7), EPERM). */
+export function unraisableAmbient(caps: Capabilities | undefined): string[] {
+  const permitted = new Set(caps?.permitted), inheritable = new Set(caps?.inheritable);
+  return (caps?.ambient ?? []).filter((c) => !permitted.has(c) || !inheritable.has(c));
+}
+
 function mask(names: string[] | undefined): bigint {
   let m = 0n;
   for (const n of names ?? []) {
@@ -98,7 +105,11 @@ export function setCapabilitySets(caps: Capabilities | undefined, hold?: string)
   const extra = hold ? mask([hold]) : 0n;
   capset(mask(caps?.effective) | extra, mask(caps?.permitted) | extra, mask(caps?.inheritable));
   libc.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
+  // Those that cannot be raised were warned about by create/exec (the runtime-spec:
+  // warn and go on); the rest must succeed.
+  const skip = new Set(unraisableAmbient(caps));
   for (const name of caps?.ambient ?? []) {
+    if (skip.has(name)) continue;
     libc.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, CAPABILITY_NUMBERS[name] as number);
   }
 }

@@ -145,7 +145,7 @@ export function writeCgroupFile(dir: string, file: string, value: string): void 
     writeFileSync(join(dir, file), value);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new CgroupError(`write ${join(dir, file)} (${JSON.stringify(value)}): ${err.code ?? err.message}`);
+    throw new CgroupError(`write ${join(dir, file)} (${JSON.stringify(value)}): ${err.code ?? err.message}`, { cause: e });
   }
 }
 
@@ -283,6 +283,30 @@ export interface CgroupDriver {
 
 // ---- cgroup v1 (and hybrid) ------------------------------------------------------
 
+/** The errno name under a CgroupError (its cause) or a plain fs error. */
+function errnoOf(e: unknown): string | undefined {
+  const err = e as Error & { code?: string };
+  return err.code ?? (err.cause as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** cfs period then quota; a smaller period the kernel refuses (EINVAL: the
+ * old quota over the new period would exceed the parent's bandwidth) is
+ * written again once the new quota is in, as runc does. */
+function writeQuotaAndPeriod(d: string, quota: number | undefined, period: number | undefined): void {
+  const setQuota = quota !== undefined && quota !== 0;
+  let retryPeriod = false;
+  if (period !== undefined && period !== 0) {
+    try {
+      writeCgroupFile(d, 'cpu.cfs_period_us', String(period));
+    } catch (e) {
+      if (!(setQuota && errnoOf(e) === 'EINVAL')) throw e;
+      retryPeriod = true;
+    }
+  }
+  if (setQuota) writeCgroupFile(d, 'cpu.cfs_quota_us', String(quota));
+  if (retryPeriod) writeCgroupFile(d, 'cpu.cfs_period_us', String(period));
+}
+
 export class CgroupV1 implements CgroupDriver {
   readonly version = 1 as const;
   constructor(
@@ -344,8 +368,7 @@ export class CgroupV1 implements CgroupDriver {
       if (needsCpu !== undefined) {
         const d = this.dirFor(rec, 'cpu', 'linux.resources.cpu');
         if (cpu.shares !== undefined && cpu.shares !== 0) writeCgroupFile(d, 'cpu.shares', String(cpu.shares));
-        if (cpu.period !== undefined && cpu.period !== 0) writeCgroupFile(d, 'cpu.cfs_period_us', String(cpu.period));
-        if (cpu.quota !== undefined && cpu.quota !== 0) writeCgroupFile(d, 'cpu.cfs_quota_us', String(cpu.quota));
+        writeQuotaAndPeriod(d, cpu.quota, cpu.period);
         if (cpu.burst !== undefined) writeCgroupFile(d, 'cpu.cfs_burst_us', String(cpu.burst));
         if (cpu.realtimePeriod !== undefined && cpu.realtimePeriod !== 0) writeCgroupFile(d, 'cpu.rt_period_us', String(cpu.realtimePeriod));
         if (cpu.realtimeRuntime !== undefined && cpu.realtimeRuntime !== 0) writeCgroupFile(d, 'cpu.rt_runtime_us', String(cpu.realtimeRuntime));

@@ -104,6 +104,25 @@ export function becomeTerminalOwner(slave: number): void {
   if (slave > 2) libc.close(slave);
 }
 
+const AT_EMPTY_PATH = 0x1000;
+
+/** The pty slave (our fds 0-2 once attached) is made by the runtime as root;
+ * hand it to the process's user before the switch, or a non-root process
+ * could not use its own terminal. Only the uid changes: the gid stays the
+ * devpts mount's (tty, gid=5), as runc's fixStdioPermissions does. An owner or
+ * group not mapped in a user namespace (EINVAL, EPERM) leaves it as it is. */
+export function giveTerminalTo(uid: number): void {
+  for (const fd of [0, 1, 2]) {
+    if (!libc.isatty(fd)) continue;
+    try {
+      libc.fchownat(fd, '', uid, 0xffffffff /* -1: gid unchanged */, AT_EMPTY_PATH);
+    } catch (e) {
+      if (e instanceof SysError && (e.code === 'EINVAL' || e.code === 'EPERM')) continue;
+      throw e;
+    }
+  }
+}
+
 /** Connect now (the socket path is a host path: before pivot_root or setns),
  * allocate and hand over the pty in attach() (inside the container's root). */
 /** connectedFd: the socket already connected by the runtime (a user namespace's

@@ -357,10 +357,11 @@ export function memfdCreate(name: string): number {
 let sockFprog: unknown;
 /** seccomp(SECCOMP_SET_MODE_FILTER, flags, &{len, filter}): install a compiled
  * BPF program (struct sock_filter[]) on the calling thread. */
-export function seccompSetModeFilter(program: Buffer, flags: number): void {
+/** seccomp(SECCOMP_SET_MODE_FILTER); returns the listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER. */
+export function seccompSetModeFilter(program: Buffer, flags: number): number {
   const koffi = getKoffi();
   sockFprog ??= koffi.pointer(koffi.struct('sock_fprog', { len: 'uint16_t', filter: 'void *' }));
-  check(f.syscall(SYS.seccomp, 'unsigned int', 1, 'unsigned int', flags, sockFprog, { len: program.length / 8, filter: program }), 'seccomp');
+  return check(f.syscall(SYS.seccomp, 'unsigned int', 1, 'unsigned int', flags, sockFprog, { len: program.length / 8, filter: program }), 'seccomp');
 }
 /** Reset every signal to SIG_DFL and unblock all: ignored dispositions and the
  * mask survive execve, and the engine ignores SIGPIPE, SIGXFSZ and SIGRTMIN.

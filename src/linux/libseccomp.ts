@@ -15,6 +15,7 @@ interface Api {
   archNative: () => number;
   archResolveName: (name: string) => number;
   syscallResolveName: (name: string) => number;
+  syscallResolveNameArch: (arch: number, name: string) => number;
   ruleAddArray: (ctx: FilterCtx, action: number, syscall: number, n: number, args: Buffer | null) => number;
   load: (ctx: FilterCtx) => number;
   attrSet: (ctx: FilterCtx, attr: number, value: number) => number;
@@ -44,6 +45,7 @@ export function libseccomp(): Api {
     archNative: lib.func('uint32_t seccomp_arch_native(void)'),
     archResolveName: lib.func('uint32_t seccomp_arch_resolve_name(const char *name)'),
     syscallResolveName: lib.func('int seccomp_syscall_resolve_name(const char *name)'),
+    syscallResolveNameArch: lib.func('int seccomp_syscall_resolve_name_arch(uint32_t arch_token, const char *name)'),
     ruleAddArray: lib.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int n, const void *args)'),
     load: lib.func('int seccomp_load(void *ctx)'),
     exportBpf: lib.func('int seccomp_export_bpf(void *ctx, int fd)'),

@@ -18,17 +18,17 @@ export function selinuxEnabled(): boolean {
   return existsSync('/sys/fs/selinux/enforce');
 }
 
-export function lsmProblems(p: Process | undefined): string[] {
+export function lsmProblems(p: Process | undefined, at = '/process'): string[] {
   const problems: string[] = [];
   if (p?.apparmorProfile) {
     problems.push(apparmorEnabled()
-      ? `/process/apparmorProfile: applying AppArmor profile ${p.apparmorProfile} is not supported by toyrun (refusing to run unconfined)`
-      : '/process/apparmorProfile: AppArmor is not available on this host');
+      ? `${at}/apparmorProfile: applying AppArmor profile ${p.apparmorProfile} is not supported by toyrun (refusing to run unconfined)`
+      : `${at}/apparmorProfile: AppArmor is not available on this host`);
   }
   if (p?.selinuxLabel) {
     problems.push(selinuxEnabled()
-      ? `/process/selinuxLabel: applying SELinux label ${p.selinuxLabel} is not supported by toyrun (refusing to run unconfined)`
-      : '/process/selinuxLabel: SELinux is not available on this host');
+      ? `${at}/selinuxLabel: applying SELinux label ${p.selinuxLabel} is not supported by toyrun (refusing to run unconfined)`
+      : `${at}/selinuxLabel: SELinux is not available on this host`);
   }
   return problems;
 }

@@ -7,11 +7,13 @@
 // then the text) and the program; a file is used only if its key matches ours
 // byte for byte, so a hash collision costs a compile, never a wrong filter. The
 // key names everything the program depends on: the profile's rules, defaults,
-// architectures and flags, the libseccomp library file, and the kernel release
-// (libseccomp adapts its output to the actions the kernel supports).
+// architectures and flags, the libseccomp library file, the kernel release
+// (libseccomp adapts its output to the actions the kernel supports) and the
+// version of the ENOSYS stub put in front of it (seccomp-enosys.ts).
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Seccomp } from '../spec/types';
+import { ENOSYS_STUB_VERSION } from './seccomp-enosys';
 
 const LIBSECCOMP_FILES = ['/lib/x86_64-linux-gnu/libseccomp.so.2', '/usr/lib/x86_64-linux-gnu/libseccomp.so.2', '/usr/lib64/libseccomp.so.2', '/lib64/libseccomp.so.2'];
 const BPF_INSN = 8; // struct sock_filter
@@ -37,7 +39,9 @@ export function seccompCacheKey(profile: Seccomp): string | undefined {
     return undefined;
   }
   const { defaultAction, defaultErrnoRet, architectures, flags, syscalls } = profile;
-  return JSON.stringify({ lib, kernel, arch: process.arch, profile: { defaultAction, defaultErrnoRet, architectures, flags, syscalls } });
+  // enosysStub: programs stored before the ENOSYS stub (seccomp-enosys.ts) existed, or
+  // with another version of it, must not be taken for today's
+  return JSON.stringify({ lib, kernel, arch: process.arch, enosysStub: ENOSYS_STUB_VERSION, profile: { defaultAction, defaultErrnoRet, architectures, flags, syscalls } });
 }
 
 /** FNV-1a over the bytes, twice in 32 bits (two offset bases): a 64-bit name,

@@ -11,6 +11,7 @@ import type { Seccomp, SeccompArg, SeccompSyscall, State } from '../spec/types';
 import { connectUnix, sendWithFd } from './scmrights';
 import { close, fcntl, F_DUPFD_CLOEXEC, memfdCreate, seccompSetModeFilter } from './libc';
 import { readCachedProgram, seccompCacheKey, storeCachedProgram } from './seccomp-cache';
+import { withEnosysStub } from './seccomp-enosys';
 import { fstatSync, readSync } from 'node:fs';
 
 const EPERM = 1;
@@ -138,13 +139,14 @@ export function usesNotify(profile: Seccomp): boolean {
 }
 
 export interface SeccompFilter {
-  /** libseccomp's context: kept for a notifying profile, whose listener fd only
-   * seccomp_load can give (the kernel returns it from the load itself). */
+  /** libseccomp's context (buildSeccompFilter), before it becomes a program. */
   ctx?: FilterCtx;
-  /** Every other profile: the compiled program and the seccomp(2) flags. */
+  /** The compiled program and the seccomp(2) flags. */
   bpf?: { program: Buffer; flags: number };
   /** The profile notifies: after loading, the listener fd goes to listenerPath. */
   notify: boolean;
+  /** Set by loadSeccompFilter for a notifying BPF program: seccomp(2)'s listener fd. */
+  listenerFd?: number;
   /** Syscall names libseccomp does not know, skipped as runc skips them. */
   skipped: string[];
 }
@@ -229,16 +231,29 @@ function exportProgram(ctx: FilterCtx): Buffer {
   }
 }
 
+/** libseccomp arch tokens of the filter: the native one (in every context) and the profile's. */
+function filterArches(profile: Seccomp): number[] {
+  const api = libseccomp();
+  const tokens = new Set([api.archNative()]);
+  for (const a of profile.architectures ?? []) tokens.add(api.archResolveName(SECCOMP_ARCHES[a] as string));
+  return [...tokens].filter((t) => t !== 0);
+}
+
+/** seccomp(2): return a listener fd for the filter's NOTIFY rules; with TSYNC
+ * too, the kernel wants TSYNC_ESRCH (a TSYNC failure is then ESRCH, not a thread id). */
+const NEW_LISTENER = 8, TSYNC_ESRCH = 16;
+
 /** The filter for a profile, compiled now (create fails on what libseccomp
- * refuses). A notifying profile stays a libseccomp context; any other becomes
- * a BPF program, taken from the cache in cacheDir when it was compiled before
+ * refuses) into a BPF program with the ENOSYS stub in front. A program without
+ * NOTIFY rules is taken from the cache in cacheDir when it was compiled before
  * (seccomp-cache.ts), else compiled and stored there. */
 export function prepareSeccompFilter(profile: Seccomp, cacheDir?: string): SeccompFilter {
   const problems = seccompProblems(profile);
   if (problems.length > 0) throw new Error(problems.join('; '));
-  if (usesNotify(profile)) return buildSeccompFilter(profile);
-  const flags = (profile.flags ?? []).reduce((acc, f) => acc | (KERNEL_FLAGS[f] ?? 0), 0);
-  const key = cacheDir ? seccompCacheKey(profile) : undefined;
+  const notify = usesNotify(profile);
+  let flags = (profile.flags ?? []).reduce((acc, f) => acc | (KERNEL_FLAGS[f] ?? 0), 0);
+  if (notify) flags |= NEW_LISTENER | (flags & KERNEL_FLAGS.SECCOMP_FILTER_FLAG_TSYNC ? TSYNC_ESRCH : 0);
+  const key = cacheDir && !notify ? seccompCacheKey(profile) : undefined;
   const cached = cacheDir && key ? readCachedProgram(cacheDir, key) : undefined;
   if (cached) return { bpf: { program: cached, flags }, notify: false, skipped: [] };
   const built = buildSeccompFilter(profile);
@@ -249,14 +264,22 @@ export function prepareSeccompFilter(profile: Seccomp, cacheDir?: string): Secco
   } finally {
     libseccomp().release(ctx);
   }
+  // syscalls newer than the profile get ENOSYS, not the default action (runc >= 1.1)
+  const patched = withEnosysStub(profile, program, filterArches(profile));
+  if (patched !== program) logDebug(`seccomp: ENOSYS stub of ${(patched.length - program.length) / 8} instructions in front of the filter`);
+  program = patched;
   if (cacheDir && key) storeCachedProgram(cacheDir, key, program);
-  return { bpf: { program, flags }, notify: false, skipped: built.skipped };
+  return { bpf: { program, flags }, notify, skipped: built.skipped };
 }
 
 /** Install the filter on the calling thread (and with TSYNC, all threads). */
 export function loadSeccompFilter(filter: SeccompFilter): void {
-  if (filter.bpf) seccompSetModeFilter(filter.bpf.program, filter.bpf.flags);
-  else checkScmp(libseccomp().load(filter.ctx as FilterCtx), 'seccomp_load');
+  if (filter.bpf) {
+    const fd = seccompSetModeFilter(filter.bpf.program, filter.bpf.flags);
+    if (filter.notify) filter.listenerFd = fd;
+  } else {
+    checkScmp(libseccomp().load(filter.ctx as FilterCtx), 'seccomp_load');
+  }
 }
 
 
@@ -274,7 +297,7 @@ export function connectListener(profile: Seccomp, preserveFds: number): number {
  * root). The message is what runc sends, so existing agents understand it:
  * the container's state with "fds": ["seccompFd"] naming the attached fd. */
 export function sendListenerFd(filter: SeccompFilter, sock: number, state: State, metadata: string | undefined): void {
-  const fd = checkScmp(libseccomp().notifyFd(filter.ctx as FilterCtx), 'seccomp_notify_fd');
+  const fd = filter.listenerFd ?? checkScmp(libseccomp().notifyFd(filter.ctx as FilterCtx), 'seccomp_notify_fd');
   const msg = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid: state.pid, metadata: metadata ?? '', state };
   sendWithFd(sock, Buffer.from(JSON.stringify(msg)), fd, 'seccomp listener');
 }
