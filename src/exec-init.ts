@@ -24,6 +24,7 @@ import { applyRlimits, becomeUser, checkCwdInsideRoot, holdsSysAdmin, lookPath, 
 import { releaseHeldCapability } from './linux/capabilities';
 import { loadSeccompFilter, prepareSeccompFilter, type SeccompFilter } from './linux/seccomp';
 import { setupConsole, type ConsoleHandle } from './linux/console';
+import { joinExecKeyring } from './linux/keyring';
 
 let currentStage = 'start';
 function stage<T>(name: string, fn: () => T): T {
@@ -95,6 +96,10 @@ function main(): void {
   if (!plan || plan.type !== 'exec') process.exit(255);
   try {
     stage('join cgroup', () => joinCgroup(plan));
+    // the container's keyring, never the caller's (runc's setns init does the same)
+    stage('session keyring', () => {
+      if (plan.sessionKeyring) joinExecKeyring(plan.sessionKeyring);
+    });
     let console: ConsoleHandle | undefined;
     if (plan.process.terminal) console = stage('console', () => setupConsole(plan.consoleSocket, '/', plan.process.consoleSize, plan.consoleSocketFd));
     const filter = stage('seccomp filter', () => buildFilter(plan));
@@ -103,7 +108,7 @@ function main(): void {
     becomeProcess(plan, chan, filter);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    chan.send({ type: 'error', msg: msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}` });
+    chan.trySend({ type: 'error', msg: msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}` }); // EPIPE: exec has gone
     process.exit(255);
   }
 }

@@ -191,6 +191,8 @@ export const SYS = {
   move_mount: 429,
   pidfd_open: 434,
   getcwd: 79,
+  add_key: 248,
+  keyctl: 250,
 } as const;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const PR = {
@@ -349,6 +351,30 @@ export function closeRangeCloexec(first: number): void {
 }
 export function rawSyscall(nr: number, ...args: unknown[]): number {
   return check(f.syscall(nr, ...args), `syscall ${nr}`);
+}
+// ---- keyrings (keyctl(2); glibc has no wrapper, libkeyutils is not a dependency) ----
+export const KEYCTL = { JOIN_SESSION_KEYRING: 1, SETPERM: 5, DESCRIBE: 6, SEARCH: 10, READ: 11, INVALIDATE: 21 } as const;
+export const KEY_SPEC_SESSION_KEYRING = -3;
+/** keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): join the named keyring, creating it if
+ * no keyring of that name is searchable by us; returns its serial. */
+export function keyctlJoinSessionKeyring(name: string | null): number {
+  return check(f.syscall(SYS.keyctl, 'int', KEYCTL.JOIN_SESSION_KEYRING, 'str', name), 'keyctl(JOIN_SESSION_KEYRING)', name ?? undefined);
+}
+/** keyctl(KEYCTL_DESCRIBE): "type;uid;gid;perm;description". */
+export function keyctlDescribe(key: number): string {
+  const buf = Buffer.alloc(4096);
+  const n = check(f.syscall(SYS.keyctl, 'int', KEYCTL.DESCRIBE, 'int', key, 'void *', buf, 'size_t', buf.length), 'keyctl(DESCRIBE)', String(key));
+  return buf.subarray(0, Math.max(0, Math.min(n, buf.length) - 1)).toString();
+}
+export function keyctlSetperm(key: number, perm: number): void {
+  check(f.syscall(SYS.keyctl, 'int', KEYCTL.SETPERM, 'int', key, 'uint32_t', perm >>> 0), 'keyctl(SETPERM)', String(key));
+}
+/** add_key(type, description, payload, keyring): returns the new key's serial. */
+export function addKey(type: string, description: string, payload: Buffer, keyring: number): number {
+  return check(f.syscall(SYS.add_key, 'str', type, 'str', description, 'void *', payload, 'size_t', payload.length, 'int', keyring), 'add_key', description);
+}
+export function keyctlInvalidate(key: number): void {
+  check(f.syscall(SYS.keyctl, 'int', KEYCTL.INVALIDATE, 'int', key), 'keyctl(INVALIDATE)', String(key));
 }
 /** memfd_create(name, MFD_CLOEXEC): an anonymous file, for output that may outgrow a pipe. */
 export function memfdCreate(name: string): number {
