@@ -10,9 +10,11 @@ export function killContainer(root: string, id: string, signal: string | undefin
   const sig = parseSignal(signal);
   const unlock = lockContainer(root, id);
   try {
-    const { rec, status } = loadContainer(root, id);
-    if (status === 'stopped' || status === 'creating') throw new ContainerError('container not running');
+    const { rec, status, doubts } = loadContainer(root, id);
+    // a pid or cgroup the kernel does not confirm is never signalled (src/trust.ts)
+    if (status === 'stopped' || status === 'creating') throw new ContainerError(['container not running', ...doubts].join(': '));
     if (all) {
+      if (Object.keys(rec.cgroup.paths).length === 0) throw new ContainerError(['container has no cgroup to signal', ...doubts].join(': '));
       signalAll(rec.cgroup, sig);
       return;
     }
