@@ -280,7 +280,7 @@ test('forged state.json: delete removes nothing outside the state dir and kills 
   cleanups.push(() => Object.values(real.cgroup.paths).forEach((d) => removeCgroupDir(d)));
   const log = join(outside, '..', `${id}.log`);
   cleanups.push(() => rmSync(log, { force: true }));
-  const r = t.run(['--log', log, 'delete', id]);
+  const r = t.run(['--log', log, 'delete', '--force', id]);
   assert.is(r.status, 0, r.stderr);
   assert.match(readFileSync(log, 'utf8'), /level=warning msg=".*state\.json: .*left alone/); // warnings go to --log, as runc's
   assert.ok(existsSync(join(outside, 'empty-subdir')), 'delete removed a directory outside the state dir');
@@ -294,7 +294,7 @@ test('forged state.json: delete removes nothing outside the state dir and kills 
   waitFor(() => (t.state(id2).status === 'stopped' ? true : undefined), 'the container to stop');
   const real2 = forge(id2, (rec) => void (rec.imageMount = { target: join(t.root, id2, 'rootfs'), upper: `${outside}/x`, work: outside, persistent: true }));
   cleanups.push(() => Object.values(real2.cgroup.paths).forEach((d) => removeCgroupDir(d)));
-  assert.is(t.run(['delete', id2]).status, 0);
+  assert.is(t.run(['delete', '--force', id2]).status, 0);
   assert.is(readFileSync(join(outside, 'precious'), 'utf8'), 'keep me');
   for (const d of Object.values(real2.cgroup.paths)) removeCgroupDir(d);
   for (const d of Object.values(real.cgroup.paths)) removeCgroupDir(d);
