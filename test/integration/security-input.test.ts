@@ -281,11 +281,11 @@ test('forged state.json: delete removes nothing outside the state dir and kills 
   const log = join(outside, '..', `${id}.log`);
   cleanups.push(() => rmSync(log, { force: true }));
   const r = t.run(['--log', log, 'delete', '--force', id]);
-  assert.is(r.status, 0, r.stderr);
-  assert.match(readFileSync(log, 'utf8'), /level=warning msg=".*state\.json: .*left alone/); // warnings go to --log, as runc's
   assert.ok(existsSync(join(outside, 'empty-subdir')), 'delete removed a directory outside the state dir');
   assert.is(readFileSync(join(outside, 'precious'), 'utf8'), 'keep me');
   assert.ok(victim.alive(), 'delete killed a host process');
+  assert.is(r.status, 0, r.stderr);
+  assert.match(readFileSync(log, 'utf8'), /level=warning msg=".*state\.json: .*left alone/); // warnings go to --log, as runc's
   assert.not.ok(existsSync(join(t.root, id)));
 
   // a persistent upper's work dir is removed only if the mounted overlay names it
