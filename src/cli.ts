@@ -180,7 +180,7 @@ export async function main(argv: string[]): Promise<number> {
         (require('./create') as typeof import('./create')).createContainer({
           root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
-          consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup,
+          consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup, noNewKeyring: a['no-new-keyring'] === true,
         });
         return 0;
       }
@@ -190,7 +190,7 @@ export async function main(argv: string[]): Promise<number> {
           root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
           consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup, extraMounts: volumeMounts(a.volume),
-          terminal: a.tty === true || undefined,
+          terminal: a.tty === true || undefined, noNewKeyring: a['no-new-keyring'] === true,
         }, a.detach === true, a.keep === true);
       }
       case 'start': {

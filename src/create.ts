@@ -36,6 +36,7 @@ import { logDebug, logWarn, trace } from './log';
 import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
 import { idmapProblems } from './linux/idmap';
 import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './userns-stages';
+import { sessionKeyringName } from './linux/keyring';
 
 /** The image code (layers, tar, crypto, zlib) loads only for specs that use it. */
 function imageModule(): typeof ImageModule {
@@ -57,6 +58,8 @@ export interface CreateOptions {
   terminal?: boolean;
   /** `toyrun run`: start follows at once, so the init need not shrink while it waits. */
   startsAtOnce?: boolean;
+  /** --no-new-keyring: keep the caller's session keyring instead of a fresh "_ses.<id>". */
+  noNewKeyring?: boolean;
   /** The bundle's config.json, already loaded and validated by the caller. */
   spec?: Spec;
 }
@@ -203,6 +206,7 @@ export function createContainer(opts: CreateOptions): Created {
       owner: '',
       cgroup: { paths: {} },
       creator: { pid: process.pid, startTime: processStartTime(process.pid) ?? '' },
+      ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     };
     saveRecord(dir, rec); // from here on, `delete --force` can find and undo everything
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
@@ -308,6 +312,7 @@ export function createContainer(opts: CreateOptions): Created {
       consoleSocketFd: userns?.consoleSocketFd,
       // with a user namespace, stage 1 made it (src/userns-stages.ts)
       newTimeNamespace: !userns && timeNs && !timeNs.path ? { offsets: timeOffsetsText(spec) } : undefined,
+      sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(id),
     };
     driveInit(spawned.chan, plan, rec, spec);
     if (zeroPids) driver.apply(cgroup, { pids: { limit: 0 } });

@@ -13,6 +13,7 @@ import { findNamespace } from './linux/namespaces';
 import { failpoint } from './failpoint';
 import { logWarn } from './log';
 import { removeIntelRdt } from './linux/intelrdt';
+import { cgroupProblem } from './trust';
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
   const dir = containerDir(root, id);
@@ -42,6 +43,8 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
       return;
     }
     const { rec, status } = loaded;
+    // what the kernel does not confirm was taken out of rec: it is neither killed nor removed
+    for (const d of loaded.doubts) logWarn(`container ${id}: ${d}: left alone`);
     const spec = loadSpec(dir);
     if ((status === 'running' || status === 'paused' || status === 'creating') && !force) {
       throw new ContainerError(`cannot delete container ${id} that is not stopped: ${status}`);
@@ -76,7 +79,12 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     driver.destroy(rec.cgroup);
     if (rec.intelRdt) removeIntelRdt(rec.intelRdt);
     failpoint('delete:cgroup-removed');
-    if (rec.imageMount) (require('./image') as typeof ImageModule).unmountImage(rec.imageMount, false); // loaded only when used
+    if (rec.imageMount) {
+      const image = require('./image') as typeof ImageModule; // loaded only when used
+      const proven = image.provenImageMount(dir, rec.imageMount);
+      for (const d of proven.doubts) logWarn(`container ${id}: state.json: ${d}: left alone`);
+      image.unmountImage(proven.mount, false);
+    }
     removeContainerDir(dir);
   } finally {
     unlock();
@@ -87,7 +95,11 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
  * (create recorded the same computation): kill what is in it, then remove it. */
 function removeByConfig(dir: string, id: string): void {
   try {
-    const cg = { paths: cgroupDirs(resolveCgroupPath(loadSpec(dir)?.linux?.cgroupsPath, id, false)) };
+    const cgroupsPath = loadSpec(dir)?.linux?.cgroupsPath;
+    const cg = { paths: cgroupDirs(resolveCgroupPath(cgroupsPath, id, false)) };
+    // config.json is no more trusted than state.json: "/" would name every process on the host
+    const problem = cgroupProblem(cg, id, cgroupsPath);
+    if (problem) throw new ContainerError(`config.json: ${problem}: left alone`);
     for (const pid of pidsIn(cg)) {
       try {
         libc.kill(pid, 9);

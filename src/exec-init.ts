@@ -27,6 +27,7 @@ import { giveTerminalTo, setupConsole, type ConsoleHandle } from './linux/consol
 import { applyIoPriority, applyScheduler, setAffinity } from './linux/sched';
 import { applyMemoryPolicy } from './linux/mempolicy';
 import { applyPersonality } from './linux/personality';
+import { joinExecKeyring } from './linux/keyring';
 
 let currentStage = 'start';
 function stage<T>(name: string, fn: () => T): T {
@@ -111,6 +112,10 @@ function main(): void {
     // execCPUAffinity.initial: the CPUs we run on before the move to the container's cgroup
     stage('initial CPU affinity', () => setAffinity(0, plan.process.execCPUAffinity?.initial, 'execCPUAffinity.initial'));
     stage('join cgroup', () => joinCgroup(plan));
+    // the container's keyring, never the caller's (runc's setns init does the same)
+    stage('session keyring', () => {
+      if (plan.sessionKeyring) joinExecKeyring(plan.sessionKeyring);
+    });
     let console: ConsoleHandle | undefined;
     if (plan.process.terminal) console = stage('console', () => setupConsole(plan.consoleSocket, '/', plan.process.consoleSize, plan.consoleSocketFd));
     const filter = stage('seccomp filter', () => buildFilter(plan));
@@ -121,7 +126,7 @@ function main(): void {
     becomeProcess(plan, chan, filter);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    chan.send({ type: 'error', msg: msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}` });
+    chan.trySend({ type: 'error', msg: msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}` }); // EPIPE: exec has gone
     process.exit(255);
   }
 }

@@ -23,6 +23,7 @@ import { allJoinFiles, joinFiles, moveIntoCgroup, startMoveGracePeriod } from '.
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logDebug, logError, logWarn } from './log';
+import { sessionKeyringName } from './linux/keyring';
 import type { CommandContext } from './commands';
 import type { Process, Spec } from './spec/types';
 import { setAffinity } from './linux/sched';
@@ -71,10 +72,21 @@ function list(v: unknown): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
 }
 
+/** Ids reach setresuid/setresgid/setgroups as 32-bit values: 4294967295 is -1,
+ * "leave unchanged" (the process would stay root), and 4294967296 would wrap to 0.
+ * The schema holds config.json and --process files to the same range. */
+export const MAX_ID = 2147483647;
+
+function parseId(text: string | undefined, flag: string, whole: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n > MAX_ID) throw new UsageError(`invalid ${flag} ${JSON.stringify(whole)}: ids must be 0-${MAX_ID}`);
+  return n;
+}
+
 function parseUser(s: string): { uid: number; gid: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(s);
   if (!m) throw new UsageError(`invalid --user ${JSON.stringify(s)}: expected UID[:GID] (numbers)`);
-  return { uid: Number(m[1]), gid: Number(m[2] ?? 0) };
+  return { uid: parseId(m[1], '--user', s), gid: m[2] === undefined ? 0 : parseId(m[2], '--user', s) };
 }
 
 /** The process to run: the --process file as is, or the container's own
@@ -99,7 +111,10 @@ export function execProcess(a: ReturnType<typeof parseCommand>, args: string[], 
   if (a.cwd !== undefined) p.cwd = String(a.cwd);
   p.env = [...(p.env ?? []), ...list(a.env)];
   if (a.user !== undefined) p.user = { ...parseUser(String(a.user)) };
-  const gids = list(a['additional-gids']).map(Number);
+  const gids = list(a['additional-gids']).map((g) => {
+    if (!/^\d+$/.test(g)) throw new UsageError(`invalid --additional-gids ${JSON.stringify(g)}: expected a number`);
+    return parseId(g, '--additional-gids', g);
+  });
   if (gids.length > 0) p.user = { ...p.user, additionalGids: gids };
   if (a['no-new-privs'] === true) p.noNewPrivileges = true;
   const caps = list(a.cap);
@@ -201,6 +216,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       memoryPolicy: spec?.linux?.memoryPolicy,
       personality: spec?.linux?.personality,
       finalCpus: p.execCPUAffinity?.final || (p.execCPUAffinity?.initial ? containerCpus(rec) : undefined),
+      sessionKeyring: rec.noNewKeyring ? undefined : sessionKeyringName(opts.id),
     };
     const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
       ? spawnExecInUserNamespace(rec.pid, spec as Spec, bundlePath('init.js'), execInitScript(), opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)

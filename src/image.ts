@@ -109,6 +109,28 @@ export function mountImage(root: string, dir: string, bundle: string, _target: s
   }
 }
 
+/** The part of a recorded image mount that delete may act on: the overlay at
+ * <dir>/rootfs, throw-away layers inside <dir>, and a persistent upper's work dir
+ * only if the kernel's own mount table names it as that overlay's workdir. A
+ * forged state.json must not make delete unmount or remove anything else. */
+export function provenImageMount(dir: string, m: ImageMount): { mount: ImageMount; doubts: string[] } {
+  const doubts: string[] = [];
+  const target = join(dir, 'rootfs');
+  if (m.target !== target) doubts.push(`image root ${String(m.target)} is not ${target}`);
+  const mounted = overlayMounts().find((o) => o.target === target);
+  const proven: ImageMount = { target, upper: join(dir, 'upper'), work: join(dir, 'work'), persistent: m.persistent === true, layers: m.layers };
+  if (proven.persistent) {
+    // kept: never removed anyway; its work dir only when the mount says so
+    proven.upper = String(m.upper);
+    if (mounted && mounted.upper === m.upper && mounted.work === m.work && m.work === `${String(m.upper)}.work`) proven.work = m.work;
+    else if (m.work !== proven.work) doubts.push(`work dir ${String(m.work)} is not the mounted overlay's`);
+  } else {
+    if (m.upper !== proven.upper) doubts.push(`upper dir ${String(m.upper)} is not ${proven.upper}`);
+    if (m.work !== proven.work) doubts.push(`work dir ${String(m.work)} is not ${proven.work}`);
+  }
+  return { mount: proven, doubts };
+}
+
 /** Unmount the root and drop the throw-away layers (a persistent upper stays).
  * Called by delete, and by create when it fails after mounting. */
 export function unmountImage(m: ImageMount, _failedCreate: boolean): void {

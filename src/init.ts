@@ -26,6 +26,7 @@ import { dropCleanFileMappings } from './linux/memory';
 import { openStartReporter, reportStartFailure } from './startsync';
 import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
 import { inUserNamespace } from './linux/userns';
+import { joinContainerKeyring } from './linux/keyring';
 import type { Spec, State } from './spec/types';
 import { applyIoPriority, applyScheduler } from './linux/sched';
 import { applyMemoryPolicy } from './linux/mempolicy';
@@ -215,6 +216,10 @@ function main(): void {
     stage('time namespace', () => {
       if (plan.newTimeNamespace) unshareTimeNamespace(plan.newTimeNamespace.offsets);
     });
+    // not the session keyring of whoever ran toyrun (its keys would be the container's)
+    stage('session keyring', () => {
+      if (plan.sessionKeyring) joinContainerKeyring(plan.sessionKeyring, findNamespace(ctx.spec.linux?.namespaces, 'user') !== undefined);
+    });
     stage('hostname', () => setHostnames(ctx.spec));
     stage('mounts', () => doMounts(ctx));
     stage('createRuntime hooks', () => runtimeHooks(ctx));
@@ -236,10 +241,12 @@ function main(): void {
     stage('rlimits', () => applyRlimits(ctx.spec.process?.rlimits));
     stage('resolve program', () => resolveProgram(ctx));
   } catch (e) {
-    chan.send({ type: 'error', msg: describe(e) });
+    // create may have closed the pipe already (a failed prestart hook): then
+    // it has its own error to print, and ours is not wanted (EPIPE is no error)
+    chan.trySend({ type: 'error', msg: describe(e) });
     process.exit(1);
   }
-  chan.send({ type: 'ready', stages: stageTimes });
+  if (!chan.trySend({ type: 'ready', stages: stageTimes })) process.exit(1); // create is gone
   chan.close();
   if (!plan.startsAtOnce) dropCleanFileMappings(); // shrink an init that may wait a long time for `start`
   try {

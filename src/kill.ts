@@ -10,16 +10,20 @@ export function killContainer(root: string, id: string, signal: string | undefin
   const sig = parseSignal(signal);
   const unlock = lockContainer(root, id);
   try {
-    const { rec, status } = loadContainer(root, id);
+    const { rec, status, doubts } = loadContainer(root, id);
+    // a pid or cgroup the kernel does not confirm is never signalled (src/trust.ts)
+    const noCgroup = (): ContainerError => new ContainerError(['container has no cgroup to signal', ...doubts].join(': '));
     // --all of a stopped container signals what is left in its cgroup: with a
     // shared (host or pod) PID namespace the init's children outlive it, and
     // containerd's shim sends exactly this when the init exits (runc does too).
     if (all && status === 'stopped') {
+      if (Object.keys(rec.cgroup.paths).length === 0) throw noCgroup();
       signalAll(rec.cgroup, sig);
       return;
     }
-    if (status === 'stopped' || status === 'creating') throw new ContainerError('container not running');
+    if (status === 'stopped' || status === 'creating') throw new ContainerError(['container not running', ...doubts].join(': '));
     if (all) {
+      if (Object.keys(rec.cgroup.paths).length === 0) throw noCgroup();
       signalAll(rec.cgroup, sig);
       return;
     }

@@ -102,7 +102,23 @@ export function whiteoutOf(path: string): Whiteout | undefined {
   return { kind: 'whiteout', path: dir ? `${dir}/${name}` : name };
 }
 
-type Entry = Pick<Tar.ReadEntry, 'path' | 'type' | 'linkpath' | 'mode'> & { header: { devmaj?: number; devmin?: number } };
+type Entry = Pick<Tar.ReadEntry, 'path' | 'type' | 'linkpath' | 'mode'> & { size?: number; header: { devmaj?: number; devmin?: number } };
+
+/** Default bound on what one layer may unpack to (tar headers and data). A small
+ * gzip can inflate a thousandfold: without a bound one archive fills the store's disk. */
+export const DEFAULT_MAX_LAYER_BYTES = 16 * 1024 ** 3;
+export const MAX_LAYER_ENV = 'TOYRUN_MAX_LAYER_SIZE';
+
+/** The uncompressed-size bound: $TOYRUN_MAX_LAYER_SIZE (bytes, or with a K/M/G/T
+ * suffix, powers of 1024), else the default. */
+export function maxLayerBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env[MAX_LAYER_ENV];
+  if (text === undefined || text === '') return DEFAULT_MAX_LAYER_BYTES;
+  const m = /^(\d+)([kmgt]?)i?b?$/i.exec(text.trim());
+  const n = m ? Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new LayerError(`${MAX_LAYER_ENV}=${JSON.stringify(text)}: expected a size in bytes such as 17179869184 or 16G`);
+  return n;
+}
 
 /** Checks each entry before node-tar writes it, and collects what node-tar can't
  * create itself (whiteouts, opaque dirs, FIFOs) or gets wrong (directory modes). */
@@ -112,6 +128,10 @@ export class LayerPlan {
   readonly opaques: string[] = [];
   readonly fifos: { path: string; mode: number }[] = [];
   readonly dirModes = new Map<string, number>();
+  /** Bytes of the uncompressed archive seen so far (512-byte headers and padded data). */
+  private unpackedBytes = 0;
+
+  constructor(private readonly maxBytes = DEFAULT_MAX_LAYER_BYTES) {}
 
   private refuse(raw: string, why: string): never {
     throw new LayerError(`entry ${JSON.stringify(raw)}: ${why}`);
@@ -130,6 +150,11 @@ export class LayerPlan {
   /** true: let node-tar write the entry; false: handled here. Throws to refuse the layer. */
   accept(entry: Entry): boolean {
     const raw = entry.path;
+    // checked at the header, before the data is written: nothing over the bound reaches the disk
+    this.unpackedBytes += 512 + Math.ceil(Math.max(0, entry.size ?? 0) / 512) * 512;
+    if (this.unpackedBytes > this.maxBytes) {
+      this.refuse(raw, `the layer unpacks to more than ${this.maxBytes} bytes (the limit; set ${MAX_LAYER_ENV} to change it)`);
+    }
     const p = entryPath(raw);
     if ('problem' in p) this.refuse(raw, p.problem);
     const path = p.path;
@@ -246,6 +271,16 @@ function hostPath(dest: string, path: string, createParents: boolean): string {
   return parts.length === 0 ? dest : join(cur, parts[parts.length - 1] as string);
 }
 
+function isGzip(archive: string): boolean {
+  const fd = openSync(archive, 'r');
+  try {
+    const magic = Buffer.alloc(2);
+    return readSync(fd, magic, 0, 2, 0) === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** An archive of nothing but end-of-archive blocks (docker's "empty layer", plain
  * or gzip): node-tar calls it unrecognised, but it is a valid, empty layer. */
 function isEmptyArchive(archive: string): boolean {
@@ -253,7 +288,8 @@ function isEmptyArchive(archive: string): boolean {
   let data = readFileSync(archive);
   if (data[0] === 0x1f && data[1] === 0x8b) {
     try {
-      data = (require('node:zlib') as typeof Zlib).gunzipSync(data); // loaded only to unpack
+      // loaded only to unpack; an empty layer inflates to a few blocks, never megabytes
+      data = (require('node:zlib') as typeof Zlib).gunzipSync(data, { maxOutputLength: 1 << 20 });
     } catch {
       return false;
     }
@@ -262,13 +298,17 @@ function isEmptyArchive(archive: string): boolean {
 }
 
 /** Unpack one layer archive into an empty directory, refusing hostile entries. */
-export function unpackLayer(archive: string, dest: string): void {
-  const plan = new LayerPlan();
+export function unpackLayer(archive: string, dest: string, maxBytes = maxLayerBytes()): void {
+  const plan = new LayerPlan(maxBytes);
   try {
     tarLib().x({
       file: archive,
       cwd: dest,
       sync: true,
+      // Bounded memory: node-tar inflates each read in one go, and deflate reaches
+      // ~1000:1, so a whole-file read of a gzip layer held the uncompressed layer in
+      // memory (1 GiB of zeros: 1.1 GB RSS). 4 KiB of gzip yields at most ~4 MiB.
+      maxReadSize: isGzip(archive) ? 4096 : 1 << 20,
       strict: true,
       preserveOwner: true,
       // exact modes from the archive (setuid bits, 1777 dirs): no umask

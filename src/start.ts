@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { O } from './linux/libc';
-import { ContainerError, containerDir, isInitAlive, lockContainer, saveRecord, toOciState, type ContainerRecord } from './state';
+import { ContainerError, containerDir, isInitAlive, loadRecord, lockContainer, saveRecord, toOciState, type ContainerRecord } from './state';
 import { loadContainer } from './container';
 import { runHooks } from './hooks';
 import { waitGone } from './create';
@@ -77,7 +77,8 @@ export function startContainer(root: string, id: string): void {
     libc.close(fd);
     rec.started = true;
     try {
-      saveRecord(dir, rec);
+      // the file as it was, plus `started`: rec lacks what src/trust.ts did not confirm
+      saveRecord(dir, { ...loadRecord(root, id), started: true });
     } catch (e) {
       // e.g. ENOSPC: the container runs all the same, and its status derives from the kernel
       logWarn(`start ${id}: ${(e as Error).message}`);

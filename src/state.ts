@@ -29,6 +29,8 @@ export interface ContainerRecord {
   cgroup: CgroupRecord;
   /** The `toyrun create` process, while the container is being created. */
   creator?: { pid: number; startTime: string };
+  /** Created with --no-new-keyring: processes keep the caller's session keyring (exec too). */
+  noNewKeyring?: boolean;
   /** Set once `start` has released the init. */
   started?: boolean;
   /** Overlay root mounted on the host by create (toyrun image extension). */

@@ -37,6 +37,8 @@ export interface InitPlan {
   consoleSocketFd?: number;
   /** A new time namespace is the init's to make (src/linux/timens.ts), with these offsets. */
   newTimeNamespace?: { offsets?: string };
+  /** The session keyring to join ("_ses.<id>"); absent with --no-new-keyring. */
+  sessionKeyring?: string;
 }
 
 /** `toyrun exec` → exec-init: the process to become and what to join. */
@@ -59,6 +61,8 @@ export interface ExecPlan {
   personality?: { domain: string; flags?: string[] };
   /** execCPUAffinity.final, or (with only `initial`) the CPUs the container may use. */
   finalCpus?: string;
+  /** The container's session keyring, joined by name; absent if it was created with --no-new-keyring. */
+  sessionKeyring?: string;
 }
 
 export type InitMessage =
@@ -71,7 +75,12 @@ export type InitMessage =
   | { type: 'stage2'; pid: number; uidMap: string; gidMap: string };
 
 export class SyncChannel {
-  private buf = '';
+  /** Bytes read but not yet returned: the start of the next line, in pieces.
+   * Each read is scanned once, for its own newline only, so a message of any
+   * size costs time linear in its length (a 100 MB config.json used to be
+   * rescanned from the start on every 64 KiB read). */
+  private pending: Buffer[] = [];
+  private readonly chunk = Buffer.alloc(65536);
   constructor(private readonly readFd: number, private readonly writeFd: number) {}
 
   send(msg: InitMessage): void {
@@ -80,26 +89,49 @@ export class SyncChannel {
     while (off < data.length) off += libc.write(this.writeFd, data.subarray(off));
   }
 
+  /** send, for a side that may have stopped listening: false (not an error) when
+   * the other end is closed (EPIPE; the engine ignores SIGPIPE). A failing init
+   * reports through here: `create` may have given up on it already, and has
+   * its own error to print. */
+  trySend(msg: InitMessage): boolean {
+    try {
+      this.send(msg);
+      return true;
+    } catch (e) {
+      if (e instanceof libc.SysError && e.code === 'EPIPE') return false;
+      throw e;
+    }
+  }
+
   /** Blocks for the next message; undefined when the other side closed the pipe. */
   recv(): InitMessage | undefined {
-    const chunk = Buffer.alloc(65536);
     for (;;) {
-      const nl = this.buf.indexOf('\n');
-      if (nl >= 0) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
-        return JSON.parse(line) as InitMessage;
-      }
+      const line = this.takeLine();
+      if (line !== undefined) return JSON.parse(line) as InitMessage;
       let n: number;
       try {
-        n = libc.read(this.readFd, chunk);
+        n = libc.read(this.readFd, this.chunk);
       } catch (e) {
         if (e instanceof libc.SysError && e.code === 'EINTR') continue;
         throw e;
       }
       if (n === 0) return undefined;
-      this.buf += chunk.subarray(0, n).toString();
+      this.pending.push(Buffer.from(this.chunk.subarray(0, n)));
     }
+  }
+
+  /** The first complete line of pending, if the newest piece holds its end
+   * (earlier pieces were scanned when they arrived). Decoded only once whole,
+   * so a UTF-8 character split between two reads stays intact. */
+  private takeLine(): string | undefined {
+    const last = this.pending[this.pending.length - 1];
+    if (last === undefined) return undefined;
+    const nl = last.indexOf(0x0a);
+    if (nl < 0) return undefined;
+    const line = Buffer.concat([...this.pending.slice(0, -1), last.subarray(0, nl)]).toString();
+    const rest = last.subarray(nl + 1);
+    this.pending = rest.length > 0 ? [rest] : [];
+    return line;
   }
 
   close(): void {

@@ -95,6 +95,7 @@ const PROTOS = {
   capget: 'int capget(void *hdr, void *data)',
   capset: 'int capset(void *hdr, const void *data)',
   waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
+  wait4: 'int wait4(int pid, _Out_ int *status, int options, void *rusage)',
   grantpt: 'int grantpt(int fd)',
   unlockpt: 'int unlockpt(int fd)',
   ptsname_r: 'int ptsname_r(int fd, void *buf, size_t len)',
@@ -191,6 +192,8 @@ export const SYS = {
   move_mount: 429,
   pidfd_open: 434,
   getcwd: 79,
+  add_key: 248,
+  keyctl: 250,
 } as const;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const PR = {
@@ -350,6 +353,30 @@ export function closeRangeCloexec(first: number): void {
 export function rawSyscall(nr: number, ...args: unknown[]): number {
   return check(f.syscall(nr, ...args), `syscall ${nr}`);
 }
+// ---- keyrings (keyctl(2); glibc has no wrapper, libkeyutils is not a dependency) ----
+export const KEYCTL = { JOIN_SESSION_KEYRING: 1, SETPERM: 5, DESCRIBE: 6, SEARCH: 10, READ: 11, INVALIDATE: 21 } as const;
+export const KEY_SPEC_SESSION_KEYRING = -3;
+/** keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): join the named keyring, creating it if
+ * no keyring of that name is searchable by us; returns its serial. */
+export function keyctlJoinSessionKeyring(name: string | null): number {
+  return check(f.syscall(SYS.keyctl, 'int', KEYCTL.JOIN_SESSION_KEYRING, 'str', name), 'keyctl(JOIN_SESSION_KEYRING)', name ?? undefined);
+}
+/** keyctl(KEYCTL_DESCRIBE): "type;uid;gid;perm;description". */
+export function keyctlDescribe(key: number): string {
+  const buf = Buffer.alloc(4096);
+  const n = check(f.syscall(SYS.keyctl, 'int', KEYCTL.DESCRIBE, 'int', key, 'void *', buf, 'size_t', buf.length), 'keyctl(DESCRIBE)', String(key));
+  return buf.subarray(0, Math.max(0, Math.min(n, buf.length) - 1)).toString();
+}
+export function keyctlSetperm(key: number, perm: number): void {
+  check(f.syscall(SYS.keyctl, 'int', KEYCTL.SETPERM, 'int', key, 'uint32_t', perm >>> 0), 'keyctl(SETPERM)', String(key));
+}
+/** add_key(type, description, payload, keyring): returns the new key's serial. */
+export function addKey(type: string, description: string, payload: Buffer, keyring: number): number {
+  return check(f.syscall(SYS.add_key, 'str', type, 'str', description, 'void *', payload, 'size_t', payload.length, 'int', keyring), 'add_key', description);
+}
+export function keyctlInvalidate(key: number): void {
+  check(f.syscall(SYS.keyctl, 'int', KEYCTL.INVALIDATE, 'int', key), 'keyctl(INVALIDATE)', String(key));
+}
 /** memfd_create(name, MFD_CLOEXEC): an anonymous file, for output that may outgrow a pipe. */
 export function memfdCreate(name: string): number {
   return check(f.syscall(SYS.memfd_create, 'str', name, 'unsigned int', 1), 'memfd_create', name);
@@ -465,6 +492,13 @@ export interface PreparedSpawn {
   envp: (string | null)[];
   actions: Buffer;
   pid: number[];
+}
+/** wait4(2): the status and the child's peak resident set (ru_maxrss, KiB). */
+export function wait4(pid: number, options = 0): { pid: number; status: number; maxRssKiB: number } {
+  const st = [0];
+  const rusage = Buffer.alloc(144); // struct rusage on x86-64; ru_maxrss follows two timevals
+  const r = check(f.wait4(pid, st, options, rusage), 'wait4', String(pid));
+  return { pid: r, status: st[0] ?? 0, maxRssKiB: Number(rusage.readBigInt64LE(32)) };
 }
 export function prepareSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string): PreparedSpawn {
   const actions = Buffer.alloc(512); // posix_spawn_file_actions_t is 80 bytes on glibc x86-64

@@ -56,6 +56,7 @@ export interface OverlayMount {
   target: string;
   lowers: string[];
   upper?: string;
+  work?: string;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -79,6 +80,7 @@ export function overlayMounts(mountinfo = readFileSync('/proc/self/mountinfo', '
       if (key === 'lowerdir') m.lowers.push(...value.split(':'));
       else if (key === 'lowerdir+' || key === 'datadir+') m.lowers.push(value);
       else if (key === 'upperdir') m.upper = value;
+      else if (key === 'workdir') m.work = value;
     }
     found.push(m);
   }

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { entryPath, LayerError, LayerPlan, symlinkEscapes, unpackLayer, whiteoutOf } from '../../src/layers';
+import { DEFAULT_MAX_LAYER_BYTES, entryPath, LayerError, LayerPlan, maxLayerBytes, symlinkEscapes, unpackLayer, whiteoutOf } from '../../src/layers';
 import { isOpaque, overlayMounts } from '../../src/linux/overlay';
 import { resolveUser, specFromImage, fileFromLayers } from '../../src/import';
 import { topmostOnly } from '../../src/image';
@@ -97,6 +97,20 @@ test('LayerPlan: devices other than 0:0 whiteouts are refused; whiteouts are col
   assert.throws(() => plan.accept(entry('.wh.x', 'Directory')), /whiteout must be a regular file/);
 });
 
+test('LayerPlan: the entry whose header crosses the size bound is refused; TOYRUN_MAX_LAYER_SIZE sets the bound', () => {
+  const plan = new LayerPlan(4096);
+  assert.is(plan.accept({ ...entry('a', 'File'), size: 1000 }), true); // 512 + 1024
+  assert.is(plan.accept({ ...entry('b', 'Directory') }), true); // 512
+  assert.throws(() => plan.accept({ ...entry('c', 'File'), size: 1537 }), /entry "c": the layer unpacks to more than 4096 bytes .*TOYRUN_MAX_LAYER_SIZE/);
+  assert.is(maxLayerBytes({}), DEFAULT_MAX_LAYER_BYTES);
+  assert.is(maxLayerBytes({ TOYRUN_MAX_LAYER_SIZE: '1048576' }), 1048576);
+  assert.is(maxLayerBytes({ TOYRUN_MAX_LAYER_SIZE: '64M' }), 64 * 1024 ** 2);
+  assert.is(maxLayerBytes({ TOYRUN_MAX_LAYER_SIZE: '2GiB' }), 2 * 1024 ** 3);
+  for (const bad of ['0', '-1', 'lots', '1.5G', '9999999999999999999']) {
+    assert.throws(() => maxLayerBytes({ TOYRUN_MAX_LAYER_SIZE: bad }), /TOYRUN_MAX_LAYER_SIZE=.*expected a size/, bad);
+  }
+});
+
 test('unpackLayer: modes, owners, symlinks and hardlinks come out as archived', () => {
   const out = unpack([
     { path: 'bin/', type: 'Directory', mode: 0o555 },
@@ -176,7 +190,7 @@ test('unpackLayer: not a tar archive is a clear error', () => {
   assert.throws(() => unpackLayer(join(d, 'x.tar'), d), /cannot unpack/);
 });
 
-test('overlayMounts: lowerdir/upperdir parsed from mountinfo, escapes undone', () => {
+test('overlayMounts: lowerdir/upperdir/workdir parsed from mountinfo, escapes undone', () => {
   const info = [
     '36 35 98:0 / /mnt/a rw,relatime shared:1 - ext4 /dev/sda1 rw',
     '112 54 0:50 / /run/toyrun/c1/rootfs rw,relatime - overlay overlay rw,lowerdir=/s/sha256/bb:/s/sha256/aa,upperdir=/run/toyrun/c1/upper,workdir=/run/toyrun/c1/work,uuid=on',
@@ -184,8 +198,8 @@ test('overlayMounts: lowerdir/upperdir parsed from mountinfo, escapes undone', (
   ].join('\n');
   const m = overlayMounts(info);
   assert.is(m.length, 2);
-  assert.equal(m[0], { target: '/run/toyrun/c1/rootfs', lowers: ['/s/sha256/bb', '/s/sha256/aa'], upper: '/run/toyrun/c1/upper' });
-  assert.equal(m[1], { target: '/with space', lowers: ['/l x'], upper: '/u' });
+  assert.equal(m[0], { target: '/run/toyrun/c1/rootfs', lowers: ['/s/sha256/bb', '/s/sha256/aa'], upper: '/run/toyrun/c1/upper', work: '/run/toyrun/c1/work' });
+  assert.equal(m[1], { target: '/with space', lowers: ['/l x'], upper: '/u', work: '/w' });
 });
 
 test('topmostOnly: a layer repeated in the stack is kept at its topmost place', () => {
