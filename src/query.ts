@@ -2,7 +2,7 @@
 // (containerd decodes `ps --format json` and `list --format json`), so on
 // success they print exactly the document and nothing else.
 import type * as ChildProcess from 'node:child_process';
-import { listIds, toOciState } from './state';
+import { ContainerError, listIds, toOciState } from './state';
 import { containerState, loadContainer } from './container';
 import { pidsIn } from './linux/cgroups';
 import type { State } from './spec/types';
@@ -41,7 +41,9 @@ function table(rows: string[][]): string {
 export function psCommand(root: string, id: string, format: string, psArgs: string[]): string {
   // A stopped container is listed too (runc): its cgroup may still hold processes
   // (a shared PID namespace), and an empty one prints the bare table header.
-  const { rec } = loadContainer(root, id);
+  const { rec, doubts } = loadContainer(root, id);
+  // a cgroup state.json names but the kernel does not confirm is never listed (src/trust.ts)
+  if (doubts.length > 0 && Object.keys(rec.cgroup.paths).length === 0) throw new ContainerError(['container has no cgroup to list', ...doubts].join(': '));
   const pids = pidsIn(rec.cgroup);
   // runc encodes Go's nil slice: `null`, not `[]` (test/fixtures/runc-ps-stopped.json)
   if (format === 'json') return (pids.length === 0 ? 'null' : JSON.stringify(pids)) + '\n';
