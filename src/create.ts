@@ -239,6 +239,7 @@ export function createContainer(opts: CreateOptions): Created {
     const joining = joinFiles(cgroup);
     if (spawned) moveIntoCgroup(spawned.pid, joining.byParent); // while its engine boots
     driver.apply(cgroup, spec.linux?.resources);
+    driver.applyDevices(cgroup, spec.linux?.resources?.devices); // always: deny-all and the defaults at least
     failpoint('create:cgroup');
     trace('cgroup ready');
 
