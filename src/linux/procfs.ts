@@ -12,6 +12,7 @@
 //    fd must be on procfs (fstatfs f_type PROC_SUPER_MAGIC) before a byte is written;
 //  - the container's own /proc is held by the fd fsmount gave when it was
 //    mounted (mounts.ts), and masks and read-only paths are resolved from it.
+import { fstatSync } from 'node:fs';
 import * as libc from './libc';
 import { MOUNT_ATTR, O, PROC_SUPER_MAGIC, RESOLVE, SysError } from './libc';
 
@@ -53,6 +54,8 @@ export function openProcFile(procFd: number, rel: string, flags: number): number
     if (type !== PROC_SUPER_MAGIC) {
       throw new Error(`/proc/${rel} is not on procfs (f_type 0x${type.toString(16)}): refused`);
     }
+    // sysctl and oom_score_adj files are regular files of procfs; a directory is a wrong key
+    if (!fstatSync(fd).isFile()) throw new Error(`/proc/${rel} is not a regular procfs file: refused`);
     return fd;
   } catch (e) {
     libc.close(fd);
