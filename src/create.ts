@@ -273,6 +273,7 @@ export function createContainer(opts: CreateOptions): Created {
     // boots, so a zero limit is written once the init is ready (it then only execs)
     const zeroPids = resources?.pids?.limit === 0;
     driver.apply(cgroup, zeroPids ? { ...resources, pids: { limit: -1 } } : resources);
+    driver.applyDevices(cgroup, spec.linux?.resources?.devices); // always: deny-all and the defaults at least
     failpoint('create:cgroup');
     trace('cgroup ready');
 

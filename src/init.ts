@@ -14,7 +14,8 @@ import { SyncChannel, type InitPlan } from './sync';
 import { enterNamespaces, findNamespace } from './linux/namespaces';
 import { finishReadonly, mountOne, mkdirInRoot, readonlyLater, type MountContext } from './linux/mounts';
 import { createDevices, createDevSymlinks } from './linux/devices';
-import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation } from './linux/rootfs';
+import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation, verifyProcMount } from './linux/rootfs';
+import { procfsForWrites } from './linux/procfs';
 import { applySysctls } from './linux/sysctl';
 import { applyRlimits, becomeUser, checkCwdInsideRoot, enterCwd, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
@@ -49,6 +50,8 @@ interface InitContext {
   cwdPending?: boolean;
   /** Write end of start.fifo: how a failure after `start` reaches `start`. */
   startReporter?: number;
+  /** The procfs mounted at /proc, held by fd from its mount on (src/linux/procfs.ts). */
+  procMount?: number;
 }
 
 let currentStage = 'start';
@@ -111,6 +114,7 @@ function doMounts(ctx: InitContext): void {
     for (const p of mctx.pendingReadonly ?? []) libc.close(p.fd);
     libc.close(rootFd);
   }
+  ctx.procMount = mctx.procMount;
 }
 
 function runtimeHooks(ctx: InitContext): void {
@@ -129,10 +133,14 @@ function switchRoot(ctx: InitContext): void {
   setRootPropagation(ctx.spec.linux?.rootfsPropagation);
 }
 
-function finishRootfs(spec: Spec): void {
-  maskPaths(spec.linux?.maskedPaths);
-  readonlyPaths(spec.linux?.readonlyPaths);
-  if (spec.root?.readonly) remountRootReadonly();
+/** runc's order: read-only paths, then masks (a mask inside a read-only path
+ * stays), then a check that /proc is still the procfs we mounted. */
+function finishRootfs(ctx: InitContext): void {
+  const linux = ctx.spec.linux;
+  readonlyPaths(linux?.readonlyPaths, ctx.procMount);
+  maskPaths(linux?.maskedPaths, ctx.procMount);
+  verifyProcMount(ctx.procMount);
+  if (ctx.spec.root?.readonly) remountRootReadonly();
 }
 
 /** Resolve the program now, so that a missing binary fails `create` (as runc does)
@@ -233,10 +241,12 @@ function main(): void {
       if (profile && ctx.seccomp?.notify) ctx.seccompListener = connectListener(profile, plan.preserveFds);
     });
     stage('pivot_root', () => switchRoot(ctx));
-    // sysctls go through /proc/sys, which readonlyPaths usually covers: write them first.
-    stage('sysctl', () => applySysctls(ctx.spec));
-    stage('masked and read-only paths', () => finishRootfs(ctx.spec));
-    stage('oom_score_adj', () => setOomScoreAdj(ctx.spec.process?.oomScoreAdj));
+    // Writes into procfs go through a private procfs instance, never the path /proc
+    // (CVE-2019-19921, CVE-2025-52881). sysctls first: readonlyPaths covers /proc/sys.
+    const procFd = (): number => procfsForWrites(ctx.procMount);
+    stage('sysctl', () => applySysctls(ctx.spec, procFd));
+    stage('masked and read-only paths', () => finishRootfs(ctx));
+    stage('oom_score_adj', () => setOomScoreAdj(ctx.spec.process?.oomScoreAdj, procFd));
     stage('console', () => ctx.console?.attach());
     stage('rlimits', () => applyRlimits(ctx.spec.process?.rlimits));
     stage('resolve program', () => resolveProgram(ctx));

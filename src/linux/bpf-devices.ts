@@ -132,7 +132,7 @@ function loadProgram(code: Buffer): number {
 /** Load the filter and attach it to the cgroup directory. Attached without
  * BPF_F_ALLOW_MULTI, a new program replaces the previous one (update), and
  * no sub-cgroup can attach a program that would widen access. */
-export function applyDeviceProgram(cgroupDir: string, devices: NonNullable<Resources['devices']>): void {
+export function applyDeviceProgram(cgroupDir: string, devices: Resources['devices']): void {
   const code = encodeInsns(compileDeviceFilter(withDefaultDeviceRules(devices)));
   const prog = loadProgram(code);
   try {

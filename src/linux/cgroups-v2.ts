@@ -109,7 +109,10 @@ export class CgroupV2 implements CgroupDriver {
     for (const [file, value] of Object.entries(res.unified ?? {})) {
       applyUnifiedKey(d, file, value, available);
     }
-    if (res.devices) applyDeviceProgram(d, res.devices);
+  }
+
+  applyDevices(rec: CgroupRecord, devices: Resources['devices']): void {
+    applyDeviceProgram(this.dir(rec), devices);
   }
 
   freeze(rec: CgroupRecord): void {

@@ -272,8 +272,13 @@ export interface CgroupDriver {
   readonly version: 1 | 2;
   /** Create the directories of the container's cgroup; returns the record to store. */
   create(path: string): CgroupRecord;
-  /** Write linux.resources into an existing cgroup. */
+  /** Write linux.resources into an existing cgroup (all but devices). */
   apply(rec: CgroupRecord, res: Resources | undefined): void;
+  /** The device policy: deny all, then linux.resources.devices, then the
+   * defaults. Applied by create whether or not the config lists devices: a new
+   * cgroup inherits its parent's allow-all, and with CAP_MKNOD (a Docker and
+   * containerd default) a container could mknod and read the host's disks. */
+  applyDevices(rec: CgroupRecord, devices: Resources['devices']): void;
   freeze(rec: CgroupRecord): void;
   thaw(rec: CgroupRecord): void;
   isFrozen(rec: CgroupRecord): boolean;
@@ -335,7 +340,7 @@ export class CgroupV1 implements CgroupDriver {
 
   apply(rec: CgroupRecord, res: Resources | undefined): void {
     if (!res) return;
-    const { memory, cpu, pids, blockIO, hugepageLimits, network, devices } = res;
+    const { memory, cpu, pids, blockIO, hugepageLimits, network } = res;
     // A controller is required only for values that are set: `"memory": {}` needs none.
     if (memory && isSet(memory, ['limit', 'reservation', 'swap', 'kernelTCP', 'swappiness', 'disableOOMKiller'])) {
       const d = this.dirFor(rec, 'memory', 'linux.resources.memory');
@@ -418,12 +423,6 @@ export class CgroupV1 implements CgroupDriver {
         writeCgroupFile(this.dirFor(rec, 'net_prio', 'linux.resources.network.priorities'), 'net_prio.ifpriomap', `${p.name} ${p.priority}`);
       }
     }
-    if (devices) {
-      const d = this.dirFor(rec, 'devices', 'linux.resources.devices');
-      for (const rule of withDefaultDeviceRules(devices)) {
-        writeCgroupFile(d, rule.allow ? 'devices.allow' : 'devices.deny', deviceRuleText(rule));
-      }
-    }
     for (const [file, value] of Object.entries(res.unified ?? {})) {
       // a hybrid host's cgroup2 side may hold controllers (this one: hugetlb): their files can be set
       const controller = file.slice(0, file.indexOf('.'));
@@ -431,6 +430,13 @@ export class CgroupV1 implements CgroupDriver {
       if (!v2) throw new CgroupError(`linux.resources.unified.${file}: the ${controller} controller is not on this host's cgroup2 hierarchy (cgroup v1 host)`);
       if (!existsSync(join(v2, file))) throw new CgroupError(`linux.resources.unified.${file}: no such cgroup file in ${v2}`);
       writeCgroupFile(v2, file, value);
+    }
+  }
+
+  applyDevices(rec: CgroupRecord, devices: Resources['devices']): void {
+    const d = this.dirFor(rec, 'devices', devices ? 'linux.resources.devices' : 'the default device policy');
+    for (const rule of withDefaultDeviceRules(devices)) {
+      writeCgroupFile(d, rule.allow ? 'devices.allow' : 'devices.deny', deviceRuleText(rule));
     }
   }
 
@@ -519,8 +525,11 @@ export function removeCgroupDir(dir: string): void {
   throw new CgroupError(`rmdir ${dir}: EBUSY (processes still in the cgroup)`);
 }
 
-// Every container gets the devices runc always allows, on top of linux.resources.devices.
-const DEFAULT_ALLOWED_DEVICES: { type: 'c' | 'b'; major: number | null; minor: number | null; access: string }[] = [
+// Every container gets the devices runc always allows, on top of linux.resources.devices
+// (runc 1.1.5's devices.list, read on this host). Not 5:1: the host's /dev/console
+// (the container's /dev/console is a pts, 136:N). mknod of any node is allowed; opening
+// one is not, unless a rule says so.
+export const DEFAULT_ALLOWED_DEVICES: { type: 'c' | 'b'; major: number | null; minor: number | null; access: string }[] = [
   { type: 'c', major: null, minor: null, access: 'm' },
   { type: 'b', major: null, minor: null, access: 'm' },
   { type: 'c', major: 1, minor: 3, access: 'rwm' }, // null
@@ -529,8 +538,8 @@ const DEFAULT_ALLOWED_DEVICES: { type: 'c' | 'b'; major: number | null; minor: n
   { type: 'c', major: 1, minor: 8, access: 'rwm' }, // random
   { type: 'c', major: 1, minor: 9, access: 'rwm' }, // urandom
   { type: 'c', major: 5, minor: 0, access: 'rwm' }, // tty
-  { type: 'c', major: 5, minor: 1, access: 'rwm' }, // console
   { type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
+  { type: 'c', major: 10, minor: 200, access: 'rwm' }, // net/tun (runc keeps it: runc#4555)
   { type: 'c', major: 136, minor: null, access: 'rwm' }, // pts/*
 ];
 

@@ -15,7 +15,6 @@ const AT_EMPTY_PATH = 0x1000;
 const AT_RECURSIVE = 0x8000;
 const MOUNT_ATTR_IDMAP = 0x00100000;
 const MOVE_MOUNT_F_EMPTY_PATH = 0x4;
-const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 
 /** Annotation (a toyrun extension) asking for the rootfs to be idmapped with the container's user namespace. */
 export const ROOTFS_IDMAP_ANNOTATION = 'org.toyrun.idmap-rootfs';
@@ -58,7 +57,7 @@ export function attachTree(treeFd: number, target: string): void {
 /** Attach a detached tree on the directory or file open (O_PATH) on targetFd
  * (move_mount refuses a /proc/self/fd magic link as its target path). */
 export function attachTreeAt(treeFd: number, targetFd: number, what: string): void {
-  syscall('move_mount', what, SYS.move_mount, 'int', treeFd, 'str', '', 'int', targetFd, 'str', '', 'unsigned int', MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+  libc.moveMountTo(treeFd, targetFd, what);
 }
 
 /** "idmap" (this mount) or "ridmap" (and the mounts below it), runc's and crun's option names. */

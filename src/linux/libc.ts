@@ -107,6 +107,7 @@ const PROTOS = {
   posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)',
   posix_spawn_file_actions_addchdir_np: 'int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)',
   statfs: 'int statfs(const char *path, void *buf)',
+  fstatfs: 'int fstatfs(int fd, void *buf)',
   eventfd: 'int eventfd(unsigned int initval, int flags)',
   inotify_init1: 'int inotify_init1(int flags)',
   inotify_add_watch: 'int inotify_add_watch(int fd, const char *path, uint32_t mask)',
@@ -194,6 +195,10 @@ export const SYS = {
   getcwd: 79,
   add_key: 248,
   keyctl: 250,
+  statx: 332,
+  fsopen: 430,
+  fsconfig: 431,
+  fsmount: 432,
 } as const;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const PR = {
@@ -663,4 +668,75 @@ export function getMempolicy(nodemask: Buffer, maxnode: number): number {
   const mode = Buffer.alloc(4);
   check(f.syscall(SYS_get_mempolicy, 'void *', mode, 'void *', nodemask, 'unsigned long', maxnode, 'void *', null, 'unsigned long', 0), 'get_mempolicy');
   return mode.readInt32LE(0);
+}
+
+// ---- fd-based path resolution and the new mount API ------------------------
+// For work after pivot_root, where a path through /proc (/proc/self/fd/N) or
+// through the rootfs could have been swapped by someone else: every step holds
+// an fd and says how the kernel may resolve from it.
+export const RESOLVE = {
+  NO_XDEV: 0x01,
+  NO_MAGICLINKS: 0x02,
+  NO_SYMLINKS: 0x04,
+  BENEATH: 0x08,
+  IN_ROOT: 0x10,
+} as const;
+export const AT_EMPTY_PATH = 0x1000, AT_RECURSIVE = 0x8000;
+export const OPEN_TREE_CLONE = 1;
+export const MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80 } as const;
+export const PROC_SUPER_MAGIC = 0x9fa0;
+
+/** openat2(2): `resolve` is a RESOLVE_* mask; errors name `what` (the container path). */
+export function openat2(dirfd: number, path: string, flags: number, resolve: number, what = path): number {
+  const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
+  how.writeBigUInt64LE(BigInt(flags | O.CLOEXEC), 0);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  return check(f.syscall(SYS.openat2, 'int', dirfd, 'str', path, 'void *', how, 'size_t', 24), 'openat2', what);
+}
+/** f_type of fstatfs(2): which filesystem an fd is on. */
+export function fstatfsType(fd: number, what?: string): number {
+  const buf = Buffer.alloc(120);
+  check(f.fstatfs(fd, buf), 'fstatfs', what);
+  return Number(buf.readBigInt64LE(0));
+}
+/** The id of the mount an fd is on (statx STATX_MNT_ID, Linux 5.8). */
+export function mountIdOf(fd: number, what?: string): bigint {
+  const buf = Buffer.alloc(256);
+  const STATX_MNT_ID = 0x1000;
+  check(f.syscall(SYS.statx, 'int', fd, 'str', '', 'int', AT_EMPTY_PATH, 'unsigned int', STATX_MNT_ID, 'void *', buf), 'statx', what);
+  if ((buf.readUInt32LE(0) & STATX_MNT_ID) === 0) throw new SysError('statx', what, 95 /* EOPNOTSUPP */);
+  return buf.readBigUInt64LE(144);
+}
+/** open_tree(2) of an fd (AT_EMPTY_PATH): with OPEN_TREE_CLONE, a detached copy of its mount. */
+export function openTreeOf(fd: number, flags: number, what?: string): number {
+  return check(f.syscall(SYS.open_tree, 'int', fd, 'str', '', 'unsigned int', flags | AT_EMPTY_PATH | O.CLOEXEC), 'open_tree', what);
+}
+/** move_mount(2) of a detached tree onto the file or directory open on targetFd. */
+export function moveMountTo(treeFd: number, targetFd: number, what?: string): void {
+  check(f.syscall(SYS.move_mount, 'int', treeFd, 'str', '', 'int', targetFd, 'str', '', 'unsigned int', MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), 'move_mount', what);
+}
+/** mount_setattr(2) on the mount of an fd (AT_EMPTY_PATH; `flags` may add AT_RECURSIVE). */
+export function mountSetattr(fd: number, flags: number, set: number, clr: number, what?: string): void {
+  const attr = Buffer.alloc(32); // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd }
+  attr.writeBigUInt64LE(BigInt(set), 0);
+  attr.writeBigUInt64LE(BigInt(clr), 8);
+  check(f.syscall(SYS.mount_setattr, 'int', fd, 'str', '', 'unsigned int', flags | AT_EMPTY_PATH, 'void *', attr, 'size_t', 32), 'mount_setattr', what);
+}
+const FSCONFIG_SET_FLAG = 0, FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6;
+/** fsopen + fsconfig + fsmount: a new, detached instance of `fstype` (an fd on its root).
+ * `options` are the filesystem's own ("key" or "key=value"); `attrs` MOUNT_ATTR_* flags. */
+export function newFilesystemMount(fstype: string, options: string[], attrs: number): number {
+  const fs = check(f.syscall(SYS.fsopen, 'str', fstype, 'unsigned int', 1 /* FSOPEN_CLOEXEC */), 'fsopen', fstype);
+  try {
+    for (const o of options) {
+      const eq = o.indexOf('=');
+      if (eq < 0) check(f.syscall(SYS.fsconfig, 'int', fs, 'unsigned int', FSCONFIG_SET_FLAG, 'str', o, 'void *', null, 'int', 0), 'fsconfig', `${fstype} ${o}`);
+      else check(f.syscall(SYS.fsconfig, 'int', fs, 'unsigned int', FSCONFIG_SET_STRING, 'str', o.slice(0, eq), 'str', o.slice(eq + 1), 'int', 0), 'fsconfig', `${fstype} ${o}`);
+    }
+    check(f.syscall(SYS.fsconfig, 'int', fs, 'unsigned int', FSCONFIG_CMD_CREATE, 'void *', null, 'void *', null, 'int', 0), 'fsconfig', `${fstype} create`);
+    return check(f.syscall(SYS.fsmount, 'int', fs, 'unsigned int', 1 /* FSMOUNT_CLOEXEC */, 'unsigned int', attrs), 'fsmount', fstype);
+  } finally {
+    close(fs);
+  }
 }

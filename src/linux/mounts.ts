@@ -129,22 +129,10 @@ export function isBind(m: Mount): boolean {
 
 // ---- resolving paths inside the root ---------------------------------------------
 
-const RESOLVE_NO_MAGICLINKS = 0x02;
-const RESOLVE_IN_ROOT = 0x10;
-
 /** openat2(rootfd, path, O_PATH, RESOLVE_IN_ROOT): the kernel treats rootfd as "/"
  * for every component, symlinks and ".." included. */
 export function openInRoot(rootFd: number, path: string, extraFlags = 0): number {
-  const how = Buffer.alloc(24);
-  how.writeBigUInt64LE(BigInt(O.PATH | O.CLOEXEC | extraFlags), 0);
-  how.writeBigUInt64LE(0n, 8);
-  how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 16);
-  try {
-    return libc.rawSyscall(SYS.openat2, 'int', rootFd, 'str', path, 'void *', how, 'size_t', 24);
-  } catch (e) {
-    if (e instanceof SysError) throw new SysError('openat2', path, e.errno);
-    throw e;
-  }
+  return libc.openat2(rootFd, path, O.PATH | extraFlags, libc.RESOLVE.IN_ROOT | libc.RESOLVE.NO_MAGICLINKS);
 }
 
 /** The host path a container path currently resolves to, clamped to the root
@@ -292,6 +280,8 @@ export interface MountContext {
   cgroupNs: boolean;
   cgroupPaths: Record<string, string>;
   cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
+  /** Set by mountOne: the fd fsmount gave for the procfs mounted at /proc (src/linux/procfs.ts). */
+  procMount?: number;
   /** Read-only mounts made read-write for now (see readonlyLater): an O_PATH fd
    * of each mount's root and the flags to remount it with. */
   pendingReadonly?: { fd: number; dest: string; flags: number }[];
@@ -428,6 +418,10 @@ export function mountOne(ctx: MountContext, m: Mount, idmapTree?: number, readon
     return;
   }
   if (type === 'proc' || type === 'sysfs') requireOrdinaryDirectory(ctx, m.destination, type);
+  if (type === 'proc') {
+    mountProc(ctx, m, o);
+    return;
+  }
   ensureDestination(ctx.rootfs, m.destination, false);
   try {
     mountAt(ctx, m.destination, (target) => libc.mount(m.source ?? type, target, type, o.flags & ~MS.REMOUNT, o.data.join(',') || null));
@@ -481,6 +475,42 @@ function requireOrdinaryDirectory(ctx: MountContext, dest: string, type: string)
   } finally {
     libc.close(dirFd);
   }
+}
+
+// mount(2) flags that fsmount takes as mount attributes, and those that are superblock flags for fsconfig.
+const ATTR_OF_FLAG: [number, number][] = [
+  [MS.RDONLY, libc.MOUNT_ATTR.RDONLY], [MS.NOSUID, libc.MOUNT_ATTR.NOSUID], [MS.NODEV, libc.MOUNT_ATTR.NODEV],
+  [MS.NOEXEC, libc.MOUNT_ATTR.NOEXEC], [MS.NOATIME, libc.MOUNT_ATTR.NOATIME], [MS.STRICTATIME, libc.MOUNT_ATTR.STRICTATIME],
+  [MS.NODIRATIME, libc.MOUNT_ATTR.NODIRATIME],
+];
+const SB_FLAG_NAMES: [number, string][] = [[MS.SYNCHRONOUS, 'sync'], [MS.DIRSYNC, 'dirsync'], [MS.LAZYTIME, 'lazytime'], [MS.MANDLOCK, 'mand'], [MS.SILENT, 'silent']];
+
+/** proc with fsopen/fsmount, attached by fd on the destination: the mount fd is
+ * kept (for /proc) as the handle later steps reach the container's procfs by,
+ * whatever becomes of the path "/proc" in a rootfs others can write. */
+function mountProc(ctx: MountContext, m: Mount, o: ParsedOptions): void {
+  ensureDestination(ctx.rootfs, m.destination, false);
+  let attrs = 0;
+  for (const [flag, attr] of ATTR_OF_FLAG) if (o.flags & flag) attrs |= attr;
+  const options = [...SB_FLAG_NAMES.filter(([flag]) => o.flags & flag).map(([, name]) => name), ...o.data];
+  const mnt = libc.newFilesystemMount('proc', options, attrs);
+  let keep = false;
+  try {
+    const fd = openInRoot(ctx.rootFd, m.destination);
+    try {
+      libc.moveMountTo(mnt, fd, m.destination);
+    } finally {
+      libc.close(fd);
+    }
+    if (posix.resolve('/', m.destination) === '/proc') {
+      if (ctx.procMount !== undefined) libc.close(ctx.procMount);
+      ctx.procMount = mnt;
+      keep = true;
+    }
+  } finally {
+    if (!keep) libc.close(mnt);
+  }
+  mountAt(ctx, m.destination, (target) => finishMount(target, o, false));
 }
 
 /** /sys/fs/cgroup inside the container. On v2, one cgroup2 mount. On v1, a tmpfs

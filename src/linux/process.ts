@@ -1,11 +1,12 @@
 // The last steps before execve: rlimits, user, working directory, file
 // descriptors and signal state. Everything here changes the calling process
 // (the init, or an exec'd process) and runs on the main thread.
-import { statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import * as libc from './libc';
 import { F_GETFL, F_SETFD, F_SETFL, O, RLIMIT, SysError, errnoText } from './libc';
 import type { Process, Rlimit, User } from '../spec/types';
+import { writeProcFile } from './procfs';
 import { dropBoundingSet, keepCapsAcrossSetuid, setCapabilitySets } from './capabilities';
 
 export class ExecError extends Error {}
@@ -24,9 +25,11 @@ export function applyRlimits(rlimits: Rlimit[] | undefined): void {
   }
 }
 
-export function setOomScoreAdj(adj: number | undefined): void {
+/** Through procFd (src/linux/procfs.ts), by PID: "self" is a symlink, which the
+ * resolution refuses, and the path /proc may no longer be our procfs. */
+export function setOomScoreAdj(adj: number | undefined, procFd: () => number): void {
   if (adj === undefined) return;
-  writeFileSync('/proc/self/oom_score_adj', String(adj));
+  writeProcFile(procFd(), `${libc.getpid()}/oom_score_adj`, String(adj));
 }
 
 /** groups, then gid, then uid: after setuid we could no longer change the others. */

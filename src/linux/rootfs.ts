@@ -1,7 +1,8 @@
 // Turning the bundle's rootfs into "/": propagation, a self bind mount (pivot_root
 // needs the new root to be a mount point whose parent is not shared), pivot_root,
 // and the detach of the old root so nothing of the host stays reachable.
-import { realpathSync } from 'node:fs';
+import { fstatSync, realpathSync } from 'node:fs';
+import { posix } from 'node:path';
 import * as libc from './libc';
 import { MNT_DETACH, MS, O, AT_FDCWD, SysError } from './libc';
 import { PROPAGATION_OPTIONS, openInRoot, remountBind } from './mounts';
@@ -88,52 +89,145 @@ export function remountRootReadonly(): void {
   remountBind('/', MS.RDONLY);
 }
 
-/** linux.maskedPaths: a file is covered by /dev/null, a directory by an empty
- * read-only tmpfs. Missing paths are fine (the spec says so). */
-export function maskPaths(paths: string[] | undefined): void {
-  if (!paths || paths.length === 0) return;
-  const rootFd = libc.openat(AT_FDCWD, '/', O.PATH | O.DIRECTORY | O.CLOEXEC);
+// ---- masked and read-only paths (after pivot_root) ---------------------------------
+// Nothing here goes through a path someone else could have swapped: no
+// /proc/self/fd/N (the path /proc itself may be redirected), no "/dev/null" by
+// name (CVE-2025-31133: a /dev/null replaced by a symlink made runc bind a file
+// of the attacker's choosing, writable, over the masked paths). Each target is
+// an O_PATH fd; each mount is a detached tree (open_tree, fsmount) made
+// read-only before move_mount attaches it there.
+
+/** An O_PATH fd of a masked or read-only path. Under /proc, resolved from the
+ * procfs mount toyrun made (procMount) without following any symlink; elsewhere
+ * inside the root, as every other mount destination. */
+function openTarget(rootFd: number, path: string, procMount: number | undefined): number {
+  const clean = posix.resolve('/', path);
+  if (procMount !== undefined && clean.startsWith('/proc/')) {
+    const R = libc.RESOLVE;
+    return libc.openat2(procMount, clean.slice('/proc/'.length), O.PATH, R.BENEATH | R.NO_SYMLINKS | R.NO_MAGICLINKS, clean);
+  }
+  return openInRoot(rootFd, clean);
+}
+
+/** openTarget, or undefined when the path does not exist (the spec allows that). */
+function openExisting(rootFd: number, path: string, procMount: number | undefined): number | undefined {
   try {
-    // once per path: mounts stacked on one dentry make every later lookup there
-    // walk the stack, so 100,000 copies of a path took minutes (found by fuzzing)
-    for (const p of new Set(paths)) maskPath(rootFd, p);
-  } finally {
-    libc.close(rootFd);
+    return openTarget(rootFd, path, procMount);
+  } catch (e) {
+    if (e instanceof SysError && e.code === 'ENOENT') return undefined;
+    throw e;
   }
 }
 
-function maskPath(rootFd: number, p: string): void {
-  {
+const S_IFMT = 0o170000, S_IFCHR = 0o020000, S_IFDIR = 0o040000;
+
+/** The container's /dev/null, opened once and checked to be the 1:3 character
+ * device: the source of every file mask. The node itself is never followed
+ * (O_NOFOLLOW: a symlink there is refused); a /dev that is a symlink in the
+ * image resolves inside the root, and whatever it leads to must pass the check. */
+export function openDevNull(rootFd: number): number {
+  const R = libc.RESOLVE;
+  const fd = libc.openat2(rootFd, 'dev/null', O.PATH | O.NOFOLLOW, R.IN_ROOT | R.NO_MAGICLINKS, '/dev/null');
+  const st = fstatSync(fd, { bigint: true });
+  if ((Number(st.mode) & S_IFMT) !== S_IFCHR || st.rdev !== libc.makedev(1, 3)) {
+    libc.close(fd);
+    throw new Error(`maskedPaths: /dev/null in the container is not the 1:3 character device (mode 0o${st.mode.toString(8)}, rdev ${st.rdev}): refused`);
+  }
+  return fd;
+}
+
+/** linux.maskedPaths: a file is covered by a read-only bind of the verified
+ * /dev/null, a directory by an empty read-only tmpfs. Missing paths are fine. */
+export function maskPaths(paths: string[] | undefined, procMount?: number): void {
+  if (!paths || paths.length === 0) return;
+  withRoot((rootFd) => {
+    let nullFd: number | undefined;
+    try {
+      // once per path: mounts stacked on one dentry make every later lookup there
+      // walk the stack, so 100,000 copies of a path took minutes (found by fuzzing)
+      for (const p of new Set(paths)) {
+        const fd = openExisting(rootFd, p, procMount);
+        if (fd === undefined) continue;
+        try {
+          const isDir = (fstatSync(fd).mode & S_IFMT) === S_IFDIR;
+          const A = libc.MOUNT_ATTR;
+          let tree: number;
+          if (isDir) {
+            tree = libc.newFilesystemMount('tmpfs', [], A.RDONLY | A.NOSUID | A.NODEV | A.NOEXEC);
+          } else {
+            nullFd ??= openDevNull(rootFd);
+            tree = libc.openTreeOf(nullFd, libc.OPEN_TREE_CLONE, '/dev/null');
+            // read-only before it is attached: never a writable window (runc's order gives the same)
+            libc.mountSetattr(tree, 0, A.RDONLY | A.NOSUID | A.NOEXEC, 0, p);
+          }
+          try {
+            libc.moveMountTo(tree, fd, p);
+          } finally {
+            libc.close(tree);
+          }
+        } finally {
+          libc.close(fd);
+        }
+      }
+    } finally {
+      if (nullFd !== undefined) libc.close(nullFd);
+    }
+  });
+}
+
+/** linux.readonlyPaths: a recursive bind of each path onto itself, made
+ * read-only (nosuid, nodev, noexec) while still detached. */
+export function readonlyPaths(paths: string[] | undefined, procMount?: number): void {
+  if (!paths || paths.length === 0) return;
+  withRoot((rootFd) => {
+    for (const p of new Set(paths)) { // once per path, as in maskPaths
+      const fd = openExisting(rootFd, p, procMount);
+      if (fd === undefined) continue;
+      try {
+        const tree = libc.openTreeOf(fd, libc.OPEN_TREE_CLONE | libc.AT_RECURSIVE, p);
+        try {
+          const A = libc.MOUNT_ATTR;
+          libc.mountSetattr(tree, libc.AT_RECURSIVE, A.RDONLY | A.NOSUID | A.NODEV | A.NOEXEC, 0, p);
+          libc.moveMountTo(tree, fd, p);
+        } finally {
+          libc.close(tree);
+        }
+      } finally {
+        libc.close(fd);
+      }
+    }
+  });
+}
+
+/** The container's /proc, looked up now without following symlinks, must still
+ * be the procfs toyrun mounted there (same mount, its root): else someone
+ * swapped it during create, and the container would get their directory while
+ * the real procfs hides, masked but elsewhere. */
+export function verifyProcMount(procMount: number | undefined): void {
+  if (procMount === undefined) return;
+  withRoot((rootFd) => {
+    const R = libc.RESOLVE;
     let fd: number;
     try {
-      fd = openInRoot(rootFd, p);
+      fd = libc.openat2(rootFd, 'proc', O.PATH | O.DIRECTORY, R.IN_ROOT | R.NO_SYMLINKS | R.NO_MAGICLINKS, '/proc');
     } catch (e) {
-      if (e instanceof SysError && e.code === 'ENOENT') return;
-      throw e;
+      throw new Error(`/proc is no longer the procfs mounted at create (swapped during create?): ${(e as Error).message}`, { cause: e });
     }
-    const target = `/proc/self/fd/${fd}`;
     try {
-      try {
-        libc.mount('/dev/null', target, null, MS.BIND, null);
-      } catch (e) {
-        if (!(e instanceof SysError && e.code === 'ENOTDIR')) throw e;
-        libc.mount('tmpfs', target, 'tmpfs', MS.RDONLY, null);
-      }
+      const same = libc.mountIdOf(fd, '/proc') === libc.mountIdOf(procMount, 'procfs mount')
+        && fstatSync(fd).ino === fstatSync(procMount).ino;
+      if (!same) throw new Error('/proc is no longer the procfs mounted at create (swapped during create?): refused');
     } finally {
       libc.close(fd);
     }
-  }
+  });
 }
 
-/** linux.readonlyPaths: bind each onto itself, then remount the bind read-only. */
-export function readonlyPaths(paths: string[] | undefined): void {
-  for (const p of new Set(paths ?? [])) { // once per path, as in maskPaths
-    try {
-      libc.mount(p, p, null, MS.BIND | MS.REC, null);
-    } catch (e) {
-      if (e instanceof SysError && e.code === 'ENOENT') continue;
-      throw e;
-    }
-    libc.mount(null, p, null, MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, null);
+function withRoot<T>(fn: (rootFd: number) => T): T {
+  const rootFd = libc.openat(AT_FDCWD, '/', O.PATH | O.DIRECTORY | O.CLOEXEC);
+  try {
+    return fn(rootFd);
+  } finally {
+    libc.close(rootFd);
   }
 }

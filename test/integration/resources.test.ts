@@ -549,7 +549,7 @@ test('v2 driver (real cgroup2): create, freeze a live process, BPF device filter
   const dir = rec.paths.unified as string;
   try {
     assert.ok(existsSync(join(dir, 'cgroup.procs')));
-    d.apply(rec, { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'r' }] });
+    d.applyDevices(rec, [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'r' }]);
     // a process moves itself in, then tries devices: the BPF program decides
     const probe = [
       `echo $$ > ${dir}/cgroup.procs`,
@@ -561,7 +561,7 @@ test('v2 driver (real cgroup2): create, freeze a live process, BPF device filter
     const r = spawnSync('/bin/sh', ['-c', probe], { encoding: 'utf8' });
     assert.equal(r.stdout.trim().split('\n'), ['kmsg-read-ok', 'kmsg-write-denied', 'vda-denied', 'null-ok'], r.stderr);
     // update replaces the program: now deny everything but the defaults
-    d.apply(rec, { devices: [{ allow: false, access: 'rwm' }] });
+    d.applyDevices(rec, [{ allow: false, access: 'rwm' }]);
     const r2 = spawnSync('/bin/sh', ['-c', `echo $$ > ${dir}/cgroup.procs; dd if=/dev/kmsg count=0 2>/dev/null && echo ok || echo denied`], { encoding: 'utf8' });
     assert.is(r2.stdout.trim(), 'denied');
 

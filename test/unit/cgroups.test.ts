@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CgroupV1, cgroupDriver, hostCgroupVersion, joinFiles, parseCgroupMounts, parseProcCgroup, resolveCgroupPath, type CgroupRecord,
+  CgroupV1, cgroupDriver, hostCgroupVersion, joinFiles, parseCgroupMounts, parseProcCgroup, resolveCgroupPath, withDefaultDeviceRules, type CgroupRecord,
 } from '../../src/linux/cgroups';
 import { blkioToIoWeight, CgroupV2, sharesToWeight, swapToV2 } from '../../src/linux/cgroups-v2';
 import { keyValues, parseCpuList, statsV1, statsV2, toJson } from '../../src/linux/cgroup-stats';
@@ -386,6 +386,51 @@ test('BPF device filter: catch-all rule ends the program, jumps land on the next
   assert.equal(open.slice(-2).map((i) => [i.code, i.imm]), [[0xb7, 0], [0x95, 0]]);
   assert.is(accessMask('rw'), 6);
   assert.throws(() => accessMask('rx'), /invalid access "rx"/);
+});
+
+/** Run a compiled device filter on one request (the few eBPF opcodes compileDeviceFilter emits). */
+function runDeviceFilter(prog: ReturnType<typeof compileDeviceFilter>, type: 'b' | 'c', access: string, major: number, minor: number): number {
+  const ctx = [(accessMask(access) << 16) | (type === 'b' ? 1 : 2), major, minor];
+  const r = new Array<number>(11).fill(0);
+  for (let pc = 0; pc < prog.length; pc++) {
+    const i = prog[pc]!;
+    switch (i.code) {
+      case 0x61: r[i.dst] = ctx[i.off / 4]!; break; // LDXW dst = *(u32 *)(ctx + off)
+      case 0x57: r[i.dst] = (r[i.dst]! & i.imm) >>> 0; break;
+      case 0x77: r[i.dst] = r[i.dst]! >>> i.imm; break;
+      case 0xb7: r[i.dst] = i.imm; break;
+      case 0xbf: r[i.dst] = r[i.src]!; break;
+      case 0x55: if (r[i.dst] !== i.imm) pc += i.off; break;
+      case 0x15: if (r[i.dst] === i.imm) pc += i.off; break;
+      case 0x45: if ((r[i.dst]! & i.imm) !== 0) pc += i.off; break;
+      case 0x95: return r[0]!;
+      default: throw new Error(`opcode ${i.code.toString(16)} at ${pc}`);
+    }
+  }
+  throw new Error('fell off the end of the program');
+}
+
+test('BPF device filter, default policy (no linux.resources.devices): runc\'s list and nothing else', () => {
+  const prog = compileDeviceFilter(withDefaultDeviceRules(undefined));
+  const allowed: [type: 'b' | 'c', access: string, major: number, minor: number][] = [
+    ['c', 'rw', 1, 3], ['c', 'rw', 1, 5], ['c', 'rw', 1, 7], ['c', 'rw', 1, 8], ['c', 'rw', 1, 9],
+    ['c', 'rw', 5, 0], ['c', 'rw', 5, 2], ['c', 'rw', 10, 200], ['c', 'rw', 136, 0], ['c', 'rwm', 136, 7],
+    ['b', 'm', 254, 0], ['c', 'm', 4, 1], ['b', 'm', 8, 0], // mknod of anything
+  ];
+  const denied: typeof allowed = [
+    ['b', 'r', 254, 0], ['b', 'w', 8, 0], ['b', 'rm', 7, 0], // the host's disks and loop devices
+    ['c', 'r', 1, 1], ['c', 'w', 1, 2], // /dev/mem, /dev/kmem
+    ['c', 'w', 5, 1], // the host's console
+    ['c', 'rw', 4, 1], ['c', 'r', 10, 229], ['c', 'r', 1, 11], // tty1, fuse, kmsg
+  ];
+  for (const a of allowed) assert.is(runDeviceFilter(prog, ...a), 1, `allowed ${a.join(' ')}`);
+  for (const d of denied) assert.is(runDeviceFilter(prog, ...d), 0, `denied ${d.join(' ')}`);
+  // an empty list and no list get the same program
+  assert.equal(compileDeviceFilter(withDefaultDeviceRules([])), prog);
+  // the container's own rules come after deny-all
+  const extra = compileDeviceFilter(withDefaultDeviceRules([{ allow: true, type: 'b', major: 254, minor: 0, access: 'r' }]));
+  assert.is(runDeviceFilter(extra, 'b', 'r', 254, 0), 1);
+  assert.is(runDeviceFilter(extra, 'b', 'w', 254, 0), 0);
 });
 
 test('update flags: runc names, sizes with units, merge keeps what is not named', () => {

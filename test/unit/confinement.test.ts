@@ -8,7 +8,10 @@ import { actionValue, buildSeccompFilter, seccompProblems, supportedSeccompArche
 import { libseccomp } from '../../src/linux/libseccomp';
 import { unsupportedCapabilities } from '../../src/linux/capabilities';
 import { FIXTURES } from '../helpers';
-import { sysctlRefusal } from '../../src/linux/sysctl';
+import { sysctlPath, sysctlRefusal } from '../../src/linux/sysctl';
+import { openProcFile, procRelPath, procfsForWrites, writeProcFile } from '../../src/linux/procfs';
+import * as libc from '../../src/linux/libc';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { Seccomp, Spec } from '../../src/spec/types';
 
 function release(p: Seccomp): string[] {
@@ -113,6 +116,37 @@ test('sysctl keys: only those a namespace of the container owns', () => {
   assert.match(sysctlRefusal(none, 'kernel.shmmax') ?? '', /needs an ipc namespace/);
   assert.match(sysctlRefusal(none, 'net.ipv4.ip_forward') ?? '', /needs a network namespace/);
   assert.match(sysctlRefusal(none, 'kernel.hostname') ?? '', /needs a uts namespace/);
+  // a namespaced prefix that climbs to a host-wide file
+  for (const k of ['net.ipv4/../../kernel/core_pattern', 'net..ipv4', 'net.ipv4.', 'net./.x']) {
+    assert.match(sysctlRefusal(all, k) ?? '', /expected names separated by dots/, k);
+  }
+  assert.is(sysctlPath('net.ipv4.ip_forward'), 'sys/net/ipv4/ip_forward');
+});
+
+test('procfs writes: relative paths only, no symlinks, and the file must be on procfs', () => {
+  for (const bad of ['', '/sys/x', 'sys/../1', 'sys//x', './sys']) assert.throws(() => procRelPath(bad), /expected a relative path/, bad);
+  const proc = procfsForWrites();
+  const fd = openProcFile(proc, 'sys/kernel/ostype', libc.O.RDONLY);
+  libc.close(fd);
+  // "self" is a symlink: refused, so writes name the PID
+  assert.throws(() => openProcFile(proc, 'self/oom_score_adj', libc.O.WRONLY), /ELOOP/);
+  // a tree that merely looks like procfs is refused before anything is written
+  const dir = mkdtempSync('/tmp/toyrun-fakeproc-');
+  try {
+    mkdirSync(join(dir, 'sys/kernel'), { recursive: true });
+    writeFileSync(join(dir, 'sys/kernel/domainname'), 'sentinel');
+    symlinkSync('/proc/sys/kernel', join(dir, 'sys/link'));
+    const fake = libc.openat(libc.AT_FDCWD, dir, libc.O.PATH | libc.O.DIRECTORY | libc.O.CLOEXEC);
+    try {
+      assert.throws(() => writeProcFile(fake, 'sys/kernel/domainname', 'x'), /is not on procfs \(f_type 0x/);
+      assert.throws(() => writeProcFile(fake, 'sys/link/domainname', 'x'), /ELOOP/);
+    } finally {
+      libc.close(fake);
+    }
+    assert.is(readFileSync(join(dir, 'sys/kernel/domainname'), 'utf8'), 'sentinel');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
