@@ -109,6 +109,8 @@ const PROTOS = {
   eventfd: 'int eventfd(unsigned int initval, int flags)',
   inotify_init1: 'int inotify_init1(int flags)',
   inotify_add_watch: 'int inotify_add_watch(int fd, const char *path, uint32_t mask)',
+  statx: 'int statx(int dirfd, const char *path, int flags, unsigned int mask, void *buf)',
+  getresgid: 'int getresgid(_Out_ uint32_t *r, _Out_ uint32_t *e, _Out_ uint32_t *s)',
 };
 
 // koffi's own function type (its arguments are checked at call time, by koffi)
@@ -191,6 +193,7 @@ export const SYS = {
   move_mount: 429,
   pidfd_open: 434,
   getcwd: 79,
+  setresgid: 119,
 } as const;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const PR = {
@@ -296,6 +299,16 @@ export function setresuid(uid: number): void {
 }
 export function setresgid(gid: number): void {
   check(f.setresgid(gid, gid, gid), 'setresgid', String(gid));
+}
+/** The raw setresgid(2) syscall: unlike glibc's wrapper, which applies the change
+ * to every thread of the process, it changes the calling thread only. -1 keeps a value. */
+export function setresgidThisThread(r: number, e: number, s: number): void {
+  check(f.syscall(SYS.setresgid, 'int', r, 'int', e, 'int', s), 'setresgid', `${r} ${e} ${s}`);
+}
+export function getresgid(): [number, number, number] {
+  const r = [0], e = [0], s = [0];
+  check(f.getresgid(r, e, s), 'getresgid');
+  return [r[0] ?? 0, e[0] ?? 0, s[0] ?? 0];
 }
 export function setgroups(gids: number[]): void {
   const buf = Buffer.alloc(Math.max(4, gids.length * 4));
@@ -493,6 +506,13 @@ export function ptsname(fd: number): string {
   const r = f.ptsname_r(fd, buf, buf.length) as number;
   if (r !== 0) throw new SysError('ptsname', undefined, r);
   return buf.subarray(0, buf.indexOf(0)).toString();
+}
+export const STATX_ATTR_MOUNT_ROOT = 0x2000;
+/** statx(2) with an empty mask, for stx_attributes: is path the root of a mount? (no symlink followed) */
+export function isMountRoot(path: string): boolean {
+  const buf = Buffer.alloc(256);
+  check(f.statx(AT_FDCWD, path, 0x100 /* AT_SYMLINK_NOFOLLOW */ | 0x800 /* AT_NO_AUTOMOUNT */, 0, buf), 'statx', path);
+  return (buf.readBigUInt64LE(0x38) & BigInt(STATX_ATTR_MOUNT_ROOT)) !== 0n && (buf.readBigUInt64LE(8) & BigInt(STATX_ATTR_MOUNT_ROOT)) !== 0n;
 }
 /** f_flags of statfs(2) (ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC share MS_*'s values). */
 export function statfsFlags(path: string): number {
