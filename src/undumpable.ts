@@ -9,9 +9,10 @@
 // spawnIntoNamespaces (src/linux/spawn.ts) already started us with a real gid
 // different from the effective one, which makes the kernel start the engine
 // non-dumpable; the prctl keeps us so (nsenter's user-namespace path, a setgid
-// later) and the real gid is put back here, on every thread (glibc's setresgid).
+// later) and the real gid is put back here, on the main thread (the one that goes
+// on to execve; the engine's other threads end there, and only their real gid differs).
 import * as libc from './linux/libc';
 
 libc.prctl(libc.PR.SET_DUMPABLE, 0);
 const [rgid, egid] = libc.getresgid();
-if (rgid !== egid) libc.setresgid(egid);
+if (rgid !== egid) libc.setresgidThisThread(egid, -1, -1);
