@@ -254,7 +254,6 @@ export function createContainer(opts: CreateOptions): Created {
     const plan: InitPlan = {
       type: 'plan',
       startsAtOnce: opts.startsAtOnce === true,
-      ownMountNamespace: !userns, // spawnSynced's sealed namespace; stage 2 makes one its user namespace owns
       spec,
       rootfs,
       stateDir: dir,

@@ -63,15 +63,9 @@ function joinCgroup(ctx: InitContext): void {
 
 function enterContainerNamespaces(ctx: InitContext): void {
   const nss = ctx.spec.linux?.namespaces;
-  // We were spawned in a fresh private copy of the host's mount namespace that no
-  // other process is in (src/linux/seal.ts): it becomes the container's as it is.
-  // A copy of it would be the same mounts, and releasing it would cost an RCU
-  // grace period. unshare(CLONE_FS) still gives this thread its own root and cwd.
-  const fresh = ctx.plan.ownMountNamespace === true && !findNamespace(nss, 'mount')?.path;
-  if (fresh) libc.unshare(libc.CLONE.FS);
   // pid and time apply to children and were switched by `create` before spawning us;
   // cgroup comes last, after joining the cgroup, so that it becomes the namespace root.
-  enterNamespaces(nss, ['pid', 'time', 'user', 'cgroup', ...(fresh ? ['mount' as const] : [])]);
+  enterNamespaces(nss, ['pid', 'time', 'user', 'cgroup']);
   const cg = findNamespace(nss, 'cgroup');
   if (cg) enterNamespaces([cg], []);
 }

@@ -16,9 +16,6 @@ export interface InitPlan {
   type: 'plan';
   /** `run`: no wait for start is coming, keep the mappings (see src/linux/memory.ts). */
   startsAtOnce: boolean;
-  /** Spawned in a private mount namespace made for it alone (src/linux/seal.ts):
-   * the init uses it as the container's instead of copying it. */
-  ownMountNamespace?: boolean;
   spec: Spec;
   /** Absolute host path of the root filesystem. */
   rootfs: string;
