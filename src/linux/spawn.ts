@@ -83,6 +83,14 @@ export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: Ch
   // after an image unpack filled the heap). A full collection now starts them
   // on our terms (<1 ms on a fresh heap). Node's V8 starts its own at boot.
   (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+  // The kernel starts a program non-dumpable when its real and effective gid
+  // differ (fs/exec.c, begin_new_exec: set_dumpable(suid_dumpable), 0 by default):
+  // the engine is then closed to /proc/<pid>/{mem,fd,environ} and ptrace from its
+  // first instruction, not only from the prctl of its first module
+  // (src/undumpable.ts, which also puts the real gid back). The raw syscall changes
+  // this thread only; it is made outside the PID window, where only native calls run.
+  const [rgid, egid] = libc.getresgid();
+  libc.setresgidThisThread(egid === 65534 ? 65533 : 65534, -1, -1);
   let restored = false;
   try {
     return withSealedRuntime(() => {
@@ -91,33 +99,18 @@ export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: Ch
           if (s.target >= 0) libc.setns(s.target, NS_CLONE_FLAG[s.ns.type], `${s.ns.path} (${s.ns.type})`);
           else libc.unshare(NS_CLONE_FLAG[s.ns.type]);
         }
-        return spawnNonDumpable(prepared);
+        return libc.spawnPrepared(prepared);
       } finally {
         restored = true;
-        for (const s of [...switches].reverse()) restoreNamespace(s.ns.type, s.own); // closes s.own
+        for (const s of switches.reverse()) restoreNamespace(s.ns.type, s.own); // closes s.own
       }
     });
   } finally {
+    libc.setresgidThisThread(rgid, -1, -1);
     for (const s of switches) {
       if (!restored) libc.close(s.own);
       if (s.target >= 0) libc.close(s.target);
     }
-  }
-}
-
-/** posix_spawn with this thread's real gid different from its effective gid.
- * The kernel starts a program non-dumpable when they differ (fs/exec.c,
- * begin_new_exec: set_dumpable(suid_dumpable), 0 by default), so the engine is
- * closed to /proc/<pid>/{mem,fd,environ} and ptrace from its first instruction,
- * not only from the prctl its first module makes (src/undumpable.ts, which also
- * puts the real gid back). The raw syscall changes this thread only. */
-function spawnNonDumpable(prepared: libc.PreparedSpawn): number {
-  const [rgid, egid] = libc.getresgid();
-  libc.setresgidThisThread(egid === 65534 ? 65533 : 65534, -1, -1);
-  try {
-    return libc.spawnPrepared(prepared);
-  } finally {
-    libc.setresgidThisThread(rgid, -1, -1);
   }
 }
 
