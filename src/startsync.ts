@@ -46,6 +46,9 @@ export function awaitExec(fd: number, progress: () => InitProgress): string {
     } else {
       // No writer has come and gone (yet): ask the process.
       const p = progress();
+      // Gone since the poll: it may have exec'd, closed its end and exited
+      // (a short program) in between; the hang-up tells.
+      if (p === 'gone' && libc.pollOne(fd, POLLIN, 0) & POLLHUP) continue;
       if (p !== 'init') verdict = p;
     }
   }

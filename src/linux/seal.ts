@@ -90,16 +90,28 @@ export function withSealedRuntime<T>(fn: () => T): T {
       }
       return fn();
     } finally {
-      // setns(mnt) needs this thread's fs_struct to be its own (EINVAL otherwise):
-      // a thread the engine started from this one meanwhile would share it.
-      libc.unshare(CLONE.FS);
+      returnTo(ownMnt);
       // setns(mnt) resets root and cwd to the namespace's: put both back
-      libc.setns(ownMnt, CLONE.NEWNS, 'own mount namespace');
       libc.fchdir(root);
       libc.chroot('.');
       libc.fchdir(cwd);
     }
   } finally {
     for (const fd of opened) libc.close(fd);
+  }
+}
+
+/** setns(mnt) needs this thread's fs_struct to be its own (EINVAL otherwise): a
+ * thread the engine starts from this one shares it, and one may start at any
+ * allocation. So unshare(CLONE_FS) right before, and again if it happened anyway. */
+function returnTo(ownMnt: number): void {
+  for (let attempt = 1; ; attempt++) {
+    libc.unshare(CLONE.FS);
+    try {
+      libc.setns(ownMnt, CLONE.NEWNS, 'own mount namespace');
+      return;
+    } catch (e) {
+      if (!(e instanceof libc.SysError && e.code === 'EINVAL') || attempt === 5) throw e;
+    }
   }
 }
