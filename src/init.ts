@@ -73,15 +73,6 @@ function joinCgroup(ctx: InitContext): void {
 
 function enterContainerNamespaces(ctx: InitContext): void {
   const nss = ctx.spec.linux?.namespaces;
-  const hostMnt = ctx.plan.hostMountNsFd;
-  if (hostMnt !== undefined) {
-    // We were started in the namespace that seals the runtime's files (src/linux/seal.ts);
-    // our engine's file and maps stay on its read-only mounts. The container's mount
-    // namespace is made from the host's own, with the host's propagation.
-    libc.unshare(libc.CLONE.FS); // setns(mnt) needs an fs_struct of our own
-    libc.setns(hostMnt, libc.CLONE.NEWNS, 'host mount namespace');
-    libc.close(hostMnt);
-  }
   // pid applies to children and was switched by `create` before spawning us (time: our own stage);
   // cgroup comes last, after joining the cgroup, so that it becomes the namespace root.
   enterNamespaces(nss, ['pid', 'time', 'user', 'cgroup']);
