@@ -16,7 +16,6 @@
 // seccomp filter goes in we send {"type":"ready"}. The pipe is close-on-exec, so
 // `exec` sees EOF once execve succeeded, or an error after "ready" if the filter
 // or execve failed.
-import './undumpable'; // first: non-dumpable before any other module runs
 import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { SyncChannel, type ExecPlan } from './sync';
