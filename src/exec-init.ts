@@ -104,6 +104,10 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
 }
 
 function main(): void {
+  // Non-dumpable before anything else, as the init (src/init.ts): this process lives
+  // in the container's PID namespace, and a dumpable one could be opened through
+  // /proc/<pid>/{exe,mem,fd} by the container's processes (CVE-2019-5736).
+  libc.prctl(libc.PR.SET_DUMPABLE, 0);
   const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(readFd, writeFd);
   const plan = chan.recv();
