@@ -27,7 +27,7 @@ import { checkSysctls } from './linux/sysctl';
 import { seccompProblems } from './linux/seccomp';
 import { processHostProblems, processHostWarnings } from './process-checks';
 import { spawnSynced, type InitPlan, type SyncChannel } from './sync';
-import { bundlePath } from './paths';
+import { INIT_BUNDLE } from './paths';
 import { runHooks } from './hooks';
 import { START_FIFO } from './startsync';
 import type * as ImageModule from './image';
@@ -153,10 +153,6 @@ function checkPreservedFds(n: number): void {
   }
 }
 
-/** The init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
-function initScript(): string {
-  return bundlePath('init.js');
-}
 
 /** The spec: a bind mount's relative source is relative to the bundle. Made absolute
  * here, before any check or the init sees it: the init runs with cwd /, where "."
@@ -279,7 +275,7 @@ export function createContainer(opts: CreateOptions): Created {
 
     if (usernsWanted) startMoveGracePeriod(); // the stages take about as long as the grace period
     const userns = usernsWanted
-      ? spawnInitInUserNamespace(spec, dir, rootfs, initScript(), opts.preserveFds, opts.consoleSocket)
+      ? spawnInitInUserNamespace(spec, dir, rootfs, INIT_BUNDLE, opts.preserveFds, opts.consoleSocket)
       : undefined;
     if (userns) recordInit(userns);
     if (!spawned) throw new ContainerError('internal: the init was not spawned');
@@ -346,7 +342,7 @@ function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncCh
   // a new time namespace is made by the init itself (see the 'time namespace' stage);
   // one joined by path is entered through nsenter (setns of a time namespace needs one thread)
   const timePath = findNamespace(spec.linux?.namespaces, 'time')?.path;
-  return spawnSynced(initScript(), opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], timePath);
+  return spawnSynced(INIT_BUNDLE, opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], timePath);
 }
 
 function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec: Spec): void {

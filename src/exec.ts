@@ -15,7 +15,7 @@ import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
 import { spawnSynced, type ExecPlan, type SyncChannel } from './sync';
 import { validateProcessSpec, ValidationError } from './spec/validate';
 import { writePidFile } from './create';
-import { bundlePath } from './paths';
+import { EXEC_INIT_BUNDLE, INIT_BUNDLE } from './paths';
 import { spawnExecInUserNamespace } from './userns-stages';
 import { apparmorEnabled } from './linux/lsm';
 import { processHostProblems, processHostWarnings } from './process-checks';
@@ -128,17 +128,13 @@ export function execProcess(a: ReturnType<typeof parseCommand>, args: string[], 
   return p;
 }
 
-/** The exec-init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
-function execInitScript(): string {
-  return bundlePath('exec-init.js');
-}
 
 /** The exec-init enters the container's PID (and time) namespace as a first
  * child of this thread, the way create starts the init (spawnSynced). */
 function spawnExecInit(initPid: number, forChildren: ChildNamespace['type'][], preserveFds: number): { pid: number; chan: SyncChannel } {
   const namespaces = forChildren.filter((type) => type === 'pid').map((type) => ({ type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[type]}` }));
   // the time namespace through nsenter: setns of one needs a single-threaded caller
-  return spawnSynced(execInitScript(), preserveFds, namespaces, forChildren.includes('time') ? `/proc/${initPid}/ns/time` : undefined);
+  return spawnSynced(EXEC_INIT_BUNDLE, preserveFds, namespaces, forChildren.includes('time') ? `/proc/${initPid}/ns/time` : undefined);
 }
 
 /** Drive the exec-init until it has execve'd (EOF after "ready") or failed. */
@@ -219,7 +215,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       sessionKeyring: rec.noNewKeyring ? undefined : sessionKeyringName(opts.id),
     };
     const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
-      ? spawnExecInUserNamespace(rec.pid, spec as Spec, bundlePath('init.js'), execInitScript(), opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)
+      ? spawnExecInUserNamespace(rec.pid, spec as Spec, INIT_BUNDLE, EXEC_INIT_BUNDLE, opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)
       : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
     const { pid, chan } = spawned;
     plan.consoleSocketFd = spawned.consoleSocketFd;

@@ -6,6 +6,7 @@
 //
 // Everything runs on the main thread with synchronous calls: namespaces and the
 // root directory are per-thread, and the engine's other threads stay behind.
+import './undumpable'; // first: see there
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as libc from './linux/libc';
@@ -202,11 +203,7 @@ function becomeProcess(ctx: InitContext): never {
 }
 
 function main(): void {
-  // Non-dumpable from the first instruction until execve: a dumpable runtime
-  // process could be opened through /proc/<pid>/exe (and its fds through
-  // /proc/<pid>/fd) by anything in the container's PID namespace (CVE-2019-5736).
-  // (In a shared user namespace, processes of another container also run as our uid.)
-  libc.prctl(libc.PR.SET_DUMPABLE, 0);
+  // Non-dumpable since the kernel started us, until execve: src/undumpable.ts.
   const [syncWriteFd, syncReadFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(syncReadFd, syncWriteFd);
   const plan = chan.recv();

@@ -14,6 +14,8 @@ import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './sta
 import { loadSpec } from './state';
 import { sleepMs } from './linux/cgroups';
 import { logWarn } from './log';
+import { runtimeBundleOf } from './linux/seal';
+import { INIT_BUNDLE } from './paths';
 
 /** Is the container's init still the runtime's init, has it exec'd the program, or is it gone? */
 function initProgress(rec: ContainerRecord): InitProgress {
@@ -24,8 +26,8 @@ function initProgress(rec: ContainerRecord): InitProgress {
   } catch {
     return 'gone';
   }
-  // the init runs as `<bun|node> <dir>/init.js <fd> <fd>`
-  return /(^|\/)(bun|node)$/.test(argv[0] ?? '') && (argv[1] ?? '').endsWith('/init.js') ? 'init' : 'exec';
+  // the init runs as `<bun|node> -e <loader> /proc/self/fd/N/dist/init.js <fd> <fd>`
+  return runtimeBundleOf(argv) === INIT_BUNDLE ? 'init' : 'exec';
 }
 
 function openStartStatusIn(dir: string): number | undefined {

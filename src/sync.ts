@@ -11,6 +11,7 @@
 import * as libc from './linux/libc';
 import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
 import { NSENTER } from './linux/userns';
+import { sealedArgv, sealedFdPairs, sealRuntime } from './linux/seal';
 import type { MemoryPolicy, NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
 
 export interface InitPlan {
@@ -140,22 +141,28 @@ export class SyncChannel {
   }
 }
 
-/** Start `bun|node <script> <syncW> <syncR>` as a first child in `namespaces`
- * (see spawnIntoNamespaces), with fds 0-2 and the --preserve-fds range at their
- * own numbers and the sync pipe right after them; returns the channel to it. */
-export function spawnSynced(script: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string): { pid: number; chan: SyncChannel } {
+/** Start the runtime bundle `bundle` (init.js, exec-init.js) from the sealed
+ * runtime (src/linux/seal.ts) as a first child in `namespaces` (see
+ * spawnIntoNamespaces), with fds 0-2 and the --preserve-fds range at their own
+ * numbers, the sync pipe right after them and the sealed trees after that;
+ * returns the channel to it. */
+export function spawnSynced(bundle: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string): { pid: number; chan: SyncChannel } {
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
+  const sealed = sealRuntime();
   try {
     const kept = Array.from({ length: 3 + preserveFds }, (_, i): [number, number] => [i, i]);
     const syncW = 3 + preserveFds, syncR = syncW + 1;
-    const argv = [process.execPath, script, String(syncW), String(syncR)];
+    const sealedFds = sealed.trees.map((_, i) => syncR + 1 + i);
+    const argv = sealedArgv(sealed, sealedFds, bundle, [String(syncW), String(syncR)]);
     // setns(CLONE_NEWTIME) needs a single-threaded caller (timens_install: EUSERS), which
     // an engine never is: nsenter joins the time namespace, then execs the engine in it
-    const [path, args] = timeNamespace ? [NSENTER, [NSENTER, `--time=${timeNamespace}`, '--', ...argv]] : [process.execPath, argv];
-    const prepared = libc.prepareSpawn(path, args, [], [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+    const [path, args] = timeNamespace ? [NSENTER, [NSENTER, `--time=${timeNamespace}`, '--', ...argv]] : [argv[0] as string, argv];
+    const fds = [...kept, [childWrite, syncW], [childRead, syncR], ...sealedFdPairs(sealed, sealedFds)] as [number, number][];
+    const prepared = libc.prepareSpawn(path, args, [], fds, '/');
     return { pid: spawnIntoNamespaces(prepared, namespaces), chan: new SyncChannel(parentRead, parentWrite) };
   } finally {
+    sealed.close();
     libc.close(childWrite);
     libc.close(childRead);
   }

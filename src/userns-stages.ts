@@ -58,6 +58,8 @@ import { connectConsoleSocket } from './linux/console';
 import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
 import { ValidationError } from './spec/validate';
 import { timeOffsetsText, writeTimeOffsets } from './linux/timens';
+import { sealedArgv, sealedFdPairs, sealRuntime } from './linux/seal';
+import { withRealGidApart } from './linux/spawn';
 import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
 
 export const STAGE1_ARG = 'userns-stage1';
@@ -83,9 +85,9 @@ export interface Stage1Config {
   join: { type: 'pid' | 'time'; path: string }[];
   /** linux.timeOffsets for the new time namespace (src/linux/timens.ts). */
   timeOffsets?: string;
-  /** Stage 2: engine script and its arguments. */
-  script: string;
-  args: string[];
+  /** Stage 2's argv, started from the sealed runtime (src/linux/seal.ts) whose
+   * trees are among the fds below; argv[0] is the path to execute. */
+  argv: string[];
   /** fds 3..lastFd go to stage 2 at the same numbers. */
   lastFd: number;
   /** Where stage 1 writes its report (also stage 2's sync write end). */
@@ -101,9 +103,9 @@ export interface UserNamespaceSpawn {
   /** New PID/time namespaces for stage 2. */
   unshare: ('pid' | 'time')[];
   timeOffsets?: string;
-  /** Engine script of stage 1 (dist/init.js) and of stage 2. */
-  stage1Script: string;
-  stage2Script: string;
+  /** Bundle of stage 1 (init.js) and of stage 2 (init.js or exec-init.js). */
+  stage1Bundle: string;
+  stage2Bundle: string;
   preserveFds: number;
   /** Parent fds handed to stage 2 after the sync pair; see extraFdNumbers. */
   extraFds: number[];
@@ -137,7 +139,10 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
   const n = o.preserveFds;
   const syncW = 3 + n, syncR = 4 + n;
   const extraFdNumbers = o.extraFds.map((_, i) => 5 + n + i);
-  const lastFd = 4 + n + o.extraFds.length;
+  // the sealed runtime's trees follow the extra fds, in stage 1 and stage 2 alike
+  const sealed = sealRuntime();
+  const sealedFds = sealed.trees.map((_, i) => 5 + n + o.extraFds.length + i);
+  const lastFd = 4 + n + o.extraFds.length + sealed.trees.length;
   try {
     let userPath: string;
     if ('path' in o.user) {
@@ -150,25 +155,26 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
       unshare: o.unshare,
       timeOffsets: o.timeOffsets,
       join: o.join.filter((n): n is { type: 'pid' | 'time'; path: string } => n.type === 'pid' && !!n.path),
-      script: o.stage2Script,
-      args: [String(syncW), String(syncR)],
+      argv: sealedArgv(sealed, sealedFds, o.stage2Bundle, [String(syncW), String(syncR)]),
       lastFd,
       syncW,
       syncR,
     };
     const fds: [number, number][] = Array.from({ length: 3 + n }, (_, i): [number, number] => [i, i]);
     fds.push([childWrite, syncW], [childRead, syncR], ...o.extraFds.map((fd, i): [number, number] => [fd, extraFdNumbers[i] as number]));
+    fds.push(...sealedFdPairs(sealed, sealedFds));
     if (nsFd >= 0) fds.push([nsFd, lastFd + 1]);
     libc.prctl(libc.PR.SET_CHILD_SUBREAPER, 1);
     trace('user namespace ready');
     stage1 = libc.posixSpawn(
       NSENTER,
-      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', process.execPath, o.stage1Script, STAGE1_ARG, JSON.stringify(config)],
+      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
       [], fds, '/',
     );
   } finally {
     libc.close(childWrite);
     libc.close(childRead);
+    sealed.close();
     if (nsFd >= 0 && !('fd' in o.user)) libc.close(nsFd);
   }
   const chan = new SyncChannel(parentRead, parentWrite);
@@ -210,7 +216,7 @@ export function runUserNamespaceStage1(configJson: string): void {
     // (and whatever nsenter left open) stop here.
     libc.closeRangeCloexec(c.lastFd + 1);
     const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
-    const prepared = libc.prepareSpawn(process.execPath, [process.execPath, c.script, ...c.args], [], fds, '/');
+    const prepared = libc.prepareSpawn(c.argv[0] as string, c.argv, [], fds, '/');
     const nsFds = c.join.map((n) => {
       try {
         return { ...n, fd: libc.openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC) };
@@ -223,12 +229,15 @@ export function runUserNamespaceStage1(configJson: string): void {
     // threads now (the engine would abort: GC helpers are started here, as in
     // create's spawnInit), and the first child becomes PID 1.
     (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
-    for (const n of nsFds) libc.setns(n.fd, n.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME, `${n.path} (${n.type})`);
-    if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
-    if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
-    // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
-    if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
-    const pid = libc.spawnPrepared(prepared);
+    // stage 2 starts non-dumpable, as spawnIntoNamespaces' children do
+    const pid = withRealGidApart(() => {
+      for (const n of nsFds) libc.setns(n.fd, n.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME, `${n.path} (${n.type})`);
+      if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
+      if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
+      // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
+      if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
+      return libc.spawnPrepared(prepared);
+    });
     chan.send({ type: 'stage2', pid, uidMap, gidMap });
   } catch (e) {
     chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
@@ -263,7 +272,7 @@ export interface InitInUserNamespace extends UserNamespaceSpawned {
 
 /** Spawn the init (stage 2 = dist/init.js) in the spec's user namespace. */
 export function spawnInitInUserNamespace(
-  spec: Spec, stateDir: string, rootfs: string, initScript: string, preserveFds: number, consoleSocket?: string,
+  spec: Spec, stateDir: string, rootfs: string, initBundle: string, preserveFds: number, consoleSocket?: string,
 ): InitInUserNamespace {
   const nss = spec.linux?.namespaces ?? [];
   const user = findNamespace(nss, 'user') as Namespace;
@@ -304,8 +313,8 @@ export function spawnInitInUserNamespace(
       join: nss.filter((n) => n.path && n.type !== 'user' && n.type !== 'mount'),
       unshare: (['pid', 'time'] as const).filter((t) => nss.some((n) => n.type === t && !n.path)),
       timeOffsets: timeOffsetsText(spec),
-      stage1Script: initScript,
-      stage2Script: initScript,
+      stage1Bundle: initBundle,
+      stage2Bundle: initBundle,
       preserveFds,
       extraFds: [dirFd, ...trees, ...(consoleFd !== undefined ? [consoleFd] : [])],
     });
@@ -379,7 +388,7 @@ export function prepareInitInUserNamespace(
  * Returns stage 2's host PID, our child once this returns (we are a subreaper).
  */
 export function spawnExecInUserNamespace(
-  initPid: number, spec: Spec, stage1Script: string, execInitScript: string, preserveFds: number, cgroupJoin: string[], consoleSocket?: string,
+  initPid: number, spec: Spec, stage1Bundle: string, execInitBundle: string, preserveFds: number, cgroupJoin: string[], consoleSocket?: string,
 ): { pid: number; chan: SyncChannel; consoleSocketFd?: number } {
   const nss = (spec.linux?.namespaces ?? []).filter((n) => n.type !== 'user' && n.type !== 'mount');
   // connected here, handed down: the mapped root may not reach the socket's directory
@@ -390,8 +399,8 @@ export function spawnExecInUserNamespace(
       user: { path: `/proc/${initPid}/ns/user` },
       join: nss.map((n) => ({ type: n.type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[n.type]}` })),
       unshare: [],
-      stage1Script,
-      stage2Script: execInitScript,
+      stage1Bundle,
+      stage2Bundle: execInitBundle,
       preserveFds,
       extraFds: consoleFd !== undefined ? [consoleFd] : [],
     });
