@@ -26,7 +26,7 @@ import { frozenCgroupProblem } from './linux/frozen';
 import { checkSysctls } from './linux/sysctl';
 import { seccompProblems } from './linux/seccomp';
 import { processHostProblems, processHostWarnings } from './process-checks';
-import { spawnSynced, type InitPlan, type SyncChannel } from './sync';
+import { ChildError, ProtocolError, spawnSynced, type InitPlan, type SyncChannel } from './sync';
 import { INIT_BUNDLE } from './paths';
 import { runHooks } from './hooks';
 import { START_FIFO } from './startsync';
@@ -297,6 +297,7 @@ export function createContainer(opts: CreateOptions): Created {
       spec,
       rootfs,
       stateDir: dir,
+      seccompCache: join(opts.root, '.seccomp'),
       bundle,
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
@@ -348,24 +349,20 @@ function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncCh
 function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec: Spec): void {
   try {
     chan.send(plan);
-    for (;;) {
-      const msg = chan.recv();
-      if (msg === undefined) throw new ContainerError('container init exited before it was ready');
-      if (msg.type === 'error') throw new ContainerError(`unable to start container process: ${msg.msg}`);
-      if (msg.type === 'ready') {
-        logDebug(`init stages (ms): ${msg.stages.map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ')}`);
-        return;
-      }
-      if (msg.type === 'createRuntime') {
-        failpoint('create:init-mounted');
-        // the network namespace exists now (the init made it), and the hooks see the devices
-        if (spec.linux?.netDevices) moveNetDevices(spec, rec.pid);
-        const state = toOciState(rec, 'creating');
-        runHooks(spec.hooks, 'prestart', state);
-        runHooks(spec.hooks, 'createRuntime', state);
-        chan.send({ type: 'continue', state: { ...state, ociVersion: OCI_VERSION } });
-      }
-    }
+    chan.expect('createRuntime');
+    failpoint('create:init-mounted');
+    // the network namespace exists now (the init made it), and the hooks see the devices
+    if (spec.linux?.netDevices) moveNetDevices(spec, rec.pid);
+    const state = toOciState(rec, 'creating');
+    runHooks(spec.hooks, 'prestart', state);
+    runHooks(spec.hooks, 'createRuntime', state);
+    chan.send({ type: 'continue', state: { ...state, ociVersion: OCI_VERSION } });
+    const ready = chan.expect('ready');
+    logDebug(`init stages (ms): ${ready.stages.map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ')}`);
+  } catch (e) {
+    if (e instanceof ChildError) throw new ContainerError(`unable to start container process: ${e.message}`);
+    if (e instanceof ProtocolError && e.got === 'eof') throw new ContainerError('container init exited before it was ready');
+    throw e;
   } finally {
     chan.close();
   }

@@ -19,7 +19,7 @@
 import './undumpable'; // first: see there
 import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
-import { SyncChannel, type ExecPlan } from './sync';
+import { expectPlan, SyncChannel, type ExecPlan } from './sync';
 import { NS_CLONE_FLAG } from './linux/namespaces';
 import { applyRlimits, becomeUser, checkCwdInsideRoot, enterCwd, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
@@ -108,8 +108,7 @@ function main(): void {
   // Non-dumpable since the kernel started us, until execve: src/undumpable.ts.
   const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(readFd, writeFd);
-  const plan = chan.recv();
-  if (!plan || plan.type !== 'exec') process.exit(255);
+  const plan = expectPlan(chan, 'exec', 255);
   try {
     // execCPUAffinity.initial: the CPUs we run on before the move to the container's cgroup
     stage('initial CPU affinity', () => setAffinity(0, plan.process.execCPUAffinity?.initial, 'execCPUAffinity.initial'));

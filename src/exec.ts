@@ -12,7 +12,7 @@ import * as libc from './linux/libc';
 import { loadContainer } from './container';
 import { ContainerError, containerDir, loadSpec } from './state';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
-import { spawnSynced, type ExecPlan, type SyncChannel } from './sync';
+import { ChildError, ProtocolError, spawnSynced, type ExecPlan, type SyncChannel } from './sync';
 import { validateProcessSpec, ValidationError } from './spec/validate';
 import { writePidFile } from './create';
 import { EXEC_INIT_BUNDLE, INIT_BUNDLE } from './paths';
@@ -141,14 +141,13 @@ function spawnExecInit(initPid: number, forChildren: ChildNamespace['type'][], p
 function awaitExec(chan: SyncChannel, plan: ExecPlan): void {
   try {
     chan.send(plan);
-    let ready = false;
-    for (;;) {
-      const msg = chan.recv();
-      if (msg === undefined) break;
-      if (msg.type === 'error') throw new ContainerError(`exec failed: unable to start container process: ${msg.msg}`);
-      if (msg.type === 'ready') ready = true;
-    }
-    if (!ready) throw new ContainerError('exec failed: the exec process exited before it was ready');
+    chan.expect('ready');
+    // after ready, only the seccomp filter and execve itself can still fail
+    chan.expect('eof');
+  } catch (e) {
+    if (e instanceof ChildError) throw new ContainerError(`exec failed: unable to start container process: ${e.message}`);
+    if (e instanceof ProtocolError && e.got === 'eof') throw new ContainerError('exec failed: the exec process exited before it was ready');
+    throw e;
   } finally {
     chan.close();
   }

@@ -8,10 +8,9 @@
 // root directory are per-thread, and the engine's other threads stay behind.
 import './undumpable'; // first: see there
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, O, SysError } from './linux/libc';
-import { SyncChannel, type InitPlan } from './sync';
+import { expectPlan, SyncChannel, type InitPlan } from './sync';
 import { enterNamespaces, findNamespace } from './linux/namespaces';
 import { finishReadonly, mountOne, mkdirInRoot, readonlyLater, type MountContext } from './linux/mounts';
 import { createDevices, createDevSymlinks } from './linux/devices';
@@ -87,7 +86,7 @@ function setHostnames(spec: Spec): void {
 
 function doMounts(ctx: InitContext): void {
   const { plan, spec } = ctx;
-  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation, plan.idmapFds?.[-1]);
+  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation, plan.idmapFds?.rootfs);
   const rootFd = libc.openat(AT_FDCWD, plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC);
   const mctx: MountContext = {
     rootfs: plan.rootfs,
@@ -102,7 +101,7 @@ function doMounts(ctx: InitContext): void {
   try {
     for (const [i, m] of (spec.mounts ?? []).entries()) {
       try {
-        mountOne(mctx, m, plan.idmapFds?.[i], later.has(i));
+        mountOne(mctx, m, plan.idmapFds?.mounts[i], later.has(i));
       } catch (e) {
         throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`);
       }
@@ -121,8 +120,12 @@ function doMounts(ctx: InitContext): void {
 function runtimeHooks(ctx: InitContext): void {
   // The runtime runs prestart/createRuntime in its own namespaces; we wait for it.
   ctx.chan.send({ type: 'createRuntime' });
-  const reply = ctx.chan.recv();
-  if (!reply || reply.type !== 'continue') throw new Error('create aborted while running createRuntime hooks');
+  let reply;
+  try {
+    reply = ctx.chan.expect('continue');
+  } catch (e) {
+    throw new Error('create aborted while running createRuntime hooks', { cause: e });
+  }
   ctx.state = reply.state;
   // runc's cwd for these: the container's root, in its mount namespace (before pivot_root)
   runHooks(ctx.spec.hooks, 'createContainer', ctx.state, ctx.plan.rootfs);
@@ -206,8 +209,7 @@ function main(): void {
   // Non-dumpable since the kernel started us, until execve: src/undumpable.ts.
   const [syncWriteFd, syncReadFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(syncReadFd, syncWriteFd);
-  const plan = chan.recv();
-  if (!plan || plan.type !== 'plan') process.exit(1);
+  const plan = expectPlan(chan, 'plan', 1);
   const ctx: InitContext = {
     plan,
     spec: plan.spec,
@@ -234,7 +236,7 @@ function main(): void {
     // libseccomp is loaded from the host's filesystem, so before pivot_root.
     stage('seccomp filter', () => {
       const profile = ctx.spec.linux?.seccomp;
-      if (profile) ctx.seccomp = prepareSeccompFilter(profile, join(dirname(plan.stateDir), '.seccomp'));
+      if (profile) ctx.seccomp = prepareSeccompFilter(profile, plan.seccompCache);
       if (profile && ctx.seccomp?.notify) ctx.seccompListener = connectListener(profile, plan.preserveFds);
     });
     stage('pivot_root', () => switchRoot(ctx));

@@ -38,17 +38,18 @@
 // the mapped root, and only then sends the plan: stage 2 is blocked reading it,
 // so no container code runs outside the cgroup.
 //
-// File descriptors, the same numbers in nsenter, stage 1 and stage 2:
-//   0-2 stdio, 3..N+2 --preserve-fds, N+3 sync (child writes), N+4 sync (child
-//   reads), then the caller's extra fds (create: an O_PATH fd on the state dir,
-//   which the mapped root could not walk to, and idmapped mount trees); the
-//   user namespace fd comes last and stops at stage 1.
+// File descriptors, the same numbers in nsenter, stage 1 and stage 2, laid out
+// by FdSlots (src/sync.ts): 0-2 stdio, 3..N+2 --preserve-fds, the sync pair, then
+// the caller's named extra fds (create: an O_PATH fd on the state dir, which the
+// mapped root could not walk to, idmapped mount trees, the console socket), the
+// sealed runtime's trees (src/linux/seal.ts); the user namespace fd comes last
+// and stops at stage 1.
 import { chmodSync, readFileSync } from 'node:fs';
 import { moveIntoCgroup } from './linux/cgroups';
 import { join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, CLONE, O } from './linux/libc';
-import { SyncChannel } from './sync';
+import { ChildError, FdSlots, ProtocolError, SyncChannel, type IdmapFds } from './sync';
 import { trace } from './log';
 import { START_FIFO } from './startsync';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
@@ -58,7 +59,7 @@ import { connectConsoleSocket } from './linux/console';
 import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
 import { ValidationError } from './spec/validate';
 import { timeOffsetsText, writeTimeOffsets } from './linux/timens';
-import { sealedArgv, sealedFdPairs, sealRuntime } from './linux/seal';
+import { sealedArgv, sealRuntime } from './linux/seal';
 import { withRealGidApart } from './linux/spawn';
 import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
 
@@ -107,8 +108,8 @@ export interface UserNamespaceSpawn {
   stage1Bundle: string;
   stage2Bundle: string;
   preserveFds: number;
-  /** Parent fds handed to stage 2 after the sync pair; see extraFdNumbers. */
-  extraFds: number[];
+  /** Parent fds handed to stage 2 after the sync pair, by name, in this order (FdSlots). */
+  extraFds: Record<string, number>;
 }
 
 export interface UserNamespaceSpawned {
@@ -117,8 +118,8 @@ export interface UserNamespaceSpawned {
   pid: number;
   uidMap: IdMapping[];
   gidMap: IdMapping[];
-  /** The fd numbers of extraFds in stage 2. */
-  extraFdNumbers: number[];
+  /** The fd numbers of extraFds in stage 2, by the same names. */
+  extraFdNumbers: Record<string, number>;
 }
 
 export function nsenterJoinArgs(join: Namespace[]): string[] {
@@ -136,34 +137,31 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
   const [childRead, parentWrite] = libc.pipe();
   let nsFd = -1;
   let stage1: number | undefined;
-  const n = o.preserveFds;
-  const syncW = 3 + n, syncR = 4 + n;
-  const extraFdNumbers = o.extraFds.map((_, i) => 5 + n + i);
-  // the sealed runtime's trees follow the extra fds, in stage 1 and stage 2 alike
+  // the same numbers in nsenter, stage 1 and stage 2; the sealed runtime's trees
+  // follow the extra fds; the user namespace fd comes last and stops at stage 1
+  const slots = new FdSlots(o.preserveFds, childWrite, childRead);
+  const extraFdNumbers = Object.fromEntries(Object.entries(o.extraFds).map(([name, fd]) => [name, slots.add(fd)]));
   const sealed = sealRuntime();
-  const sealedFds = sealed.trees.map((_, i) => 5 + n + o.extraFds.length + i);
-  const lastFd = 4 + n + o.extraFds.length + sealed.trees.length;
+  const sealedFds = sealed.trees.map((t) => slots.add(t.fd));
+  const lastFd = slots.last;
   try {
     let userPath: string;
     if ('path' in o.user) {
       userPath = o.user.path;
     } else {
       nsFd = 'fd' in o.user ? o.user.fd : createUserNamespace(o.user.uidMap, o.user.gidMap);
-      userPath = `/proc/self/fd/${lastFd + 1}`;
+      userPath = `/proc/self/fd/${slots.add(nsFd)}`;
     }
     const config: Stage1Config = {
       unshare: o.unshare,
       timeOffsets: o.timeOffsets,
       join: o.join.filter((n): n is { type: 'pid' | 'time'; path: string } => n.type === 'pid' && !!n.path),
-      argv: sealedArgv(sealed, sealedFds, o.stage2Bundle, [String(syncW), String(syncR)]),
+      argv: sealedArgv(sealed, sealedFds, o.stage2Bundle, [String(slots.syncW), String(slots.syncR)]),
       lastFd,
-      syncW,
-      syncR,
+      syncW: slots.syncW,
+      syncR: slots.syncR,
     };
-    const fds: [number, number][] = Array.from({ length: 3 + n }, (_, i): [number, number] => [i, i]);
-    fds.push([childWrite, syncW], [childRead, syncR], ...o.extraFds.map((fd, i): [number, number] => [fd, extraFdNumbers[i] as number]));
-    fds.push(...sealedFdPairs(sealed, sealedFds));
-    if (nsFd >= 0) fds.push([nsFd, lastFd + 1]);
+    const fds = slots.pairs();
     libc.prctl(libc.PR.SET_CHILD_SUBREAPER, 1);
     trace('user namespace ready');
     stage1 = libc.posixSpawn(
@@ -180,17 +178,17 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
   const chan = new SyncChannel(parentRead, parentWrite);
   let report;
   try {
-    report = chan.recv();
+    report = chan.expect('stage2');
     trace('user namespace stage 1 reported');
+  } catch (e) {
+    chan.close();
+    if (e instanceof ChildError) throw new Error(`user namespace stage 1: ${e.message}`, { cause: e });
+    if (e instanceof ProtocolError && e.got === 'eof') throw new Error(`${NSENTER} could not start the container process in its user namespace (see its message above)`);
+    throw e;
   } finally {
     // Stage 1 exits after its report: reaping it makes stage 2 our child.
     reap(stage1);
     trace('user namespace stage 1 reaped');
-  }
-  if (report === undefined || report.type !== 'stage2') {
-    chan.close();
-    if (report?.type === 'error') throw new Error(`user namespace stage 1: ${report.msg}`);
-    throw new Error(`${NSENTER} could not start the container process in its user namespace (see its message above)`);
   }
   return {
     chan,
@@ -265,7 +263,7 @@ export interface InitInUserNamespace extends UserNamespaceSpawned {
   /** Stage 2's number for the O_PATH fd on the state dir. */
   stateDirFd: number;
   /** Stage 2's numbers for idmapped trees: key -1 is the rootfs, others index spec.mounts. */
-  idmapFds: Record<number, number>;
+  idmapFds: IdmapFds;
   /** Stage 2's number for the console socket we connected. */
   consoleSocketFd?: number;
 }
@@ -300,7 +298,7 @@ export function spawnInitInUserNamespace(
         try {
           trees.push(idmappedTree(r.source, mapsFd, r.recursive));
         } catch (e) {
-          throw new Error(`${r.index < 0 ? '/root/path' : `/mounts/${r.index}`}: idmapped mount of ${r.source}: ${(e as Error).message}`);
+          throw new Error(`${r.index === 'rootfs' ? '/root/path' : `/mounts/${r.index}`}: idmapped mount of ${r.source}: ${(e as Error).message}`);
         }
       }
     }
@@ -316,14 +314,19 @@ export function spawnInitInUserNamespace(
       stage1Bundle: initBundle,
       stage2Bundle: initBundle,
       preserveFds,
-      extraFds: [dirFd, ...trees, ...(consoleFd !== undefined ? [consoleFd] : [])],
+      extraFds: {
+        stateDir: dirFd,
+        ...Object.fromEntries(trees.map((fd, i) => [`idmap${i}`, fd])),
+        ...(consoleFd !== undefined ? { console: consoleFd } : {}),
+      },
     });
-    const idmapFds: Record<number, number> = {};
+    const idmapFds: IdmapFds = { mounts: {} };
     requests.forEach((r, i) => {
-      idmapFds[r.index] = spawned.extraFdNumbers[1 + i] as number;
+      const fd = spawned.extraFdNumbers[`idmap${i}`] as number;
+      if (r.index === 'rootfs') idmapFds.rootfs = fd;
+      else idmapFds.mounts[r.index] = fd;
     });
-    const consoleSocketFd = consoleFd !== undefined ? spawned.extraFdNumbers[1 + trees.length] : undefined;
-    return { ...spawned, stateDirFd: spawned.extraFdNumbers[0] as number, idmapFds, consoleSocketFd };
+    return { ...spawned, stateDirFd: spawned.extraFdNumbers.stateDir as number, idmapFds, consoleSocketFd: spawned.extraFdNumbers.console };
   } finally {
     for (const fd of [...opened, ...trees]) libc.close(fd);
   }
@@ -402,7 +405,7 @@ export function spawnExecInUserNamespace(
       stage1Bundle,
       stage2Bundle: execInitBundle,
       preserveFds,
-      extraFds: consoleFd !== undefined ? [consoleFd] : [],
+      extraFds: consoleFd !== undefined ? { console: consoleFd } : {},
     });
   } finally {
     if (consoleFd !== undefined) libc.close(consoleFd);
@@ -413,5 +416,5 @@ export function spawnExecInUserNamespace(
     s.chan.close(); // the exec-init reads EOF instead of a plan and exits
     throw e;
   }
-  return { pid: s.pid, chan: s.chan, consoleSocketFd: consoleFd !== undefined ? s.extraFdNumbers[0] : undefined };
+  return { pid: s.pid, chan: s.chan, consoleSocketFd: s.extraFdNumbers.console };
 }

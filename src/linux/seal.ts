@@ -107,7 +107,7 @@ export function sealRuntime(): SealedRuntime {
       trees,
       engineTree,
       engine: relative((trees[engineTree] as SealedTree).hostDir, engine),
-      bundles: relative(root, realpathSync(bundleDir())),
+      bundles: relative(installRoot(), bundleDir()),
       close: () => {
         for (const t of trees.splice(0)) libc.close(t.fd);
       },
@@ -132,11 +132,6 @@ export const LOADER =
 export function sealedArgv(s: SealedRuntime, fds: SealedFds, bundle: string, args: string[]): string[] {
   const at = (i: number): string => `/proc/self/fd/${fds[i]}`;
   return [`${at(s.engineTree)}/${s.engine}`, '-e', LOADER, `${at(0)}/${s.bundles}/${bundle}`, ...args];
-}
-
-/** The fd pairs [parent fd, child fd] that put the sealed trees at `fds`. */
-export function sealedFdPairs(s: SealedRuntime, fds: SealedFds): [number, number][] {
-  return s.trees.map((t, i) => [t.fd, fds[i] as number]);
 }
 
 /** The bundle a runtime process runs, from its argv (/proc/<pid>/cmdline): the

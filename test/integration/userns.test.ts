@@ -384,7 +384,7 @@ test('exec helper: a new process enters the running container\'s user namespace,
   }
   const { pid, chan } = spawned;
   try {
-    const msg = chan.recv() as unknown as { type: string; ns: string[]; status: string };
+    const msg = chan.expect('ready') as unknown as { type: string; ns: string[]; status: string };
     assert.is(msg.type, 'ready');
     const want = ['user', 'pid', 'net', 'ipc', 'uts', 'cgroup'].map((n) => readlinkSync(`/proc/${initPid}/ns/${n}`));
     assert.equal(msg.ns, want);
