@@ -29,6 +29,7 @@ import type { Process, Spec } from './spec/types';
 import { setAffinity } from './linux/sched';
 import type { ContainerRecord } from './state';
 import { joinIntelRdt } from './linux/intelrdt';
+import { requireStatus } from './lifecycle';
 
 export interface ExecOptions {
   root: string;
@@ -180,10 +181,8 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   if (p.terminal && opts.detach && !opts.consoleSocket) throw new UsageError('cannot allocate tty if toyrun will detach without setting console socket');
   if (!p.terminal && opts.consoleSocket) throw new UsageError('cannot use console socket if toyrun will not allocate tty');
   const { rec, status } = loadContainer(opts.root, opts.id);
-  if (status === 'stopped') throw new ContainerError('cannot exec in a stopped container');
   // joining a frozen cgroup freezes the new process too: only on request
-  if (status === 'paused' && !opts.ignorePaused) throw new ContainerError('cannot exec in a paused container (use --ignore-paused to override)');
-  if (status === 'creating') throw new ContainerError('cannot exec in a container that is being created');
+  requireStatus(opts.ignorePaused ? 'exec --ignore-paused' : 'exec', status);
   const spec = loadSpec(containerDir(opts.root, opts.id));
   const nss = spec?.linux?.namespaces ?? [];
   const userns = findNamespace(nss, 'user') !== undefined;

@@ -16,6 +16,7 @@ import { sleepMs } from './linux/cgroups';
 import { logWarn } from './log';
 import { runtimeBundleOf } from './linux/seal';
 import { INIT_BUNDLE } from './paths';
+import { requireStatus } from './lifecycle';
 
 /** Is the container's init still the runtime's init, has it exec'd the program, or is it gone? */
 function initProgress(rec: ContainerRecord): InitProgress {
@@ -54,8 +55,7 @@ export function startContainer(root: string, id: string): void {
   const unlock = lockContainer(root, id);
   try {
     const { rec, status } = loadContainer(root, id);
-    if (status === 'stopped') throw new ContainerError('cannot start a container that has stopped');
-    if (status !== 'created') throw new ContainerError(`cannot start an already ${status} container`);
+    requireStatus('start', status);
     const dir = containerDir(root, id);
     const fifo = join(dir, 'exec.fifo');
     let fd = -1;

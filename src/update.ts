@@ -11,6 +11,7 @@ import { ContainerError, containerDir, lockContainer, loadSpec, writeFileAtomic 
 import { loadContainer } from './container';
 import { validateSpec, ValidationError } from './spec/validate';
 import type { Resources } from './spec/types';
+import { requireStatus } from './lifecycle';
 
 /** Docker's RAMInBytes: "96m", "1.5GiB", "1024"; binary units. "-1" means unlimited. */
 export function parseBytes(s: string, flag: string): number {
@@ -131,7 +132,7 @@ export function updateContainer(root: string, id: string, upd: Resources, source
   const unlock = lockContainer(root, id);
   try {
     const { rec, status } = loadContainer(root, id);
-    if (status === 'stopped' || status === 'creating') throw new ContainerError(`cannot update container ${id}: container not running`);
+    requireStatus('update', status, id);
     const dir = containerDir(root, id);
     const spec = loadSpec(dir);
     if (!spec) throw new ContainerError(`container ${id}: config.json is missing from the state directory`);

@@ -48,7 +48,7 @@ import { chmodSync, readFileSync } from 'node:fs';
 import { moveIntoCgroup } from './linux/cgroups';
 import { join } from 'node:path';
 import * as libc from './linux/libc';
-import { AT_FDCWD, CLONE, O } from './linux/libc';
+import { AT_FDCWD, O } from './linux/libc';
 import { ChildError, FdSlots, ProtocolError, SyncChannel, type IdmapFds } from './sync';
 import { trace } from './log';
 import { START_FIFO } from './startsync';
@@ -60,7 +60,7 @@ import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmapp
 import { ValidationError } from './spec/validate';
 import { timeOffsetsText, writeTimeOffsets } from './linux/timens';
 import { sealedArgv, sealRuntime } from './linux/seal';
-import { withRealGidApart } from './linux/spawn';
+import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
 import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
 
 export const STAGE1_ARG = 'userns-stage1';
@@ -215,27 +215,24 @@ export function runUserNamespaceStage1(configJson: string): void {
     libc.closeRangeCloexec(c.lastFd + 1);
     const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
     const prepared = libc.prepareSpawn(c.argv[0] as string, c.argv, [], fds, '/');
-    const nsFds = c.join.map((n) => {
-      try {
-        return { ...n, fd: libc.openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC) };
-      } catch (e) {
-        throw new Error(`${n.type} namespace ${n.path}: ${(e as Error).message}: from inside the user namespace, only ` +
-          `${n.type} namespaces it can reach (its own, or a container's sharing it) can be joined`);
-      }
-    });
-    // From the first switch until we exit, only native calls: the kernel refuses new
-    // threads now (the engine would abort: GC helpers are started here, as in
-    // create's spawnInit), and the first child becomes PID 1.
-    (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
-    // stage 2 starts non-dumpable, as spawnIntoNamespaces' children do
-    const pid = withRealGidApart(() => {
-      for (const n of nsFds) libc.setns(n.fd, n.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME, `${n.path} (${n.type})`);
-      if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
-      if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
-      // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
-      if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
-      return libc.spawnPrepared(prepared);
-    });
+    // joined first, then the new ones; no way back (we exit next), and the first
+    // child becomes PID 1 of a new PID namespace
+    const namespaces: ChildNamespace[] = [...c.join, ...c.unshare.map((type) => ({ type }))];
+    let pid: number;
+    try {
+      pid = spawnIntoNamespaces(prepared, namespaces, {
+        comeBack: false,
+        // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
+        beforeSpawn: () => {
+          if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
+        },
+      });
+    } catch (e) {
+      const joined = c.join.find((n) => e instanceof libc.SysError && e.path?.startsWith(n.path));
+      if (!joined) throw e;
+      throw new Error(`${joined.type} namespace ${joined.path}: ${(e as Error).message}: from inside the user namespace, only ` +
+        `${joined.type} namespaces it can reach (its own, or a container's sharing it) can be joined`, { cause: e });
+    }
     chan.send({ type: 'stage2', pid, uidMap, gidMap });
   } catch (e) {
     chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });

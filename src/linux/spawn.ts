@@ -65,32 +65,55 @@ export interface ChildNamespace {
   path?: string;
 }
 
-/** Spawn with this thread switched into PID/time namespaces, then switch back.
+export interface SpawnIntoOptions {
+  /** Switch this thread back afterwards (default). A caller that exits right after
+   * the spawn says false: in a user namespace, the way back into a PID namespace
+   * the host owns is closed (setns needs CAP_SYS_ADMIN over its owner). */
+  comeBack?: boolean;
+  /** Runs after the switches, right before the spawn: native calls only. */
+  beforeSpawn?: () => void;
+}
+
+/** Spawn with this thread switched into PID/time namespaces (joined in the
+ * given order, then the new ones made), then switch back. The one place the
+ * runtime enters namespaces that apply to children only: create's init, exec's
+ * helper, and stage 2 of the user-namespace stages all come through here.
  * Between the switch and the switch back the kernel refuses to create threads
  * in the caller (EINVAL), and the engine aborts if it wants one: every fd is
  * opened and the spawn prepared beforehand, so only native calls run there. */
-export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: ChildNamespace[]): number {
-  const switches = namespaces.map((ns) => ({
-    ns,
-    own: openOwnNamespace(ns.type),
-    // O_NONBLOCK: a FIFO given as the path must fail setns, not block open() forever
-    target: ns.path ? libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.NONBLOCK | libc.O.CLOEXEC) : -1,
-  }));
+export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: ChildNamespace[], opts: SpawnIntoOptions = {}): number {
+  const comeBack = opts.comeBack ?? true;
+  const switches: { ns: ChildNamespace; own: number; target: number }[] = [];
+  try {
+    for (const ns of namespaces) {
+      switches.push({
+        ns,
+        own: comeBack ? openOwnNamespace(ns.type) : -1,
+        // O_NONBLOCK: a FIFO given as the path must fail setns, not block open() forever
+        target: ns.path ? libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.NONBLOCK | libc.O.CLOEXEC) : -1,
+      });
+    }
+  } catch (e) {
+    for (const s of switches) for (const fd of [s.own, s.target]) if (fd >= 0) libc.close(fd);
+    throw e;
+  }
   // JavaScriptCore starts its GC helper threads lazily, at the first collection
   // that needs them; one starting inside the window aborts the engine (seen
   // after an image unpack filled the heap). A full collection now starts them
   // on our terms (<1 ms on a fresh heap). Node's V8 starts its own at boot.
   (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+  // the child starts non-dumpable (see withRealGidApart)
   return withRealGidApart(() => {
     try {
       for (const s of switches) {
         if (s.target >= 0) libc.setns(s.target, NS_CLONE_FLAG[s.ns.type], `${s.ns.path} (${s.ns.type})`);
         else libc.unshare(NS_CLONE_FLAG[s.ns.type]);
       }
+      opts.beforeSpawn?.();
       return libc.spawnPrepared(prepared);
     } finally {
       for (const s of switches.reverse()) {
-        restoreNamespace(s.ns.type, s.own);
+        if (s.own >= 0) restoreNamespace(s.ns.type, s.own);
         if (s.target >= 0) libc.close(s.target);
       }
     }
