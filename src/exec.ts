@@ -24,7 +24,7 @@ import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logDebug, logError, logWarn } from './log';
 import { sessionKeyringName } from './linux/keyring';
-import type { CommandContext } from './commands';
+import { flagLists, valueFlagNames, type CommandContext } from './commands';
 import type { Process, Spec } from './spec/types';
 import { setAffinity } from './linux/sched';
 import type { ContainerRecord } from './state';
@@ -42,10 +42,8 @@ export interface ExecOptions {
   ignorePaused?: boolean;
 }
 
-const VALUE_FLAGS = new Set([
-  'console-socket', 'cwd', 'env', 'e', 'user', 'u', 'additional-gids', 'g', 'process', 'p', 'pid-file',
-  'process-label', 'apparmor', 'cap', 'c', 'preserve-fds', 'cgroup',
-]);
+/** exec's flags that take a value (src/commands.ts): where the flags end and the id is. */
+const VALUE_FLAGS = valueFlagNames('exec');
 
 /** Split `exec` argv into its flags, the id and the command: everything after
  * the id belongs to the command, even words that look like flags (`sh -c ...`). */
@@ -254,12 +252,8 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
 export async function execCommand(ctx: CommandContext, rest: string[]): Promise<number> {
   try {
     const { flags, id, args } = splitExecArgs(rest);
-    const a = parseCommand(
-      flags,
-      ['console-socket', 'cwd', 'env', 'user', 'additional-gids', 'process', 'pid-file', 'process-label', 'apparmor', 'cap', 'preserve-fds', 'cgroup'],
-      ['tty', 'detach', 'no-new-privs', 'ignore-paused'],
-      { t: 'tty', d: 'detach', e: 'env', u: 'user', g: 'additional-gids', p: 'process', c: 'cap' },
-    );
+    const f = flagLists('exec');
+    const a = parseCommand(flags, f.strings, f.booleans, f.alias);
     if (!id) throw new UsageError('exec: container id is required');
     const preserve = a['preserve-fds'] === undefined ? 0 : Number(a['preserve-fds']);
     if (!Number.isInteger(preserve) || preserve < 0) throw new UsageError(`invalid --preserve-fds ${JSON.stringify(a['preserve-fds'])}`);

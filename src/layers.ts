@@ -23,7 +23,7 @@ import { AT_FDCWD, LOCK_EX, LOCK_SH, O } from './linux/libc';
 import { makeWhiteout, markOpaque, overlayMounts } from './linux/overlay';
 import { listIds, loadRecord } from './state';
 import { logDebug } from './log';
-import type { CommandContext } from './commands';
+import { flagLists, type CommandContext } from './commands';
 import { parseCommand, UsageError } from './cli';
 
 export class LayerError extends Error {}
@@ -498,7 +498,8 @@ export function pruneLayers(root: string): string[] {
 
 /** `toyrun layers [ls|prune]`. */
 export function layersCommand(ctx: CommandContext, rest: string[]): number {
-  const a = parseCommand(rest, ['format'], ['quiet'], { q: 'quiet', f: 'format' });
+  const f = flagLists('layers');
+  const a = parseCommand(rest, f.strings, f.booleans, f.alias);
   const sub = String(a._[0] ?? 'ls');
   if (sub === 'prune') {
     for (const d of pruneLayers(ctx.root)) ctx.out(`${d}\n`);

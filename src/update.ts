@@ -27,9 +27,6 @@ function parseInteger(s: string, flag: string, min: number): number {
   return Number(s);
 }
 
-export const BYTE_FLAGS = ['memory', 'memory-reservation', 'memory-swap', 'kernel-memory', 'kernel-memory-tcp'];
-export const INT_FLAGS = ['cpu-share', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpu-rt-period', 'cpu-rt-runtime', 'cpu-idle', 'pids-limit', 'blkio-weight'];
-export const STRING_FLAGS = ['resources', 'cpuset-cpus', 'cpuset-mems', 'l3-cache-schema', 'mem-bw-schema'];
 
 /** minimist reads the "-1" of `--memory-swap -1` as a flag: glue negative values to their flag. */
 export function joinNegativeValues(rest: string[], valueFlags: string[]): string[] {
