@@ -7,12 +7,12 @@ import { timeOffsetsText } from './linux/timens';
 import { moveNetDevices } from './linux/netdev';
 import { resourcesForVersion } from './linux/resources13';
 import { findResctrl, joinIntelRdt, removeIntelRdt, setupIntelRdt } from './linux/intelrdt';
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
 import { validateContainerId, validateSpec, ValidationError } from './spec/validate';
 import {
-  claimContainerDir, ContainerError, lockContainer, OCI_VERSION, processStartTime, removeContainerDir, saveRecord,
+  claimContainerDir, ContainerError, lockContainer, OCI_VERSION, processStartTime, removeContainerDir, saveRecord, waitGone, writePidFile,
   toOciState, writeFileAtomic, type ContainerRecord,
 } from './state';
 import {
@@ -368,20 +368,4 @@ function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec
   }
 }
 
-/** Decimal PID, no newline (containerd parses it with Atoi, no trimming), written atomically. */
-export function writePidFile(path: string, pid: number): void {
-  const abs = resolve(path);
-  const tmp = `${abs}.toyrun-${process.pid}`;
-  writeFileSync(tmp, String(pid), { mode: 0o644 });
-  renameSync(tmp, abs);
-}
 
-/** Wait until a process is gone (or a zombie nobody has reaped yet). */
-export function waitGone(pid: number, timeoutMs = 10000): boolean {
-  const deadline = Date.now() + timeoutMs;
-  while (processStartTime(pid) !== undefined) {
-    if (Date.now() > deadline) return false;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
-  }
-  return true;
-}

@@ -8,7 +8,7 @@ import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockConta
 import { loadContainer } from './container';
 import { runHooksWarnOnly } from './hooks';
 import type * as ImageModule from './image';
-import { waitGone } from './create';
+import { waitGone } from './state';
 import { findNamespace } from './linux/namespaces';
 import { failpoint } from './failpoint';
 import { logWarn } from './log';

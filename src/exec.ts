@@ -14,7 +14,7 @@ import { ContainerError, containerDir, loadSpec } from './state';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
 import { ChildError, ProtocolError, spawnSynced, type ExecPlan, type SyncChannel } from './sync';
 import { validateProcessSpec, ValidationError } from './spec/validate';
-import { writePidFile } from './create';
+import { writePidFile } from './state';
 import { EXEC_INIT_BUNDLE, INIT_BUNDLE } from './paths';
 import { spawnExecInUserNamespace } from './userns-stages';
 import { apparmorEnabled } from './linux/lsm';

@@ -9,7 +9,7 @@ import { O } from './linux/libc';
 import { ContainerError, containerDir, isInitAlive, loadRecord, lockContainer, saveRecord, toOciState, type ContainerRecord } from './state';
 import { loadContainer } from './container';
 import { runHooks } from './hooks';
-import { waitGone } from './create';
+import { waitGone } from './state';
 import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './startsync';
 import { loadSpec } from './state';
 import { sleepMs } from './linux/cgroups';

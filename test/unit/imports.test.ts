@@ -59,6 +59,11 @@ for (const init of ['init.ts', 'exec-init.ts']) {
   });
 }
 
+test('commands do not borrow from each other (run composes create, start and delete; resource-commands fronts pause, update, events)', () => {
+  const bad = COMMANDS.filter((f) => f !== 'run.ts' && f !== 'resource-commands.ts').flatMap((f) => (GRAPH.get(f) ?? []).filter((d) => !d.typeOnly && COMMANDS.includes(d.path) && d.path !== 'commands.ts' && d.path !== 'cli.ts').map((d) => `${f} → ${d.path}`));
+  assert.equal(bad, []);
+});
+
 test('the rule test sees the tree (it would pass vacuously on an empty one)', () => {
   assert.ok(FILES.includes('linux/libc.ts') && FILES.includes('init.ts') && FILES.length > 50, FILES.join(' '));
   assert.ok(closure('init.ts').has('linux/libc.ts'));
