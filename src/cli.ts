@@ -10,9 +10,10 @@ import { DEFAULT_ROOT, OCI_VERSION } from './state';
 import type { Spec } from './spec/types';
 import { VERSION } from './version';
 import { commandTable, type CommandContext, type GlobalOptions } from './commands';
+import { startTrace, traceError } from './trace/record';
 
 /** Global flags that take a value; every other global flag is a boolean. */
-const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'criu', 'rootless']);
+const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'criu', 'rootless', 'trace']);
 
 export interface ParsedCommandLine {
   globals: GlobalOptions;
@@ -40,6 +41,10 @@ export function parseGlobals(argv: string[]): ParsedCommandLine {
     switch (name) {
       case 'root': g.root = resolve(value ?? DEFAULT_ROOT); break;
       case 'log': g.log = value; break;
+      case 'trace':
+        if (!value) throw new UsageError('--trace needs a file to write the trace to');
+        g.trace = resolve(value);
+        break;
       case 'log-format':
         if (value !== 'text' && value !== 'json') throw new UsageError(`invalid --log-format ${JSON.stringify(value)}: text or json`);
         g.logFormat = value;
@@ -70,6 +75,7 @@ global flags:
   --log FILE            append errors (and debug lines) to FILE
   --log-format FORMAT   text or json (default text)
   --debug               log debug lines
+  --trace FILE          append every step asked of the kernel to FILE (JSON lines; see toyrun trace show)
   --systemd-cgroup      read cgroupsPath as slice:prefix:name
   --version             print the version
 
@@ -91,6 +97,7 @@ commands:
   features              print the implemented features (JSON)
   import [--image NAME] ARCHIVE DIR   turn an image archive into a bundle
   layers [ls|prune]     list unpacked layers / remove those no container uses
+  trace show [--svg|--html] FILE   tell (or draw) what a --trace run asked of the kernel
 `;
 
 /** Parse a command's own flags; the id is the first positional. minimist reads
@@ -172,6 +179,7 @@ export async function main(argv: string[]): Promise<number> {
   const rest = parsed.rest;
   // the command only: its arguments may carry values (exec --env) that do not belong in a log
   logDebug(`toyrun ${VERSION}: ${command}`);
+  if (g.trace) startTrace(g.trace, command);
   try {
     switch (command) {
       case 'create': {
@@ -244,6 +252,7 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
   } catch (e) {
+    traceError(e);
     logError(e instanceof Error ? e.message : String(e));
     return 1;
   }

@@ -16,7 +16,6 @@
 // seccomp filter goes in we send {"type":"ready"}. The pipe is close-on-exec, so
 // `exec` sees EOF once execve succeeded, or an error after "ready" if the filter
 // or execve failed.
-import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { SyncChannel, type ExecPlan } from './sync';
 import { NS_CLONE_FLAG } from './linux/namespaces';
@@ -28,16 +27,18 @@ import { applyIoPriority, applyScheduler, setAffinity } from './linux/sched';
 import { applyMemoryPolicy } from './linux/mempolicy';
 import { applyPersonality } from './linux/personality';
 import { joinExecKeyring } from './linux/keyring';
+import { attachTrace, cause, traceError, traceStage } from './trace/record';
 
 let currentStage = 'start';
 function stage<T>(name: string, fn: () => T): T {
   currentStage = name;
+  traceStage(name);
   return fn();
 }
 
 function joinCgroup(plan: ExecPlan): void {
   // as the init does: this thread only (v1 tasks); the engine's other threads end at execve
-  for (const file of plan.cgroupJoin) writeFileSync(file, '0');
+  for (const file of plan.cgroupJoin) libc.writeFile(file, '0');
 }
 
 /** Open every namespace file first: once in the container's mount namespace,
@@ -100,7 +101,8 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
     if (hold) releaseHeldCapability(p.capabilities);
   });
   currentStage = 'execve';
-  return libc.execve(execPath, p.args as string[], p.env ?? []);
+  traceStage('execve');
+  return cause('/process/args', () => libc.execve(execPath, p.args as string[], p.env ?? []));
 }
 
 function main(): void {
@@ -112,6 +114,7 @@ function main(): void {
   const chan = new SyncChannel(readFd, writeFd);
   const plan = chan.recv();
   if (!plan || plan.type !== 'exec') process.exit(255);
+  attachTrace(plan.trace, 'exec helper');
   try {
     // execCPUAffinity.initial: the CPUs we run on before the move to the container's cgroup
     stage('initial CPU affinity', () => setAffinity(0, plan.process.execCPUAffinity?.initial, 'execCPUAffinity.initial'));
@@ -129,6 +132,7 @@ function main(): void {
     stage('console', () => console?.attach());
     becomeProcess(plan, chan, filter);
   } catch (e) {
+    traceError(e);
     const msg = e instanceof Error ? e.message : String(e);
     chan.trySend({ type: 'error', msg: msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}` }); // EPIPE: exec has gone
     process.exit(255);

@@ -24,6 +24,7 @@ import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logDebug, logError, logWarn } from './log';
 import { sessionKeyringName } from './linux/keyring';
+import { traceHandoff, traceStage } from './trace/record';
 import type { CommandContext } from './commands';
 import type { Process, Spec } from './spec/types';
 import { setAffinity } from './linux/sched';
@@ -217,7 +218,9 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       personality: spec?.linux?.personality,
       finalCpus: p.execCPUAffinity?.final || (p.execCPUAffinity?.initial ? containerCpus(rec) : undefined),
       sessionKeyring: rec.noNewKeyring ? undefined : sessionKeyringName(opts.id),
+      trace: traceHandoff(),
     };
+    traceStage('spawn exec helper');
     const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
       ? spawnExecInUserNamespace(rec.pid, spec as Spec, bundlePath('init.js'), execInitScript(), opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)
       : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
@@ -229,6 +232,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       setAffinity(pid, p.execCPUAffinity?.initial, 'execCPUAffinity.initial');
       if (!userns) moveIntoCgroup(pid, joining.byParent); // while its engine boots
       if (rec.intelRdt) joinIntelRdt(rec.intelRdt, pid);
+      traceStage('drive exec helper');
       awaitExec(chan, plan);
     } catch (e) {
       try {

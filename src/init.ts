@@ -6,7 +6,6 @@
 //
 // Everything runs on the main thread with synchronous calls: namespaces and the
 // root directory are per-thread, and the engine's other threads stay behind.
-import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, O, SysError } from './linux/libc';
@@ -33,6 +32,7 @@ import { applyIoPriority, applyScheduler } from './linux/sched';
 import { applyMemoryPolicy } from './linux/mempolicy';
 import { applyPersonality } from './linux/personality';
 import { unshareTimeNamespace } from './linux/timens';
+import { attachTrace, cause, traceError, traceStage } from './trace/record';
 
 interface InitContext {
   plan: InitPlan;
@@ -59,6 +59,7 @@ let currentStage = 'start';
 const stageTimes: [string, number][] = [['engine start-up', performance.now()]];
 function stage(name: string, fn: () => void): void {
   currentStage = name;
+  traceStage(name);
   const t0 = performance.now();
   fn();
   stageTimes.push([name, performance.now() - t0]);
@@ -67,7 +68,7 @@ function stage(name: string, fn: () => void): void {
 function joinCgroup(ctx: InitContext): void {
   // "0" means the writer itself. Memory the engine allocated before this line stays
   // charged to the old cgroup: the container's memory limit pays only for what follows.
-  for (const file of ctx.plan.cgroupJoin) writeFileSync(file, '0');
+  for (const file of ctx.plan.cgroupJoin) libc.writeFile(file, '0');
 }
 
 function enterContainerNamespaces(ctx: InitContext): void {
@@ -80,13 +81,13 @@ function enterContainerNamespaces(ctx: InitContext): void {
 }
 
 function setHostnames(spec: Spec): void {
-  if (spec.hostname) libc.sethostname(spec.hostname);
-  if (spec.domainname) libc.setdomainname(spec.domainname);
+  if (spec.hostname) cause('/hostname', () => libc.sethostname(spec.hostname as string));
+  if (spec.domainname) cause('/domainname', () => libc.setdomainname(spec.domainname as string));
 }
 
 function doMounts(ctx: InitContext): void {
   const { plan, spec } = ctx;
-  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation, plan.idmapFds?.[-1]);
+  cause('/root/path', () => prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation, plan.idmapFds?.[-1]));
   const rootFd = libc.openat(AT_FDCWD, plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC);
   const mctx: MountContext = {
     rootfs: plan.rootfs,
@@ -101,14 +102,14 @@ function doMounts(ctx: InitContext): void {
   try {
     for (const [i, m] of (spec.mounts ?? []).entries()) {
       try {
-        mountOne(mctx, m, plan.idmapFds?.[i], later.has(i));
+        cause(`/mounts/${i}`, () => mountOne(mctx, m, plan.idmapFds?.[i], later.has(i)));
       } catch (e) {
         throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`);
       }
     }
-    createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace());
+    cause('/linux/devices', () => createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace()));
     createDevSymlinks(plan.rootfs);
-    if (spec.process?.cwd) mkdirInRoot(plan.rootfs, spec.process.cwd);
+    if (spec.process?.cwd) cause('/process/cwd', () => mkdirInRoot(plan.rootfs, spec.process?.cwd as string));
     finishReadonly(mctx); // the "ro" of mounts that got children above
   } finally {
     for (const p of mctx.pendingReadonly ?? []) libc.close(p.fd);
@@ -128,19 +129,18 @@ function runtimeHooks(ctx: InitContext): void {
 }
 
 function switchRoot(ctx: InitContext): void {
-  if (ctx.plan.noPivot) moveRoot(ctx.plan.rootfs);
-  else pivotRoot(ctx.plan.rootfs);
-  setRootPropagation(ctx.spec.linux?.rootfsPropagation);
+  cause('/root/path', () => (ctx.plan.noPivot ? moveRoot(ctx.plan.rootfs) : pivotRoot(ctx.plan.rootfs)));
+  cause('/linux/rootfsPropagation', () => setRootPropagation(ctx.spec.linux?.rootfsPropagation));
 }
 
 /** runc's order: read-only paths, then masks (a mask inside a read-only path
  * stays), then a check that /proc is still the procfs we mounted. */
 function finishRootfs(ctx: InitContext): void {
   const linux = ctx.spec.linux;
-  readonlyPaths(linux?.readonlyPaths, ctx.procMount);
-  maskPaths(linux?.maskedPaths, ctx.procMount);
+  cause('/linux/readonlyPaths', () => readonlyPaths(linux?.readonlyPaths, ctx.procMount));
+  cause('/linux/maskedPaths', () => maskPaths(linux?.maskedPaths, ctx.procMount));
   verifyProcMount(ctx.procMount);
-  if (ctx.spec.root?.readonly) remountRootReadonly();
+  if (ctx.spec.root?.readonly) cause('/root/readonly', () => remountRootReadonly());
 }
 
 /** Resolve the program now, so that a missing binary fails `create` (as runc does)
@@ -148,9 +148,9 @@ function finishRootfs(ctx: InitContext): void {
 function resolveProgram(ctx: InitContext): void {
   const p = ctx.spec.process;
   if (!p?.args?.[0]) throw new Error('process.args is empty');
-  ctx.cwdPending = !enterCwd(p.cwd);
+  ctx.cwdPending = !cause('/process/cwd', () => enterCwd(p.cwd));
   if (!ctx.cwdPending) checkCwdInsideRoot(p.cwd);
-  ctx.execPath = lookPath(p.args[0], p.env);
+  ctx.execPath = cause('/process/args/0', () => lookPath(p.args?.[0] as string, p.env));
 }
 
 /** Block until `toyrun start` opens the FIFO for writing. */
@@ -176,29 +176,30 @@ function becomeProcess(ctx: InitContext): never {
   const hold = ctx.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
   // Inherited across execve; set while we still hold CAP_SYS_NICE/CAP_SYS_ADMIN
   // (real-time policies, negative nice, the RT I/O class need them).
-  stage('scheduler', () => applyScheduler(p.scheduler));
-  stage('I/O priority', () => applyIoPriority(p.ioPriority));
-  stage('memory policy', () => applyMemoryPolicy(ctx.spec.linux?.memoryPolicy));
-  stage('personality', () => applyPersonality(ctx.spec.linux?.personality));
+  stage('scheduler', () => cause('/process/scheduler', () => applyScheduler(p.scheduler)));
+  stage('I/O priority', () => cause('/process/ioPriority', () => applyIoPriority(p.ioPriority)));
+  stage('memory policy', () => cause('/linux/memoryPolicy', () => applyMemoryPolicy(ctx.spec.linux?.memoryPolicy)));
+  stage('personality', () => cause('/linux/personality', () => applyPersonality(ctx.spec.linux?.personality)));
   stage('user and capabilities', () => {
     if (p.terminal) giveTerminalTo(p.user?.uid ?? 0);
-    becomeUser(p, hold, ctx.cwdPending);
+    cause('/process/user', () => becomeUser(p, hold, ctx.cwdPending));
     checkCwdInsideRoot(p.cwd);
   });
-  stage('no_new_privs', () => setNoNewPrivileges(p));
+  stage('no_new_privs', () => cause('/process/noNewPrivileges', () => setNoNewPrivileges(p)));
   stage('file descriptors', () => prepareFds(ctx.plan.preserveFds));
   stage('signals', () => libc.resetSignals());
   const argv = p.args as string[], envp = p.env ?? [], execPath = ctx.execPath as string;
   stage('seccomp', () => {
     // From here on every syscall is filtered by the user's profile: only the
     // listener fd's sendmsg, the release of the held capability and execve follow.
-    if (ctx.seccomp) loadSeccompFilter(ctx.seccomp);
+    if (ctx.seccomp) cause('/linux/seccomp', () => loadSeccompFilter(ctx.seccomp as SeccompFilter));
     if (ctx.seccomp && ctx.seccompListener !== undefined && ctx.state) {
       sendListenerFd(ctx.seccomp, ctx.seccompListener, { ...ctx.state, status: 'created' }, ctx.spec.linux?.seccomp?.listenerMetadata);
     }
     if (hold) releaseHeldCapability(p.capabilities);
   });
-  return libc.execve(execPath, argv, envp);
+  traceStage('execve');
+  return cause('/process/args', () => libc.execve(execPath, argv, envp));
 }
 
 function main(): void {
@@ -211,6 +212,7 @@ function main(): void {
   const chan = new SyncChannel(syncReadFd, syncWriteFd);
   const plan = chan.recv();
   if (!plan || plan.type !== 'plan') process.exit(1);
+  attachTrace(plan.trace, 'init');
   const ctx: InitContext = {
     plan,
     spec: plan.spec,
@@ -222,7 +224,7 @@ function main(): void {
     stage('namespaces', () => enterContainerNamespaces(ctx));
     // before any child of ours (hooks) could enter it; we enter it ourselves at execve
     stage('time namespace', () => {
-      if (plan.newTimeNamespace) unshareTimeNamespace(plan.newTimeNamespace.offsets);
+      if (plan.newTimeNamespace) cause('/linux/timeOffsets', () => unshareTimeNamespace(plan.newTimeNamespace?.offsets));
     });
     // not the session keyring of whoever ran toyrun (its keys would be the container's)
     stage('session keyring', () => {
@@ -244,15 +246,16 @@ function main(): void {
     // Writes into procfs go through a private procfs instance, never the path /proc
     // (CVE-2019-19921, CVE-2025-52881). sysctls first: readonlyPaths covers /proc/sys.
     const procFd = (): number => procfsForWrites(ctx.procMount);
-    stage('sysctl', () => applySysctls(ctx.spec, procFd));
+    stage('sysctl', () => cause('/linux/sysctl', () => applySysctls(ctx.spec, procFd)));
     stage('masked and read-only paths', () => finishRootfs(ctx));
-    stage('oom_score_adj', () => setOomScoreAdj(ctx.spec.process?.oomScoreAdj, procFd));
+    stage('oom_score_adj', () => cause('/process/oomScoreAdj', () => setOomScoreAdj(ctx.spec.process?.oomScoreAdj, procFd)));
     stage('console', () => ctx.console?.attach());
-    stage('rlimits', () => applyRlimits(ctx.spec.process?.rlimits));
+    stage('rlimits', () => cause('/process/rlimits', () => applyRlimits(ctx.spec.process?.rlimits)));
     stage('resolve program', () => resolveProgram(ctx));
   } catch (e) {
     // create may have closed the pipe already (a failed prestart hook): then
     // it has its own error to print, and ours is not wanted (EPIPE is no error)
+    traceError(e);
     chan.trySend({ type: 'error', msg: describe(e) });
     process.exit(1);
   }
@@ -264,6 +267,7 @@ function main(): void {
     becomeProcess(ctx);
   } catch (e) {
     // `start` is waiting on start.fifo for the outcome; the container's stderr gets it too.
+    traceError(e);
     reportStartFailure(ctx.startReporter, describe(e));
     writeFd(2, `toyrun init: ${describe(e)}\n`);
     process.exit(e instanceof SysError && e.syscall === 'execve' ? 127 : 1);

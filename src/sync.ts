@@ -11,6 +11,7 @@
 import * as libc from './linux/libc';
 import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
 import { NSENTER } from './linux/userns';
+import type { TraceHandoff } from './trace/record';
 import type { MemoryPolicy, NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
 
 export interface InitPlan {
@@ -39,6 +40,8 @@ export interface InitPlan {
   newTimeNamespace?: { offsets?: string };
   /** The session keyring to join ("_ses.<id>"); absent with --no-new-keyring. */
   sessionKeyring?: string;
+  /** --trace: the inherited fd to append steps to (src/trace/record.ts). */
+  trace?: TraceHandoff;
 }
 
 /** `toyrun exec` → exec-init: the process to become and what to join. */
@@ -63,6 +66,7 @@ export interface ExecPlan {
   finalCpus?: string;
   /** The container's session keyring, joined by name; absent if it was created with --no-new-keyring. */
   sessionKeyring?: string;
+  trace?: TraceHandoff;
 }
 
 export type InitMessage =

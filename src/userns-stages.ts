@@ -50,6 +50,7 @@ import * as libc from './linux/libc';
 import { AT_FDCWD, CLONE, O } from './linux/libc';
 import { SyncChannel } from './sync';
 import { trace } from './log';
+import { attachTrace, traceError, traceHandoff, traceStage, type TraceHandoff } from './trace/record';
 import { START_FIFO } from './startsync';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
 import { isBind } from './linux/mounts';
@@ -88,6 +89,8 @@ export interface Stage1Config {
   args: string[];
   /** fds 3..lastFd go to stage 2 at the same numbers. */
   lastFd: number;
+  /** --trace: the inherited trace fd (src/trace/record.ts). */
+  trace?: TraceHandoff;
   /** Where stage 1 writes its report (also stage 2's sync write end). */
   syncW: number;
   syncR: number;
@@ -155,6 +158,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
       lastFd,
       syncW,
       syncR,
+      trace: traceHandoff(),
     };
     const fds: [number, number][] = Array.from({ length: 3 + n }, (_, i): [number, number] => [i, i]);
     fds.push([childWrite, syncW], [childRead, syncR], ...o.extraFds.map((fd, i): [number, number] => [fd, extraFdNumbers[i] as number]));
@@ -202,6 +206,8 @@ export function runUserNamespaceStage1(configJson: string): void {
   // Not ptrace-able by processes already in this user namespace (a joined one may have some).
   libc.prctl(libc.PR.SET_DUMPABLE, 0);
   const c = JSON.parse(configJson) as Stage1Config;
+  attachTrace(c.trace, 'userns stage 1');
+  traceStage('user namespace stage 1');
   const chan = new SyncChannel(c.syncR, c.syncW);
   try {
     const uidMap = readFileSync('/proc/self/uid_map', 'utf8');
@@ -231,6 +237,7 @@ export function runUserNamespaceStage1(configJson: string): void {
     const pid = libc.spawnPrepared(prepared);
     chan.send({ type: 'stage2', pid, uidMap, gidMap });
   } catch (e) {
+    traceError(e);
     chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
     process.exit(1);
   }

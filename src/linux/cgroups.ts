@@ -6,7 +6,7 @@
 // Drivers share the CgroupDriver interface; the record kept in state.json lists
 // the directories so that later commands need not recompute anything.
 import { hugetlbFiles, pidsMax } from './resources13';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Resources } from '../spec/types';
 import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
@@ -134,7 +134,7 @@ function expandSlice(slice: string): string {
 
 export function writeCgroupFile(dir: string, file: string, value: string): void {
   try {
-    writeFileSync(join(dir, file), value);
+    libc.writeFile(join(dir, file), value);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new CgroupError(`write ${join(dir, file)} (${JSON.stringify(value)}): ${err.code ?? err.message}`, { cause: e });
@@ -167,7 +167,7 @@ function mkdirLevels(base: string, rel: string, eachLevel: (dir: string) => void
 function inheritCpuset(dir: string): void {
   for (const f of ['cpuset.cpus', 'cpuset.mems']) {
     try {
-      if (readCgroupFile(dir, f) === '') writeFileSync(join(dir, f), readCgroupFile(dirname(dir), f));
+      if (readCgroupFile(dir, f) === '') libc.writeFile(join(dir, f), readCgroupFile(dirname(dir), f));
     } catch {
       // not a cpuset hierarchy level we can fix: the join will report it
     }
