@@ -146,7 +146,13 @@ export function describeCall(name: string, a: unknown[], ret: unknown, errno: nu
       args = `${dirfd(a[0])}, ${str(a[1])}, ${openFlags(Number(a[2]))}${Number(a[2]) & O.CREAT ? `, 0${Number(a[4]).toString(8)}` : ''}`;
       break;
     case 'mkdirat': case 'unlinkat': case 'symlinkat': case 'fchownat': case 'mknodat':
-      args = a.map((x, i) => (i === 0 && name !== 'symlinkat' ? dirfd(x) : typeof x === 'number' && i === 2 && name !== 'fchownat' ? `0${x.toString(8)}` : str(x))).join(', ');
+      args = a.map((x, i) => (i === 0 && name !== 'symlinkat' ? dirfd(x) : typeof x === 'number' && i === 2 && (name === 'mkdirat' || name === 'mknodat') ? `0${x.toString(8)}` : str(x))).join(', ');
+      break;
+    case 'mkfifo': case 'mknod':
+      args = `${str(a[0])}, 0${Number(a[1]).toString(8)}${a[2] !== undefined ? `, ${String(a[2])}` : ''}`;
+      break;
+    case 'flock':
+      args = `${String(a[0])}, ${bits(Number(a[1]), [['LOCK_SH', 1], ['LOCK_EX', 2], ['LOCK_NB', 4], ['LOCK_UN', 8]])}`;
       break;
     case 'fcntl': {
       const cmds: Record<number, string> = { 1: 'F_GETFD', 2: 'F_SETFD', 3: 'F_GETFL', 4: 'F_SETFL', 1030: 'F_DUPFD_CLOEXEC' };

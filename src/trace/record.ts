@@ -81,6 +81,7 @@ export function startTrace(file: string, command: string): void {
     fd = first; // a low RLIMIT_NOFILE: stay where we are
   }
   begin(fd, 'cli', command);
+  stageName = command;
   traceFile = file;
   startedAt = clock();
   emit({ kind: 'start', msg: `toyrun ${command}` });
@@ -101,6 +102,7 @@ export function attachTrace(h: TraceHandoff | undefined, asRole: string): void {
     return; // not inherited: no trace from this process
   }
   begin(h.fd, asRole, h.cmd);
+  stageName = 'start-up';
   (require('../linux/libc') as typeof import('../linux/libc')).fcntl(h.fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
   emit({ kind: 'start', msg: `${asRole} attached` });
 }
@@ -151,8 +153,9 @@ export function traceCall(name: string, args: unknown[], ret: unknown, errno: nu
     ...(d.ret !== undefined ? { ret: d.ret } : {}),
     dur: Math.round((t1 - t0) * 1000),
   };
+  attribute(rec, callers(4));
   if (d.errno) lastFailure = rec;
-  emit(rec, callers(4));
+  emit(rec);
 }
 
 /** libc.ts writeFile: a cgroup or procfs file written. */
@@ -161,8 +164,17 @@ export function traceFileWrite(path: string, data: string, errno: string | undef
     kind: 'call', t: t0, pid, role, stage: stageName, call: 'write', args: describeFileWrite(path, data),
     result: errno ?? 'ok', dur: Math.round((t1 - t0) * 1000),
   };
+  attribute(rec, callers(3), causeOfFile(path));
   if (errno) lastFailure = rec;
-  emit(rec, callers(3), causeOfFile(path));
+  emit(rec);
+}
+
+/** The config field (the innermost cause, else what the file says) and the callers. */
+function attribute(rec: TraceRecord, at: string | undefined, fileCause?: string): void {
+  const c = causes[causes.length - 1] ?? fileCause;
+  if (c) rec.cause = c;
+  if (at) rec.at = at;
+  rec.t = Math.round(rec.t * 1000) / 1000;
 }
 
 /** The error that ends a process's work (a create, an init stage): with the failing step. */
@@ -195,12 +207,8 @@ export function endTrace(code: number): void {
   tracer.on = false;
 }
 
-function emit(r: Partial<TraceRecord>, at?: string, fileCause?: string): void {
-  const rec = { ...r, t: r.t ?? clock(), pid, role, ...(cmd ? { cmd } : {}), stage: r.stage ?? stageName } as TraceRecord;
-  const c = causes[causes.length - 1] ?? fileCause;
-  if (c) rec.cause = c;
-  if (at) rec.at = at;
-  rec.t = Math.round(rec.t * 1000) / 1000;
+function emit(r: Partial<TraceRecord>): void {
+  const rec = { ...r, t: Math.round((r.t ?? clock()) * 1000) / 1000, pid, role, ...(cmd ? { cmd } : {}), stage: r.stage ?? stageName } as TraceRecord;
   try {
     writeSync(tracer.fd, JSON.stringify(rec) + '\n'); // one write(2): O_APPEND keeps the line whole
   } catch {
