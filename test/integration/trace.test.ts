@@ -157,8 +157,10 @@ test('a user-namespace container: stage 1 and the init both trace, as the mapped
   const init = recs.filter((x) => x.role === 'init');
   assert.ok(init.some((x) => x.call === 'pivot_root' && x.result === 'ok'));
   assert.ok(init.some((x) => x.call === 'execve'));
-  assert.ok(recs.some((x) => x.role === 'cli' && x.call === 'write' && /uid_map = "0 310000 65536"/.test(x.args ?? '')) ||
-    recs.some((x) => x.role === 'cli' && x.stage === 'user namespace'), 'the CLI sets up the user namespace');
+  // the CLI, host root, writes the maps of the namespace it had made
+  const uidMap = recs.find((x) => x.role === 'cli' && x.call === 'write' && /"0 310000 65536/.test(x.args ?? '') && x.cause === '/linux/uidMappings');
+  assert.ok(uidMap, 'the CLI writes uid_map, caused by /linux/uidMappings');
+  assert.is(uidMap?.stage, 'user namespace');
 });
 
 test('trace show: a numbered narrative by stage, each with why and where in the code', () => {
