@@ -6,7 +6,7 @@
 // Drivers share the CgroupDriver interface; the record kept in state.json lists
 // the directories so that later commands need not recompute anything.
 import { hugetlbFiles, pidsMax } from './resources13';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Resources } from '../spec/types';
 import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
@@ -151,7 +151,7 @@ function mkdirLevels(base: string, rel: string, eachLevel: (dir: string) => void
     dir = join(dir, part);
     if (!existsSync(dir)) {
       try {
-        mkdirSync(dir);
+        libc.mkdir(dir);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
@@ -505,7 +505,7 @@ export function removeCgroupDir(dir: string): void {
   }
   for (let i = 0; i < 200; i++) {
     try {
-      rmdirSync(dir);
+      libc.rmdir(dir);
       return;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

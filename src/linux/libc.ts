@@ -3,7 +3,7 @@
 // the path it was about and the errno name.
 import { getKoffi, type KoffiModule } from './koffi';
 import { constants as osConstants } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tracer, traceCall, traceFileWrite, setTraceClock } from '../trace/record';
 
 const ERRNO_NAMES: Record<number, string> = {};
@@ -163,12 +163,24 @@ setTraceClock(monotonicMs);
  * kernel interfaces too (`write /sys/fs/cgroup/memory/…/memory.limit_in_bytes = 33554432`). */
 export function writeFile(path: string, data: string): void {
   if (!tracer.on) return writeFileSync(path, data);
+  fsStep('write', path, data, () => writeFileSync(path, data));
+}
+/** mkdirSync and rmdirSync, traced: how a cgroup is made and removed. */
+export function mkdir(path: string): void {
+  if (!tracer.on) return mkdirSync(path);
+  fsStep('mkdir', path, undefined, () => mkdirSync(path));
+}
+export function rmdir(path: string): void {
+  if (!tracer.on) return rmdirSync(path);
+  fsStep('rmdir', path, undefined, () => rmdirSync(path));
+}
+function fsStep(call: string, path: string, data: string | undefined, fn: () => void): void {
   const t0 = monotonicMs();
   try {
-    writeFileSync(path, data);
-    traceFileWrite(path, data, undefined, t0, monotonicMs());
+    fn();
+    traceFileWrite(call, path, data, undefined, t0, monotonicMs());
   } catch (e) {
-    traceFileWrite(path, data, (e as NodeJS.ErrnoException).code ?? 'error', t0, monotonicMs());
+    traceFileWrite(call, path, data, (e as NodeJS.ErrnoException).code ?? 'error', t0, monotonicMs());
     throw e;
   }
 }

@@ -158,13 +158,13 @@ export function traceCall(name: string, args: unknown[], ret: unknown, errno: nu
   emit(rec);
 }
 
-/** libc.ts writeFile: a cgroup or procfs file written. */
-export function traceFileWrite(path: string, data: string, errno: string | undefined, t0: number, t1: number): void {
+/** libc.ts writeFile, mkdir, rmdir: a cgroup or procfs file written, a cgroup made or removed. */
+export function traceFileWrite(call: string, path: string, data: string | undefined, errno: string | undefined, t0: number, t1: number): void {
   const rec: TraceRecord = {
-    kind: 'call', t: t0, pid, role, stage: stageName, call: 'write', args: describeFileWrite(path, data),
+    kind: 'call', t: t0, pid, role, stage: stageName, call, args: data === undefined ? JSON.stringify(path) : describeFileWrite(path, data),
     result: errno ?? 'ok', dur: Math.round((t1 - t0) * 1000),
   };
-  attribute(rec, callers(3), causeOfFile(path));
+  attribute(rec, callers(4), data === undefined ? (path.startsWith('/sys/fs/cgroup/') ? '/linux/cgroupsPath' : undefined) : causeOfFile(path));
   if (errno) lastFailure = rec;
   emit(rec);
 }
