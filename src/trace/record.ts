@@ -138,10 +138,17 @@ function callers(skip: number): string | undefined {
   const names: string[] = [];
   for (const l of lines) {
     const m = /^\s*at (?:Object\.|Module\.)?([\w$]+) \(/.exec(l);
-    if (m && m[1] !== 'call' && m[1] !== 'cause' && m[1] !== 'stage') names.push(m[1] as string);
+    if (m && m[1] !== 'call' && m[1] !== 'cause' && m[1] !== 'stage') names.push(sourceName(m[1] as string));
     if (names.length === 2) break;
   }
   return names.length > 0 ? names.join(' < ') : undefined;
+}
+
+/** The bundler renames a function whose name another module also uses (pivotRoot →
+ * pivotRoot2): the name as written in src/, for the learner to search. */
+const DIGIT_NAMES = new Set(['runUserNamespaceStage1', 'openat2', 'umount2', 'dup3', 'wait4']);
+function sourceName(name: string): string {
+  return DIGIT_NAMES.has(name) ? name : name.replace(/([a-z])\d+$/, '$1');
 }
 
 /** libc.ts: one call made (ret undefined: about to be made, execve). */

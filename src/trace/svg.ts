@@ -6,7 +6,7 @@ import type { TraceRecord } from './record';
 import { processLabel, stageGroups, stepText } from './show';
 import { STAGE_NOTES } from './explain';
 
-const LABEL_W = 200, PLOT_W = 1100, LANE_H = 64, TOP = 70, PAD = 16;
+const LABEL_W = 200, PLOT_W = 1100, LANE_H = 104, TOP = 70, PAD = 16;
 const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#b07aa1', '#76b7b2', '#edc948', '#ff9da7', '#9c755f', '#e15759', '#86bcb6', '#8cd17d', '#d4a6c8'];
 
 function esc(s: string): string {
@@ -80,15 +80,29 @@ export function timelineSvg(recs: TraceRecord[]): string {
     o.push(`<text x="${PAD}" y="${y + 34}" fill="#777" font-size="11">pid ${l.pid}${l.role === 'init' ? ' (PID 1 inside)' : ''}</text>`);
     o.push('</g>');
   });
-  // stage bars
+  // stage bars; a bar too narrow for its name gets it below the ticks, on one of two rows
+  const callout = new Map<number, number[]>();
   for (const g of stageGroups(recs)) {
     const y = laneY(g.pid) + 4;
     const a = x(g.start), w = Math.max(x(g.end) - a, 2);
     const note = STAGE_NOTES[g.stage];
+    const calloutText = (pid: number, bx: number, by: number, name: string): string => {
+      // the first of three rows where the name fits after the previous one, else pushed right
+      const ends = callout.get(pid) ?? [0, 0, 0];
+      callout.set(pid, ends);
+      let row = ends.findIndex((end) => bx >= end);
+      if (row < 0) row = ends.indexOf(Math.min(...ends));
+      const tx = Math.max(bx, ends[row] as number);
+      ends[row] = tx + name.length * 5.6 + 6;
+      const ty = by + 56 + row * 12;
+      return `<polyline points="${bx.toFixed(1)},${by + 22} ${bx.toFixed(1)},${by + 44} ${tx.toFixed(1)},${ty - 9}" fill="none" stroke="${colour(name)}" stroke-width="0.8"/>` +
+        `<text x="${tx.toFixed(1)}" y="${ty}" fill="${colour(name)}" font-size="10">${esc(name)}</text>`;
+    };
     const tip = `${g.stage} — ${processLabel(g)}, +${(g.start - t0).toFixed(1)} ms, ${(g.end - g.start).toFixed(1)} ms, ${g.steps.length} steps${note ? `\n${note.why}\n${note.src}` : ''}`;
     o.push(`<g class="stage" data-stage="${esc(g.stage)}" data-pid="${g.pid}"><title>${esc(tip)}</title>` +
       `<rect x="${a.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="22" rx="3" fill="${colour(g.stage)}" fill-opacity="0.85"/>` +
-      (w > g.stage.length * 6.2 + 6 ? `<text x="${(a + 4).toFixed(1)}" y="${y + 15}" fill="#fff" font-size="11">${esc(g.stage)}</text>` : '') + '</g>');
+      (w > g.stage.length * 6.2 + 6 ? `<text x="${(a + 4).toFixed(1)}" y="${y + 15}" fill="#fff" font-size="11">${esc(g.stage)}</text>` : '') +
+      (w <= g.stage.length * 6.2 + 6 && g.steps.length > 0 ? calloutText(g.pid, a, y, g.stage) : '') + '</g>');
   }
   // steps
   for (const r of calls) {
