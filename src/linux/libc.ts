@@ -150,7 +150,8 @@ function traced(name: string, fn: LibcFunction): LibcFunction {
     k.errno(errno); // the caller reads it next (check())
     return ret;
   };
-  return Object.assign(call, { async: (fn as { async?: unknown }).async }) as unknown as LibcFunction;
+  const async = (fn as { async?: (...a: unknown[]) => unknown }).async;
+  return Object.assign(call, { async: async?.bind(fn) }) as unknown as LibcFunction;
 }
 const timespec = Buffer.alloc(16);
 /** CLOCK_MONOTONIC in ms: one clock for every process of a traced command. */
