@@ -4,7 +4,7 @@
 import { getKoffi, type KoffiModule } from './koffi';
 import { constants as osConstants } from 'node:os';
 import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { tracer, traceCall, traceFileWrite, setTraceClock } from '../trace/record';
+import { tracer, traceCall, traceFileWrite } from '../trace/record';
 
 const ERRNO_NAMES: Record<number, string> = {};
 for (const [name, num] of Object.entries(osConstants.errno)) {
@@ -159,7 +159,6 @@ export function monotonicMs(): number {
   (raw.clock_gettime ?? bindProto('clock_gettime'))(1 /* CLOCK_MONOTONIC */, timespec);
   return Number(timespec.readBigInt64LE(0)) * 1e3 + Number(timespec.readBigInt64LE(8)) / 1e6;
 }
-setTraceClock(monotonicMs);
 /** writeFileSync, as a traced step: the cgroup and procfs files the runtime writes are
  * kernel interfaces too (`write /sys/fs/cgroup/memory/…/memory.limit_in_bytes = 33554432`). */
 export function writeFile(path: string, data: string): void {

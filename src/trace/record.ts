@@ -50,14 +50,15 @@ let role = '';
 let cmd: string | undefined;
 let stageName = '';
 const causes: string[] = [];
-let clock: () => number = () => performance.timeOrigin + performance.now();
+/** CLOCK_MONOTONIC from libc.ts, looked up on first use (libc.ts imports this module). */
+let monotonic: (() => number) | undefined;
+function clock(): number {
+  monotonic ??= (require('../linux/libc') as typeof import('../linux/libc')).monotonicMs;
+  return monotonic();
+}
 let startedAt = 0;
 let lastFailure: TraceRecord | undefined;
 let traceFile: string | undefined;
-
-export function setTraceClock(c: () => number): void {
-  clock = c;
-}
 
 /** The host PID: /proc is still the host's procfs whenever tracing starts. */
 function hostPid(): number {
@@ -108,6 +109,7 @@ export function attachTrace(h: TraceHandoff | undefined, asRole: string): void {
 }
 
 function begin(fd: number, r: string, command: string | undefined): void {
+  process.on('exit', flushHeld);
   tracer.fd = fd;
   pid = hostPid();
   role = r;
@@ -151,16 +153,49 @@ function sourceName(name: string): string {
   return DIGIT_NAMES.has(name) ? name : name.replace(/([a-z])\d+$/, '$1');
 }
 
+// Between a switch of the PID or time namespace for children and the switch back,
+// the kernel refuses to create threads in this process and the engine aborts if it
+// wants one (src/linux/spawn.ts): a new compiler or GC thread for the tracer's own
+// work must not be asked for there. Calls in that window are only kept, untold,
+// and written once the last switch back is done (or at exit: stage 1 never switches back).
+const FOR_CHILDREN = 0x20000000 /* CLONE_NEWPID */ | 0x00000080; /* CLONE_NEWTIME */
+type HeldCall = [string, unknown[], unknown, number, number, number, string, string | undefined];
+let held: HeldCall[] | undefined;
+let switches = 0, restores = 0, spawned = false;
+
+function flushHeld(): void {
+  const h = held;
+  held = undefined;
+  for (const [name, args, ret, errno, t0, t1, stage, c] of h ?? []) record(name, args, ret, errno, t0, t1, stage, c);
+}
+
 /** libc.ts: one call made (ret undefined: about to be made, execve). */
 export function traceCall(name: string, args: unknown[], ret: unknown, errno: number, t0: number, t1: number): void {
+  const sw = ret === 0 ? (name === 'unshare' ? Number(args[0]) : name === 'setns' ? Number(args[1]) : 0) & FOR_CHILDREN : 0;
+  if (sw && !held) {
+    held = [];
+    switches = restores = 0;
+    spawned = false;
+  }
+  if (!held) return record(name, args, ret, errno, t0, t1, stageName, causes[causes.length - 1], callers(4));
+  held.push([name, args, ret, errno, t0, t1, stageName, causes[causes.length - 1]]);
+  if (sw && spawned) restores++;
+  else if (sw) switches++;
+  if (name === 'posix_spawn') spawned = true;
+  if (sw && spawned && restores >= switches) flushHeld();
+}
+
+function record(name: string, args: unknown[], ret: unknown, errno: number, t0: number, t1: number, stage: string, c?: string, at?: string): void {
   const d = describeCall(name, args, ret, errno);
   const rec: TraceRecord = {
-    kind: 'call', t: t0, pid, role, stage: stageName, call: d.call, args: d.args,
+    kind: 'call', t: t0, pid, role, stage, call: d.call, args: d.args,
     result: ret === undefined ? 'pending' : d.errno ?? 'ok',
     ...(d.ret !== undefined ? { ret: d.ret } : {}),
     dur: Math.round((t1 - t0) * 1000),
   };
-  attribute(rec, callers(4));
+  if (c) rec.cause = c;
+  if (at) rec.at = at;
+  rec.t = Math.round(rec.t * 1000) / 1000;
   if (d.errno) lastFailure = rec;
   emit(rec);
 }
