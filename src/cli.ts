@@ -179,8 +179,8 @@ export async function main(argv: string[]): Promise<number> {
   const rest = parsed.rest;
   // the command only: its arguments may carry values (exec --env) that do not belong in a log
   logDebug(`toyrun ${VERSION}: ${command}`);
-  if (g.trace) startTrace(g.trace, command);
   try {
+    if (g.trace) startTrace(g.trace, command);
     switch (command) {
       case 'create': {
         // --notify-socket and --pidfd-socket are runc's: declared so that their value is not taken for the id

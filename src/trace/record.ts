@@ -72,7 +72,12 @@ function hostPid(): number {
 /** CLI: open FILE for appending, at an fd number above those spawn() hands out (0-2,
  * --preserve-fds, the sync pipe, extra fds) so that it reaches the children intact. */
 export function startTrace(file: string, command: string): void {
-  const first = openSync(file, 'a', 0o600); // O_WRONLY|O_CREAT|O_APPEND, close-on-exec
+  let first: number;
+  try {
+    first = openSync(file, 'a', 0o600); // O_WRONLY|O_CREAT|O_APPEND, close-on-exec
+  } catch (e) {
+    throw new Error(`--trace ${file}: cannot open for appending: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+  }
   let fd = first;
   try {
     // F_DUPFD_CLOEXEC through node: fs has none, so libc.ts does it (lazy require: no cycle at load)

@@ -7,7 +7,9 @@ import { describeCall, causeOfFile } from '../../src/trace/decode';
 import { narrative, stageGroups } from '../../src/trace/show';
 import { timelineSvg } from '../../src/trace/svg';
 import { CLONE, MS, O, SYS } from '../../src/linux/libc';
-import type { TraceRecord } from '../../src/trace/record';
+import { endTrace, startTrace, traceCall, tracer, type TraceRecord } from '../../src/trace/record';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 test('describeCall: flags by name, syscall numbers by name, errno by name', () => {
   assert.equal(describeCall('unshare', [CLONE.NEWNS | CLONE.NEWUTS], 0, 0), { call: 'unshare', args: 'CLONE_NEWNS|CLONE_NEWUTS' });
@@ -63,6 +65,35 @@ test('timelineSvg: a lane per process, a bar per stage, a tick per step, execve 
   assert.match(svg, /class="landmark execve"/);
   assert.match(svg, /≈ \d+ ms/); // the 800 ms before execve
   assert.not.match(svg, /NaN/);
+});
+
+test('recorder: lines appended as whole JSON objects; calls between a PID namespace switch and the switch back are written only after it', () => {
+  const dir = mkdtempSync('/tmp/toyrun-trace-unit-');
+  const file = join(dir, 't.jsonl');
+  try {
+    startTrace(file, 'unit');
+    assert.ok(tracer.on && tracer.fd >= 256, 'the trace fd sits above the numbers spawn hands out');
+    const lines = (): TraceRecord[] => readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as TraceRecord);
+    const before = lines().length;
+    traceCall('unshare', [CLONE.NEWPID], 0, 0, 1, 2);
+    traceCall('posix_spawn', [[77], '/bin/x', null, null, ['x', null], [null]], 0, 0, 3, 4);
+    assert.is(lines().length, before, 'nothing written inside the window');
+    traceCall('setns', [5, CLONE.NEWPID], 0, 0, 5, 6);
+    const after = lines().slice(before);
+    assert.equal(after.map((r) => r.call), ['unshare', 'posix_spawn', 'setns']);
+    assert.is(after[1]?.ret, 77);
+    traceCall('mount', ['none', '/x', 'nosuchfs', 0, null], -1, 19, 7, 8);
+    const failed = lines().pop() as TraceRecord;
+    assert.is(failed.result, 'ENODEV');
+    endTrace(1);
+    assert.not.ok(tracer.on);
+    const end = lines().pop() as TraceRecord;
+    assert.is(end.kind, 'end');
+    assert.is(end.code, 1);
+  } finally {
+    tracer.on = false;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
