@@ -7,7 +7,12 @@ import { narrative } from './show';
 import { timelineHtml, timelineSvg } from './svg';
 
 export function readTrace(file: string): TraceRecord[] {
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`trace show: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
   const recs: TraceRecord[] = [];
   for (const [i, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
