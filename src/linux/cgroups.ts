@@ -10,6 +10,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Resources } from '../spec/types';
 import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
+import { cause } from '../trace/record';
 import * as libc from './libc';
 import { parseMountInfo } from './mountinfo';
 
@@ -167,7 +168,8 @@ function mkdirLevels(base: string, rel: string, eachLevel: (dir: string) => void
 function inheritCpuset(dir: string): void {
   for (const f of ['cpuset.cpus', 'cpuset.mems']) {
     try {
-      if (readCgroupFile(dir, f) === '') libc.writeFile(join(dir, f), readCgroupFile(dirname(dir), f));
+      // the parent's value, not a config field's: the cgroup's own existence is the cause
+      if (readCgroupFile(dir, f) === '') cause('/linux/cgroupsPath', () => libc.writeFile(join(dir, f), readCgroupFile(dirname(dir), f)));
     } catch {
       // not a cpuset hierarchy level we can fix: the join will report it
     }

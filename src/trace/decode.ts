@@ -238,6 +238,8 @@ const FILE_CAUSE: Record<string, string> = {
   'cpu.rt_period_us': '/linux/resources/cpu/realtimePeriod',
   'cpu.rt_runtime_us': '/linux/resources/cpu/realtimeRuntime',
   'cpu.idle': '/linux/resources/cpu/idle',
+  'cpuset.cpus': '/linux/resources/cpu/cpus',
+  'cpuset.mems': '/linux/resources/cpu/mems',
   'pids.max': '/linux/resources/pids/limit',
   'blkio.weight': '/linux/resources/blockIO/weight',
   'io.weight': '/linux/resources/blockIO/weight',

@@ -227,13 +227,30 @@ test('trace show --html / --svg: lanes and stages rendered by headless Chromium,
   assert.ok(pngIsDrawn(readFileSync(png)), 'the screenshot shows a drawing, not a blank page');
 });
 
-test('without --trace nothing is recorded', () => {
-  const dir = t.tempDir('toyrun-notrace-');
-  const r = t.run(['run', '--bundle', t.bundle(), uniqueId('trnone')], { cwd: dir });
-  assert.is(r.status, 0, r.stderr);
+test('a create failing in the CLI (a cgroup write) ends its trace with that write, its errno and its config field', () => {
+  const file = traceFile();
+  const id = uniqueId('trcg');
+  const r = traced(['create', '--bundle', t.bundle((s) => {
+    s.linux = { ...s.linux, resources: { ...s.linux?.resources, cpu: { cpus: '1023' } } };
+  }), id], file);
+  assert.is.not(r.status, 0);
+  const last = readTrace(file).pop() as TraceRecord;
+  assert.is(last.kind, 'end');
+  assert.is(last.failed?.role, 'cli');
+  assert.is(last.failed?.call, 'write');
+  assert.match(last.failed?.args ?? '', /cpuset\.cpus = "1023"$/);
+  assert.match(last.failed?.result ?? '', /^E[A-Z]+$/);
+  assert.is(last.failed?.cause, '/linux/resources/cpu/cpus');
+  assert.equal(leftovers(t, id), []);
+});
+
+test('--trace without a file, or with one that cannot be opened, is refused saying so', () => {
   const usage = t.run(['--trace']);
   assert.is.not(usage.status, 0);
   assert.match(usage.stderr, /--trace needs a file/);
+  const bad = t.run(['--trace', '/nonexistent-dir/t.jsonl', 'list']);
+  assert.is.not(bad.status, 0);
+  assert.match(bad.stderr, /--trace \/nonexistent-dir\/t\.jsonl: cannot open for appending: ENOENT/);
 });
 
 test.after(() => t.cleanup());
