@@ -10,9 +10,10 @@ import { DEFAULT_ROOT, OCI_VERSION } from './state';
 import type { Spec } from './spec/types';
 import { VERSION } from './version';
 import { commandSpec, commandTable, flagLists, usageText, type CommandContext, type GlobalOptions } from './commands';
+import { startTrace, traceError } from './trace/record';
 
 /** Global flags that take a value; every other global flag is a boolean. */
-const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'criu', 'rootless']);
+const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'criu', 'rootless', 'trace']);
 
 export interface ParsedCommandLine {
   globals: GlobalOptions;
@@ -40,6 +41,10 @@ export function parseGlobals(argv: string[]): ParsedCommandLine {
     switch (name) {
       case 'root': g.root = resolve(value ?? DEFAULT_ROOT); break;
       case 'log': g.log = value; break;
+      case 'trace':
+        if (!value) throw new UsageError('--trace needs a file to write the trace to');
+        g.trace = resolve(value);
+        break;
       case 'log-format':
         if (value !== 'text' && value !== 'json') throw new UsageError(`invalid --log-format ${JSON.stringify(value)}: text or json`);
         g.logFormat = value;
@@ -65,6 +70,7 @@ const GLOBAL_HELP = `  --root DIR            state directory (default ${DEFAULT_
   --log FILE            append errors (and debug lines) to FILE
   --log-format FORMAT   text or json (default text)
   --debug               log debug lines
+  --trace FILE          append every step asked of the kernel to FILE (JSON lines; see toyrun trace show)
   --systemd-cgroup      read cgroupsPath as slice:prefix:name
   --version             print the version
 `;
@@ -160,6 +166,7 @@ export async function main(argv: string[]): Promise<number> {
   // the command only: its arguments may carry values (exec --env) that do not belong in a log
   logDebug(`toyrun ${VERSION}: ${command}`);
   try {
+    if (g.trace) startTrace(g.trace, command);
     switch (command) {
       case 'create': {
         const a = parseFlags(command, rest);
@@ -230,6 +237,7 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
   } catch (e) {
+    traceError(e);
     logError(e instanceof Error ? e.message : String(e));
     return 1;
   }

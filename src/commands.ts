@@ -10,6 +10,8 @@ export interface GlobalOptions {
   logFormat: LogFormat;
   debug: boolean;
   systemdCgroup: boolean;
+  /** --trace FILE: record every kernel-facing step (src/trace/record.ts). */
+  trace?: string;
 }
 
 export interface CommandContext extends GlobalOptions {
@@ -19,6 +21,7 @@ export interface CommandContext extends GlobalOptions {
 export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | Promise<number>;
 
 export const commandTable: Record<string, CommandHandler> = {
+  trace: (ctx, rest) => (require('./trace/command') as typeof import('./trace/command')).traceCommand(ctx, rest),
   layers: (ctx, rest) => (require('./layers') as typeof import('./layers')).layersCommand(ctx, rest),
   import: (ctx, rest) => (require('./import') as typeof import('./import')).importCommand(ctx, rest),
   exec: (ctx, rest) => (require('./exec') as typeof import('./exec')).execCommand(ctx, rest),
@@ -133,6 +136,10 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'layers', args: '[ls|prune]', summary: 'list unpacked layers / remove those no container uses',
     flags: [{ name: 'format', short: 'f', value: 'table|json', help: 'output format' }, { name: 'quiet', short: 'q', help: 'digests only' }],
+  },
+  {
+    name: 'trace', args: 'show FILE', summary: 'tell (or draw) what a --trace run asked of the kernel',
+    flags: [{ name: 'svg', help: 'draw the timeline as SVG' }, { name: 'html', help: 'the timeline in an HTML page' }],
   },
   { name: 'version', args: '', summary: 'print the version', flags: [] },
 ];

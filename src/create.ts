@@ -37,6 +37,7 @@ import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
 import { idmapProblems } from './linux/idmap';
 import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './userns-stages';
 import { sessionKeyringName } from './linux/keyring';
+import { traceHandoff, traceStage } from './trace/record';
 
 /** The image code (layers, tar, crypto, zlib) loads only for specs that use it. */
 function imageModule(): typeof ImageModule {
@@ -168,6 +169,7 @@ export function createContainer(opts: CreateOptions): Created {
   const id = validateContainerId(opts.id);
   checkPreservedFds(opts.preserveFds);
   const bundle = resolve(opts.bundle ?? process.cwd());
+  traceStage('validate config');
   trace('loading config');
   const spec = opts.spec ?? loadBundleSpec(bundle);
   resolveBindSources(spec, bundle);
@@ -185,6 +187,7 @@ export function createContainer(opts: CreateOptions): Created {
   // now and runs while we claim the id and the init boots (startMoveGracePeriod).
   // It holds the cgroup mutex meanwhile: the cgroup made below waits for its end.
   if (!usernsWanted) startMoveGracePeriod();
+  traceStage('claim id');
   const dir = claimContainerDir(opts.root, id);
   // Held until create returns: start/kill/delete of this id wait for it (the
   // kernel drops the lock if we are killed, and `creator` then reads as dead).
@@ -244,7 +247,9 @@ export function createContainer(opts: CreateOptions): Created {
       saveRecord(dir, rec);
       trace('init spawned');
     };
+    traceStage('spawn init');
     if (!usernsWanted) recordInit(spawnInit(spec, opts));
+    traceStage('cgroup');
 
     const driver = cgroupDriver();
     const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup); // relative: joined per hierarchy by the driver
@@ -274,6 +279,7 @@ export function createContainer(opts: CreateOptions): Created {
     trace('cgroup ready');
 
     if (usernsWanted) startMoveGracePeriod(); // the stages take about as long as the grace period
+    if (usernsWanted) traceStage('user namespace');
     const userns = usernsWanted
       ? spawnInitInUserNamespace(spec, dir, rootfs, INIT_BUNDLE, opts.preserveFds, opts.consoleSocket)
       : undefined;
@@ -311,7 +317,9 @@ export function createContainer(opts: CreateOptions): Created {
       // with a user namespace, stage 1 made it (src/userns-stages.ts)
       newTimeNamespace: !userns && timeNs && !timeNs.path ? { offsets: timeOffsetsText(spec) } : undefined,
       sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(id),
+      trace: traceHandoff(),
     };
+    traceStage('drive init');
     driveInit(spawned.chan, plan, rec, spec);
     if (zeroPids) driver.apply(cgroup, { pids: { limit: 0 } });
     failpoint('create:ready');
@@ -322,6 +330,7 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec);
     return { rec, dir, spec };
   } catch (e) {
+    traceStage('undo');
     for (const step of undo.reverse()) {
       try {
         step();

@@ -2,6 +2,7 @@
 // the cgroup, the image mount and the state dir. `delete --force` of an unknown
 // id succeeds silently: podman's cleanup and containerd's double delete rely on it.
 import { existsSync } from 'node:fs';
+import { traceStage } from './trace/record';
 import * as libc from './linux/libc';
 import { cgroupDirs, cgroupDriver, pidsIn, resolveCgroupPath } from './linux/cgroups';
 import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './state';
@@ -17,6 +18,7 @@ import { cgroupProblem } from './trust';
 import { requireStatus } from './lifecycle';
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
+  traceStage('delete');
   const dir = containerDir(root, id);
   if (!existsSync(dir)) {
     if (force) return;

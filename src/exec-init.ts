@@ -17,7 +17,6 @@
 // `exec` sees EOF once execve succeeded, or an error after "ready" if the filter
 // or execve failed.
 import './undumpable'; // first: see there
-import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { expectPlan, SyncChannel, type ExecPlan } from './sync';
 import { NS_CLONE_FLAG } from './linux/namespaces';
@@ -28,13 +27,14 @@ import { setAffinity } from './linux/sched';
 import { StageRunner } from './stages';
 import { finalize } from './finalize';
 import { joinExecKeyring } from './linux/keyring';
+import { attachTrace, traceError } from './trace/record';
 
 const stages = new StageRunner();
 const stage = <T>(name: string, fn: () => T): T => stages.run(name, fn);
 
 function joinCgroup(plan: ExecPlan): void {
   // as the init does: this thread only (v1 tasks); the engine's other threads end at execve
-  for (const file of plan.cgroupJoin) writeFileSync(file, '0');
+  for (const file of plan.cgroupJoin) libc.writeFile(file, '0');
 }
 
 /** Open every namespace file first: once in the container's mount namespace,
@@ -92,6 +92,7 @@ function main(): void {
   const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(readFd, writeFd);
   const plan = expectPlan(chan, 'exec', 255);
+  attachTrace(plan.trace, 'exec helper');
   try {
     // execCPUAffinity.initial: the CPUs we run on before the move to the container's cgroup
     stage('initial CPU affinity', () => setAffinity(0, plan.process.execCPUAffinity?.initial, 'execCPUAffinity.initial'));
@@ -109,6 +110,7 @@ function main(): void {
     stage('attach console', () => console?.attach());
     becomeProcess(plan, chan, filter);
   } catch (e) {
+    traceError(e);
     chan.trySend({ type: 'error', msg: stages.describe(e) }); // EPIPE: exec has gone
     process.exit(255);
   }

@@ -25,6 +25,7 @@ import { parseCommand, UsageError } from './cli';
 import { logDebug, logError, logWarn } from './log';
 import { sessionKeyringName } from './linux/keyring';
 import { flagLists, valueFlagNames, type CommandContext } from './commands';
+import { traceHandoff, traceStage } from './trace/record';
 import type { Process, Spec } from './spec/types';
 import { setAffinity } from './linux/sched';
 import type { ContainerRecord } from './state';
@@ -209,7 +210,9 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       personality: spec?.linux?.personality,
       finalCpus: p.execCPUAffinity?.final || (p.execCPUAffinity?.initial ? containerCpus(rec) : undefined),
       sessionKeyring: rec.noNewKeyring ? undefined : sessionKeyringName(opts.id),
+      trace: traceHandoff(),
     };
+    traceStage('spawn exec helper');
     const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
       ? spawnExecInUserNamespace(rec.pid, spec as Spec, INIT_BUNDLE, EXEC_INIT_BUNDLE, opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)
       : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
@@ -221,6 +224,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       setAffinity(pid, p.execCPUAffinity?.initial, 'execCPUAffinity.initial');
       if (!userns) moveIntoCgroup(pid, joining.byParent); // while its engine boots
       if (rec.intelRdt) joinIntelRdt(rec.intelRdt, pid);
+      traceStage('drive exec helper');
       awaitExec(chan, plan);
     } catch (e) {
       try {

@@ -6,6 +6,7 @@
 // seccomp, as late as possible (the profile filters everything after it) → execve.
 import * as libc from './linux/libc';
 import type { StageRunner } from './stages';
+import { cause, traceStage } from './trace/record';
 import type { MemoryPolicy, Process } from './spec/types';
 import { becomeUser, checkCwdInsideRoot, holdsSysAdmin, prepareFds, setNoNewPrivileges } from './linux/process';
 import { releaseHeldCapability } from './linux/capabilities';
@@ -38,26 +39,28 @@ export function finalize(stages: StageRunner, f: Finale): never {
   const hold = f.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
   // Inherited across execve; set while we still hold CAP_SYS_NICE/CAP_SYS_ADMIN
   // (real-time policies, negative nice, the RT I/O class need them).
-  stages.run('scheduler', () => applyScheduler(p.scheduler));
-  stages.run('I/O priority', () => applyIoPriority(p.ioPriority));
-  stages.run('memory policy', () => applyMemoryPolicy(f.memoryPolicy));
-  stages.run('personality', () => applyPersonality(f.personality));
+  stages.run('scheduler', () => cause('/process/scheduler', () => applyScheduler(p.scheduler)));
+  stages.run('I/O priority', () => cause('/process/ioPriority', () => applyIoPriority(p.ioPriority)));
+  stages.run('memory policy', () => cause('/linux/memoryPolicy', () => applyMemoryPolicy(f.memoryPolicy)));
+  stages.run('personality', () => cause('/linux/personality', () => applyPersonality(f.personality)));
   stages.run('user and capabilities', () => {
     if (p.terminal) giveTerminalTo(p.user?.uid ?? 0);
-    becomeUser(p, hold, f.cwdPending);
+    cause('/process/user', () => becomeUser(p, hold, f.cwdPending));
     checkCwdInsideRoot(p.cwd);
   });
-  stages.run('no_new_privs', () => setNoNewPrivileges(p));
+  stages.run('no_new_privs', () => cause('/process/noNewPrivileges', () => setNoNewPrivileges(p)));
   stages.run('file descriptors', () => prepareFds(f.preserveFds));
   stages.run('signals', () => libc.resetSignals());
   f.beforeSeccomp?.();
   stages.run('seccomp', () => {
     // From here on every syscall is filtered by the user's profile: only what
     // afterSeccomp does, the release of the held capability and execve follow.
-    if (f.seccomp) loadSeccompFilter(f.seccomp);
+    const filter = f.seccomp;
+    if (filter) cause('/linux/seccomp', () => loadSeccompFilter(filter));
     f.afterSeccomp?.();
     if (hold) releaseHeldCapability(p.capabilities);
   });
   stages.current = 'execve';
-  return libc.execve(f.execPath, p.args as string[], p.env ?? []);
+  traceStage('execve');
+  return cause('/process/args', () => libc.execve(f.execPath, p.args as string[], p.env ?? []));
 }

@@ -7,7 +7,6 @@
 // Everything runs on the main thread with synchronous calls: namespaces and the
 // root directory are per-thread, and the engine's other threads stay behind.
 import './undumpable'; // first: see there
-import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { AT_FDCWD, O, SysError } from './linux/libc';
 import { expectPlan, SyncChannel, type InitPlan } from './sync';
@@ -31,6 +30,7 @@ import type { Spec, State } from './spec/types';
 import { StageRunner } from './stages';
 import { finalize } from './finalize';
 import { unshareTimeNamespace } from './linux/timens';
+import { attachTrace, cause, traceError } from './trace/record';
 
 interface InitContext {
   plan: InitPlan;
@@ -58,7 +58,7 @@ const stage = <T>(name: string, fn: () => T): T => stages.run(name, fn);
 function joinCgroup(ctx: InitContext): void {
   // "0" means the writer itself. Memory the engine allocated before this line stays
   // charged to the old cgroup: the container's memory limit pays only for what follows.
-  for (const file of ctx.plan.cgroupJoin) writeFileSync(file, '0');
+  for (const file of ctx.plan.cgroupJoin) libc.writeFile(file, '0');
 }
 
 function enterContainerNamespaces(ctx: InitContext): void {
@@ -71,13 +71,13 @@ function enterContainerNamespaces(ctx: InitContext): void {
 }
 
 function setHostnames(spec: Spec): void {
-  if (spec.hostname) libc.sethostname(spec.hostname);
-  if (spec.domainname) libc.setdomainname(spec.domainname);
+  if (spec.hostname) cause('/hostname', () => libc.sethostname(spec.hostname as string));
+  if (spec.domainname) cause('/domainname', () => libc.setdomainname(spec.domainname as string));
 }
 
 function doMounts(ctx: InitContext): void {
   const { plan, spec } = ctx;
-  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation, plan.idmapFds?.rootfs);
+  cause('/root/path', () => prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation, plan.idmapFds?.rootfs));
   const rootFd = libc.openat(AT_FDCWD, plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC);
   const mctx: MountContext = {
     rootfs: plan.rootfs,
@@ -92,14 +92,14 @@ function doMounts(ctx: InitContext): void {
   try {
     for (const [i, m] of (spec.mounts ?? []).entries()) {
       try {
-        mountOne(mctx, m, plan.idmapFds?.mounts[i], later.has(i));
+        cause(`/mounts/${i}`, () => mountOne(mctx, m, plan.idmapFds?.mounts[i], later.has(i)));
       } catch (e) {
         throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`);
       }
     }
-    createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace());
+    cause('/linux/devices', () => createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace()));
     createDevSymlinks(plan.rootfs);
-    if (spec.process?.cwd) mkdirInRoot(plan.rootfs, spec.process.cwd);
+    if (spec.process?.cwd) cause('/process/cwd', () => mkdirInRoot(plan.rootfs, spec.process?.cwd as string));
     finishReadonly(mctx); // the "ro" of mounts that got children above
   } finally {
     for (const p of mctx.pendingReadonly ?? []) libc.close(p.fd);
@@ -123,19 +123,18 @@ function runtimeHooks(ctx: InitContext): void {
 }
 
 function switchRoot(ctx: InitContext): void {
-  if (ctx.plan.noPivot) moveRoot(ctx.plan.rootfs);
-  else pivotRoot(ctx.plan.rootfs);
-  setRootPropagation(ctx.spec.linux?.rootfsPropagation);
+  cause('/root/path', () => (ctx.plan.noPivot ? moveRoot(ctx.plan.rootfs) : pivotRoot(ctx.plan.rootfs)));
+  cause('/linux/rootfsPropagation', () => setRootPropagation(ctx.spec.linux?.rootfsPropagation));
 }
 
 /** runc's order: read-only paths, then masks (a mask inside a read-only path
  * stays), then a check that /proc is still the procfs we mounted. */
 function finishRootfs(ctx: InitContext): void {
   const linux = ctx.spec.linux;
-  readonlyPaths(linux?.readonlyPaths, ctx.procMount);
-  maskPaths(linux?.maskedPaths, ctx.procMount);
+  cause('/linux/readonlyPaths', () => readonlyPaths(linux?.readonlyPaths, ctx.procMount));
+  cause('/linux/maskedPaths', () => maskPaths(linux?.maskedPaths, ctx.procMount));
   verifyProcMount(ctx.procMount);
-  if (ctx.spec.root?.readonly) remountRootReadonly();
+  if (ctx.spec.root?.readonly) cause('/root/readonly', () => remountRootReadonly());
 }
 
 /** Resolve the program now, so that a missing binary fails `create` (as runc does)
@@ -143,9 +142,9 @@ function finishRootfs(ctx: InitContext): void {
 function resolveProgram(ctx: InitContext): void {
   const p = ctx.spec.process;
   if (!p?.args?.[0]) throw new Error('process.args is empty');
-  ctx.cwdPending = !enterCwd(p.cwd);
+  ctx.cwdPending = !cause('/process/cwd', () => enterCwd(p.cwd));
   if (!ctx.cwdPending) checkCwdInsideRoot(p.cwd);
-  ctx.execPath = lookPath(p.args[0], p.env);
+  ctx.execPath = cause('/process/args/0', () => lookPath(p.args?.[0] as string, p.env));
 }
 
 /** Block until `toyrun start` opens the FIFO for writing. */
@@ -187,6 +186,7 @@ function main(): void {
   const [syncWriteFd, syncReadFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(syncReadFd, syncWriteFd);
   const plan = expectPlan(chan, 'plan', 1);
+  attachTrace(plan.trace, 'init');
   const ctx: InitContext = {
     plan,
     spec: plan.spec,
@@ -198,7 +198,7 @@ function main(): void {
     stage('namespaces', () => enterContainerNamespaces(ctx));
     // before any child of ours (hooks) could enter it; we enter it ourselves at execve
     stage('time namespace', () => {
-      if (plan.newTimeNamespace) unshareTimeNamespace(plan.newTimeNamespace.offsets);
+      if (plan.newTimeNamespace) cause('/linux/timeOffsets', () => unshareTimeNamespace(plan.newTimeNamespace?.offsets));
     });
     // not the session keyring of whoever ran toyrun (its keys would be the container's)
     stage('session keyring', () => {
@@ -220,15 +220,16 @@ function main(): void {
     // Writes into procfs go through a private procfs instance, never the path /proc
     // (CVE-2019-19921, CVE-2025-52881). sysctls first: readonlyPaths covers /proc/sys.
     const procFd = (): number => procfsForWrites(ctx.procMount);
-    stage('sysctl', () => applySysctls(ctx.spec, procFd));
+    stage('sysctl', () => cause('/linux/sysctl', () => applySysctls(ctx.spec, procFd)));
     stage('masked and read-only paths', () => finishRootfs(ctx));
-    stage('oom_score_adj', () => setOomScoreAdj(ctx.spec.process?.oomScoreAdj, procFd));
+    stage('oom_score_adj', () => cause('/process/oomScoreAdj', () => setOomScoreAdj(ctx.spec.process?.oomScoreAdj, procFd)));
     stage('attach console', () => ctx.console?.attach());
-    stage('rlimits', () => applyRlimits(ctx.spec.process?.rlimits));
+    stage('rlimits', () => cause('/process/rlimits', () => applyRlimits(ctx.spec.process?.rlimits)));
     stage('resolve program', () => resolveProgram(ctx));
   } catch (e) {
     // create may have closed the pipe already (a failed prestart hook): then
     // it has its own error to print, and ours is not wanted (EPIPE is no error)
+    traceError(e);
     chan.trySend({ type: 'error', msg: stages.describe(e) });
     process.exit(1);
   }
@@ -240,6 +241,7 @@ function main(): void {
     becomeProcess(ctx);
   } catch (e) {
     // `start` is waiting on start.fifo for the outcome; the container's stderr gets it too.
+    traceError(e);
     reportStartFailure(ctx.startReporter, stages.describe(e));
     writeFd(2, `toyrun init: ${stages.describe(e)}\n`);
     process.exit(e instanceof SysError && e.syscall === 'execve' ? 127 : 1);

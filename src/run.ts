@@ -1,6 +1,7 @@
 // `toyrun run`: create + start, then (unless --detach) wait for the container,
 // forward signals to it, delete it (unless --keep), and exit with its status (128+N for signal N).
 import { createContainer, loadBundleSpec, type CreateOptions } from './create';
+import { traceStage } from './trace/record';
 import { resolve } from 'node:path';
 import { UsageError } from './cli';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
@@ -35,6 +36,7 @@ export function runContainer(opts: CreateOptions, detach: boolean, keep = false)
   }
   if (detach) return Promise.resolve(0);
   // forwarding starts before the relay, which yields to the event loop for it
+  traceStage('wait for exit');
   const exited = waitForwardingSignals(created.rec.pid, { terminal: master !== undefined });
   const relayed = master !== undefined ? relayTerminal(master) : Promise.resolve();
   return Promise.all([exited, relayed]).then(([st]) => {

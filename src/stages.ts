@@ -2,7 +2,9 @@
 // a defence added to one is in both (non-dumpable comes first, src/undumpable.ts;
 // the way out is one shared finalize, src/finalize.ts). A stage has a unique
 // name, is timed (create shows the times with --debug), and names itself in the
-// error a failure reports, so the user reads "mounts: mount /proc: EPERM".
+// error a failure reports, so the user reads "mounts: mount /proc: EPERM"; and
+// it names the steps of a --trace (src/trace/record.ts).
+import { traceStage } from './trace/record';
 export class StageRunner {
   /** The stage running now, named in errors. */
   current = 'engine start-up';
@@ -15,6 +17,7 @@ export class StageRunner {
     if (this.seen.has(name)) throw new Error(`stage ${JSON.stringify(name)} is run twice`);
     this.seen.add(name);
     this.current = name;
+    traceStage(name);
     const t0 = performance.now();
     const out = fn();
     this.times.push([name, performance.now() - t0]);

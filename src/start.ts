@@ -10,6 +10,7 @@ import { ContainerError, containerDir, isInitAlive, loadRecord, lockContainer, s
 import { loadContainer } from './container';
 import { runHooks } from './hooks';
 import { waitGone } from './state';
+import { traceStage } from './trace/record';
 import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './startsync';
 import { loadSpec } from './state';
 import { sleepMs } from './linux/cgroups';
@@ -52,6 +53,7 @@ function stopContainer(rec: ContainerRecord): void {
 }
 
 export function startContainer(root: string, id: string): void {
+  traceStage('start');
   const unlock = lockContainer(root, id);
   try {
     const { rec, status } = loadContainer(root, id);

@@ -18,6 +18,7 @@ import * as libc from './linux/libc';
 import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
 import { NSENTER } from './linux/userns';
 import { sealedArgv, sealRuntime } from './linux/seal';
+import type { TraceHandoff } from './trace/record';
 import type { MemoryPolicy, NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
 
 /** Inherited fds of idmapped trees: the rootfs's, and by index in spec.mounts. */
@@ -54,6 +55,8 @@ export interface InitPlan {
   newTimeNamespace?: { offsets?: string };
   /** The session keyring to join ("_ses.<id>"); absent with --no-new-keyring. */
   sessionKeyring?: string;
+  /** --trace: the inherited fd to append steps to (src/trace/record.ts). */
+  trace?: TraceHandoff;
 }
 
 /** `toyrun exec` → exec-init: the process to become and what to join. */
@@ -78,6 +81,7 @@ export interface ExecPlan {
   finalCpus?: string;
   /** The container's session keyring, joined by name; absent if it was created with --no-new-keyring. */
   sessionKeyring?: string;
+  trace?: TraceHandoff;
 }
 
 export type InitMessage =
@@ -210,7 +214,7 @@ export function spawnSynced(bundle: string, preserveFds: number, namespaces: Chi
     // setns(CLONE_NEWTIME) needs a single-threaded caller (timens_install: EUSERS), which
     // an engine never is: nsenter joins the time namespace, then execs the engine in it
     const [path, args] = timeNamespace ? [NSENTER, [NSENTER, `--time=${timeNamespace}`, '--', ...argv]] : [argv[0] as string, argv];
-    const prepared = libc.prepareSpawn(path, args, [], slots.pairs(), '/');
+    const prepared = libc.prepareSpawn(path, args, [], slots.pairs(), '/', true);
     return { pid: spawnIntoNamespaces(prepared, namespaces), chan: new SyncChannel(parentRead, parentWrite) };
   } finally {
     sealed.close();

@@ -51,6 +51,7 @@ import * as libc from './linux/libc';
 import { AT_FDCWD, O } from './linux/libc';
 import { ChildError, FdSlots, ProtocolError, SyncChannel, type IdmapFds } from './sync';
 import { trace } from './log';
+import { attachTrace, traceError, traceHandoff, traceStage, type TraceHandoff } from './trace/record';
 import { START_FIFO } from './startsync';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
 import { isBind } from './linux/mounts';
@@ -91,6 +92,8 @@ export interface Stage1Config {
   argv: string[];
   /** fds 3..lastFd go to stage 2 at the same numbers. */
   lastFd: number;
+  /** --trace: the inherited trace fd (src/trace/record.ts). */
+  trace?: TraceHandoff;
   /** Where stage 1 writes its report (also stage 2's sync write end). */
   syncW: number;
   syncR: number;
@@ -160,6 +163,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
       lastFd,
       syncW: slots.syncW,
       syncR: slots.syncR,
+      trace: traceHandoff(),
     };
     const fds = slots.pairs();
     libc.prctl(libc.PR.SET_CHILD_SUBREAPER, 1);
@@ -167,7 +171,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     stage1 = libc.posixSpawn(
       NSENTER,
       [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
-      [], fds, '/',
+      [], fds, '/', true,
     );
   } finally {
     libc.close(childWrite);
@@ -206,6 +210,8 @@ export function runUserNamespaceStage1(configJson: string): void {
   // Not ptrace-able by processes already in this user namespace (a joined one may have some).
   libc.prctl(libc.PR.SET_DUMPABLE, 0);
   const c = JSON.parse(configJson) as Stage1Config;
+  attachTrace(c.trace, 'userns stage 1');
+  traceStage('user namespace stage 1');
   const chan = new SyncChannel(c.syncR, c.syncW);
   try {
     const uidMap = readFileSync('/proc/self/uid_map', 'utf8');
@@ -214,7 +220,7 @@ export function runUserNamespaceStage1(configJson: string): void {
     // (and whatever nsenter left open) stop here.
     libc.closeRangeCloexec(c.lastFd + 1);
     const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
-    const prepared = libc.prepareSpawn(c.argv[0] as string, c.argv, [], fds, '/');
+    const prepared = libc.prepareSpawn(c.argv[0] as string, c.argv, [], fds, '/', true);
     // joined first, then the new ones; no way back (we exit next), and the first
     // child becomes PID 1 of a new PID namespace
     const namespaces: ChildNamespace[] = [...c.join, ...c.unshare.map((type) => ({ type }))];
@@ -235,6 +241,7 @@ export function runUserNamespaceStage1(configJson: string): void {
     }
     chan.send({ type: 'stage2', pid, uidMap, gidMap });
   } catch (e) {
+    traceError(e);
     chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
     process.exit(1);
   }

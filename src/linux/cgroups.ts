@@ -6,10 +6,11 @@
 // Drivers share the CgroupDriver interface; the record kept in state.json lists
 // the directories so that later commands need not recompute anything.
 import { hugetlbFiles, pidsMax } from './resources13';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Resources } from '../spec/types';
 import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
+import { cause } from '../trace/record';
 import * as libc from './libc';
 import { parseMountInfo } from './mountinfo';
 
@@ -134,7 +135,7 @@ function expandSlice(slice: string): string {
 
 export function writeCgroupFile(dir: string, file: string, value: string): void {
   try {
-    writeFileSync(join(dir, file), value);
+    libc.writeFile(join(dir, file), value);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new CgroupError(`write ${join(dir, file)} (${JSON.stringify(value)}): ${err.code ?? err.message}`, { cause: e });
@@ -151,7 +152,7 @@ function mkdirLevels(base: string, rel: string, eachLevel: (dir: string) => void
     dir = join(dir, part);
     if (!existsSync(dir)) {
       try {
-        mkdirSync(dir);
+        libc.mkdir(dir);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
@@ -167,7 +168,8 @@ function mkdirLevels(base: string, rel: string, eachLevel: (dir: string) => void
 function inheritCpuset(dir: string): void {
   for (const f of ['cpuset.cpus', 'cpuset.mems']) {
     try {
-      if (readCgroupFile(dir, f) === '') writeFileSync(join(dir, f), readCgroupFile(dirname(dir), f));
+      // the parent's value, not a config field's: the cgroup's own existence is the cause
+      if (readCgroupFile(dir, f) === '') cause('/linux/cgroupsPath', () => libc.writeFile(join(dir, f), readCgroupFile(dirname(dir), f)));
     } catch {
       // not a cpuset hierarchy level we can fix: the join will report it
     }
@@ -505,7 +507,7 @@ export function removeCgroupDir(dir: string): void {
   }
   for (let i = 0; i < 200; i++) {
     try {
-      rmdirSync(dir);
+      libc.rmdir(dir);
       return;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

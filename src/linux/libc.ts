@@ -3,6 +3,8 @@
 // the path it was about and the errno name.
 import { getKoffi, type KoffiModule } from './koffi';
 import { constants as osConstants } from 'node:os';
+import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { tracer, traceCall, traceFileWrite } from '../trace/record';
 
 const ERRNO_NAMES: Record<number, string> = {};
 for (const [name, num] of Object.entries(osConstants.errno)) {
@@ -112,18 +114,77 @@ const PROTOS = {
   inotify_init1: 'int inotify_init1(int flags)',
   inotify_add_watch: 'int inotify_add_watch(int fd, const char *path, uint32_t mask)',
   getresgid: 'int getresgid(_Out_ uint32_t *r, _Out_ uint32_t *e, _Out_ uint32_t *s)',
+  clock_gettime: 'int clock_gettime(int clock, void *ts)',
 };
 
 // koffi's own function type (its arguments are checked at call time, by koffi)
 type LibcFunction = ReturnType<ReturnType<KoffiModule['load']>['func']>;
 let libc: ReturnType<KoffiModule['load']> | undefined;
-const f = new Proxy({} as Record<keyof typeof PROTOS, LibcFunction>, {
-  get(cache, name: keyof typeof PROTOS) {
-    libc ??= getKoffi().load('libc.so.6');
-    cache[name] ??= libc.func(PROTOS[name]) as LibcFunction;
-    return cache[name];
+const raw = {} as Record<keyof typeof PROTOS, LibcFunction>;
+function bindProto(name: keyof typeof PROTOS): LibcFunction {
+  libc ??= getKoffi().load('libc.so.6');
+  raw[name] ??= libc.func(PROTOS[name]) as LibcFunction;
+  return raw[name];
+}
+// Every call below goes through this proxy. With `toyrun --trace` on, it hands out
+// a wrapper that records the call (src/trace/record.ts); off, the bound function
+// itself: one boolean test per call, nothing formatted.
+const f = new Proxy(raw, {
+  get(_cache, name: keyof typeof PROTOS) {
+    const fn = raw[name] ?? bindProto(name);
+    return tracer.on ? traced(name, fn) : fn;
   },
 });
+/** Not steps of their own: libc helpers that make no syscall, and the clock the tracer reads. */
+const UNTRACED = new Set<string>(['strerror', 'getpid', 'clock_gettime', 'cfmakeraw', 'posix_spawn_file_actions_init',
+  'posix_spawn_file_actions_destroy', 'posix_spawn_file_actions_adddup2', 'posix_spawn_file_actions_addchdir_np']);
+function traced(name: string, fn: LibcFunction): LibcFunction {
+  if (UNTRACED.has(name)) return fn;
+  const call = (...args: unknown[]): unknown => {
+    const t0 = monotonicMs();
+    // execve returns only on failure: the step is written before the process image goes
+    if (name === 'execve') traceCall(name, args, undefined, 0, t0, t0);
+    const ret = (fn as (...a: unknown[]) => unknown)(...args);
+    const k = getKoffi();
+    const errno = k.errno();
+    traceCall(name, args, ret, errno, t0, monotonicMs());
+    k.errno(errno); // the caller reads it next (check())
+    return ret;
+  };
+  const async = (fn as { async?: (...a: unknown[]) => unknown }).async;
+  return Object.assign(call, { async: async?.bind(fn) }) as unknown as LibcFunction;
+}
+const timespec = Buffer.alloc(16);
+/** CLOCK_MONOTONIC in ms: one clock for every process of a traced command. */
+export function monotonicMs(): number {
+  (raw.clock_gettime ?? bindProto('clock_gettime'))(1 /* CLOCK_MONOTONIC */, timespec);
+  return Number(timespec.readBigInt64LE(0)) * 1e3 + Number(timespec.readBigInt64LE(8)) / 1e6;
+}
+/** writeFileSync, as a traced step: the cgroup and procfs files the runtime writes are
+ * kernel interfaces too (`write /sys/fs/cgroup/memory/…/memory.limit_in_bytes = 33554432`). */
+export function writeFile(path: string, data: string): void {
+  if (!tracer.on) return writeFileSync(path, data);
+  fsStep('write', path, data, () => writeFileSync(path, data));
+}
+/** mkdirSync and rmdirSync, traced: how a cgroup is made and removed. */
+export function mkdir(path: string): void {
+  if (!tracer.on) return mkdirSync(path);
+  fsStep('mkdir', path, undefined, () => mkdirSync(path));
+}
+export function rmdir(path: string): void {
+  if (!tracer.on) return rmdirSync(path);
+  fsStep('rmdir', path, undefined, () => rmdirSync(path));
+}
+function fsStep(call: string, path: string, data: string | undefined, fn: () => void): void {
+  const t0 = monotonicMs();
+  try {
+    fn();
+    traceFileWrite(call, path, data, undefined, t0, monotonicMs());
+  } catch (e) {
+    traceFileWrite(call, path, data, (e as NodeJS.ErrnoException).code ?? 'error', t0, monotonicMs());
+    throw e;
+  }
+}
 
 // ---- constants (x86-64) ---------------------------------------------------
 export const CLONE = {
@@ -518,10 +579,14 @@ export function wait4(pid: number, options = 0): { pid: number; status: number; 
   const r = check(f.wait4(pid, st, options, rusage), 'wait4', String(pid));
   return { pid: r, status: st[0] ?? 0, maxRssKiB: Number(rusage.readBigInt64LE(32)) };
 }
-export function prepareSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string): PreparedSpawn {
+/** `runtimeChild`: the child is one of toyrun's own engine processes (init, exec helper, user-namespace stages). */
+export function prepareSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string, runtimeChild = false): PreparedSpawn {
   const actions = Buffer.alloc(512); // posix_spawn_file_actions_t is 80 bytes on glibc x86-64
   check(f.posix_spawn_file_actions_init(actions), 'posix_spawn_file_actions_init');
-  for (const [from, to] of fds) check(f.posix_spawn_file_actions_adddup2(actions, from, to), 'posix_spawn_file_actions_adddup2');
+  // A traced command's engine children (init, exec helper, user-namespace stages) append
+  // to the same trace file: its fd goes to them at its own number (see traceHandoff)
+  const inherit = tracer.on && tracer.fd >= 0 && runtimeChild ? [[tracer.fd, tracer.fd] as [number, number]] : [];
+  for (const [from, to] of [...fds, ...inherit]) check(f.posix_spawn_file_actions_adddup2(actions, from, to), 'posix_spawn_file_actions_adddup2');
   check(f.posix_spawn_file_actions_addchdir_np(actions, cwd), 'posix_spawn_file_actions_addchdir_np', cwd);
   void f.posix_spawn; // bind the prototype now, not inside the critical window
   return { path, argv: [...argv, null], envp: [...envp, null], actions, pid: [0] };
@@ -532,8 +597,8 @@ export function spawnPrepared(p: PreparedSpawn): number {
   if (err !== 0) throw new SysError('posix_spawn', p.path, err); // returns the error, not -1/errno
   return p.pid[0] as number;
 }
-export function posixSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string): number {
-  return spawnPrepared(prepareSpawn(path, argv, envp, fds, cwd));
+export function posixSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string, runtimeChild = false): number {
+  return spawnPrepared(prepareSpawn(path, argv, envp, fds, cwd, runtimeChild));
 }
 export function grantpt(fd: number): void {
   check(f.grantpt(fd), 'grantpt');
@@ -564,7 +629,7 @@ const fsock = new Proxy({} as Record<keyof typeof SOCK_PROTOS, LibcFunction>, {
   get(cache, name: keyof typeof SOCK_PROTOS) {
     libc ??= getKoffi().load('libc.so.6');
     cache[name] ??= libc.func(SOCK_PROTOS[name]) as LibcFunction;
-    return cache[name];
+    return tracer.on ? traced(name, cache[name]) : cache[name];
   },
 });
 export const SOL_SOCKET = 1, SCM_RIGHTS = 1;

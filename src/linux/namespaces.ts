@@ -6,6 +6,7 @@ import { fstatSync, statSync } from 'node:fs';
 import * as libc from './libc';
 import { CLONE, O, AT_FDCWD } from './libc';
 import type { Namespace, NamespaceType } from '../spec/types';
+import { cause } from '../trace/record';
 
 export const NS_CLONE_FLAG: Record<NamespaceType, number> = {
   pid: CLONE.NEWPID,
@@ -62,9 +63,11 @@ function isCurrentNamespace(type: NamespaceType, fd: number): boolean {
 /** Join the namespaces that have a path, create the others, except those in skip. */
 export function enterNamespaces(nss: Namespace[] | undefined, skip: NamespaceType[]): void {
   const list = (nss ?? []).filter((n) => !skip.includes(n.type));
-  for (const n of list) if (n.path) joinNamespace(n.type, n.path);
-  const flags = list.filter((n) => !n.path).reduce((acc, n) => acc | NS_CLONE_FLAG[n.type], 0);
-  if (flags !== 0) libc.unshare(flags);
+  const at = (ns: Namespace[]): string => ns.map((n) => `/linux/namespaces/${(nss ?? []).indexOf(n)}`).join(' ');
+  for (const n of list) if (n.path) cause(at([n]), () => joinNamespace(n.type, n.path as string));
+  const fresh = list.filter((n) => !n.path);
+  const flags = fresh.reduce((acc, n) => acc | NS_CLONE_FLAG[n.type], 0);
+  if (flags !== 0) cause(at(fresh), () => libc.unshare(flags));
 }
 
 /** An fd on the caller's own namespace of a type, to switch back later. */

@@ -8,6 +8,7 @@
 // starts later processes inside it with util-linux `nsenter` (src/userns-stages.ts).
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { cause } from '../trace/record';
 import * as libc from './libc';
 import { AT_FDCWD, O, SysError } from './libc';
 import { findNamespace } from './namespaces';
@@ -139,8 +140,8 @@ function writeProcFile(path: string, data: string): void {
 /** setgroups first (the kernel refuses "deny" once gid_map is written), then the maps. */
 export function writeIdMaps(pid: number, uidMap: IdMapping[], gidMap: IdMapping[]): void {
   if (!writerHasCapSetgid()) writeProcFile(`/proc/${pid}/setgroups`, 'deny');
-  writeProcFile(`/proc/${pid}/uid_map`, formatIdMap(uidMap));
-  writeProcFile(`/proc/${pid}/gid_map`, formatIdMap(gidMap));
+  cause('/linux/uidMappings', () => writeProcFile(`/proc/${pid}/uid_map`, formatIdMap(uidMap)));
+  cause('/linux/gidMappings', () => writeProcFile(`/proc/${pid}/gid_map`, formatIdMap(gidMap)));
 }
 
 /** Read one line (up to "\n") from a blocking fd; what was read if EOF came first. */
