@@ -75,7 +75,7 @@ export class Toyrun {
 
   ok(args: string[], opts: SpawnSyncOptions = {}): Result {
     const r = this.run(args, opts);
-    if (r.status !== 0) throw new Error(`toyrun ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`toyrun ${args.join(' ')} ${r.signal ? `killed by ${r.signal}` : `exited ${r.status}`}: ${r.stderr}`);
     return r;
   }
 
