@@ -2,7 +2,7 @@
 // exec.fifo, then spawn the init into the container's PID namespace and walk it
 // through its stages over the sync pipe. On any failure everything created so
 // far is undone: no state dir, cgroup, process or mount is left behind.
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
 import { validateContainerId, validateSpec, ValidationError } from './spec/validate';
@@ -25,7 +25,7 @@ import { bundlePath } from './paths';
 import { runHooks } from './hooks';
 import { START_FIFO } from './startsync';
 import type * as ImageModule from './image';
-import type { Spec } from './spec/types';
+import type { Resources, Spec } from './spec/types';
 import { logDebug, logWarn, trace } from './log';
 import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
 import { idmapProblems } from './linux/idmap';
@@ -233,12 +233,13 @@ export function createContainer(opts: CreateOptions): Created {
     saveRecord(dir, rec);
     const cgroup: CgroupRecord = driver.create(cgPath);
     // undo runs backwards: the init (which may have joined) dies before the rmdir
-    undo.push(() => driver.destroy(cgroup), () => killInit());
+    undo.push(() => removeMadeDirs(cgroup), () => driver.destroy(cgroup), () => killInit());
     rec.cgroup = cgroup;
     saveRecord(dir, rec);
     const joining = joinFiles(cgroup);
     if (spawned) moveIntoCgroup(spawned.pid, joining.byParent); // while its engine boots
-    driver.apply(cgroup, spec.linux?.resources);
+    const { now: resources, onceReady } = splitPidsLimit(spec.linux?.resources);
+    driver.apply(cgroup, resources);
     failpoint('create:cgroup');
     trace('cgroup ready');
 
@@ -269,6 +270,8 @@ export function createContainer(opts: CreateOptions): Created {
       consoleSocketFd: userns?.consoleSocketFd,
     };
     driveInit(spawned.chan, plan, rec, spec);
+    // The init is past its set-up: the engine starts no more threads before execve.
+    if (onceReady) driver.apply(cgroup, onceReady);
     failpoint('create:ready');
 
     trace('init ready');
@@ -287,6 +290,32 @@ export function createContainer(opts: CreateOptions): Created {
     throw e;
   } finally {
     unlock();
+  }
+}
+
+/** The pids limit waits until the init is ready. The init joins with all of its
+ * engine's threads (cgroup2 moves the whole process: 5 threads here; v1 the main
+ * thread, which later starts others), and the kernel refuses every new task once
+ * pids.current reaches pids.max — the engine's next thread, i.e. an abort in the
+ * init (`--pids-limit 4` killed it). Moving a process in is never refused, and a
+ * limit below pids.current is allowed: only later forks fail. So the limit goes in
+ * once the init has reported ready (blocked on exec.fifo, then execve, which
+ * leaves one thread), before `create` returns and anything of the container runs. */
+export function splitPidsLimit(res: Resources | undefined): { now: Resources | undefined; onceReady?: Resources } {
+  if (!res?.pids) return { now: res };
+  const { pids, ...now } = res;
+  return { now, onceReady: { pids } };
+}
+
+/** Directories above the leaf that a failed create made (v2), deepest first;
+ * one that another container uses meanwhile stays (rmdir fails). */
+function removeMadeDirs(cg: CgroupRecord): void {
+  for (const d of [...(cg.made ?? [])].reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty: shared with another container
+    }
   }
 }
 

@@ -18,6 +18,8 @@ export interface CgroupRecord {
   paths: Record<string, string>;
   /** The cgroup path as the container sees it relative to each hierarchy root. */
   path?: string;
+  /** Directories above the leaf that this create made (v2): a failed create removes them. */
+  made?: string[];
 }
 
 export interface Hierarchy {
@@ -29,7 +31,12 @@ export interface Hierarchy {
   version: 1 | 2;
 }
 
-export class CgroupError extends Error {}
+export class CgroupError extends Error {
+  /** The errno name of the failed write (ENOTSUP, EBUSY, ...), when there was one. */
+  get code(): string | undefined {
+    return (this.cause as NodeJS.ErrnoException | undefined)?.code;
+  }
+}
 
 // ---- layout discovery ---------------------------------------------------
 
@@ -121,6 +128,16 @@ export function joinOwnCgroup(path: string, key: string, own: Record<string, str
   return path.startsWith('/') ? path : join(own[key] ?? '/', path);
 }
 
+/** Where a cgroupsPath lands on a unified (v2-only) host, as runc's fs2 does: an
+ * absolute path below the root; a relative one below the *parent* of the runtime's
+ * own cgroup. The own cgroup holds processes (the runtime, its caller's service),
+ * and a cgroup with processes can neither enable domain controllers for a child
+ * ("no internal processes", EBUSY) nor take threaded ones without turning into a
+ * "domain threaded" root that refuses domain children (ENOTSUP). */
+export function v2CgroupPath(path: string, own: Record<string, string> = ownCgroups()): string {
+  return path.startsWith('/') ? path : join(dirname(own.unified ?? '/'), path);
+}
+
 export function ownCgroups(): Record<string, string> {
   try {
     return parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
@@ -144,7 +161,7 @@ export function writeCgroupFile(dir: string, file: string, value: string): void 
     writeFileSync(join(dir, file), value);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new CgroupError(`write ${join(dir, file)} (${JSON.stringify(value)}): ${err.code ?? err.message}`);
+    throw new CgroupError(`write ${join(dir, file)} (${JSON.stringify(value)}): ${err.code ?? err.message}`, { cause: err });
   }
 }
 
@@ -465,6 +482,8 @@ function relToMount(h: Hierarchy, path: string): string {
 /** The directories CgroupV1.create(path) makes, computed without touching anything. */
 export function cgroupDirs(path: string, hierarchies: Hierarchy[] = hostHierarchies(), own = ownCgroups()): Record<string, string> {
   const paths: Record<string, string> = {};
+  const unified = hierarchies.find((h) => h.version === 2);
+  if (hostCgroupVersion(hierarchies) === 2 && unified) return { unified: join(unified.mountpoint, relToMount(unified, v2CgroupPath(path, own))) };
   for (const h of hierarchies) {
     const dir = join(h.mountpoint, relToMount(h, joinOwnCgroup(path, h.controllers[0] as string, own)));
     for (const c of h.controllers) paths[c] = dir;
