@@ -15,6 +15,7 @@ import {
   type CgroupRecord,
 } from './linux/cgroups';
 import { failpoint } from './failpoint';
+import { pidsProperties, scopeFor, setUnitProperties, startScope, stopUnit } from './linux/systemd';
 import { findNamespace } from './linux/namespaces';
 import { checkSysctls } from './linux/sysctl';
 import { unavailableCapabilities, unsupportedCapabilities } from './linux/capabilities';
@@ -227,18 +228,31 @@ export function createContainer(opts: CreateOptions): Created {
 
     const driver = cgroupDriver();
     const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup); // relative: joined per hierarchy by the driver
+    const scope = opts.systemdCgroup ? scopeFor(spec.linux?.cgroupsPath, id) : undefined;
     // Record the directories before making them: a create killed between the
     // mkdir and the save would otherwise leave a cgroup nobody knows about.
-    rec.cgroup = { version: driver.version, paths: cgroupDirs(cgPath), path: cgPath };
+    rec.cgroup = { version: driver.version, paths: cgroupDirs(cgPath), path: cgPath, ...(scope ? { systemdUnit: scope.unit } : {}) };
     saveRecord(dir, rec);
+    const { now: resources, onceReady } = splitPidsLimit(spec.linux?.resources);
+    if (scope) {
+      // systemd makes the scope's cgroup and moves the init into it (a scope must
+      // start with a process: ours is spawned already, unless a user namespace waits)
+      if (!spawned) throw new ContainerError('--systemd-cgroup with a user namespace is not supported by toyrun yet: run without --systemd-cgroup');
+      const unit = scope.unit;
+      undo.push(() => {
+        killInit();
+        stopUnit(unit); // systemd removes the scope's cgroup
+      });
+      startScope(scope, spawned.pid, id, resources, driver.version);
+    }
     const cgroup: CgroupRecord = driver.create(cgPath);
+    if (scope) cgroup.systemdUnit = scope.unit;
     // undo runs backwards: the init (which may have joined) dies before the rmdir
-    undo.push(() => removeMadeDirs(cgroup), () => driver.destroy(cgroup), () => killInit());
+    undo.push(() => removeMadeDirs(cgroup), () => (scope ? undefined : driver.destroy(cgroup)), () => killInit());
     rec.cgroup = cgroup;
     saveRecord(dir, rec);
     const joining = joinFiles(cgroup);
     if (spawned) moveIntoCgroup(spawned.pid, joining.byParent); // while its engine boots
-    const { now: resources, onceReady } = splitPidsLimit(spec.linux?.resources);
     driver.apply(cgroup, resources);
     failpoint('create:cgroup');
     trace('cgroup ready');
@@ -271,7 +285,10 @@ export function createContainer(opts: CreateOptions): Created {
     };
     driveInit(spawned.chan, plan, rec, spec);
     // The init is past its set-up: the engine starts no more threads before execve.
-    if (onceReady) driver.apply(cgroup, onceReady);
+    if (onceReady) {
+      driver.apply(cgroup, onceReady);
+      if (scope) setUnitProperties(scope.unit, pidsProperties(onceReady)); // else daemon-reload would reset pids.max
+    }
     failpoint('create:ready');
 
     trace('init ready');

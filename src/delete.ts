@@ -12,6 +12,7 @@ import { waitGone } from './create';
 import { findNamespace } from './linux/namespaces';
 import { failpoint } from './failpoint';
 import { logWarn } from './log';
+import { stopUnit } from './linux/systemd';
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
   const dir = containerDir(root, id);
@@ -72,6 +73,14 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     if (initAlive) waitGone(rec.pid);
     failpoint('delete:killed');
     if (spec && rec.pid > 0) runHooksWarnOnly(spec.hooks, 'poststop', toOciState(rec, 'stopped'));
+    if (rec.cgroup.systemdUnit) {
+      try {
+        stopUnit(rec.cgroup.systemdUnit); // systemd removes the scope and its cgroup
+      } catch (e) {
+        if (!force) throw e;
+        logWarn(`container ${id}: ${(e as Error).message}`);
+      }
+    }
     driver.destroy(rec.cgroup);
     failpoint('delete:cgroup-removed');
     if (rec.imageMount) (require('./image') as typeof ImageModule).unmountImage(rec.imageMount, false); // loaded only when used

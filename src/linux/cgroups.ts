@@ -20,6 +20,8 @@ export interface CgroupRecord {
   path?: string;
   /** Directories above the leaf that this create made (v2): a failed create removes them. */
   made?: string[];
+  /** --systemd-cgroup: the transient scope unit systemd made for the container (stopped on delete). */
+  systemdUnit?: string;
 }
 
 export interface Hierarchy {
@@ -107,6 +109,7 @@ export function hostCgroupVersion(hs = hostHierarchies()): 1 | 2 {
  */
 export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, systemd: boolean, ownPath?: string): string {
   let p = cgroupsPath ?? '';
+  if (p === '' && systemd) p = `system.slice:toyrun:${id}`; // runc: system.slice:runc:<id>
   if (p === '') return `/toyrun/${id}`;
   const parts = p.split(':');
   if (systemd || (parts.length === 3 && !p.startsWith('/'))) {
