@@ -12,11 +12,10 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resources } from '../spec/types';
 import {
-  CgroupError, ownCgroups, v2CgroupPath, readCgroupFile, removeCgroupDir, sleepMs, writeCgroupFile, type CgroupDriver, type CgroupRecord,
+  CgroupError, deviceWeight, ownCgroups, v2CgroupPath, readCgroupFile, removeCgroupDir, sleepMs, writeCgroupFile, type CgroupDriver, type CgroupRecord,
 } from './cgroups';
 import { applyDeviceProgram } from './bpf-devices';
 import * as libc from './libc';
-import { logWarn } from '../log';
 
 /** cpu.shares (2..262144) → cpu.weight (1..10000), linear as in runc/crun. */
 export function sharesToWeight(shares: number): number {
@@ -336,17 +335,11 @@ function applyIo(d: string, b: Resources['blockIO'], need: Need, unsupported: Un
   }
   for (const [i, w] of (b.weightDevice ?? []).entries()) {
     if (w.weight === undefined) continue;
-    try {
-      if (bfq) writeCgroupFile(d, 'io.bfq.weight', `${w.major}:${w.minor} ${w.weight}`);
-      else writeCgroupFile(d, 'io.weight', `${w.major}:${w.minor} ${blkioToIoWeight(w.weight)}`);
-    } catch (e) {
-      // A per-device weight needs BFQ or iocost on that very device; the kernel
-      // refuses others with EOPNOTSUPP (blkg_conf_prep). runc writes such weights
-      // only to BFQ and ignores them otherwise: warn and go on.
-      const code = e instanceof CgroupError ? e.code : undefined;
-      if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOENT') throw e;
-      logWarn(`linux.resources.blockIO.weightDevice[${i}]: device ${w.major}:${w.minor} takes no I/O weight (neither BFQ nor iocost on it), ignored: ${(e as Error).message}`);
-    }
+    const weight = w.weight;
+    deviceWeight(i, w, () => {
+      if (bfq) writeCgroupFile(d, 'io.bfq.weight', `${w.major}:${w.minor} ${weight}`);
+      else writeCgroupFile(d, 'io.weight', `${w.major}:${w.minor} ${blkioToIoWeight(weight)}`);
+    });
   }
   const keys: [NonNullable<Resources['blockIO']>['throttleReadBpsDevice'], string][] = [
     [b.throttleReadBpsDevice, 'rbps'],

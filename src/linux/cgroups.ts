@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Resources } from '../spec/types';
 import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
 import * as libc from './libc';
+import { logWarn } from '../log';
 
 export interface CgroupRecord {
   /** 1 for v1/hybrid hosts, 2 for unified hosts. */
@@ -387,9 +388,11 @@ export class CgroupV1 implements CgroupDriver {
       }
       if (blockIO.weight !== undefined && blockIO.weight !== 0) writeCgroupFile(d, weightFile, String(blockIO.weight));
       if (blockIO.leafWeight !== undefined && blockIO.leafWeight !== 0) writeCgroupFile(d, 'blkio.leaf_weight', String(blockIO.leafWeight));
-      for (const w of blockIO.weightDevice ?? []) {
-        if (w.weight !== undefined) writeCgroupFile(d, weightFile.replace('weight', 'weight_device'), `${w.major}:${w.minor} ${w.weight}`);
-        if (w.leafWeight !== undefined) writeCgroupFile(d, 'blkio.leaf_weight_device', `${w.major}:${w.minor} ${w.leafWeight}`);
+      for (const [i, w] of (blockIO.weightDevice ?? []).entries()) {
+        deviceWeight(i, w, () => {
+          if (w.weight !== undefined) writeCgroupFile(d, weightFile.replace('weight', 'weight_device'), `${w.major}:${w.minor} ${w.weight}`);
+          if (w.leafWeight !== undefined) writeCgroupFile(d, 'blkio.leaf_weight_device', `${w.major}:${w.minor} ${w.leafWeight}`);
+        });
       }
       const throttles: [keyof typeof blockIO, string][] = [
         ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
@@ -465,6 +468,20 @@ export class CgroupV1 implements CgroupDriver {
   destroy(rec: CgroupRecord): void {
     const dirs = [...new Set(Object.values(rec.paths))];
     for (const d of dirs) removeCgroupDir(d);
+  }
+}
+
+/** A per-device I/O weight needs a weight-aware scheduler (BFQ, or iocost on v2)
+ * on that very device: the kernel refuses others with EOPNOTSUPP (blkg_conf_prep).
+ * runc writes such weights only where BFQ is and ignores them elsewhere: warn
+ * (in the --log file) and go on; any other failure stays an error. */
+export function deviceWeight(i: number, w: { major: number; minor: number }, write: () => void): void {
+  try {
+    write();
+  } catch (e) {
+    const code = e instanceof CgroupError ? e.code : undefined;
+    if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOENT') throw e;
+    logWarn(`linux.resources.blockIO.weightDevice[${i}]: device ${w.major}:${w.minor} takes no I/O weight (no BFQ or iocost on it), ignored: ${(e as Error).message}`);
   }
 }
 

@@ -104,8 +104,10 @@ test('cgroupsPath: a relative path joins the runtime\'s own cgroup of each v1 hi
     assert.is(abs.paths.memory, join(root, 'memory', 'abs/c2'));
     const fx = fakeCgroup2();
     try {
-      const v2 = new CgroupV2(fx.root, () => ({ unified: '/toyrun' })).create('c1');
+      // v2 (runc's fs2): below the *parent* of our own cgroup, which holds processes
+      const v2 = new CgroupV2(fx.root, () => ({ unified: '/toyrun/caller.service' })).create('c1');
       assert.is(v2.paths.unified, fx.leaf);
+      assert.is(v2.path, '/toyrun/c1');
     } finally {
       fx.cleanup();
     }
@@ -173,15 +175,18 @@ function fakeCgroup2(controllers = 'cpuset cpu io memory hugetlb pids rdma'): { 
 }
 const rd = (dir: string, f: string): string => readFileSync(join(dir, f), 'utf8');
 
-test('v2 create: enables the parent controllers on the way down, records the leaf', () => {
+test('v2 create: never writes to a level that existed; records the levels it made', () => {
   const fx = fakeCgroup2();
   try {
     const d = new CgroupV2(fx.root);
     const rec = d.create('/toyrun/c1');
     assert.equal(rec, { version: 2, paths: { unified: fx.leaf }, path: '/toyrun/c1' });
-    assert.is(rd(fx.root, 'cgroup.subtree_control'), '+cpuset +cpu +io +memory +hugetlb +pids +rdma');
-    assert.is(rd(join(fx.root, 'toyrun'), 'cgroup.subtree_control'), '+cpuset +cpu +io +memory +hugetlb +pids +rdma');
+    assert.is(rd(fx.root, 'cgroup.subtree_control'), '', 'the root is not ours');
+    assert.is(rd(join(fx.root, 'toyrun'), 'cgroup.subtree_control'), '', 'a level that existed is not ours either');
     assert.is(rd(fx.leaf, 'cgroup.subtree_control'), '', 'the leaf holds processes: no controllers enabled below it');
+    const fresh = d.create('/new/mid/c2');
+    assert.equal(fresh.made, [join(fx.root, 'new'), join(fx.root, 'new', 'mid')], 'made above the leaf: removed by a failed create');
+    // (enabling controllers in the levels made is checked on a real cgroup2: integration/cgroups-v2)
   } finally {
     fx.cleanup();
   }
