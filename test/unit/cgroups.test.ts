@@ -320,10 +320,18 @@ test('stats v2: cpu.stat, memory.*, pids, io.stat in runc\'s events --stats shap
     const j = JSON.parse(toJson(s)) as Record<string, Record<string, unknown>>;
     assert.equal(Object.keys(j), ['cpu', 'cpuset', 'memory', 'pids', 'blkio', 'hugetlb', 'intel_rdt', 'network_interfaces']);
     assert.equal(j.cpu, { usage: { total: 1500000, kernel: 500000, user: 1000000 }, throttling: { periods: 10, throttled_periods: 4, throttled_time: 2000000 } });
-    assert.equal(j.cpuset, { cpus: [0, 1], mems: [0] });
+    // runc's v2 block (test/fixtures/runc-events-stats-v2.json): the v1 shape, flags 0
+    const runcV2 = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'runc-events-stats-v2.json'), 'utf8')) as { data: Record<string, Record<string, unknown>> };
+    assert.equal(j.cpuset, { cpus: [0, 1], mems: [0], ...runcV2.data.cpuset });
+    assert.equal(Object.keys(j.cpuset!), ['cpus', 'cpu_exclusive', 'mems', 'mem_hardwall', 'mem_exclusive', 'memory_migrate', 'memory_spread_page', 'memory_spread_slab', 'memory_pressure', 'sched_load_balance', 'sched_relax_domain_level']);
+    // swap as memory+swap (runc): usage 4096 + 0; limit unlimited because swap is
+    assert.equal(j.memory!.swap, { limit: 18446744073709551615, usage: 4096, failcnt: 0 });
     assert.equal(j.memory!.usage, { limit: 33554432, usage: 4096, max: 8192, failcnt: 3 });
     assert.is(j.memory!.cache, 12288);
     assert.ok(toJson(s).includes('"swap":{"limit":18446744073709551615,'), 'unlimited swap printed as the exact u64, not a float');
+    f('memory.swap.max', '1048576\n');
+    f('memory.swap.current', '512\n');
+    assert.equal((JSON.parse(toJson(statsV2(fx.leaf))) as { memory: { swap: unknown } }).memory.swap, { limit: 33554432 + 1048576, usage: 4096 + 512, failcnt: 0 });
     assert.equal(j.pids, { current: 2 });
     assert.equal((j.blkio as Record<string, unknown>).ioServiceBytesRecursive, [{ major: 254, op: 'Read', value: 1024 }, { major: 254, op: 'Write' }]);
     assert.is(j.network_interfaces, null);
