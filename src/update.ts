@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupDriver } from './linux/cgroups';
+import { pidsProperties, resourceProperties, setUnitProperties } from './linux/systemd';
 import { ContainerError, containerDir, lockContainer, loadSpec, writeFileAtomic } from './state';
 import { loadContainer } from './container';
 import { validateSpec, ValidationError } from './spec/validate';
@@ -129,7 +130,11 @@ export function updateContainer(root: string, id: string, upd: Resources, source
     const { devices: _ignored, ...changes } = upd;
     const merged = mergeResources(spec.linux?.resources, changes);
     const { devices: _devices, ...rest } = merged;
-    cgroupDriver().apply(rec.cgroup, rest);
+    const driver = cgroupDriver();
+    driver.apply(rec.cgroup, rest);
+    // systemd would put its unit's old values back on the next daemon-reload (runc sets both too)
+    const unit = rec.cgroup.systemdUnit;
+    if (unit) setUnitProperties(unit, [...resourceProperties(rest, driver.version), ...pidsProperties(rest)]);
     spec.linux = { ...(spec.linux ?? {}), resources: merged };
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
   } finally {

@@ -78,6 +78,11 @@ if (!SYSTEMD_BOOTED) {
       // a daemon-reload re-applies unit properties to the cgroup: ours survive it
       assert.is(spawnSync('systemctl', ['daemon-reload']).status, 0);
       if (CGROUP_V2) assert.is(readFileSync(join(dir, 'pids.max'), 'utf8').trim(), '20', 'TasksMax was set: daemon-reload keeps the limit');
+      // update sets the unit's properties too
+      t.ok(['update', '--pids-limit', '30', '--memory', '96m', id]);
+      assert.equal(unitProps(unit, ['TasksMax', 'MemoryMax']), { TasksMax: '30', MemoryMax: String(96 << 20) });
+      assert.is(spawnSync('systemctl', ['daemon-reload']).status, 0);
+      if (CGROUP_V2) assert.is(readFileSync(join(dir, 'pids.max'), 'utf8').trim(), '30');
     } finally {
       t.ok(['--systemd-cgroup', 'delete', '--force', id]);
     }
