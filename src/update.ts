@@ -7,6 +7,7 @@ import { memoryUpdateProblem, resourcesForVersion } from './linux/resources13';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupDriver } from './linux/cgroups';
+import { pidsProperties, resourceProperties, setUnitProperties } from './linux/systemd';
 import { ContainerError, containerDir, lockContainer, loadSpec, writeFileAtomic } from './state';
 import { loadContainer } from './container';
 import { validateSpec, ValidationError } from './spec/validate';
@@ -141,7 +142,12 @@ export function updateContainer(root: string, id: string, upd: Resources, source
     const { devices: _devices, ...rest } = merged;
     const memProblem = memoryUpdateProblem(rec.cgroup.paths.memory ?? rec.cgroup.paths.unified, rec.cgroup.version, { ...changes.memory, checkBeforeUpdate: merged.memory?.checkBeforeUpdate });
     if (memProblem) throw new ContainerError(memProblem);
-    cgroupDriver().apply(rec.cgroup, resourcesForVersion(rest, spec.ociVersion));
+    const driver = cgroupDriver();
+    const resources = resourcesForVersion(rest, spec.ociVersion);
+    driver.apply(rec.cgroup, resources);
+    // systemd would put its unit's old values back on the next daemon-reload (runc sets both too)
+    const unit = rec.cgroup.systemdUnit;
+    if (unit) setUnitProperties(unit, [...resourceProperties(resources ?? {}, driver.version), ...pidsProperties(resources ?? {})]);
     spec.linux = { ...(spec.linux ?? {}), resources: merged };
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
   } finally {
