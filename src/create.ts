@@ -230,9 +230,9 @@ export function createContainer(opts: CreateOptions): Created {
     // engine boots (~6 ms) while we make the cgroup, and it only joins it once the
     // plan arrives. With one, the init must be born into a namespace we set up
     // around the cgroup (src/userns-stages.ts), so the cgroup comes first.
-    let spawned: { pid: number; chan: SyncChannel; hostMountNsFd?: number } | undefined;
+    let spawned: { pid: number; chan: SyncChannel } | undefined;
     let killInit = (): void => undefined;
-    const recordInit = (s: { pid: number; chan: SyncChannel; hostMountNsFd?: number }): void => {
+    const recordInit = (s: { pid: number; chan: SyncChannel }): void => {
       spawned = s;
       const pid = s.pid;
       killInit = (): void => {
@@ -322,7 +322,6 @@ export function createContainer(opts: CreateOptions): Created {
       cgroupPaths: cgroup.paths,
       cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
       stateDirFd: userns?.stateDirFd,
-      hostMountNsFd: spawned.hostMountNsFd,
       idmapFds: userns?.idmapFds,
       consoleSocketFd: userns?.consoleSocketFd,
       // with a user namespace, stage 1 made it (src/userns-stages.ts)
@@ -385,13 +384,12 @@ function removeMadeDirs(cg: CgroupRecord): void {
 /** Spawn the init. PID (and time) namespaces apply to the children of the
  * calling thread, so the main thread switches into them just for this spawn:
  * the init must be the *first* process of a new PID namespace (it becomes PID 1). */
-function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncChannel; hostMountNsFd?: number } {
+function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncChannel } {
   const pidNs = findNamespace(spec.linux?.namespaces, 'pid');
   // a new time namespace is made by the init itself (see the 'time namespace' stage);
   // one joined by path is entered through nsenter (setns of a time namespace needs one thread)
   const timePath = findNamespace(spec.linux?.namespaces, 'time')?.path;
-  const mountNs = findNamespace(spec.linux?.namespaces, 'mount');
-  return spawnSynced(initScript(), opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], timePath, { hostMountNs: mountNs !== undefined && !mountNs.path });
+  return spawnSynced(initScript(), opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], timePath);
 }
 
 function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec: Spec): void {

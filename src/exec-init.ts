@@ -16,7 +16,6 @@
 // seccomp filter goes in we send {"type":"ready"}. The pipe is close-on-exec, so
 // `exec` sees EOF once execve succeeded, or an error after "ready" if the filter
 // or execve failed.
-import './undumpable'; // first: non-dumpable before any other module runs
 import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { SyncChannel, type ExecPlan } from './sync';
@@ -105,6 +104,10 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
 }
 
 function main(): void {
+  // Non-dumpable before anything else, as the init (src/init.ts): this process lives
+  // in the container's PID namespace, and a dumpable one could be opened through
+  // /proc/<pid>/{exe,mem,fd} by the container's processes (CVE-2019-5736).
+  libc.prctl(libc.PR.SET_DUMPABLE, 0);
   const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(readFd, writeFd);
   const plan = chan.recv();

@@ -6,7 +6,6 @@
 //
 // Everything runs on the main thread with synchronous calls: namespaces and the
 // root directory are per-thread, and the engine's other threads stay behind.
-import './undumpable'; // first: non-dumpable before any other module runs
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as libc from './linux/libc';
@@ -73,15 +72,6 @@ function joinCgroup(ctx: InitContext): void {
 
 function enterContainerNamespaces(ctx: InitContext): void {
   const nss = ctx.spec.linux?.namespaces;
-  const hostMnt = ctx.plan.hostMountNsFd;
-  if (hostMnt !== undefined) {
-    // We were started in the namespace that seals the runtime's files (src/linux/seal.ts);
-    // our engine's file and maps stay on its read-only mounts. The container's mount
-    // namespace is made from the host's own, with the host's propagation.
-    libc.unshare(libc.CLONE.FS); // setns(mnt) needs an fs_struct of our own
-    libc.setns(hostMnt, libc.CLONE.NEWNS, 'host mount namespace');
-    libc.close(hostMnt);
-  }
   // pid applies to children and was switched by `create` before spawning us (time: our own stage);
   // cgroup comes last, after joining the cgroup, so that it becomes the namespace root.
   enterNamespaces(nss, ['pid', 'time', 'user', 'cgroup']);
@@ -212,7 +202,11 @@ function becomeProcess(ctx: InitContext): never {
 }
 
 function main(): void {
-  // Non-dumpable since our first module (src/undumpable.ts) until execve.
+  // Non-dumpable from the first instruction until execve: a dumpable runtime
+  // process could be opened through /proc/<pid>/exe (and its fds through
+  // /proc/<pid>/fd) by anything in the container's PID namespace (CVE-2019-5736).
+  // (In a shared user namespace, processes of another container also run as our uid.)
+  libc.prctl(libc.PR.SET_DUMPABLE, 0);
   const [syncWriteFd, syncReadFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(syncReadFd, syncWriteFd);
   const plan = chan.recv();

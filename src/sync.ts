@@ -31,8 +31,6 @@ export interface InitPlan {
   cgroupHierarchies: { controllers: string[]; version: 1 | 2 }[];
   /** An inherited O_PATH fd on stateDir (user namespace: the mapped root can't walk the state root). */
   stateDirFd?: number;
-  /** An inherited fd of the caller's mount namespace: the init's new one is made from it (see spawnSynced). */
-  hostMountNsFd?: number;
   /** Inherited fds of idmapped trees to attach (src/linux/idmap.ts): -1 the rootfs, else a mounts index. */
   idmapFds?: Record<number, number>;
   /** Inherited fd of --console-socket, connected by the runtime (user namespace). */
@@ -145,35 +143,20 @@ export class SyncChannel {
 /** Start `bun|node <script> <syncW> <syncR>` as a first child in `namespaces`
  * (see spawnIntoNamespaces), with fds 0-2 and the --preserve-fds range at their
  * own numbers and the sync pipe right after them; returns the channel to it. */
-export function spawnSynced(
-  script: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string, opts: { hostMountNs?: boolean } = {},
-): { pid: number; chan: SyncChannel; hostMountNsFd?: number } {
+export function spawnSynced(script: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string): { pid: number; chan: SyncChannel } {
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
-  // The child starts in the private mount namespace where the runtime's files are
-  // read-only (src/linux/seal.ts). An init that makes a new mount namespace makes
-  // it from the caller's, passed here: a copy of the sealing namespace would carry
-  // its propagation changes (rootfsPropagation shared and Bidirectional volumes
-  // would stop sending mounts back to the host).
-  const hostMnt = opts.hostMountNs ? libc.openat(libc.AT_FDCWD, '/proc/self/ns/mnt', libc.O.RDONLY | libc.O.CLOEXEC) : -1;
   try {
     const kept = Array.from({ length: 3 + preserveFds }, (_, i): [number, number] => [i, i]);
-    const syncW = 3 + preserveFds, syncR = syncW + 1, hostMntSlot = syncR + 1;
+    const syncW = 3 + preserveFds, syncR = syncW + 1;
     const argv = [process.execPath, script, String(syncW), String(syncR)];
     // setns(CLONE_NEWTIME) needs a single-threaded caller (timens_install: EUSERS), which
     // an engine never is: nsenter joins the time namespace, then execs the engine in it
     const [path, args] = timeNamespace ? [NSENTER, [NSENTER, `--time=${timeNamespace}`, '--', ...argv]] : [process.execPath, argv];
-    const fds: [number, number][] = [...kept, [childWrite, syncW], [childRead, syncR]];
-    if (hostMnt >= 0) fds.push([hostMnt, hostMntSlot]);
-    const prepared = libc.prepareSpawn(path, args, [], fds, '/');
-    return {
-      pid: spawnIntoNamespaces(prepared, namespaces),
-      chan: new SyncChannel(parentRead, parentWrite),
-      hostMountNsFd: hostMnt >= 0 ? hostMntSlot : undefined,
-    };
+    const prepared = libc.prepareSpawn(path, args, [], [...kept, [childWrite, syncW], [childRead, syncR]], '/');
+    return { pid: spawnIntoNamespaces(prepared, namespaces), chan: new SyncChannel(parentRead, parentWrite) };
   } finally {
     libc.close(childWrite);
     libc.close(childRead);
-    if (hostMnt >= 0) libc.close(hostMnt);
   }
 }

@@ -49,7 +49,6 @@ import { join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, CLONE, O } from './linux/libc';
 import { SyncChannel } from './sync';
-import { withSealedRuntime } from './linux/seal';
 import { trace } from './log';
 import { START_FIFO } from './startsync';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
@@ -162,11 +161,11 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     if (nsFd >= 0) fds.push([nsFd, lastFd + 1]);
     libc.prctl(libc.PR.SET_CHILD_SUBREAPER, 1);
     trace('user namespace ready');
-    // nsenter starts in a private mount namespace where the runtime's files are
-    // read-only (src/linux/seal.ts): the engine it execs, and stage 2 that stage 1
-    // spawns there, map nothing a container could reopen for writing.
-    const argv = [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', process.execPath, o.stage1Script, STAGE1_ARG, JSON.stringify(config)];
-    stage1 = withSealedRuntime(() => libc.posixSpawn(NSENTER, argv, [], fds, '/'));
+    stage1 = libc.posixSpawn(
+      NSENTER,
+      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', process.execPath, o.stage1Script, STAGE1_ARG, JSON.stringify(config)],
+      [], fds, '/',
+    );
   } finally {
     libc.close(childWrite);
     libc.close(childRead);
@@ -200,8 +199,8 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
 
 /** Stage 1, in the engine started by nsenter: uid 0 with every capability in the user namespace. */
 export function runUserNamespaceStage1(configJson: string): void {
-  // Non-dumpable already (init.ts imports src/undumpable.ts first): not ptrace-able
-  // by processes already in this user namespace (a joined one may have some).
+  // Not ptrace-able by processes already in this user namespace (a joined one may have some).
+  libc.prctl(libc.PR.SET_DUMPABLE, 0);
   const c = JSON.parse(configJson) as Stage1Config;
   const chan = new SyncChannel(c.syncR, c.syncW);
   try {

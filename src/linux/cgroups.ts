@@ -12,6 +12,7 @@ import type { Resources } from '../spec/types';
 import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
 import * as libc from './libc';
 import { logWarn } from '../log';
+import { parseMountInfo } from './mountinfo';
 
 export interface CgroupRecord {
   /** 1 for v1/hybrid hosts, 2 for unified hosts. */
@@ -47,18 +48,12 @@ export class CgroupError extends Error {
 /** Parse cgroup mounts from a mountinfo text (exported for unit tests). */
 export function parseCgroupMounts(mountinfo: string): Hierarchy[] {
   const out: Hierarchy[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const pre = line.slice(0, sep).split(' ');
-    const [fstype, , superOpts = ''] = line.slice(sep + 3).split(' ');
-    const root = unescapeMount(pre[3] ?? '/');
-    const mountpoint = unescapeMount(pre[4] ?? '');
+  for (const { fstype, superOptions, root, mountpoint } of parseMountInfo(mountinfo)) {
     if (fstype === 'cgroup2') {
-      out.push({ controllers: ['unified'], mountpoint, root, version: 2 });
+      out.push({ controllers: ['unified'], mountpoint, root: root || '/', version: 2 });
     } else if (fstype === 'cgroup') {
-      const known = superOpts.split(',').filter((o) => V1_CONTROLLERS.has(o) || o.startsWith('name='));
-      if (known.length > 0) out.push({ controllers: known, mountpoint, root, version: 1 });
+      const known = superOptions.split(',').filter((o) => V1_CONTROLLERS.has(o) || o.startsWith('name='));
+      if (known.length > 0) out.push({ controllers: known, mountpoint, root: root || '/', version: 1 });
     }
   }
   // the same hierarchy may be mounted twice (e.g. inside a container): keep the first
@@ -76,9 +71,6 @@ const V1_CONTROLLERS = new Set([
   'hugetlb', 'net_cls', 'net_prio', 'perf_event', 'rdma', 'misc',
 ]);
 
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
 
 /** /proc/<pid>/cgroup → controller key → path (v2 entries under "unified"). */
 export function parseProcCgroup(text: string): Record<string, string> {

@@ -7,15 +7,11 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as Koffi from 'koffi';
-import { bundleDir } from '../paths';
 
 export type KoffiModule = typeof Koffi;
 
 function loadKoffi(): KoffiModule {
-  // Resolved from the bundles' directory, not __filename: Bun's bundler bakes the
-  // *source* path into __filename, which would tie a copied install to the checkout
-  // it was built in (and put koffi outside the files src/linux/seal.ts seals).
-  const req = createRequire(join(bundleDir(), 'koffi-loader.js'));
+  const req = createRequire(__filename);
   if (process.platform === 'linux' && process.arch === 'x64' && existsSync('/lib64/ld-linux-x86-64.so.2')) {
     try {
       const pkgDir = dirname(req.resolve('koffi/package.json'));

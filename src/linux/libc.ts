@@ -111,8 +111,6 @@ const PROTOS = {
   eventfd: 'int eventfd(unsigned int initval, int flags)',
   inotify_init1: 'int inotify_init1(int flags)',
   inotify_add_watch: 'int inotify_add_watch(int fd, const char *path, uint32_t mask)',
-  statx: 'int statx(int dirfd, const char *path, int flags, unsigned int mask, void *buf)',
-  getresgid: 'int getresgid(_Out_ uint32_t *r, _Out_ uint32_t *e, _Out_ uint32_t *s)',
 };
 
 // koffi's own function type (its arguments are checked at call time, by koffi)
@@ -197,10 +195,10 @@ export const SYS = {
   getcwd: 79,
   add_key: 248,
   keyctl: 250,
+  statx: 332,
   fsopen: 430,
   fsconfig: 431,
   fsmount: 432,
-  setresgid: 119,
 } as const;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const PR = {
@@ -306,16 +304,6 @@ export function setresuid(uid: number): void {
 }
 export function setresgid(gid: number): void {
   check(f.setresgid(gid, gid, gid), 'setresgid', String(gid));
-}
-/** The raw setresgid(2) syscall: unlike glibc's wrapper, which applies the change
- * to every thread of the process, it changes the calling thread only. -1 keeps a value. */
-export function setresgidThisThread(r: number, e: number, s: number): void {
-  check(f.syscall(SYS.setresgid, 'int', r, 'int', e, 'int', s), 'setresgid', `${r} ${e} ${s}`);
-}
-export function getresgid(): [number, number, number] {
-  const r = [0], e = [0], s = [0];
-  check(f.getresgid(r, e, s), 'getresgid');
-  return [r[0] ?? 0, e[0] ?? 0, s[0] ?? 0];
 }
 export function setgroups(gids: number[]): void {
   const buf = Buffer.alloc(Math.max(4, gids.length * 4));
@@ -546,13 +534,6 @@ export function ptsname(fd: number): string {
   if (r !== 0) throw new SysError('ptsname', undefined, r);
   return buf.subarray(0, buf.indexOf(0)).toString();
 }
-export const STATX_ATTR_MOUNT_ROOT = 0x2000;
-/** statx(2) with an empty mask, for stx_attributes: is path the root of a mount? (no symlink followed) */
-export function isMountRoot(path: string): boolean {
-  const buf = Buffer.alloc(256);
-  check(f.statx(AT_FDCWD, path, 0x100 /* AT_SYMLINK_NOFOLLOW */ | 0x800 /* AT_NO_AUTOMOUNT */, 0, buf), 'statx', path);
-  return (buf.readBigUInt64LE(0x38) & BigInt(STATX_ATTR_MOUNT_ROOT)) !== 0n && (buf.readBigUInt64LE(8) & BigInt(STATX_ATTR_MOUNT_ROOT)) !== 0n;
-}
 /** f_flags of statfs(2) (ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC share MS_*'s values). */
 export function statfsFlags(path: string): number {
   const buf = Buffer.alloc(120); // struct statfs on x86-64; f_flags at 80
@@ -723,7 +704,7 @@ export function fstatfsType(fd: number, what?: string): number {
 export function mountIdOf(fd: number, what?: string): bigint {
   const buf = Buffer.alloc(256);
   const STATX_MNT_ID = 0x1000;
-  check(f.statx(fd, '', AT_EMPTY_PATH, STATX_MNT_ID, buf), 'statx', what);
+  check(f.syscall(SYS.statx, 'int', fd, 'str', '', 'int', AT_EMPTY_PATH, 'unsigned int', STATX_MNT_ID, 'void *', buf), 'statx', what);
   if ((buf.readUInt32LE(0) & STATX_MNT_ID) === 0) throw new SysError('statx', what, 95 /* EOPNOTSUPP */);
   return buf.readBigUInt64LE(144);
 }

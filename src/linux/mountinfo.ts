@@ -1,5 +1,6 @@
-// /proc/self/mountinfo, for the root switch: which mount holds the rootfs, and
-// which procfs and sysfs mounts of the host are still in our mount namespace.
+// /proc/self/mountinfo, the one parser of it: for the root switch (which mount holds
+// the rootfs, which host procfs and sysfs mounts are still in our namespace), the
+// cgroup layout (src/linux/cgroups.ts) and the overlay mounts (src/linux/overlay.ts).
 import { readFileSync } from 'node:fs';
 import * as libc from './libc';
 import { O } from './libc';
@@ -10,9 +11,12 @@ export interface MountInfo {
   root: string;
   mountpoint: string;
   fstype: string;
+  /** The superblock options as the kernel prints them, still escaped (values may hold ','). */
+  superOptions: string;
 }
 
-function unescape(s: string): string {
+/** mountinfo escapes space, tab, newline and backslash as \ooo. */
+export function unescapeMountinfo(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
@@ -22,7 +26,8 @@ export function parseMountInfo(text: string): MountInfo[] {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
     const pre = line.slice(0, sep).split(' ');
-    out.push({ id: Number(pre[0]), root: unescape(pre[3] ?? ''), mountpoint: unescape(pre[4] ?? ''), fstype: line.slice(sep + 3).split(' ')[0] ?? '' });
+    const [fstype = '', , superOptions = ''] = line.slice(sep + 3).split(' ');
+    out.push({ id: Number(pre[0]), root: unescapeMountinfo(pre[3] ?? ''), mountpoint: unescapeMountinfo(pre[4] ?? ''), fstype, superOptions });
   }
   return out;
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as libc from './libc';
 import { MNT_DETACH, SysError } from './libc';
+import { parseMountInfo, unescapeMountinfo } from './mountinfo';
 
 const S_IFCHR = 0o020000;
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
@@ -59,22 +60,14 @@ export interface OverlayMount {
   work?: string;
 }
 
-/** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
 
 /** The overlay mounts of this mount namespace, with their layer directories. */
 export function overlayMounts(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): OverlayMount[] {
   const found: OverlayMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const [fstype, , superOpts = ''] = line.slice(sep + 3).split(' ');
+  for (const { fstype, mountpoint, superOptions } of parseMountInfo(mountinfo)) {
     if (fstype !== 'overlay') continue;
-    const target = unescapeMountinfo(line.slice(0, sep).split(' ')[4] ?? '');
-    const m: OverlayMount = { target, lowers: [] };
-    for (const opt of superOpts.split(',')) {
+    const m: OverlayMount = { target: mountpoint, lowers: [] };
+    for (const opt of superOptions.split(',')) {
       const eq = opt.indexOf('=');
       const key = opt.slice(0, eq), value = unescapeMountinfo(opt.slice(eq + 1));
       if (key === 'lowerdir') m.lowers.push(...value.split(':'));

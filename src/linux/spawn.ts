@@ -6,7 +6,6 @@
 // posix_spawn runs entirely in C on the calling thread, so it is safe there.
 import * as libc from './libc';
 import { NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './namespaces';
-import { withSealedRuntime } from './seal';
 import { constants } from 'node:os';
 
 export interface ExitStatus {
@@ -65,12 +64,10 @@ export interface ChildNamespace {
   path?: string;
 }
 
-/** Spawn a runtime process for a container (its init or exec helper) with this
- * thread switched into PID/time namespaces, then switch back. Between the switch
- * and the switch back the kernel refuses to create threads in the caller (EINVAL),
- * and the engine aborts if it wants one: every fd is opened and the spawn
- * prepared beforehand, so only native calls run there. The child starts from
- * the read-only runtime files (src/linux/seal.ts) and non-dumpable. */
+/** Spawn with this thread switched into PID/time namespaces, then switch back.
+ * Between the switch and the switch back the kernel refuses to create threads
+ * in the caller (EINVAL), and the engine aborts if it wants one: every fd is
+ * opened and the spawn prepared beforehand, so only native calls run there. */
 export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: ChildNamespace[]): number {
   const switches = namespaces.map((ns) => ({
     ns,
@@ -83,32 +80,15 @@ export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: Ch
   // after an image unpack filled the heap). A full collection now starts them
   // on our terms (<1 ms on a fresh heap). Node's V8 starts its own at boot.
   (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
-  // The kernel starts a program non-dumpable when its real and effective gid
-  // differ (fs/exec.c, begin_new_exec: set_dumpable(suid_dumpable), 0 by default):
-  // the engine is then closed to /proc/<pid>/{mem,fd,environ} and ptrace from its
-  // first instruction, not only from the prctl of its first module
-  // (src/undumpable.ts, which also puts the real gid back). The raw syscall changes
-  // this thread only; it is made outside the PID window, where only native calls run.
-  const [rgid, egid] = libc.getresgid();
-  libc.setresgidThisThread(egid === 65534 ? 65533 : 65534, -1, -1);
-  let restored = false;
   try {
-    return withSealedRuntime(() => {
-      try {
-        for (const s of switches) {
-          if (s.target >= 0) libc.setns(s.target, NS_CLONE_FLAG[s.ns.type], `${s.ns.path} (${s.ns.type})`);
-          else libc.unshare(NS_CLONE_FLAG[s.ns.type]);
-        }
-        return libc.spawnPrepared(prepared);
-      } finally {
-        restored = true;
-        for (const s of switches.reverse()) restoreNamespace(s.ns.type, s.own); // closes s.own
-      }
-    });
-  } finally {
-    libc.setresgidThisThread(rgid, -1, -1);
     for (const s of switches) {
-      if (!restored) libc.close(s.own);
+      if (s.target >= 0) libc.setns(s.target, NS_CLONE_FLAG[s.ns.type], `${s.ns.path} (${s.ns.type})`);
+      else libc.unshare(NS_CLONE_FLAG[s.ns.type]);
+    }
+    return libc.spawnPrepared(prepared);
+  } finally {
+    for (const s of switches.reverse()) {
+      restoreNamespace(s.ns.type, s.own);
       if (s.target >= 0) libc.close(s.target);
     }
   }

@@ -69,8 +69,8 @@ test('readonlyLater: a read-only fresh filesystem with children waits; binds, rw
 test('parseMountInfo: ids, roots and mount points with escapes', () => {
   const text = '25 1 0:23 / /proc rw,nosuid - proc proc rw\n30 25 0:5 /sub /mnt/with\\040space rw shared:3 - sysfs sysfs rw\n';
   assert.equal(parseMountInfo(text), [
-    { id: 25, root: '/', mountpoint: '/proc', fstype: 'proc' },
-    { id: 30, root: '/sub', mountpoint: '/mnt/with space', fstype: 'sysfs' },
+    { id: 25, root: '/', mountpoint: '/proc', fstype: 'proc', superOptions: 'rw' },
+    { id: 30, root: '/sub', mountpoint: '/mnt/with space', fstype: 'sysfs', superOptions: 'rw' },
   ]);
 });
 
