@@ -331,8 +331,10 @@ export function createContainer(opts: CreateOptions): Created {
     driveInit(spawned.chan, plan, rec, spec);
     // The init is past its set-up: the engine starts no more threads before execve.
     if (onceReady) {
+      // the unit first (else daemon-reload would reset pids.max), then the file: systemd
+      // writes TasksMax into the cgroup, and a limit of 0 is 1 for systemd (pidsProperties)
+      if (scope) setUnitProperties(scope.unit, pidsProperties(onceReady));
       driver.apply(cgroup, onceReady);
-      if (scope) setUnitProperties(scope.unit, pidsProperties(onceReady)); // else daemon-reload would reset pids.max
     }
     failpoint('create:ready');
 

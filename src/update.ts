@@ -144,10 +144,12 @@ export function updateContainer(root: string, id: string, upd: Resources, source
     if (memProblem) throw new ContainerError(memProblem);
     const driver = cgroupDriver();
     const resources = resourcesForVersion(rest, spec.ociVersion);
-    driver.apply(rec.cgroup, resources);
-    // systemd would put its unit's old values back on the next daemon-reload (runc sets both too)
+    // systemd would put its unit's old values back on the next daemon-reload: the unit's
+    // properties first, then the files (runc's order; systemd writes its values into the
+    // cgroup, and some it cannot express, as a pids limit of 0, are then set exactly)
     const unit = rec.cgroup.systemdUnit;
     if (unit) setUnitProperties(unit, [...resourceProperties(resources ?? {}, driver.version), ...pidsProperties(resources ?? {})]);
+    driver.apply(rec.cgroup, resources);
     spec.linux = { ...(spec.linux ?? {}), resources: merged };
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
   } finally {

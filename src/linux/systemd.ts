@@ -81,9 +81,15 @@ export function resourceProperties(res: Resources | undefined, version: 1 | 2): 
   return out;
 }
 
+/** TasksMax for linux.resources.pids (read as 1.3: negative is "max", 0 a real
+ * limit of zero). systemd refuses TasksMax=0 ("out of range", systemd 252), so 0
+ * becomes 1 for the unit: while the init lives pids.current is at least 1 and the
+ * kernel refuses every new task under either value; the file itself gets 0. Call
+ * it before writing pids.max: systemd writes the property into the cgroup. */
 export function pidsProperties(res: Resources | undefined): SystemdProperty[] {
   const p = res?.pids;
-  return p ? [['TasksMax', 't', p.limit > 0 ? String(p.limit) : U64_MAX]] : [];
+  if (!p) return [];
+  return [['TasksMax', 't', p.limit < 0 ? U64_MAX : String(Math.max(1, p.limit))]];
 }
 
 /** What runc's systemd manager asks for a container scope. */

@@ -101,10 +101,41 @@ if (!SYSTEMD_BOOTED) {
     const bad = uniqueId('sdbad');
     const f = tryCreate(['create', '--bundle', bundle(['true'], (s) => (s.linux!.resources = CGROUP_V2 ? { network: { classID: 1 } } : { unified: { 'memory.high': '1' } })), bad], bad);
     assert.is(f.status, 1, f.output);
-    assert.match(f.output, /not supported on cgroup v2|needs a cgroup v2 host/);
+    assert.match(f.output, /not supported on cgroup v2|not on this host's cgroup2 hierarchy \(cgroup v1 host\)/);
     waitFor(() => unitProps(`toyrun-${bad}.scope`, ['LoadState']).LoadState === 'not-found', 'the unit of the failed create to go');
     assert.not.ok(existsSync(join(CGROUP2_MOUNT, 'system.slice', `toyrun-${bad}.scope`)));
     assert.equal(leftovers(t, bad), []);
+  });
+
+  test('systemd: a 1.3 pids limit of 0 stays 0 in the scope (systemd refuses TasksMax=0: the unit gets 1, never infinity)', () => {
+    const id = uniqueId('sdp0');
+    const unit = `toyrun-${id}.scope`;
+    const b = bundle(['sh', '-c', 'echo started; /bin/true && echo forked; sleep 1000'], (s) => {
+      s.ociVersion = '1.3.0';
+      s.linux!.resources = { pids: { limit: 0 } };
+    });
+    const c = tryCreate(['create', '--bundle', b, id], id);
+    assert.is(c.status, 0, c.output);
+    const dir = CGROUP_V2 ? join('/sys/fs/cgroup', 'system.slice', unit) : join('/sys/fs/cgroup', 'pids', 'system.slice', unit);
+    try {
+      assert.is(unitProps(unit, ['TasksMax']).TasksMax, '1');
+      assert.is(readFileSync(join(dir, 'pids.max'), 'utf8').trim(), '0');
+      // the same check after an update that leaves pids alone and one that sets 0 again
+      t.ok(['update', '--memory', '64m', id]);
+      assert.is(readFileSync(join(dir, 'pids.max'), 'utf8').trim(), '0', 'update keeps the limit');
+      assert.is(unitProps(unit, ['TasksMax']).TasksMax, '1');
+    } finally {
+      t.ok(['--systemd-cgroup', 'delete', '--force', id]);
+    }
+    const rid = uniqueId('sdp0r');
+    t.track(rid);
+    const r = t.run(['--systemd-cgroup', 'run', '--bundle', bundle(['sh', '-c', 'echo started; /bin/true && echo forked'], (s) => {
+      s.ociVersion = '1.3.0';
+      s.linux!.resources = { pids: { limit: 0 } };
+    }), rid]);
+    assert.match(r.stdout, 'started');
+    assert.not.match(r.stdout, 'forked', 'no new task in the container');
+    assert.match(r.stderr, "can't fork");
   });
 }
 

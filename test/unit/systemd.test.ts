@@ -39,6 +39,9 @@ test('scope properties: as runc asks (Delegate, PIDs, accounting), limits in sys
   assert.not.ok('TasksMax' in byName, 'the pids limit waits for the init to be ready (splitPidsLimit)');
   assert.equal(pidsProperties({ pids: { limit: 7 } }), [['TasksMax', 't', '7']]);
   assert.equal(pidsProperties({ pids: { limit: -1 } }), [['TasksMax', 't', '18446744073709551615']]);
+  // 1.3's limit 0 is a real limit: systemd refuses TasksMax=0, and 1 refuses every new
+  // task just as well while the init is in the scope (never "infinity")
+  assert.equal(pidsProperties({ pids: { limit: 0 } }), [['TasksMax', 't', '1']]);
   assert.equal(resourceProperties({ memory: { limit: -1 } }, 2), [['MemoryMax', 't', '18446744073709551615']]);
   assert.equal(resourceProperties({ memory: { limit: 1 << 20 }, cpu: { shares: 512 } }, 1), [['MemoryLimit', 't', String(1 << 20)], ['CPUShares', 't', '512']]);
   assert.equal(cpuMask('8'), [0, 1]);
