@@ -226,5 +226,15 @@ export function cgroup2RootControllers(): string[] {
   }
 }
 
+/** Controllers a new container cgroup /toyrun/<id> gets on this cgroup2: toyrun enables
+ * controllers only in directories a create makes, so once /toyrun exists they are its
+ * cgroup.subtree_control, which may lack what the root enabled later (runc enables every
+ * available controller at the root); before that, the root's. */
+export function cgroup2ToyrunControllers(): string[] {
+  const parent = join(CGROUP2_MOUNT, 'toyrun');
+  if (!existsSync(parent)) return cgroup2RootControllers();
+  return readFileSync(join(parent, 'cgroup.subtree_control'), 'utf8').trim().split(/\s+/).filter(Boolean);
+}
+
 /** systemd is the init system (sd_booted: /run/systemd/system exists). */
 export const SYSTEMD_BOOTED = existsSync('/run/systemd/system');

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CGROUP2_MOUNT, cgroup2RootControllers, sh, TOYRUN, Toyrun, uniqueId, type Result, waitFor } from '../helpers';
+import { CGROUP2_MOUNT, cgroup2RootControllers, cgroup2ToyrunControllers, sh, TOYRUN, Toyrun, uniqueId, type Result, waitFor } from '../helpers';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('cgroups-v2');
@@ -119,9 +119,9 @@ test('v2 driver, real container: devices are enforced by the BPF program', () =>
   }
 });
 
-test('v2 driver: hugetlb (where the root enables it) is applied, a missing controller fails create cleanly', () => {
+test('v2 driver: hugetlb (where the parent enables it) is applied, a missing controller fails create cleanly', () => {
   const id = uniqueId('v2h');
-  const huge = cgroup2RootControllers().includes('hugetlb');
+  const huge = cgroup2ToyrunControllers().includes('hugetlb');
   const c = v2create(bundle('sleep 1000', (s) => (s.linux!.resources = { hugepageLimits: [{ pageSize: '2MB', limit: 2 * 1024 * 1024 }] })), id);
   if (huge) {
     assert.is(c.status, 0, c.output);
@@ -134,9 +134,9 @@ test('v2 driver: hugetlb (where the root enables it) is applied, a missing contr
     assert.is(c.status, 1, c.output);
     assert.match(c.output, /linux\.resources\.hugepageLimits: the hugetlb controller is not available in cgroup v2/);
   }
-  // a controller the root does not enable for its children (toyrun never enables
+  // a controller the parent does not enable for its children (toyrun never enables
   // one in a cgroup it did not create) is named; v1-only values always are
-  const rootHas = cgroup2RootControllers();
+  const rootHas = cgroup2ToyrunControllers();
   for (const [what, res, re] of [
     ['pids', { pids: { limit: 10 } }, /linux\.resources\.pids: the pids controller is not available in cgroup v2/],
     ['memory', { memory: { limit: 8388608 } }, /linux\.resources\.memory: the memory controller is not available in cgroup v2/],

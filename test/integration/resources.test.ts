@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CGROUP2_MOUNT, CGROUP_V2, cgroupDir, cgroup2RootControllers, FIXTURES, leftovers, TOYRUN, Toyrun, uniqueId, waitFor } from '../helpers';
+import { CGROUP2_MOUNT, CGROUP_V2, cgroupDir, cgroup2ToyrunControllers, FIXTURES, leftovers, TOYRUN, Toyrun, uniqueId, waitFor } from '../helpers';
 import { blkioToIoWeight, CgroupV2, sharesToWeight } from '../../src/linux/cgroups-v2';
 import { startMoveGracePeriod } from '../../src/linux/cgroups';
 import type { Spec } from '../../src/spec/types';
@@ -424,9 +424,9 @@ test('cgroupsPath: an absolute path lands below each hierarchy\'s root, removed 
 // --systemd-cgroup: test/integration/systemd.test.ts
 
 test('every resource lands in its file (v1 or v2 names); podman\'s and containerd\'s resources are accepted', () => {
-  // On a unified host a controller is there only if the root (systemd's) enables it
-  // for its children: toyrun never enables one in a cgroup it did not create.
-  const v2has = (c: string): boolean => !CGROUP_V2 || cgroup2RootControllers().includes(c);
+  // On a unified host a controller is there only if the parent (systemd's root, or a
+  // /toyrun made earlier) enables it: toyrun never enables one in a cgroup it did not create.
+  const v2has = (c: string): boolean => !CGROUP_V2 || cgroup2ToyrunControllers().includes(c);
   const { id } = startSh('sleep 1000', (s) => {
     const r = res(s);
     r.memory = CGROUP_V2
@@ -519,7 +519,7 @@ test('values the host lacks fail clearly, and the failed create leaves nothing b
 test('blockIO weight and throttling, and ps with ps(1) options after the id', () => {
   const dev = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/')?.split(' ')[2];
   const [major, minor] = (dev ?? '0:0').split(':').map(Number) as [number, number];
-  const io = !CGROUP_V2 || cgroup2RootControllers().includes('io');
+  const io = !CGROUP_V2 || cgroup2ToyrunControllers().includes('io');
   const { id } = startSh('sleep 1000', (s) => {
     if (io) res(s).blockIO = { weight: 500, throttleReadBpsDevice: [{ major, minor, rate: 1048576 }], throttleWriteIOPSDevice: [{ major, minor, rate: 100 }] };
   });
