@@ -99,6 +99,7 @@ e2e: test-deps all
 # image layers. Set RUNS=N for more runs.
 bench: all
 	$(BUN) scripts/bench.ts $(RUNS)
+	$(BUN) scripts/bench-seal.ts
 	$(BUN) scripts/bench-image.ts
 	$(BUN) scripts/bench-userns.ts $(RUNS)
 

@@ -109,16 +109,18 @@ function main(): void {
         const tRun = timed(() => run(rt.bin, [...g, 'run', '--bundle', trueBundle, `${id}-r`]));
         const tPodman = podman ? timed(() => run(rt.bin, [...g, 'run', '--bundle', podman, `${id}-p`])) : NaN;
         // runc run leaves nothing to delete; toyrun run deletes on exit too
-        let tCreate = 0, tStart = 0, tDelete = 0;
+        let tCreate = 0, tStart = 0, tExec = 0, tDelete = 0;
         tCreate = timed(() => run(rt.bin, [...g, 'create', '--bundle', sleepBundle, id]));
         (rss[rt.name] ??= []).push(rssKiB(pidOf(rt, id)));
         tStart = timed(() => run(rt.bin, [...g, 'start', id]));
+        tExec = timed(() => run(rt.bin, [...g, 'exec', id, 'true']));
         tDelete = timed(() => run(rt.bin, [...g, 'delete', '--force', id]));
         if (i < 2) continue; // warm-up
         record(rt.name, 'run true', tRun);
         if (podman) record(rt.name, 'run (podman config)', tPodman);
         record(rt.name, 'create', tCreate);
         record(rt.name, 'start', tStart);
+        record(rt.name, 'exec true', tExec);
         record(rt.name, 'delete -f', tDelete);
         record(rt.name, 'create+start+delete', tCreate + tStart + tDelete);
       }

@@ -9,7 +9,7 @@ import { configureLog, logDebug, logError, writeFd } from './log';
 import { DEFAULT_ROOT, OCI_VERSION } from './state';
 import type { Spec } from './spec/types';
 import { VERSION } from './version';
-import { commandTable, type CommandContext, type GlobalOptions } from './commands';
+import { commandSpec, commandTable, flagLists, usageText, type CommandContext, type GlobalOptions } from './commands';
 
 /** Global flags that take a value; every other global flag is a boolean. */
 const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'criu', 'rootless']);
@@ -61,37 +61,19 @@ export function versionText(): string {
   return `toyrun version ${VERSION}\nspec: ${OCI_VERSION}\nengine: ${engine}\n`;
 }
 
-const USAGE = `toyrun: an OCI container runtime (runc-compatible command line)
-
-usage: toyrun [global flags] COMMAND [flags] ID
-
-global flags:
-  --root DIR            state directory (default ${DEFAULT_ROOT})
+const GLOBAL_HELP = `  --root DIR            state directory (default ${DEFAULT_ROOT})
   --log FILE            append errors (and debug lines) to FILE
   --log-format FORMAT   text or json (default text)
   --debug               log debug lines
   --systemd-cgroup      read cgroupsPath as slice:prefix:name
   --version             print the version
-
-commands:
-  create ID --bundle DIR [--pid-file F] [--preserve-fds N] [--no-pivot] [--console-socket S]
-  start ID              release a created container
-  run ID --bundle DIR [--detach] [--keep] [-t] [-v HOST:CTR[:ro]]...  create + start (+ wait, delete unless --keep)
-  state ID              print the OCI state JSON
-  kill [--all] ID [SIGNAL]
-  delete [--force] ID
-  list [--format table|json] [-q]
-  ps [--format table|json] ID [-- PS-ARGS]
-  exec [--process FILE] [--detach] [--pid-file F] [--tty] [--console-socket S] [--preserve-fds N]
-       [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--cap CAP]... ID [ARGS...]
-  pause ID / resume ID
-  update ID [--resources FILE|-] [--memory N] [--cpu-shares N] [--pids-limit N] ...
-  events ID [--stats] [--interval D]
-  spec [--bundle DIR] [--rootless]   write runc's default config.json
-  features              print the implemented features (JSON)
-  import [--image NAME] ARCHIVE DIR   turn an image archive into a bundle
-  layers [ls|prune]     list unpacked layers / remove those no container uses
 `;
+
+/** A command's flags, as declared in the registry (src/commands.ts). */
+function parseFlags(command: string, rest: string[]): minimist.ParsedArgs {
+  const f = flagLists(command);
+  return parseCommand(rest, f.strings, f.booleans, f.alias);
+}
 
 /** Parse a command's own flags; the id is the first positional. minimist reads
  * "--no-X" as X=false, so runc's real "--no-pivot"-style flags are renamed first. */
@@ -165,18 +147,22 @@ export async function main(argv: string[]): Promise<number> {
     out(versionText());
     return 0;
   }
+  const rest = parsed.rest;
   if (!command || parsed.help || command === 'help') {
-    out(USAGE);
+    out(usageText(GLOBAL_HELP, command === 'help' && rest[0] ? commandSpec(rest[0]) : undefined));
     return command || parsed.help ? 0 : 1;
   }
-  const rest = parsed.rest;
+  const spec = commandSpec(command);
+  if (spec && (rest[0] === '--help' || rest[0] === '-h')) {
+    out(usageText(GLOBAL_HELP, spec));
+    return 0;
+  }
   // the command only: its arguments may carry values (exec --env) that do not belong in a log
   logDebug(`toyrun ${VERSION}: ${command}`);
   try {
     switch (command) {
       case 'create': {
-        // --notify-socket and --pidfd-socket are runc's: declared so that their value is not taken for the id
-        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'notify-socket', 'pidfd-socket'], ['no-pivot', 'no-new-keyring'], { b: 'bundle' });
+        const a = parseFlags(command, rest);
         (require('./create') as typeof import('./create')).createContainer({
           root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
@@ -185,7 +171,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'run': {
-        const a = parseCommand(rest, ['bundle', 'pid-file', 'preserve-fds', 'console-socket', 'volume', 'notify-socket', 'pidfd-socket'], ['detach', 'no-pivot', 'no-new-keyring', 'keep', 'tty'], { b: 'bundle', d: 'detach', v: 'volume', t: 'tty' });
+        const a = parseFlags(command, rest);
         return await (require('./run') as typeof import('./run')).runContainer({
           root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
           preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
@@ -194,37 +180,37 @@ export async function main(argv: string[]): Promise<number> {
         }, a.detach === true, a.keep === true);
       }
       case 'start': {
-        (require('./start') as typeof import('./start')).startContainer(g.root, requireId(parseCommand(rest, [], []), command));
+        (require('./start') as typeof import('./start')).startContainer(g.root, requireId(parseFlags(command, rest), command));
         return 0;
       }
       case 'state':
-        out((require('./query') as typeof import('./query')).stateCommand(g.root, requireId(parseCommand(rest, [], []), command)));
+        out((require('./query') as typeof import('./query')).stateCommand(g.root, requireId(parseFlags(command, rest), command)));
         return 0;
       case 'kill': {
-        const a = parseCommand(rest, [], ['all'], { a: 'all' });
+        const a = parseFlags(command, rest);
         (require('./kill') as typeof import('./kill')).killContainer(g.root, requireId(a, command), a._[1] === undefined ? undefined : String(a._[1]), a.all === true);
         return 0;
       }
       case 'delete': {
-        const a = parseCommand(rest, [], ['force'], { f: 'force' });
+        const a = parseFlags(command, rest);
         (require('./delete') as typeof import('./delete')).deleteContainer(g.root, requireId(a, command), a.force === true);
         return 0;
       }
       case 'list': {
-        const a = parseCommand(rest, ['format'], ['quiet'], { f: 'format', q: 'quiet' });
+        const a = parseFlags(command, rest);
         out((require('./query') as typeof import('./query')).listCommand(g.root, a.format ?? 'table', a.quiet === true));
         return 0;
       }
       case 'ps': {
         // runc: `ps [--format F] ID [ps options]`; what follows the id is ps(1)'s (go-runc Top passes "-ef")
         const at = psIdIndex(rest);
-        const a = parseCommand(rest.slice(0, at + 1), ['format'], [], { f: 'format' });
+        const a = parseFlags(command, rest.slice(0, at + 1));
         const psArgs = rest.slice(at + 1).filter((x, i) => !(i === 0 && x === '--'));
         out((require('./query') as typeof import('./query')).psCommand(g.root, requireId(a, command), a.format ?? 'table', [...(a['--'] ?? []).map(String), ...psArgs]));
         return 0;
       }
       case 'spec': {
-        const a = parseCommand(rest, ['bundle'], ['rootless'], { b: 'bundle' });
+        const a = parseFlags(command, rest);
         const file = join(resolve(a.bundle ?? process.cwd()), 'config.json');
         if (existsSync(file)) throw new UsageError(`File ${file} exists. Remove it first`);
         writeFileSync(file, (require('./spec/runc-default') as typeof import('./spec/runc-default')).runcSpecText(a.rootless === true));

@@ -7,16 +7,16 @@ import { timeOffsetsText } from './linux/timens';
 import { moveNetDevices } from './linux/netdev';
 import { resourcesForVersion } from './linux/resources13';
 import { findResctrl, joinIntelRdt, removeIntelRdt, setupIntelRdt } from './linux/intelrdt';
-import { existsSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
 import { validateContainerId, validateSpec, ValidationError } from './spec/validate';
 import {
-  claimContainerDir, ContainerError, lockContainer, OCI_VERSION, processStartTime, removeContainerDir, saveRecord,
+  claimContainerDir, ContainerError, lockContainer, OCI_VERSION, processStartTime, removeContainerDir, saveRecord, waitGone, writePidFile,
   toOciState, writeFileAtomic, type ContainerRecord,
 } from './state';
 import {
-  allJoinFiles, cgroupDirs, cgroupDriver, hostHierarchies, joinFiles, moveIntoCgroup, resolveCgroupPath, startMoveGracePeriod,
+  allJoinFiles, cgroupDirs, cgroupDriver, hostHierarchies, joinFiles, moveIntoCgroup, resolveCgroupPath, setCgroupWarningSink, startMoveGracePeriod,
   type CgroupRecord,
 } from './linux/cgroups';
 import { failpoint } from './failpoint';
@@ -27,8 +27,8 @@ import { frozenCgroupProblem } from './linux/frozen';
 import { checkSysctls } from './linux/sysctl';
 import { seccompProblems } from './linux/seccomp';
 import { processHostProblems, processHostWarnings } from './process-checks';
-import { spawnSynced, type InitPlan, type SyncChannel } from './sync';
-import { bundlePath } from './paths';
+import { ChildError, ProtocolError, spawnSynced, type InitPlan, type SyncChannel } from './sync';
+import { INIT_BUNDLE } from './paths';
 import { runHooks } from './hooks';
 import { START_FIFO } from './startsync';
 import type * as ImageModule from './image';
@@ -154,10 +154,6 @@ function checkPreservedFds(n: number): void {
   }
 }
 
-/** The init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
-function initScript(): string {
-  return bundlePath('init.js');
-}
 
 /** The spec: a bind mount's relative source is relative to the bundle. Made absolute
  * here, before any check or the init sees it: the init runs with cwd /, where "."
@@ -251,6 +247,7 @@ export function createContainer(opts: CreateOptions): Created {
     };
     if (!usernsWanted) recordInit(spawnInit(spec, opts));
 
+    setCgroupWarningSink(logWarn); // e.g. a weightDevice the device can't take: to --log
     const driver = cgroupDriver();
     const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup); // relative: joined per hierarchy by the driver
     const scope = opts.systemdCgroup ? scopeFor(spec.linux?.cgroupsPath, id) : undefined;
@@ -292,7 +289,7 @@ export function createContainer(opts: CreateOptions): Created {
 
     if (usernsWanted) startMoveGracePeriod(); // the stages take about as long as the grace period
     const userns = usernsWanted
-      ? spawnInitInUserNamespace(spec, dir, rootfs, initScript(), opts.preserveFds, opts.consoleSocket)
+      ? spawnInitInUserNamespace(spec, dir, rootfs, INIT_BUNDLE, opts.preserveFds, opts.consoleSocket)
       : undefined;
     if (userns) recordInit(userns);
     if (!spawned) throw new ContainerError('internal: the init was not spawned');
@@ -314,6 +311,7 @@ export function createContainer(opts: CreateOptions): Created {
       spec,
       rootfs,
       stateDir: dir,
+      seccompCache: join(opts.root, '.seccomp'),
       bundle,
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
@@ -391,49 +389,29 @@ function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncCh
   // a new time namespace is made by the init itself (see the 'time namespace' stage);
   // one joined by path is entered through nsenter (setns of a time namespace needs one thread)
   const timePath = findNamespace(spec.linux?.namespaces, 'time')?.path;
-  return spawnSynced(initScript(), opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], timePath);
+  return spawnSynced(INIT_BUNDLE, opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], timePath);
 }
 
 function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec: Spec): void {
   try {
     chan.send(plan);
-    for (;;) {
-      const msg = chan.recv();
-      if (msg === undefined) throw new ContainerError('container init exited before it was ready');
-      if (msg.type === 'error') throw new ContainerError(`unable to start container process: ${msg.msg}`);
-      if (msg.type === 'ready') {
-        logDebug(`init stages (ms): ${msg.stages.map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ')}`);
-        return;
-      }
-      if (msg.type === 'createRuntime') {
-        failpoint('create:init-mounted');
-        // the network namespace exists now (the init made it), and the hooks see the devices
-        if (spec.linux?.netDevices) moveNetDevices(spec, rec.pid);
-        const state = toOciState(rec, 'creating');
-        runHooks(spec.hooks, 'prestart', state);
-        runHooks(spec.hooks, 'createRuntime', state);
-        chan.send({ type: 'continue', state: { ...state, ociVersion: OCI_VERSION } });
-      }
-    }
+    chan.expect('createRuntime');
+    failpoint('create:init-mounted');
+    // the network namespace exists now (the init made it), and the hooks see the devices
+    if (spec.linux?.netDevices) moveNetDevices(spec, rec.pid);
+    const state = toOciState(rec, 'creating');
+    runHooks(spec.hooks, 'prestart', state);
+    runHooks(spec.hooks, 'createRuntime', state);
+    chan.send({ type: 'continue', state: { ...state, ociVersion: OCI_VERSION } });
+    const ready = chan.expect('ready');
+    logDebug(`init stages (ms): ${ready.stages.map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ')}`);
+  } catch (e) {
+    if (e instanceof ChildError) throw new ContainerError(`unable to start container process: ${e.message}`);
+    if (e instanceof ProtocolError && e.got === 'eof') throw new ContainerError('container init exited before it was ready');
+    throw e;
   } finally {
     chan.close();
   }
 }
 
-/** Decimal PID, no newline (containerd parses it with Atoi, no trimming), written atomically. */
-export function writePidFile(path: string, pid: number): void {
-  const abs = resolve(path);
-  const tmp = `${abs}.toyrun-${process.pid}`;
-  writeFileSync(tmp, String(pid), { mode: 0o644 });
-  renameSync(tmp, abs);
-}
 
-/** Wait until a process is gone (or a zombie nobody has reaped yet). */
-export function waitGone(pid: number, timeoutMs = 10000): boolean {
-  const deadline = Date.now() + timeoutMs;
-  while (processStartTime(pid) !== undefined) {
-    if (Date.now() > deadline) return false;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
-  }
-  return true;
-}

@@ -8,13 +8,14 @@ import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockConta
 import { loadContainer } from './container';
 import { runHooksWarnOnly } from './hooks';
 import type * as ImageModule from './image';
-import { waitGone } from './create';
+import { waitGone } from './state';
 import { findNamespace } from './linux/namespaces';
 import { failpoint } from './failpoint';
 import { logWarn } from './log';
 import { removeIntelRdt } from './linux/intelrdt';
 import { cgroupProblem } from './trust';
 import { stopUnit } from './linux/systemd';
+import { requireStatus } from './lifecycle';
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
   const dir = containerDir(root, id);
@@ -47,9 +48,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     // what the kernel does not confirm was taken out of rec: it is neither killed nor removed
     for (const d of loaded.doubts) logWarn(`container ${id}: ${d}: left alone`);
     const spec = loadSpec(dir);
-    if ((status === 'running' || status === 'paused' || status === 'creating') && !force) {
-      throw new ContainerError(`cannot delete container ${id} that is not stopped: ${status}`);
-    }
+    requireStatus(force ? 'delete --force' : 'delete', status, id);
     const driver = cgroupDriver();
     // The start time proves the pid is still our init (not a recycled one), whatever
     // the status says: a create killed after spawning it reads as "stopped".

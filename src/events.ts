@@ -14,8 +14,8 @@ import * as libc from './linux/libc';
 import { AT_FDCWD, O } from './linux/libc';
 import { writeCgroupFile, type CgroupRecord } from './linux/cgroups';
 import { cgroupStats, oomKillCount, toJson } from './linux/cgroup-stats';
-import { ContainerError } from './state';
 import { loadContainer } from './container';
+import { requireStatus } from './lifecycle';
 
 /** Go durations as runc takes them: "5s", "100ms", "1m30s", "1.5s". */
 export function parseDuration(s: string): number {
@@ -96,7 +96,7 @@ export function watchOomV2(rec: CgroupRecord): OomWatch | undefined {
 
 export function streamEvents(root: string, id: string, intervalMs: number): void {
   const { rec, status } = loadContainer(root, id);
-  if (status === 'stopped') throw new ContainerError('container not running');
+  requireStatus('events', status);
   const watch = rec.cgroup.version === 2 ? watchOomV2(rec.cgroup) : watchOomV1(rec.cgroup);
   try {
     let next = Date.now() + intervalMs;
@@ -120,6 +120,6 @@ export function streamEvents(root: string, id: string, intervalMs: number): void
 
 export function statsOnce(root: string, id: string): string {
   const { rec, status } = loadContainer(root, id);
-  if (status === 'stopped') throw new ContainerError('container not running');
+  requireStatus('events', status);
   return toJson({ type: 'stats', id, data: cgroupStats(rec.cgroup) }) + '\n';
 }

@@ -16,24 +16,21 @@
 // seccomp filter goes in we send {"type":"ready"}. The pipe is close-on-exec, so
 // `exec` sees EOF once execve succeeded, or an error after "ready" if the filter
 // or execve failed.
+import './undumpable'; // first: see there
 import { writeFileSync } from 'node:fs';
 import * as libc from './linux/libc';
-import { SyncChannel, type ExecPlan } from './sync';
+import { expectPlan, SyncChannel, type ExecPlan } from './sync';
 import { NS_CLONE_FLAG } from './linux/namespaces';
-import { applyRlimits, becomeUser, checkCwdInsideRoot, enterCwd, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges } from './linux/process';
-import { releaseHeldCapability } from './linux/capabilities';
-import { loadSeccompFilter, prepareSeccompFilter, type SeccompFilter } from './linux/seccomp';
-import { giveTerminalTo, setupConsole, type ConsoleHandle } from './linux/console';
-import { applyIoPriority, applyScheduler, setAffinity } from './linux/sched';
-import { applyMemoryPolicy } from './linux/mempolicy';
-import { applyPersonality } from './linux/personality';
+import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath } from './linux/process';
+import { prepareSeccompFilter, type SeccompFilter } from './linux/seccomp';
+import { setupConsole, type ConsoleHandle } from './linux/console';
+import { setAffinity } from './linux/sched';
+import { StageRunner } from './stages';
+import { finalize } from './finalize';
 import { joinExecKeyring } from './linux/keyring';
 
-let currentStage = 'start';
-function stage<T>(name: string, fn: () => T): T {
-  currentStage = name;
-  return fn();
-}
+const stages = new StageRunner();
+const stage = <T>(name: string, fn: () => T): T => stages.run(name, fn);
 
 function joinCgroup(plan: ExecPlan): void {
   // as the init does: this thread only (v1 tasks); the engine's other threads end at execve
@@ -76,42 +73,25 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
     if (!cwdPending) checkCwdInsideRoot(p.cwd);
     return lookPath((p.args as string[])[0] as string, p.env);
   });
-  // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
-  // held, effective, until the filter is in, so that the load stays the last step.
-  const hold = filter && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
-  // as the init does: inherited across execve, set while the capabilities they need are held
-  stage('scheduler', () => applyScheduler(p.scheduler));
-  stage('I/O priority', () => applyIoPriority(p.ioPriority));
-  stage('memory policy', () => applyMemoryPolicy(plan.memoryPolicy));
-  stage('personality', () => applyPersonality(plan.personality));
-  stage('user and capabilities', () => {
-    if (p.terminal) giveTerminalTo(p.user?.uid ?? 0);
-    becomeUser(p, hold, cwdPending);
-    if (cwdPending) checkCwdInsideRoot(p.cwd);
+  return finalize(stages, {
+    process: p,
+    execPath,
+    cwdPending,
+    memoryPolicy: plan.memoryPolicy,
+    personality: plan.personality,
+    preserveFds: plan.preserveFds,
+    seccomp: filter,
+    // Reported before the filter goes in: the profile may not allow our write.
+    // A failure from here on still reaches `exec` as an error after "ready".
+    beforeSeccomp: () => chan.send({ type: 'ready', stages: stages.times }),
   });
-  stage('no_new_privs', () => setNoNewPrivileges(p));
-  stage('file descriptors', () => prepareFds(plan.preserveFds));
-  stage('signals', () => libc.resetSignals());
-  // Reported before the filter goes in: the profile may not allow our write.
-  // A failure from here on still reaches `exec` as an error after "ready".
-  chan.send({ type: 'ready', stages: [] });
-  stage('seccomp', () => {
-    if (filter) loadSeccompFilter(filter);
-    if (hold) releaseHeldCapability(p.capabilities);
-  });
-  currentStage = 'execve';
-  return libc.execve(execPath, p.args as string[], p.env ?? []);
 }
 
 function main(): void {
-  // Non-dumpable before anything else, as the init (src/init.ts): this process lives
-  // in the container's PID namespace, and a dumpable one could be opened through
-  // /proc/<pid>/{exe,mem,fd} by the container's processes (CVE-2019-5736).
-  libc.prctl(libc.PR.SET_DUMPABLE, 0);
+  // Non-dumpable since the kernel started us, until execve: src/undumpable.ts.
   const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(readFd, writeFd);
-  const plan = chan.recv();
-  if (!plan || plan.type !== 'exec') process.exit(255);
+  const plan = expectPlan(chan, 'exec', 255);
   try {
     // execCPUAffinity.initial: the CPUs we run on before the move to the container's cgroup
     stage('initial CPU affinity', () => setAffinity(0, plan.process.execCPUAffinity?.initial, 'execCPUAffinity.initial'));
@@ -126,11 +106,10 @@ function main(): void {
     stage('namespaces', () => enterNamespaces(plan));
     // after the cgroup move (which resets affinity to the cpuset): final, or the container's CPUs
     stage('final CPU affinity', () => setAffinity(0, plan.finalCpus, 'execCPUAffinity.final'));
-    stage('console', () => console?.attach());
+    stage('attach console', () => console?.attach());
     becomeProcess(plan, chan, filter);
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    chan.trySend({ type: 'error', msg: msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}` }); // EPIPE: exec has gone
+    chan.trySend({ type: 'error', msg: stages.describe(e) }); // EPIPE: exec has gone
     process.exit(255);
   }
 }

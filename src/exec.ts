@@ -12,10 +12,10 @@ import * as libc from './linux/libc';
 import { loadContainer } from './container';
 import { ContainerError, containerDir, loadSpec } from './state';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
-import { spawnSynced, type ExecPlan, type SyncChannel } from './sync';
+import { ChildError, ProtocolError, spawnSynced, type ExecPlan, type SyncChannel } from './sync';
 import { validateProcessSpec, ValidationError } from './spec/validate';
-import { writePidFile } from './create';
-import { bundlePath } from './paths';
+import { writePidFile } from './state';
+import { EXEC_INIT_BUNDLE, INIT_BUNDLE } from './paths';
 import { spawnExecInUserNamespace } from './userns-stages';
 import { apparmorEnabled } from './linux/lsm';
 import { processHostProblems, processHostWarnings } from './process-checks';
@@ -24,11 +24,12 @@ import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logDebug, logError, logWarn } from './log';
 import { sessionKeyringName } from './linux/keyring';
-import type { CommandContext } from './commands';
+import { flagLists, valueFlagNames, type CommandContext } from './commands';
 import type { Process, Spec } from './spec/types';
 import { setAffinity } from './linux/sched';
 import type { ContainerRecord } from './state';
 import { joinIntelRdt } from './linux/intelrdt';
+import { requireStatus } from './lifecycle';
 
 export interface ExecOptions {
   root: string;
@@ -41,10 +42,8 @@ export interface ExecOptions {
   ignorePaused?: boolean;
 }
 
-const VALUE_FLAGS = new Set([
-  'console-socket', 'cwd', 'env', 'e', 'user', 'u', 'additional-gids', 'g', 'process', 'p', 'pid-file',
-  'process-label', 'apparmor', 'cap', 'c', 'preserve-fds', 'cgroup',
-]);
+/** exec's flags that take a value (src/commands.ts): where the flags end and the id is. */
+const VALUE_FLAGS = valueFlagNames('exec');
 
 /** Split `exec` argv into its flags, the id and the command: everything after
  * the id belongs to the command, even words that look like flags (`sh -c ...`). */
@@ -128,31 +127,26 @@ export function execProcess(a: ReturnType<typeof parseCommand>, args: string[], 
   return p;
 }
 
-/** The exec-init bundle sits beside the CLI bundle (dist/ for Bun, dist/node/ for Node). */
-function execInitScript(): string {
-  return bundlePath('exec-init.js');
-}
 
 /** The exec-init enters the container's PID (and time) namespace as a first
  * child of this thread, the way create starts the init (spawnSynced). */
 function spawnExecInit(initPid: number, forChildren: ChildNamespace['type'][], preserveFds: number): { pid: number; chan: SyncChannel } {
   const namespaces = forChildren.filter((type) => type === 'pid').map((type) => ({ type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[type]}` }));
   // the time namespace through nsenter: setns of one needs a single-threaded caller
-  return spawnSynced(execInitScript(), preserveFds, namespaces, forChildren.includes('time') ? `/proc/${initPid}/ns/time` : undefined);
+  return spawnSynced(EXEC_INIT_BUNDLE, preserveFds, namespaces, forChildren.includes('time') ? `/proc/${initPid}/ns/time` : undefined);
 }
 
 /** Drive the exec-init until it has execve'd (EOF after "ready") or failed. */
 function awaitExec(chan: SyncChannel, plan: ExecPlan): void {
   try {
     chan.send(plan);
-    let ready = false;
-    for (;;) {
-      const msg = chan.recv();
-      if (msg === undefined) break;
-      if (msg.type === 'error') throw new ContainerError(`exec failed: unable to start container process: ${msg.msg}`);
-      if (msg.type === 'ready') ready = true;
-    }
-    if (!ready) throw new ContainerError('exec failed: the exec process exited before it was ready');
+    chan.expect('ready');
+    // after ready, only the seccomp filter and execve itself can still fail
+    chan.expect('eof');
+  } catch (e) {
+    if (e instanceof ChildError) throw new ContainerError(`exec failed: unable to start container process: ${e.message}`);
+    if (e instanceof ProtocolError && e.got === 'eof') throw new ContainerError('exec failed: the exec process exited before it was ready');
+    throw e;
   } finally {
     chan.close();
   }
@@ -185,10 +179,8 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   if (p.terminal && opts.detach && !opts.consoleSocket) throw new UsageError('cannot allocate tty if toyrun will detach without setting console socket');
   if (!p.terminal && opts.consoleSocket) throw new UsageError('cannot use console socket if toyrun will not allocate tty');
   const { rec, status } = loadContainer(opts.root, opts.id);
-  if (status === 'stopped') throw new ContainerError('cannot exec in a stopped container');
   // joining a frozen cgroup freezes the new process too: only on request
-  if (status === 'paused' && !opts.ignorePaused) throw new ContainerError('cannot exec in a paused container (use --ignore-paused to override)');
-  if (status === 'creating') throw new ContainerError('cannot exec in a container that is being created');
+  requireStatus(opts.ignorePaused ? 'exec --ignore-paused' : 'exec', status);
   const spec = loadSpec(containerDir(opts.root, opts.id));
   const nss = spec?.linux?.namespaces ?? [];
   const userns = findNamespace(nss, 'user') !== undefined;
@@ -219,7 +211,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       sessionKeyring: rec.noNewKeyring ? undefined : sessionKeyringName(opts.id),
     };
     const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
-      ? spawnExecInUserNamespace(rec.pid, spec as Spec, bundlePath('init.js'), execInitScript(), opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)
+      ? spawnExecInUserNamespace(rec.pid, spec as Spec, INIT_BUNDLE, EXEC_INIT_BUNDLE, opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)
       : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
     const { pid, chan } = spawned;
     plan.consoleSocketFd = spawned.consoleSocketFd;
@@ -260,12 +252,8 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
 export async function execCommand(ctx: CommandContext, rest: string[]): Promise<number> {
   try {
     const { flags, id, args } = splitExecArgs(rest);
-    const a = parseCommand(
-      flags,
-      ['console-socket', 'cwd', 'env', 'user', 'additional-gids', 'process', 'pid-file', 'process-label', 'apparmor', 'cap', 'preserve-fds', 'cgroup'],
-      ['tty', 'detach', 'no-new-privs', 'ignore-paused'],
-      { t: 'tty', d: 'detach', e: 'env', u: 'user', g: 'additional-gids', p: 'process', c: 'cap' },
-    );
+    const f = flagLists('exec');
+    const a = parseCommand(flags, f.strings, f.booleans, f.alias);
     if (!id) throw new UsageError('exec: container id is required');
     const preserve = a['preserve-fds'] === undefined ? 0 : Number(a['preserve-fds']);
     if (!Number.isInteger(preserve) || preserve < 0) throw new UsageError(`invalid --preserve-fds ${JSON.stringify(a['preserve-fds'])}`);

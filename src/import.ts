@@ -7,7 +7,7 @@
 // Layers are unpacked into the layer store by the first `create`, not here.
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import type { CommandContext } from './commands';
+import { flagLists, type CommandContext } from './commands';
 import { parseCommand, UsageError } from './cli';
 import { LayerError, sha256File, tarLib, unpackLayer } from './layers';
 import { defaultSpec } from './spec/default';
@@ -300,7 +300,8 @@ export function importImage(archive: string, dir: string, ref?: string): Spec {
 }
 
 export function importCommand(_ctx: CommandContext, rest: string[]): number {
-  const a = parseCommand(rest, ['image'], []);
+  const f = flagLists('import');
+  const a = parseCommand(rest, f.strings, f.booleans, f.alias);
   const [archive, dir] = a._.map(String);
   if (!archive || !dir || a._.length > 2) throw new UsageError('usage: toyrun import [--image NAME] ARCHIVE DIR');
   importImage(resolve(archive), resolve(dir), a.image);

@@ -6,21 +6,20 @@
 //
 // Everything runs on the main thread with synchronous calls: namespaces and the
 // root directory are per-thread, and the engine's other threads stay behind.
+import './undumpable'; // first: see there
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, O, SysError } from './linux/libc';
-import { SyncChannel, type InitPlan } from './sync';
+import { expectPlan, SyncChannel, type InitPlan } from './sync';
 import { enterNamespaces, findNamespace } from './linux/namespaces';
 import { finishReadonly, mountOne, mkdirInRoot, readonlyLater, type MountContext } from './linux/mounts';
 import { createDevices, createDevSymlinks } from './linux/devices';
 import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation, verifyProcMount } from './linux/rootfs';
 import { procfsForWrites } from './linux/procfs';
 import { applySysctls } from './linux/sysctl';
-import { applyRlimits, becomeUser, checkCwdInsideRoot, enterCwd, holdsSysAdmin, lookPath, prepareFds, setNoNewPrivileges, setOomScoreAdj } from './linux/process';
-import { releaseHeldCapability } from './linux/capabilities';
-import { connectListener, prepareSeccompFilter, loadSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
-import { giveTerminalTo, setupConsole, type ConsoleHandle } from './linux/console';
+import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath, setOomScoreAdj } from './linux/process';
+import { connectListener, prepareSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
+import { setupConsole, type ConsoleHandle } from './linux/console';
 import { runHooks } from './hooks';
 import { writeFd } from './log';
 import { dropCleanFileMappings } from './linux/memory';
@@ -29,9 +28,8 @@ import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
 import { inUserNamespace } from './linux/userns';
 import { joinContainerKeyring } from './linux/keyring';
 import type { Spec, State } from './spec/types';
-import { applyIoPriority, applyScheduler } from './linux/sched';
-import { applyMemoryPolicy } from './linux/mempolicy';
-import { applyPersonality } from './linux/personality';
+import { StageRunner } from './stages';
+import { finalize } from './finalize';
 import { unshareTimeNamespace } from './linux/timens';
 
 interface InitContext {
@@ -54,15 +52,8 @@ interface InitContext {
   procMount?: number;
 }
 
-let currentStage = 'start';
-/** Stage durations in ms, reported to `create` (shown with --debug). */
-const stageTimes: [string, number][] = [['engine start-up', performance.now()]];
-function stage(name: string, fn: () => void): void {
-  currentStage = name;
-  const t0 = performance.now();
-  fn();
-  stageTimes.push([name, performance.now() - t0]);
-}
+const stages = new StageRunner();
+const stage = <T>(name: string, fn: () => T): T => stages.run(name, fn);
 
 function joinCgroup(ctx: InitContext): void {
   // "0" means the writer itself. Memory the engine allocated before this line stays
@@ -86,7 +77,7 @@ function setHostnames(spec: Spec): void {
 
 function doMounts(ctx: InitContext): void {
   const { plan, spec } = ctx;
-  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation, plan.idmapFds?.[-1]);
+  prepareRootfs(plan.rootfs, spec.linux?.rootfsPropagation, plan.idmapFds?.rootfs);
   const rootFd = libc.openat(AT_FDCWD, plan.rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC);
   const mctx: MountContext = {
     rootfs: plan.rootfs,
@@ -101,7 +92,7 @@ function doMounts(ctx: InitContext): void {
   try {
     for (const [i, m] of (spec.mounts ?? []).entries()) {
       try {
-        mountOne(mctx, m, plan.idmapFds?.[i], later.has(i));
+        mountOne(mctx, m, plan.idmapFds?.mounts[i], later.has(i));
       } catch (e) {
         throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`);
       }
@@ -120,8 +111,12 @@ function doMounts(ctx: InitContext): void {
 function runtimeHooks(ctx: InitContext): void {
   // The runtime runs prestart/createRuntime in its own namespaces; we wait for it.
   ctx.chan.send({ type: 'createRuntime' });
-  const reply = ctx.chan.recv();
-  if (!reply || reply.type !== 'continue') throw new Error('create aborted while running createRuntime hooks');
+  let reply;
+  try {
+    reply = ctx.chan.expect('continue');
+  } catch (e) {
+    throw new Error('create aborted while running createRuntime hooks', { cause: e });
+  }
   ctx.state = reply.state;
   // runc's cwd for these: the container's root, in its mount namespace (before pivot_root)
   runHooks(ctx.spec.hooks, 'createContainer', ctx.state, ctx.plan.rootfs);
@@ -171,46 +166,27 @@ function becomeProcess(ctx: InitContext): never {
     // runc hands these hooks the state as "created": the program is not running yet.
     if (ctx.state) runHooks(ctx.spec.hooks, 'startContainer', { ...ctx.state, status: 'created' }, p.cwd);
   });
-  // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: hold it
-  // until the filter is in, so that the load can still be the last step.
-  const hold = ctx.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
-  // Inherited across execve; set while we still hold CAP_SYS_NICE/CAP_SYS_ADMIN
-  // (real-time policies, negative nice, the RT I/O class need them).
-  stage('scheduler', () => applyScheduler(p.scheduler));
-  stage('I/O priority', () => applyIoPriority(p.ioPriority));
-  stage('memory policy', () => applyMemoryPolicy(ctx.spec.linux?.memoryPolicy));
-  stage('personality', () => applyPersonality(ctx.spec.linux?.personality));
-  stage('user and capabilities', () => {
-    if (p.terminal) giveTerminalTo(p.user?.uid ?? 0);
-    becomeUser(p, hold, ctx.cwdPending);
-    checkCwdInsideRoot(p.cwd);
+  return finalize(stages, {
+    process: p,
+    execPath: ctx.execPath as string,
+    cwdPending: ctx.cwdPending === true,
+    memoryPolicy: ctx.spec.linux?.memoryPolicy,
+    personality: ctx.spec.linux?.personality,
+    preserveFds: ctx.plan.preserveFds,
+    seccomp: ctx.seccomp,
+    afterSeccomp: () => {
+      if (ctx.seccomp && ctx.seccompListener !== undefined && ctx.state) {
+        sendListenerFd(ctx.seccomp, ctx.seccompListener, { ...ctx.state, status: 'created' }, ctx.spec.linux?.seccomp?.listenerMetadata);
+      }
+    },
   });
-  stage('no_new_privs', () => setNoNewPrivileges(p));
-  stage('file descriptors', () => prepareFds(ctx.plan.preserveFds));
-  stage('signals', () => libc.resetSignals());
-  const argv = p.args as string[], envp = p.env ?? [], execPath = ctx.execPath as string;
-  stage('seccomp', () => {
-    // From here on every syscall is filtered by the user's profile: only the
-    // listener fd's sendmsg, the release of the held capability and execve follow.
-    if (ctx.seccomp) loadSeccompFilter(ctx.seccomp);
-    if (ctx.seccomp && ctx.seccompListener !== undefined && ctx.state) {
-      sendListenerFd(ctx.seccomp, ctx.seccompListener, { ...ctx.state, status: 'created' }, ctx.spec.linux?.seccomp?.listenerMetadata);
-    }
-    if (hold) releaseHeldCapability(p.capabilities);
-  });
-  return libc.execve(execPath, argv, envp);
 }
 
 function main(): void {
-  // Non-dumpable from the first instruction until execve: a dumpable runtime
-  // process could be opened through /proc/<pid>/exe (and its fds through
-  // /proc/<pid>/fd) by anything in the container's PID namespace (CVE-2019-5736).
-  // (In a shared user namespace, processes of another container also run as our uid.)
-  libc.prctl(libc.PR.SET_DUMPABLE, 0);
+  // Non-dumpable since the kernel started us, until execve: src/undumpable.ts.
   const [syncWriteFd, syncReadFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(syncReadFd, syncWriteFd);
-  const plan = chan.recv();
-  if (!plan || plan.type !== 'plan') process.exit(1);
+  const plan = expectPlan(chan, 'plan', 1);
   const ctx: InitContext = {
     plan,
     spec: plan.spec,
@@ -237,7 +213,7 @@ function main(): void {
     // libseccomp is loaded from the host's filesystem, so before pivot_root.
     stage('seccomp filter', () => {
       const profile = ctx.spec.linux?.seccomp;
-      if (profile) ctx.seccomp = prepareSeccompFilter(profile, join(dirname(plan.stateDir), '.seccomp'));
+      if (profile) ctx.seccomp = prepareSeccompFilter(profile, plan.seccompCache);
       if (profile && ctx.seccomp?.notify) ctx.seccompListener = connectListener(profile, plan.preserveFds);
     });
     stage('pivot_root', () => switchRoot(ctx));
@@ -247,16 +223,16 @@ function main(): void {
     stage('sysctl', () => applySysctls(ctx.spec, procFd));
     stage('masked and read-only paths', () => finishRootfs(ctx));
     stage('oom_score_adj', () => setOomScoreAdj(ctx.spec.process?.oomScoreAdj, procFd));
-    stage('console', () => ctx.console?.attach());
+    stage('attach console', () => ctx.console?.attach());
     stage('rlimits', () => applyRlimits(ctx.spec.process?.rlimits));
     stage('resolve program', () => resolveProgram(ctx));
   } catch (e) {
     // create may have closed the pipe already (a failed prestart hook): then
     // it has its own error to print, and ours is not wanted (EPIPE is no error)
-    chan.trySend({ type: 'error', msg: describe(e) });
+    chan.trySend({ type: 'error', msg: stages.describe(e) });
     process.exit(1);
   }
-  if (!chan.trySend({ type: 'ready', stages: stageTimes })) process.exit(1); // create is gone
+  if (!chan.trySend({ type: 'ready', stages: stages.times })) process.exit(1); // create is gone
   chan.close();
   if (!plan.startsAtOnce) dropCleanFileMappings(); // shrink an init that may wait a long time for `start`
   try {
@@ -264,15 +240,10 @@ function main(): void {
     becomeProcess(ctx);
   } catch (e) {
     // `start` is waiting on start.fifo for the outcome; the container's stderr gets it too.
-    reportStartFailure(ctx.startReporter, describe(e));
-    writeFd(2, `toyrun init: ${describe(e)}\n`);
+    reportStartFailure(ctx.startReporter, stages.describe(e));
+    writeFd(2, `toyrun init: ${stages.describe(e)}\n`);
     process.exit(e instanceof SysError && e.syscall === 'execve' ? 127 : 1);
   }
-}
-
-function describe(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.startsWith('exec:') ? msg : `${currentStage}: ${msg}`;
 }
 
 if (process.argv[2] === STAGE1_ARG) runUserNamespaceStage1(process.argv[3] as string);

@@ -5,6 +5,7 @@ import { ContainerError, lockContainer } from './state';
 import { loadContainer } from './container';
 import { cgroupDriver, pidsIn, type CgroupRecord } from './linux/cgroups';
 import { parseSignal } from './signals';
+import { requireStatus } from './lifecycle';
 
 export function killContainer(root: string, id: string, signal: string | undefined, all: boolean): void {
   const sig = parseSignal(signal);
@@ -16,12 +17,12 @@ export function killContainer(root: string, id: string, signal: string | undefin
     // --all of a stopped container signals what is left in its cgroup: with a
     // shared (host or pod) PID namespace the init's children outlive it, and
     // containerd's shim sends exactly this when the init exits (runc does too).
+    requireStatus(all ? 'kill --all' : 'kill', status, id, doubts);
     if (all && status === 'stopped') {
       if (Object.keys(rec.cgroup.paths).length === 0) throw noCgroup();
       signalAll(rec.cgroup, sig);
       return;
     }
-    if (status === 'stopped' || status === 'creating') throw new ContainerError(['container not running', ...doubts].join(': '));
     if (all) {
       if (Object.keys(rec.cgroup.paths).length === 0) throw noCgroup();
       signalAll(rec.cgroup, sig);

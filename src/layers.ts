@@ -23,7 +23,7 @@ import { AT_FDCWD, LOCK_EX, LOCK_SH, O } from './linux/libc';
 import { makeWhiteout, markOpaque, overlayMounts } from './linux/overlay';
 import { listIds, loadRecord } from './state';
 import { logDebug } from './log';
-import type { CommandContext } from './commands';
+import { flagLists, type CommandContext } from './commands';
 import { parseCommand, UsageError } from './cli';
 
 export class LayerError extends Error {}
@@ -297,18 +297,22 @@ function isEmptyArchive(archive: string): boolean {
   return data.length % 512 === 0 && data.every((b) => b === 0);
 }
 
+/** Above this RSS, unpacking a gzip layer collects garbage as it goes (the bound is 200 MiB). */
+const MEMORY_HIGH = 96 * 1024 * 1024;
+
+function collectGarbage(): void {
+  const g = globalThis as { Bun?: { gc(full: boolean): void }; gc?: () => void };
+  if (g.Bun) g.Bun.gc(true);
+  else g.gc?.();
+}
+
 /** Unpack one layer archive into an empty directory, refusing hostile entries. */
 export function unpackLayer(archive: string, dest: string, maxBytes = maxLayerBytes()): void {
   const plan = new LayerPlan(maxBytes);
+  const gzip = isGzip(archive);
   try {
-    tarLib().x({
-      file: archive,
+    const unpack = new (tarLib().UnpackSync)({
       cwd: dest,
-      sync: true,
-      // Bounded memory: node-tar inflates each read in one go, and deflate reaches
-      // ~1000:1, so a whole-file read of a gzip layer held the uncompressed layer in
-      // memory (1 GiB of zeros: 1.1 GB RSS). 4 KiB of gzip yields at most ~4 MiB.
-      maxReadSize: isGzip(archive) ? 4096 : 1 << 20,
       strict: true,
       preserveOwner: true,
       // exact modes from the archive (setuid bits, 1777 dirs): no umask
@@ -316,6 +320,22 @@ export function unpackLayer(archive: string, dest: string, maxBytes = maxLayerBy
       processUmask: 0,
       filter: (_path, entry) => plan.accept(entry as Tar.ReadEntry),
     });
+    // Bounded memory: deflate reaches ~1000:1 and the parser inflates each write in
+    // one go, so the archive goes in by 4 KiB (at most ~4 MiB out) for gzip; a whole
+    // read of a gzip layer held the uncompressed layer in memory (1 GiB of zeros:
+    // 1.1 GB RSS). What each write leaves behind is garbage the engine collects at
+    // its leisure — too late on a busy host: past MEMORY_HIGH, collect now.
+    const buf = Buffer.allocUnsafe(gzip ? 4096 : 1 << 20);
+    const fd = openSync(archive, 'r');
+    try {
+      for (let n = 0, chunks = 0; (n = readSync(fd, buf, 0, buf.length, null)) > 0; chunks++) {
+        unpack.write(buf.subarray(0, n));
+        if (gzip && chunks % 16 === 15 && process.memoryUsage.rss() > MEMORY_HIGH) collectGarbage();
+      }
+    } finally {
+      closeSync(fd);
+    }
+    unpack.end();
   } catch (e) {
     if (e instanceof LayerError) throw new LayerError(`layer ${archive}: ${e.message}`);
     if (!isEmptyArchive(archive)) throw new LayerError(`layer ${archive}: cannot unpack: ${(e as Error).message}`);
@@ -478,7 +498,8 @@ export function pruneLayers(root: string): string[] {
 
 /** `toyrun layers [ls|prune]`. */
 export function layersCommand(ctx: CommandContext, rest: string[]): number {
-  const a = parseCommand(rest, ['format'], ['quiet'], { q: 'quiet', f: 'format' });
+  const f = flagLists('layers');
+  const a = parseCommand(rest, f.strings, f.booleans, f.alias);
   const sub = String(a._[0] ?? 'ls');
   if (sub === 'prune') {
     for (const d of pruneLayers(ctx.root)) ctx.out(`${d}\n`);

@@ -3,7 +3,7 @@
 // stub records its own location; a bundle run directly (node dist/node/toyrun.js)
 // sits in the directory of the script the engine was started with.
 import { realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 export function bundleDir(): string {
   const fromStub = (globalThis as { toyrunBundleDir?: string }).toyrunBundleDir;
@@ -11,7 +11,17 @@ export function bundleDir(): string {
   return dirname(realpathSync(process.argv[1] ?? '.'));
 }
 
+/** The bundles of the runtime processes toyrun starts for a container. */
+export const INIT_BUNDLE = 'init.js', EXEC_INIT_BUNDLE = 'exec-init.js';
+
 /** A sibling bundle (init.js, ...) of the running CLI. */
 export function bundlePath(name: string): string {
   return join(bundleDir(), name);
+}
+
+/** The install root: the directory holding dist/ and node_modules/ (the Node
+ * bundles are one level deeper, in dist/node/). */
+export function installRoot(): string {
+  const bundles = bundleDir();
+  return basename(bundles) === 'node' ? dirname(dirname(bundles)) : dirname(bundles);
 }

@@ -3,15 +3,15 @@
 // A frozen task is stopped by the kernel wherever it is, without a signal it
 // could observe; `state` then reports "paused" (read back from the cgroup).
 import { cgroupDriver } from './linux/cgroups';
-import { ContainerError, lockContainer } from './state';
+import { lockContainer } from './state';
 import { loadContainer } from './container';
+import { requireStatus } from './lifecycle';
 
 export function pauseContainer(root: string, id: string): void {
   const unlock = lockContainer(root, id);
   try {
     const { rec, status } = loadContainer(root, id);
-    // runc's rule: only a running or created container can be paused
-    if (status !== 'running' && status !== 'created') throw new ContainerError('container not running');
+    requireStatus('pause', status);
     cgroupDriver().freeze(rec.cgroup);
   } finally {
     unlock();
@@ -22,7 +22,7 @@ export function resumeContainer(root: string, id: string): void {
   const unlock = lockContainer(root, id);
   try {
     const { rec, status } = loadContainer(root, id);
-    if (status !== 'paused') throw new ContainerError('container not paused');
+    requireStatus('resume', status);
     cgroupDriver().thaw(rec.cgroup);
   } finally {
     unlock();

@@ -1,13 +1,14 @@
 // The CLI side of the resource commands (pause, resume, update, events):
 // flag parsing only; the work is in pause.ts, update.ts and events.ts.
 import { parseCommand, UsageError } from './cli';
-import type { CommandHandler } from './commands';
+import { flagLists, type CommandHandler } from './commands';
 import { pauseContainer, resumeContainer } from './pause';
-import { BYTE_FLAGS, INT_FLAGS, STRING_FLAGS, joinNegativeValues, mergeResources, readResourcesFile, resourcesFromFlags, updateContainer } from './update';
+import { joinNegativeValues, mergeResources, readResourcesFile, resourcesFromFlags, updateContainer } from './update';
 import { parseDuration, statsOnce, streamEvents } from './events';
 
-function idOf(rest: string[], command: string, strings: string[] = [], booleans: string[] = [], alias: Record<string, string> = {}): { id: string; a: ReturnType<typeof parseCommand> } {
-  const a = parseCommand(rest, strings, booleans, alias);
+function idOf(rest: string[], command: string): { id: string; a: ReturnType<typeof parseCommand> } {
+  const f = flagLists(command);
+  const a = parseCommand(rest, f.strings, f.booleans, f.alias);
   const id = a._[0];
   if (id === undefined || id === '') throw new UsageError(`${command}: container id is required`);
   return { id: String(id), a };
@@ -24,8 +25,7 @@ export const resumeCommand: CommandHandler = (ctx, rest) => {
 };
 
 export const updateCommand: CommandHandler = (ctx, rest) => {
-  const flags = [...STRING_FLAGS, ...BYTE_FLAGS, ...INT_FLAGS];
-  const { id, a } = idOf(joinNegativeValues(rest, flags), 'update', flags, [], { r: 'resources' });
+  const { id, a } = idOf(joinNegativeValues(rest, flagLists('update').strings), 'update');
   const file = a.resources as string | undefined;
   const fromFile = file !== undefined ? readResourcesFile(file) : {};
   const upd = mergeResources(fromFile, resourcesFromFlags(a));
@@ -35,7 +35,7 @@ export const updateCommand: CommandHandler = (ctx, rest) => {
 };
 
 export const eventsCommand: CommandHandler = (ctx, rest) => {
-  const { id, a } = idOf(rest, 'events', ['interval'], ['stats']);
+  const { id, a } = idOf(rest, 'events');
   if (a.stats === true) {
     ctx.out(statsOnce(ctx.root, id));
     return 0;

@@ -9,11 +9,14 @@ import { O } from './linux/libc';
 import { ContainerError, containerDir, isInitAlive, loadRecord, lockContainer, saveRecord, toOciState, type ContainerRecord } from './state';
 import { loadContainer } from './container';
 import { runHooks } from './hooks';
-import { waitGone } from './create';
+import { waitGone } from './state';
 import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './startsync';
 import { loadSpec } from './state';
 import { sleepMs } from './linux/cgroups';
 import { logWarn } from './log';
+import { runtimeBundleOf } from './linux/seal';
+import { INIT_BUNDLE } from './paths';
+import { requireStatus } from './lifecycle';
 
 /** Is the container's init still the runtime's init, has it exec'd the program, or is it gone? */
 function initProgress(rec: ContainerRecord): InitProgress {
@@ -24,8 +27,8 @@ function initProgress(rec: ContainerRecord): InitProgress {
   } catch {
     return 'gone';
   }
-  // the init runs as `<bun|node> <dir>/init.js <fd> <fd>`
-  return /(^|\/)(bun|node)$/.test(argv[0] ?? '') && (argv[1] ?? '').endsWith('/init.js') ? 'init' : 'exec';
+  // the init runs as `<bun|node> -e <loader> /proc/self/fd/N/dist/init.js <fd> <fd>`
+  return runtimeBundleOf(argv) === INIT_BUNDLE ? 'init' : 'exec';
 }
 
 function openStartStatusIn(dir: string): number | undefined {
@@ -52,8 +55,7 @@ export function startContainer(root: string, id: string): void {
   const unlock = lockContainer(root, id);
   try {
     const { rec, status } = loadContainer(root, id);
-    if (status === 'stopped') throw new ContainerError('cannot start a container that has stopped');
-    if (status !== 'created') throw new ContainerError(`cannot start an already ${status} container`);
+    requireStatus('start', status);
     const dir = containerDir(root, id);
     const fifo = join(dir, 'exec.fifo');
     let fd = -1;

@@ -5,7 +5,7 @@
 // The status is derived from the kernel (is the init alive, with the same start
 // time? is the cgroup frozen?), never trusted from the file alone.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, fstatSync, statSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Spec, State, Status } from './spec/types';
 import { validateContainerId } from './spec/validate';
 import { flock, LOCK_EX, O, openat, AT_FDCWD, close } from './linux/libc';
@@ -138,6 +138,24 @@ export function processStartTime(pid: number): string | undefined {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
   return fields[19];
+}
+
+/** Wait until a process is gone (or a zombie nobody has reaped yet). */
+export function waitGone(pid: number, timeoutMs = 10000): boolean {
+  const deadline = Date.now() + timeoutMs;
+  while (processStartTime(pid) !== undefined) {
+    if (Date.now() > deadline) return false;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+  }
+  return true;
+}
+
+/** Decimal PID, no newline (containerd parses it with Atoi, no trimming), written atomically. */
+export function writePidFile(path: string, pid: number): void {
+  const abs = resolve(path);
+  const tmp = `${abs}.toyrun-${process.pid}`;
+  writeFileSync(tmp, String(pid), { mode: 0o644 });
+  renameSync(tmp, abs);
 }
 
 export function isInitAlive(rec: ContainerRecord): boolean {

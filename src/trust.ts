@@ -13,7 +13,8 @@ import { readFileSync } from 'node:fs';
 import { basename, join, normalize } from 'node:path';
 import { hostHierarchies, ownCgroups, pidsIn, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
 import { containerDir, loadSpec, processStartTime, type ContainerRecord } from './state';
-import { bundlePath } from './paths';
+import { INIT_BUNDLE } from './paths';
+import { runtimeBundleOf } from './linux/seal';
 
 /** Why these cgroup directories can't be the container's, or undefined if they can. */
 export function cgroupProblem(cg: CgroupRecord, id: string, cgroupsPath: string | undefined): string | undefined {
@@ -45,7 +46,7 @@ export function cgroupProblem(cg: CgroupRecord, id: string, cgroupsPath: string 
 function isUnjoinedInit(pid: number): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv[1] === bundlePath('init.js');
+    return runtimeBundleOf(argv) === INIT_BUNDLE;
   } catch {
     return false;
   }

@@ -6,12 +6,14 @@
 import { memoryUpdateProblem, resourcesForVersion } from './linux/resources13';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupDriver } from './linux/cgroups';
+import { cgroupDriver, setCgroupWarningSink } from './linux/cgroups';
+import { logWarn } from './log';
 import { pidsProperties, resourceProperties, setUnitProperties } from './linux/systemd';
 import { ContainerError, containerDir, lockContainer, loadSpec, writeFileAtomic } from './state';
 import { loadContainer } from './container';
 import { validateSpec, ValidationError } from './spec/validate';
 import type { Resources } from './spec/types';
+import { requireStatus } from './lifecycle';
 
 /** Docker's RAMInBytes: "96m", "1.5GiB", "1024"; binary units. "-1" means unlimited. */
 export function parseBytes(s: string, flag: string): number {
@@ -27,9 +29,6 @@ function parseInteger(s: string, flag: string, min: number): number {
   return Number(s);
 }
 
-export const BYTE_FLAGS = ['memory', 'memory-reservation', 'memory-swap', 'kernel-memory', 'kernel-memory-tcp'];
-export const INT_FLAGS = ['cpu-share', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpu-rt-period', 'cpu-rt-runtime', 'cpu-idle', 'pids-limit', 'blkio-weight'];
-export const STRING_FLAGS = ['resources', 'cpuset-cpus', 'cpuset-mems', 'l3-cache-schema', 'mem-bw-schema'];
 
 /** minimist reads the "-1" of `--memory-swap -1` as a flag: glue negative values to their flag. */
 export function joinNegativeValues(rest: string[], valueFlags: string[]): string[] {
@@ -132,7 +131,7 @@ export function updateContainer(root: string, id: string, upd: Resources, source
   const unlock = lockContainer(root, id);
   try {
     const { rec, status } = loadContainer(root, id);
-    if (status === 'stopped' || status === 'creating') throw new ContainerError(`cannot update container ${id}: container not running`);
+    requireStatus('update', status, id);
     const dir = containerDir(root, id);
     const spec = loadSpec(dir);
     if (!spec) throw new ContainerError(`container ${id}: config.json is missing from the state directory`);
@@ -142,6 +141,7 @@ export function updateContainer(root: string, id: string, upd: Resources, source
     const { devices: _devices, ...rest } = merged;
     const memProblem = memoryUpdateProblem(rec.cgroup.paths.memory ?? rec.cgroup.paths.unified, rec.cgroup.version, { ...changes.memory, checkBeforeUpdate: merged.memory?.checkBeforeUpdate });
     if (memProblem) throw new ContainerError(memProblem);
+    setCgroupWarningSink(logWarn);
     const driver = cgroupDriver();
     const resources = resourcesForVersion(rest, spec.ociVersion);
     // systemd would put its unit's old values back on the next daemon-reload: the unit's

@@ -38,17 +38,18 @@
 // the mapped root, and only then sends the plan: stage 2 is blocked reading it,
 // so no container code runs outside the cgroup.
 //
-// File descriptors, the same numbers in nsenter, stage 1 and stage 2:
-//   0-2 stdio, 3..N+2 --preserve-fds, N+3 sync (child writes), N+4 sync (child
-//   reads), then the caller's extra fds (create: an O_PATH fd on the state dir,
-//   which the mapped root could not walk to, and idmapped mount trees); the
-//   user namespace fd comes last and stops at stage 1.
+// File descriptors, the same numbers in nsenter, stage 1 and stage 2, laid out
+// by FdSlots (src/sync.ts): 0-2 stdio, 3..N+2 --preserve-fds, the sync pair, then
+// the caller's named extra fds (create: an O_PATH fd on the state dir, which the
+// mapped root could not walk to, idmapped mount trees, the console socket), the
+// sealed runtime's trees (src/linux/seal.ts); the user namespace fd comes last
+// and stops at stage 1.
 import { chmodSync, readFileSync } from 'node:fs';
 import { moveIntoCgroup } from './linux/cgroups';
 import { join } from 'node:path';
 import * as libc from './linux/libc';
-import { AT_FDCWD, CLONE, O } from './linux/libc';
-import { SyncChannel } from './sync';
+import { AT_FDCWD, O } from './linux/libc';
+import { ChildError, FdSlots, ProtocolError, SyncChannel, type IdmapFds } from './sync';
 import { trace } from './log';
 import { START_FIFO } from './startsync';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
@@ -58,6 +59,8 @@ import { connectConsoleSocket } from './linux/console';
 import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
 import { ValidationError } from './spec/validate';
 import { timeOffsetsText, writeTimeOffsets } from './linux/timens';
+import { sealedArgv, sealRuntime } from './linux/seal';
+import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
 import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
 
 export const STAGE1_ARG = 'userns-stage1';
@@ -83,9 +86,9 @@ export interface Stage1Config {
   join: { type: 'pid' | 'time'; path: string }[];
   /** linux.timeOffsets for the new time namespace (src/linux/timens.ts). */
   timeOffsets?: string;
-  /** Stage 2: engine script and its arguments. */
-  script: string;
-  args: string[];
+  /** Stage 2's argv, started from the sealed runtime (src/linux/seal.ts) whose
+   * trees are among the fds below; argv[0] is the path to execute. */
+  argv: string[];
   /** fds 3..lastFd go to stage 2 at the same numbers. */
   lastFd: number;
   /** Where stage 1 writes its report (also stage 2's sync write end). */
@@ -101,12 +104,12 @@ export interface UserNamespaceSpawn {
   /** New PID/time namespaces for stage 2. */
   unshare: ('pid' | 'time')[];
   timeOffsets?: string;
-  /** Engine script of stage 1 (dist/init.js) and of stage 2. */
-  stage1Script: string;
-  stage2Script: string;
+  /** Bundle of stage 1 (init.js) and of stage 2 (init.js or exec-init.js). */
+  stage1Bundle: string;
+  stage2Bundle: string;
   preserveFds: number;
-  /** Parent fds handed to stage 2 after the sync pair; see extraFdNumbers. */
-  extraFds: number[];
+  /** Parent fds handed to stage 2 after the sync pair, by name, in this order (FdSlots). */
+  extraFds: Record<string, number>;
 }
 
 export interface UserNamespaceSpawned {
@@ -115,8 +118,8 @@ export interface UserNamespaceSpawned {
   pid: number;
   uidMap: IdMapping[];
   gidMap: IdMapping[];
-  /** The fd numbers of extraFds in stage 2. */
-  extraFdNumbers: number[];
+  /** The fd numbers of extraFds in stage 2, by the same names. */
+  extraFdNumbers: Record<string, number>;
 }
 
 export function nsenterJoinArgs(join: Namespace[]): string[] {
@@ -134,57 +137,58 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
   const [childRead, parentWrite] = libc.pipe();
   let nsFd = -1;
   let stage1: number | undefined;
-  const n = o.preserveFds;
-  const syncW = 3 + n, syncR = 4 + n;
-  const extraFdNumbers = o.extraFds.map((_, i) => 5 + n + i);
-  const lastFd = 4 + n + o.extraFds.length;
+  // the same numbers in nsenter, stage 1 and stage 2; the sealed runtime's trees
+  // follow the extra fds; the user namespace fd comes last and stops at stage 1
+  const slots = new FdSlots(o.preserveFds, childWrite, childRead);
+  const extraFdNumbers = Object.fromEntries(Object.entries(o.extraFds).map(([name, fd]) => [name, slots.add(fd)]));
+  const sealed = sealRuntime();
+  const sealedFds = sealed.trees.map((t) => slots.add(t.fd));
+  const lastFd = slots.last;
   try {
     let userPath: string;
     if ('path' in o.user) {
       userPath = o.user.path;
     } else {
       nsFd = 'fd' in o.user ? o.user.fd : createUserNamespace(o.user.uidMap, o.user.gidMap);
-      userPath = `/proc/self/fd/${lastFd + 1}`;
+      userPath = `/proc/self/fd/${slots.add(nsFd)}`;
     }
     const config: Stage1Config = {
       unshare: o.unshare,
       timeOffsets: o.timeOffsets,
       join: o.join.filter((n): n is { type: 'pid' | 'time'; path: string } => n.type === 'pid' && !!n.path),
-      script: o.stage2Script,
-      args: [String(syncW), String(syncR)],
+      argv: sealedArgv(sealed, sealedFds, o.stage2Bundle, [String(slots.syncW), String(slots.syncR)]),
       lastFd,
-      syncW,
-      syncR,
+      syncW: slots.syncW,
+      syncR: slots.syncR,
     };
-    const fds: [number, number][] = Array.from({ length: 3 + n }, (_, i): [number, number] => [i, i]);
-    fds.push([childWrite, syncW], [childRead, syncR], ...o.extraFds.map((fd, i): [number, number] => [fd, extraFdNumbers[i] as number]));
-    if (nsFd >= 0) fds.push([nsFd, lastFd + 1]);
+    const fds = slots.pairs();
     libc.prctl(libc.PR.SET_CHILD_SUBREAPER, 1);
     trace('user namespace ready');
     stage1 = libc.posixSpawn(
       NSENTER,
-      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', process.execPath, o.stage1Script, STAGE1_ARG, JSON.stringify(config)],
+      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
       [], fds, '/',
     );
   } finally {
     libc.close(childWrite);
     libc.close(childRead);
+    sealed.close();
     if (nsFd >= 0 && !('fd' in o.user)) libc.close(nsFd);
   }
   const chan = new SyncChannel(parentRead, parentWrite);
   let report;
   try {
-    report = chan.recv();
+    report = chan.expect('stage2');
     trace('user namespace stage 1 reported');
+  } catch (e) {
+    chan.close();
+    if (e instanceof ChildError) throw new Error(`user namespace stage 1: ${e.message}`, { cause: e });
+    if (e instanceof ProtocolError && e.got === 'eof') throw new Error(`${NSENTER} could not start the container process in its user namespace (see its message above)`);
+    throw e;
   } finally {
     // Stage 1 exits after its report: reaping it makes stage 2 our child.
     reap(stage1);
     trace('user namespace stage 1 reaped');
-  }
-  if (report === undefined || report.type !== 'stage2') {
-    chan.close();
-    if (report?.type === 'error') throw new Error(`user namespace stage 1: ${report.msg}`);
-    throw new Error(`${NSENTER} could not start the container process in its user namespace (see its message above)`);
   }
   return {
     chan,
@@ -210,25 +214,25 @@ export function runUserNamespaceStage1(configJson: string): void {
     // (and whatever nsenter left open) stop here.
     libc.closeRangeCloexec(c.lastFd + 1);
     const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
-    const prepared = libc.prepareSpawn(process.execPath, [process.execPath, c.script, ...c.args], [], fds, '/');
-    const nsFds = c.join.map((n) => {
-      try {
-        return { ...n, fd: libc.openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC) };
-      } catch (e) {
-        throw new Error(`${n.type} namespace ${n.path}: ${(e as Error).message}: from inside the user namespace, only ` +
-          `${n.type} namespaces it can reach (its own, or a container's sharing it) can be joined`);
-      }
-    });
-    // From the first switch until we exit, only native calls: the kernel refuses new
-    // threads now (the engine would abort: GC helpers are started here, as in
-    // create's spawnInit), and the first child becomes PID 1.
-    (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
-    for (const n of nsFds) libc.setns(n.fd, n.type === 'pid' ? CLONE.NEWPID : CLONE.NEWTIME, `${n.path} (${n.type})`);
-    if (c.unshare.includes('pid')) libc.unshare(CLONE.NEWPID);
-    if (c.unshare.includes('time')) libc.unshare(CLONE.NEWTIME);
-    // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
-    if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
-    const pid = libc.spawnPrepared(prepared);
+    const prepared = libc.prepareSpawn(c.argv[0] as string, c.argv, [], fds, '/');
+    // joined first, then the new ones; no way back (we exit next), and the first
+    // child becomes PID 1 of a new PID namespace
+    const namespaces: ChildNamespace[] = [...c.join, ...c.unshare.map((type) => ({ type }))];
+    let pid: number;
+    try {
+      pid = spawnIntoNamespaces(prepared, namespaces, {
+        comeBack: false,
+        // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
+        beforeSpawn: () => {
+          if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
+        },
+      });
+    } catch (e) {
+      const joined = c.join.find((n) => e instanceof libc.SysError && e.path?.startsWith(n.path));
+      if (!joined) throw e;
+      throw new Error(`${joined.type} namespace ${joined.path}: ${(e as Error).message}: from inside the user namespace, only ` +
+        `${joined.type} namespaces it can reach (its own, or a container's sharing it) can be joined`, { cause: e });
+    }
     chan.send({ type: 'stage2', pid, uidMap, gidMap });
   } catch (e) {
     chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
@@ -256,14 +260,14 @@ export interface InitInUserNamespace extends UserNamespaceSpawned {
   /** Stage 2's number for the O_PATH fd on the state dir. */
   stateDirFd: number;
   /** Stage 2's numbers for idmapped trees: key -1 is the rootfs, others index spec.mounts. */
-  idmapFds: Record<number, number>;
+  idmapFds: IdmapFds;
   /** Stage 2's number for the console socket we connected. */
   consoleSocketFd?: number;
 }
 
 /** Spawn the init (stage 2 = dist/init.js) in the spec's user namespace. */
 export function spawnInitInUserNamespace(
-  spec: Spec, stateDir: string, rootfs: string, initScript: string, preserveFds: number, consoleSocket?: string,
+  spec: Spec, stateDir: string, rootfs: string, initBundle: string, preserveFds: number, consoleSocket?: string,
 ): InitInUserNamespace {
   const nss = spec.linux?.namespaces ?? [];
   const user = findNamespace(nss, 'user') as Namespace;
@@ -291,7 +295,7 @@ export function spawnInitInUserNamespace(
         try {
           trees.push(idmappedTree(r.source, mapsFd, r.recursive));
         } catch (e) {
-          throw new Error(`${r.index < 0 ? '/root/path' : `/mounts/${r.index}`}: idmapped mount of ${r.source}: ${(e as Error).message}`);
+          throw new Error(`${r.index === 'rootfs' ? '/root/path' : `/mounts/${r.index}`}: idmapped mount of ${r.source}: ${(e as Error).message}`);
         }
       }
     }
@@ -304,17 +308,22 @@ export function spawnInitInUserNamespace(
       join: nss.filter((n) => n.path && n.type !== 'user' && n.type !== 'mount'),
       unshare: (['pid', 'time'] as const).filter((t) => nss.some((n) => n.type === t && !n.path)),
       timeOffsets: timeOffsetsText(spec),
-      stage1Script: initScript,
-      stage2Script: initScript,
+      stage1Bundle: initBundle,
+      stage2Bundle: initBundle,
       preserveFds,
-      extraFds: [dirFd, ...trees, ...(consoleFd !== undefined ? [consoleFd] : [])],
+      extraFds: {
+        stateDir: dirFd,
+        ...Object.fromEntries(trees.map((fd, i) => [`idmap${i}`, fd])),
+        ...(consoleFd !== undefined ? { console: consoleFd } : {}),
+      },
     });
-    const idmapFds: Record<number, number> = {};
+    const idmapFds: IdmapFds = { mounts: {} };
     requests.forEach((r, i) => {
-      idmapFds[r.index] = spawned.extraFdNumbers[1 + i] as number;
+      const fd = spawned.extraFdNumbers[`idmap${i}`] as number;
+      if (r.index === 'rootfs') idmapFds.rootfs = fd;
+      else idmapFds.mounts[r.index] = fd;
     });
-    const consoleSocketFd = consoleFd !== undefined ? spawned.extraFdNumbers[1 + trees.length] : undefined;
-    return { ...spawned, stateDirFd: spawned.extraFdNumbers[0] as number, idmapFds, consoleSocketFd };
+    return { ...spawned, stateDirFd: spawned.extraFdNumbers.stateDir as number, idmapFds, consoleSocketFd: spawned.extraFdNumbers.console };
   } finally {
     for (const fd of [...opened, ...trees]) libc.close(fd);
   }
@@ -379,7 +388,7 @@ export function prepareInitInUserNamespace(
  * Returns stage 2's host PID, our child once this returns (we are a subreaper).
  */
 export function spawnExecInUserNamespace(
-  initPid: number, spec: Spec, stage1Script: string, execInitScript: string, preserveFds: number, cgroupJoin: string[], consoleSocket?: string,
+  initPid: number, spec: Spec, stage1Bundle: string, execInitBundle: string, preserveFds: number, cgroupJoin: string[], consoleSocket?: string,
 ): { pid: number; chan: SyncChannel; consoleSocketFd?: number } {
   const nss = (spec.linux?.namespaces ?? []).filter((n) => n.type !== 'user' && n.type !== 'mount');
   // connected here, handed down: the mapped root may not reach the socket's directory
@@ -390,10 +399,10 @@ export function spawnExecInUserNamespace(
       user: { path: `/proc/${initPid}/ns/user` },
       join: nss.map((n) => ({ type: n.type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[n.type]}` })),
       unshare: [],
-      stage1Script,
-      stage2Script: execInitScript,
+      stage1Bundle,
+      stage2Bundle: execInitBundle,
       preserveFds,
-      extraFds: consoleFd !== undefined ? [consoleFd] : [],
+      extraFds: consoleFd !== undefined ? { console: consoleFd } : {},
     });
   } finally {
     if (consoleFd !== undefined) libc.close(consoleFd);
@@ -404,5 +413,5 @@ export function spawnExecInUserNamespace(
     s.chan.close(); // the exec-init reads EOF instead of a plan and exits
     throw e;
   }
-  return { pid: s.pid, chan: s.chan, consoleSocketFd: consoleFd !== undefined ? s.extraFdNumbers[0] : undefined };
+  return { pid: s.pid, chan: s.chan, consoleSocketFd: s.extraFdNumbers.console };
 }

@@ -11,7 +11,6 @@ import { basename, dirname, join } from 'node:path';
 import type { Resources } from '../spec/types';
 import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
 import * as libc from './libc';
-import { logWarn } from '../log';
 import { parseMountInfo } from './mountinfo';
 
 export interface CgroupRecord {
@@ -498,13 +497,20 @@ export class CgroupV1 implements CgroupDriver {
  * on that very device: the kernel refuses others with EOPNOTSUPP (blkg_conf_prep).
  * runc writes such weights only where BFQ is and ignores them elsewhere: warn
  * (in the --log file) and go on; any other failure stays an error. */
+let warnSink: (msg: string) => void = (msg) => process.stderr.write(`warning: ${msg}\n`);
+/** Where cgroup warnings go: the commands hand in the CLI's log (src/linux/ does not
+ * import it: test/unit/imports.test.ts); stderr until then. */
+export function setCgroupWarningSink(fn: (msg: string) => void): void {
+  warnSink = fn;
+}
+
 export function deviceWeight(i: number, w: { major: number; minor: number }, write: () => void): void {
   try {
     write();
   } catch (e) {
     const code = e instanceof CgroupError ? e.code : undefined;
     if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOENT') throw e;
-    logWarn(`linux.resources.blockIO.weightDevice[${i}]: device ${w.major}:${w.minor} takes no I/O weight (no BFQ or iocost on it), ignored: ${(e as Error).message}`);
+    warnSink(`linux.resources.blockIO.weightDevice[${i}]: device ${w.major}:${w.minor} takes no I/O weight (no BFQ or iocost on it), ignored: ${(e as Error).message}`);
   }
 }
 

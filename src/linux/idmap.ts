@@ -67,8 +67,8 @@ export function idmapOption(m: Mount): 'idmap' | 'ridmap' | undefined {
 }
 
 export interface IdmapRequest {
-  /** -1 for the rootfs, else the index in spec.mounts. */
-  index: number;
+  /** The rootfs, or the index in spec.mounts. */
+  index: 'rootfs' | number;
   source: string;
   recursive: boolean;
   /** The mount's own maps; absent: the container's user namespace. */
@@ -77,7 +77,7 @@ export interface IdmapRequest {
 
 export function idmapRequests(spec: Spec, rootfs: string): IdmapRequest[] {
   const out: IdmapRequest[] = [];
-  if (spec.annotations?.[ROOTFS_IDMAP_ANNOTATION] === 'true') out.push({ index: -1, source: rootfs, recursive: true });
+  if (spec.annotations?.[ROOTFS_IDMAP_ANNOTATION] === 'true') out.push({ index: 'rootfs', source: rootfs, recursive: true });
   (spec.mounts ?? []).forEach((m, index) => {
     const opt = idmapOption(m);
     if (!opt || !m.source) return;

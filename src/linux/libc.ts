@@ -111,6 +111,7 @@ const PROTOS = {
   eventfd: 'int eventfd(unsigned int initval, int flags)',
   inotify_init1: 'int inotify_init1(int flags)',
   inotify_add_watch: 'int inotify_add_watch(int fd, const char *path, uint32_t mask)',
+  getresgid: 'int getresgid(_Out_ uint32_t *r, _Out_ uint32_t *e, _Out_ uint32_t *s)',
 };
 
 // koffi's own function type (its arguments are checked at call time, by koffi)
@@ -193,6 +194,7 @@ export const SYS = {
   move_mount: 429,
   pidfd_open: 434,
   getcwd: 79,
+  setresgid: 119,
   add_key: 248,
   keyctl: 250,
   statx: 332,
@@ -304,6 +306,17 @@ export function setresuid(uid: number): void {
 }
 export function setresgid(gid: number): void {
   check(f.setresgid(gid, gid, gid), 'setresgid', String(gid));
+}
+/** The raw setresgid(2) syscall: unlike glibc's wrapper, which makes every thread
+ * of the process change (its setxid broadcast), it changes the calling thread only.
+ * -1 keeps a value. */
+export function setresgidThisThread(r: number, e: number, s: number): void {
+  check(f.syscall(SYS.setresgid, 'int', r, 'int', e, 'int', s), 'setresgid', `${r} ${e} ${s}`);
+}
+export function getresgid(): [number, number, number] {
+  const r = [0], e = [0], s = [0];
+  check(f.getresgid(r, e, s), 'getresgid');
+  return [r[0] ?? 0, e[0] ?? 0, s[0] ?? 0];
 }
 export function setgroups(gids: number[]): void {
   const buf = Buffer.alloc(Math.max(4, gids.length * 4));

@@ -5,7 +5,6 @@
 // syscall made after it is subject to the user's profile, so only what cannot
 // come earlier follows it (sending a NOTIFY listener fd, dropping a held
 // CAP_SYS_ADMIN; see becomeProcess in init.ts).
-import { logDebug } from '../log';
 import { checkScmp, encodeArgs, libseccomp, NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR, type FilterCtx } from './libseccomp';
 import type { Seccomp, SeccompArg, SeccompSyscall, State } from '../spec/types';
 import { connectUnix, sendWithFd } from './scmrights';
@@ -203,7 +202,6 @@ export function buildSeccompFilter(profile: Seccomp): SeccompFilter {
     }
     const skipped: string[] = [];
     for (const rule of profile.syscalls ?? []) addRules(ctx, rule, defaultAction, skipped);
-    if (skipped.length > 0) logDebug(`seccomp: syscalls unknown to libseccomp ignored: ${skipped.join(', ')}`);
     return { ctx, skipped, notify: usesNotify(profile) };
   } catch (e) {
     api.release(ctx);
@@ -266,7 +264,6 @@ export function prepareSeccompFilter(profile: Seccomp, cacheDir?: string): Secco
   }
   // syscalls newer than the profile get ENOSYS, not the default action (runc >= 1.1)
   const patched = withEnosysStub(profile, program, filterArches(profile));
-  if (patched !== program) logDebug(`seccomp: ENOSYS stub of ${(patched.length - program.length) / 8} instructions in front of the filter`);
   program = patched;
   if (cacheDir && key) storeCachedProgram(cacheDir, key, program);
   return { bpf: { program, flags }, notify, skipped: built.skipped };

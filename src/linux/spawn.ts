@@ -7,6 +7,7 @@
 import * as libc from './libc';
 import { NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './namespaces';
 import { constants } from 'node:os';
+import { readFileSync } from 'node:fs';
 
 export interface ExitStatus {
   code: number | null;
@@ -64,33 +65,98 @@ export interface ChildNamespace {
   path?: string;
 }
 
-/** Spawn with this thread switched into PID/time namespaces, then switch back.
+export interface SpawnIntoOptions {
+  /** Switch this thread back afterwards (default). A caller that exits right after
+   * the spawn says false: in a user namespace, the way back into a PID namespace
+   * the host owns is closed (setns needs CAP_SYS_ADMIN over its owner). */
+  comeBack?: boolean;
+  /** Runs after the switches, right before the spawn: native calls only. */
+  beforeSpawn?: () => void;
+}
+
+/** Spawn with this thread switched into PID/time namespaces (joined in the
+ * given order, then the new ones made), then switch back. The one place the
+ * runtime enters namespaces that apply to children only: create's init, exec's
+ * helper, and stage 2 of the user-namespace stages all come through here.
  * Between the switch and the switch back the kernel refuses to create threads
  * in the caller (EINVAL), and the engine aborts if it wants one: every fd is
  * opened and the spawn prepared beforehand, so only native calls run there. */
-export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: ChildNamespace[]): number {
-  const switches = namespaces.map((ns) => ({
-    ns,
-    own: openOwnNamespace(ns.type),
-    // O_NONBLOCK: a FIFO given as the path must fail setns, not block open() forever
-    target: ns.path ? libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.NONBLOCK | libc.O.CLOEXEC) : -1,
-  }));
+export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: ChildNamespace[], opts: SpawnIntoOptions = {}): number {
+  const comeBack = opts.comeBack ?? true;
+  const switches: { ns: ChildNamespace; own: number; target: number }[] = [];
+  try {
+    for (const ns of namespaces) {
+      switches.push({
+        ns,
+        own: comeBack ? openOwnNamespace(ns.type) : -1,
+        // O_NONBLOCK: a FIFO given as the path must fail setns, not block open() forever
+        target: ns.path ? libc.openat(libc.AT_FDCWD, ns.path, libc.O.RDONLY | libc.O.NONBLOCK | libc.O.CLOEXEC) : -1,
+      });
+    }
+  } catch (e) {
+    for (const s of switches) for (const fd of [s.own, s.target]) if (fd >= 0) libc.close(fd);
+    throw e;
+  }
   // JavaScriptCore starts its GC helper threads lazily, at the first collection
   // that needs them; one starting inside the window aborts the engine (seen
   // after an image unpack filled the heap). A full collection now starts them
   // on our terms (<1 ms on a fresh heap). Node's V8 starts its own at boot.
   (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+  // the child starts non-dumpable (see withRealGidApart)
+  return withRealGidApart(() => {
+    try {
+      for (const s of switches) {
+        if (s.target >= 0) libc.setns(s.target, NS_CLONE_FLAG[s.ns.type], `${s.ns.path} (${s.ns.type})`);
+        else libc.unshare(NS_CLONE_FLAG[s.ns.type]);
+      }
+      opts.beforeSpawn?.();
+      return libc.spawnPrepared(prepared);
+    } finally {
+      for (const s of switches.reverse()) {
+        if (s.own >= 0) restoreNamespace(s.ns.type, s.own);
+        if (s.target >= 0) libc.close(s.target);
+      }
+    }
+  });
+}
+
+/** A gid this thread may take as its real gid other than `egid`: any, in the
+ * initial user namespace (we hold CAP_SETGID there); in another, a mapped one. */
+function otherGid(egid: number): number | undefined {
+  let map: string;
   try {
-    for (const s of switches) {
-      if (s.target >= 0) libc.setns(s.target, NS_CLONE_FLAG[s.ns.type], `${s.ns.path} (${s.ns.type})`);
-      else libc.unshare(NS_CLONE_FLAG[s.ns.type]);
-    }
-    return libc.spawnPrepared(prepared);
+    map = readFileSync('/proc/self/gid_map', 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (/^\s*0\s+0\s+4294967295\s*$/.test(map)) return egid === 65534 ? 65533 : 65534;
+  for (const line of map.trim().split('\n')) {
+    const [inside, , count] = line.trim().split(/\s+/).map(Number) as [number, number, number];
+    for (let g = inside; g < inside + Math.min(count, 2); g++) if (g !== egid) return g;
+  }
+  return undefined;
+}
+
+/**
+ * Run spawn (a posix_spawn of a runtime process) with this thread's real gid
+ * apart from its effective one: the kernel then starts the child's engine
+ * non-dumpable (fs/exec.c, begin_new_exec: a program whose real and effective ids
+ * differ gets set_dumpable(suid_dumpable), 0 by default), so it is closed to
+ * /proc/<pid>/{mem,fd,exe,map_files} and ptrace from its first instruction, not
+ * only from the prctl of its first module (src/undumpable.ts, which also puts
+ * the real gid back). The raw syscall changes this thread only, around one
+ * native call; without a second mapped gid (a user namespace mapping one id)
+ * the child relies on that prctl alone.
+ */
+export function withRealGidApart(spawn: () => number): number {
+  const [rgid, egid] = libc.getresgid();
+  const other = otherGid(egid);
+  if (other === undefined) return spawn();
+  libc.setresgidThisThread(other, -1, -1);
+  try {
+    return spawn();
   } finally {
-    for (const s of switches.reverse()) {
-      restoreNamespace(s.ns.type, s.own);
-      if (s.target >= 0) libc.close(s.target);
-    }
+    libc.setresgidThisThread(rgid, -1, -1);
   }
 }
 

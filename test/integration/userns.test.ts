@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, consoleReceiver, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
@@ -355,7 +355,13 @@ test('exec helper: a new process enters the running container\'s user namespace,
   // a stand-in for the exec-init: reports what it sees, then waits for EOF
   const dir = t.tempDir('toyrun-userns-exec-');
   chmodSync(dir, 0o755);
-  const probe = join(dir, 'probe.js');
+  // a runtime tree of its own (src/linux/seal.ts starts stage 1 and 2 from the
+  // install tree the bundles are in): the init bundle, the probe, the modules
+  const tree = join(dir, 'tree');
+  mkdirSync(join(tree, 'dist'), { recursive: true });
+  copyFileSync(join(REPO, 'dist', 'init.js'), join(tree, 'dist', 'init.js'));
+  symlinkSync(join(REPO, 'node_modules'), join(tree, 'node_modules'));
+  const probe = join(tree, 'dist', 'probe.js');
   writeFileSync(probe, `
     const fs = require('fs');
     const [w, r] = process.argv.slice(2).map(Number);
@@ -368,9 +374,17 @@ test('exec helper: a new process enters the running container\'s user namespace,
   const spec = loadSpec(stateDir) as Spec;
   const rec = loadRecord(t.root, id);
   const procs = allJoinFiles(rec.cgroup);
-  const { pid, chan } = spawnExecInUserNamespace(initPid, spec, join(REPO, 'dist', 'init.js'), probe, 0, procs);
+  const g = globalThis as { toyrunBundleDir?: string };
+  g.toyrunBundleDir = join(tree, 'dist');
+  let spawned;
   try {
-    const msg = chan.recv() as unknown as { type: string; ns: string[]; status: string };
+    spawned = spawnExecInUserNamespace(initPid, spec, 'init.js', 'probe.js', 0, procs);
+  } finally {
+    delete g.toyrunBundleDir;
+  }
+  const { pid, chan } = spawned;
+  try {
+    const msg = chan.expect('ready') as unknown as { type: string; ns: string[]; status: string };
     assert.is(msg.type, 'ready');
     const want = ['user', 'pid', 'net', 'ipc', 'uts', 'cgroup'].map((n) => readlinkSync(`/proc/${initPid}/ns/${n}`));
     assert.equal(msg.ns, want);

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseGlobals, parseCommand } from '../../src/cli';
+import { COMMANDS, commandSpec, flagLists, usageText, valueFlagNames } from '../../src/commands';
 import { parseSignal } from '../../src/signals';
 
 test('global flags before the command, both --flag value and --flag=value', () => {
@@ -45,6 +46,19 @@ test('signals: numbers, names, SIG-prefixed names, default TERM', () => {
   assert.is(parseSignal('RTMIN+2'), 36);
   assert.throws(() => parseSignal('NOPE'), /invalid signal/);
   assert.throws(() => parseSignal('99'), /invalid signal/);
+});
+
+test('one registry: --help lists every command, COMMAND --help its flags, parsing uses the same lists', () => {
+  const help = usageText('');
+  for (const c of COMMANDS) assert.match(help, `\n  ${c.name} `);
+  const create = usageText('', commandSpec('create'));
+  assert.match(create, '-b, --bundle DIR');
+  assert.match(create, '--no-new-keyring');
+  const f = flagLists('run');
+  assert.ok(f.strings.includes('volume') && f.booleans.includes('detach') && f.alias.v === 'volume');
+  const a = parseCommand(['-d', '-v', '/h:/c', '--bundle', 'b', 'id3'], f.strings, f.booleans, f.alias);
+  assert.equal([a.detach, a.volume, a.bundle, a._], [true, '/h:/c', 'b', ['id3']]);
+  assert.ok(valueFlagNames('exec').has('e') && valueFlagNames('exec').has('env') && !valueFlagNames('exec').has('tty'));
 });
 
 test.run();

@@ -121,7 +121,7 @@ test('idmap: kernel version gate, option names, and what the config must say', (
   assert.match(idmapProblems(s, true).join(), /must be "true" or "false"/);
   s.mounts = [];
   s.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
-  assert.equal(idmapRequests(s, '/r'), [{ index: -1, source: '/r', recursive: true }]);
+  assert.equal(idmapRequests(s, '/r'), [{ index: 'rootfs', source: '/r', recursive: true }]);
 });
 
 test.run();

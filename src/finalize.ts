@@ -1,0 +1,63 @@
+// The way out of the init and of the exec helper, shared: from root with every
+// capability in the container's namespaces to the container's process. The order
+// is runc's (init_linux.go's finalizeNamespace, then the standard/setns inits):
+// scheduling and memory attributes while the capabilities they need are held →
+// user and capabilities → no_new_privs → fds close-on-exec → signal dispositions →
+// seccomp, as late as possible (the profile filters everything after it) → execve.
+import * as libc from './linux/libc';
+import type { StageRunner } from './stages';
+import type { MemoryPolicy, Process } from './spec/types';
+import { becomeUser, checkCwdInsideRoot, holdsSysAdmin, prepareFds, setNoNewPrivileges } from './linux/process';
+import { releaseHeldCapability } from './linux/capabilities';
+import { loadSeccompFilter, type SeccompFilter } from './linux/seccomp';
+import { giveTerminalTo } from './linux/console';
+import { applyIoPriority, applyScheduler } from './linux/sched';
+import { applyMemoryPolicy } from './linux/mempolicy';
+import { applyPersonality } from './linux/personality';
+
+export interface Finale {
+  process: Process;
+  /** The program, resolved in the container's root. */
+  execPath: string;
+  /** The cwd could not be entered as root: enter it again as the user. */
+  cwdPending: boolean;
+  memoryPolicy?: MemoryPolicy;
+  personality?: { domain: string; flags?: string[] };
+  preserveFds: number;
+  seccomp?: SeccompFilter;
+  /** Right before the filter goes in (exec reports "ready" here: the profile may forbid the write later). */
+  beforeSeccomp?: () => void;
+  /** Right after the filter went in, while CAP_SYS_ADMIN may still be held (the init hands out the notify listener). */
+  afterSeccomp?: () => void;
+}
+
+export function finalize(stages: StageRunner, f: Finale): never {
+  const p = f.process;
+  // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
+  // held, effective, until the filter is in, so that the load stays the last step.
+  const hold = f.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
+  // Inherited across execve; set while we still hold CAP_SYS_NICE/CAP_SYS_ADMIN
+  // (real-time policies, negative nice, the RT I/O class need them).
+  stages.run('scheduler', () => applyScheduler(p.scheduler));
+  stages.run('I/O priority', () => applyIoPriority(p.ioPriority));
+  stages.run('memory policy', () => applyMemoryPolicy(f.memoryPolicy));
+  stages.run('personality', () => applyPersonality(f.personality));
+  stages.run('user and capabilities', () => {
+    if (p.terminal) giveTerminalTo(p.user?.uid ?? 0);
+    becomeUser(p, hold, f.cwdPending);
+    checkCwdInsideRoot(p.cwd);
+  });
+  stages.run('no_new_privs', () => setNoNewPrivileges(p));
+  stages.run('file descriptors', () => prepareFds(f.preserveFds));
+  stages.run('signals', () => libc.resetSignals());
+  f.beforeSeccomp?.();
+  stages.run('seccomp', () => {
+    // From here on every syscall is filtered by the user's profile: only what
+    // afterSeccomp does, the release of the held capability and execve follow.
+    if (f.seccomp) loadSeccompFilter(f.seccomp);
+    f.afterSeccomp?.();
+    if (hold) releaseHeldCapability(p.capabilities);
+  });
+  stages.current = 'execve';
+  return libc.execve(f.execPath, p.args as string[], p.env ?? []);
+}

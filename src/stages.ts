@@ -1,0 +1,29 @@
+// The stage runner of the init and of the exec helper: one skeleton for both, so
+// a defence added to one is in both (non-dumpable comes first, src/undumpable.ts;
+// the way out is one shared finalize, src/finalize.ts). A stage has a unique
+// name, is timed (create shows the times with --debug), and names itself in the
+// error a failure reports, so the user reads "mounts: mount /proc: EPERM".
+export class StageRunner {
+  /** The stage running now, named in errors. */
+  current = 'engine start-up';
+  /** Stage durations in ms; the first is the engine's own start-up. */
+  readonly times: [string, number][] = [['engine start-up', performance.now()]];
+  private readonly seen = new Set<string>();
+
+  run<T>(name: string, fn: () => T): T {
+    // two stages of one name would make an error or a timing ambiguous
+    if (this.seen.has(name)) throw new Error(`stage ${JSON.stringify(name)} is run twice`);
+    this.seen.add(name);
+    this.current = name;
+    const t0 = performance.now();
+    const out = fn();
+    this.times.push([name, performance.now() - t0]);
+    return out;
+  }
+
+  /** An error for the runtime: prefixed with the stage, unless it names its step already ("exec: …"). */
+  describe(e: unknown): string {
+    const msg = e instanceof Error ? e.message : String(e);
+    return msg.startsWith('exec:') ? msg : `${this.current}: ${msg}`;
+  }
+}

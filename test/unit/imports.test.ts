@@ -1,0 +1,72 @@
+// The layering rule, read from the imports themselves: commands → container and
+// process plumbing → the inits → linux/. The kernel layer (src/linux/) knows
+// nothing of the CLI, logging policy or container records; the inits (what runs
+// as the container's first process or exec helper) never load a command.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const SRC = resolve(__dirname, '..', '..', 'src');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return p.endsWith('generated') ? [] : sources(p);
+    return p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Relative imports (value and type) of a file, as src-relative paths. */
+function importsOf(file: string): { path: string; typeOnly: boolean }[] {
+  const text = readFileSync(file, 'utf8');
+  const out: { path: string; typeOnly: boolean }[] = [];
+  for (const m of text.matchAll(/^import\s+(type\s+)?(?:[^;]*?\s+from\s+)?'(\.[^']+)'/gms)) {
+    let p = resolve(dirname(file), m[2] as string);
+    if (!p.endsWith('.ts') && !p.endsWith('.js')) p += '.ts';
+    out.push({ path: relative(SRC, p), typeOnly: m[1] !== undefined });
+  }
+  return out;
+}
+
+const FILES = sources(SRC).map((f) => relative(SRC, f));
+const GRAPH = new Map(FILES.map((f) => [f, importsOf(join(SRC, f))]));
+
+/** Everything a module loads at run time (type-only imports are erased). */
+function closure(start: string): Set<string> {
+  const seen = new Set<string>();
+  const walk = (f: string): void => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    for (const d of GRAPH.get(f) ?? []) if (!d.typeOnly) walk(d.path);
+  };
+  walk(start);
+  return seen;
+}
+
+test('src/linux/ imports only src/linux/, the OCI types and the install paths', () => {
+  const allowed = (p: string): boolean => p.startsWith('linux/') || p.startsWith('spec/') || p === 'paths.ts';
+  const bad = FILES.filter((f) => f.startsWith('linux/')).flatMap((f) => (GRAPH.get(f) ?? []).filter((d) => !allowed(d.path)).map((d) => `${f} → ${d.path}`));
+  assert.equal(bad, []);
+});
+
+const COMMANDS = ['cli.ts', 'commands.ts', 'toyrun.ts', 'create.ts', 'start.ts', 'delete.ts', 'kill.ts', 'run.ts', 'exec.ts', 'query.ts', 'pause.ts', 'update.ts', 'events.ts', 'import.ts', 'resource-commands.ts', 'features.ts'];
+
+for (const init of ['init.ts', 'exec-init.ts']) {
+  test(`${init} never loads a command module`, () => {
+    const loaded = [...closure(init)].filter((f) => COMMANDS.includes(f));
+    assert.equal(loaded, []);
+  });
+}
+
+test('commands do not borrow from each other (run composes create, start and delete; resource-commands fronts pause, update, events)', () => {
+  const bad = COMMANDS.filter((f) => f !== 'run.ts' && f !== 'resource-commands.ts').flatMap((f) => (GRAPH.get(f) ?? []).filter((d) => !d.typeOnly && COMMANDS.includes(d.path) && d.path !== 'commands.ts' && d.path !== 'cli.ts').map((d) => `${f} → ${d.path}`));
+  assert.equal(bad, []);
+});
+
+test('the rule test sees the tree (it would pass vacuously on an empty one)', () => {
+  assert.ok(FILES.includes('linux/libc.ts') && FILES.includes('init.ts') && FILES.length > 50, FILES.join(' '));
+  assert.ok(closure('init.ts').has('linux/libc.ts'));
+});
+
+test.run();
