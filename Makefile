@@ -11,7 +11,7 @@ BUN_BUNDLE  = $(BUN) build $< --target=bun --format=cjs --bytecode $(EXTERNALS) 
 NODE_BUNDLE = $(BUN) build $< --target=node --format=cjs $(EXTERNALS) --outdir $(@D) >/dev/null --external tar
 
 .PHONY: all deps test-deps test unit integration e2e bench stress typecheck clean
-all: bin/toyrun dist/init.js dist/exec-init.js dist/node/toyrun.js dist/node/init.js dist/node/exec-init.js bundles/busybox/rootfs/bin/sh bundles/layered/layers/base.tar bundles/layered/layers/app.tar
+all: bin/toyrun dist/init.js dist/exec-init.js dist/systemd-dbus.js dist/node/toyrun.js dist/node/init.js dist/node/exec-init.js dist/node/systemd-dbus.js bundles/busybox/rootfs/bin/sh bundles/layered/layers/base.tar bundles/layered/layers/app.tar
 
 deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
@@ -29,6 +29,12 @@ dist/node/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 dist/node/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
+
+# --systemd-cgroup's D-Bus helper; dbus-next stays in node_modules like tar
+dist/systemd-dbus.js: src/systemd-dbus.ts $(SRC) src/spec/generated/validators.js
+	$(BUN_BUNDLE) --external dbus-next
+dist/node/systemd-dbus.js: src/systemd-dbus.ts $(SRC) src/spec/generated/validators.js
+	$(NODE_BUNDLE) --external dbus-next
 
 dist/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
 	$(BUN_BUNDLE)

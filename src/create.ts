@@ -7,7 +7,7 @@ import { timeOffsetsText } from './linux/timens';
 import { moveNetDevices } from './linux/netdev';
 import { resourcesForVersion } from './linux/resources13';
 import { findResctrl, joinIntelRdt, removeIntelRdt, setupIntelRdt } from './linux/intelrdt';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as libc from './linux/libc';
 import { validateContainerId, validateSpec, ValidationError } from './spec/validate';
@@ -16,10 +16,11 @@ import {
   toOciState, writeFileAtomic, type ContainerRecord,
 } from './state';
 import {
-  allJoinFiles, cgroupDirs, cgroupDriver, hostHierarchies, joinFiles, moveIntoCgroup, resolveCgroupPath, startMoveGracePeriod,
+  allJoinFiles, cgroupDirs, cgroupDriver, hostHierarchies, joinFiles, moveIntoCgroup, resolveCgroupPath, setCgroupWarningSink, startMoveGracePeriod,
   type CgroupRecord,
 } from './linux/cgroups';
 import { failpoint } from './failpoint';
+import { pidsProperties, scopeFor, setUnitProperties, startScope, stopUnit } from './linux/systemd';
 import { findNamespace } from './linux/namespaces';
 import { isBind } from './linux/mounts';
 import { frozenCgroupProblem } from './linux/frozen';
@@ -31,7 +32,7 @@ import { INIT_BUNDLE } from './paths';
 import { runHooks } from './hooks';
 import { START_FIFO } from './startsync';
 import type * as ImageModule from './image';
-import type { Spec } from './spec/types';
+import type { Resources, Spec } from './spec/types';
 import { logDebug, logWarn, trace } from './log';
 import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
 import { idmapProblems } from './linux/idmap';
@@ -251,8 +252,10 @@ export function createContainer(opts: CreateOptions): Created {
     if (!usernsWanted) recordInit(spawnInit(spec, opts));
     traceStage('cgroup');
 
+    setCgroupWarningSink(logWarn); // e.g. a weightDevice the device can't take: to --log
     const driver = cgroupDriver();
     const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup); // relative: joined per hierarchy by the driver
+    const scope = opts.systemdCgroup ? scopeFor(spec.linux?.cgroupsPath, id) : undefined;
     // Record the directories before making them: a create killed between the
     // mkdir and the save would otherwise leave a cgroup nobody knows about.
     const hierarchies = hostHierarchies();
@@ -260,20 +263,31 @@ export function createContainer(opts: CreateOptions): Created {
     // Checked before anything of ours is in the cgroup (a pre-made one is not ours to remove).
     const frozen = frozenCgroupProblem(dirs, hierarchies);
     if (frozen) throw new ContainerError(frozen);
-    rec.cgroup = { version: driver.version, paths: dirs, path: cgPath };
+    rec.cgroup = { version: driver.version, paths: dirs, path: cgPath, ...(scope ? { systemdUnit: scope.unit } : {}) };
     saveRecord(dir, rec);
+    // pids.max is written once the init is ready: its engine still starts threads while
+    // it boots, and a low limit (1.3's 0 among them) would abort it (v2 counts threads)
+    const { now: resources, onceReady } = splitPidsLimit(resourcesForVersion(spec.linux?.resources, spec.ociVersion));
+    if (scope) {
+      // systemd makes the scope's cgroup and moves the init into it (a scope must
+      // start with a process: ours is spawned already, unless a user namespace waits)
+      if (!spawned) throw new ContainerError('--systemd-cgroup with a user namespace is not supported by toyrun yet: run without --systemd-cgroup');
+      const unit = scope.unit;
+      undo.push(() => {
+        killInit();
+        stopUnit(unit); // systemd removes the scope's cgroup
+      });
+      startScope(scope, spawned.pid, id, resources, driver.version);
+    }
     const cgroup: CgroupRecord = driver.create(cgPath);
+    if (scope) cgroup.systemdUnit = scope.unit;
     // undo runs backwards: the init (which may have joined) dies before the rmdir
-    undo.push(() => driver.destroy(cgroup), () => killInit());
+    undo.push(() => removeMadeDirs(cgroup), () => (scope ? undefined : driver.destroy(cgroup)), () => killInit());
     rec.cgroup = cgroup;
     saveRecord(dir, rec);
     const joining = joinFiles(cgroup);
     if (spawned) moveIntoCgroup(spawned.pid, joining.byParent); // while its engine boots
-    const resources = resourcesForVersion(spec.linux?.resources, spec.ociVersion);
-    // pids.max 0 (1.3) forbids even threads: the init's engine still starts some while it
-    // boots, so a zero limit is written once the init is ready (it then only execs)
-    const zeroPids = resources?.pids?.limit === 0;
-    driver.apply(cgroup, zeroPids ? { ...resources, pids: { limit: -1 } } : resources);
+    driver.apply(cgroup, resources);
     driver.applyDevices(cgroup, spec.linux?.resources?.devices); // always: deny-all and the defaults at least
     failpoint('create:cgroup');
     trace('cgroup ready');
@@ -321,7 +335,13 @@ export function createContainer(opts: CreateOptions): Created {
     };
     traceStage('drive init');
     driveInit(spawned.chan, plan, rec, spec);
-    if (zeroPids) driver.apply(cgroup, { pids: { limit: 0 } });
+    // The init is past its set-up: the engine starts no more threads before execve.
+    if (onceReady) {
+      // the unit first (else daemon-reload would reset pids.max), then the file: systemd
+      // writes TasksMax into the cgroup, and a limit of 0 is 1 for systemd (pidsProperties)
+      if (scope) setUnitProperties(scope.unit, pidsProperties(onceReady));
+      driver.apply(cgroup, onceReady);
+    }
     failpoint('create:ready');
 
     trace('init ready');
@@ -341,6 +361,32 @@ export function createContainer(opts: CreateOptions): Created {
     throw e;
   } finally {
     unlock();
+  }
+}
+
+/** The pids limit waits until the init is ready. The init joins with all of its
+ * engine's threads (cgroup2 moves the whole process: 5 threads here; v1 the main
+ * thread, which later starts others), and the kernel refuses every new task once
+ * pids.current reaches pids.max — the engine's next thread, i.e. an abort in the
+ * init (`--pids-limit 4` killed it). Moving a process in is never refused, and a
+ * limit below pids.current is allowed: only later forks fail. So the limit goes in
+ * once the init has reported ready (blocked on exec.fifo, then execve, which
+ * leaves one thread), before `create` returns and anything of the container runs. */
+export function splitPidsLimit(res: Resources | undefined): { now: Resources | undefined; onceReady?: Resources } {
+  if (!res?.pids) return { now: res };
+  const { pids, ...now } = res;
+  return { now, onceReady: { pids } };
+}
+
+/** Directories above the leaf that a failed create made (v2), deepest first;
+ * one that another container uses meanwhile stays (rmdir fails). */
+function removeMadeDirs(cg: CgroupRecord): void {
+  for (const d of [...(cg.made ?? [])].reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty: shared with another container
+    }
   }
 }
 

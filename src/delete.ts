@@ -15,6 +15,7 @@ import { failpoint } from './failpoint';
 import { logWarn } from './log';
 import { removeIntelRdt } from './linux/intelrdt';
 import { cgroupProblem } from './trust';
+import { stopUnit } from './linux/systemd';
 import { requireStatus } from './lifecycle';
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
@@ -77,6 +78,14 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     if (initAlive) waitGone(rec.pid);
     failpoint('delete:killed');
     if (spec && rec.pid > 0) runHooksWarnOnly(spec.hooks, 'poststop', toOciState(rec, 'stopped'));
+    if (rec.cgroup.systemdUnit) {
+      try {
+        stopUnit(rec.cgroup.systemdUnit); // systemd removes the scope and its cgroup
+      } catch (e) {
+        if (!force) throw e;
+        logWarn(`container ${id}: ${(e as Error).message}`);
+      }
+    }
     driver.destroy(rec.cgroup);
     if (rec.intelRdt) removeIntelRdt(rec.intelRdt);
     failpoint('delete:cgroup-removed');

@@ -34,8 +34,8 @@ export function featuresDocument(): Record<string, unknown> {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts', 'time', ...(features.userns ? ['user'] : [])].sort(),
       capabilities: Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => n <= last).map(([k]) => k),
-      // both drivers are built in (src/linux/cgroups.ts, cgroups-v2.ts); systemd paths map onto cgroupfs
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
+      // both drivers are built in (src/linux/cgroups.ts, cgroups-v2.ts); --systemd-cgroup asks systemd over D-Bus (src/linux/systemd.ts)
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false },
       seccomp: seccomp
         ? {
             enabled: true,

@@ -6,7 +6,9 @@
 import { memoryUpdateProblem, resourcesForVersion } from './linux/resources13';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupDriver } from './linux/cgroups';
+import { cgroupDriver, setCgroupWarningSink } from './linux/cgroups';
+import { logWarn } from './log';
+import { pidsProperties, resourceProperties, setUnitProperties } from './linux/systemd';
 import { ContainerError, containerDir, lockContainer, loadSpec, writeFileAtomic } from './state';
 import { loadContainer } from './container';
 import { validateSpec, ValidationError } from './spec/validate';
@@ -139,7 +141,15 @@ export function updateContainer(root: string, id: string, upd: Resources, source
     const { devices: _devices, ...rest } = merged;
     const memProblem = memoryUpdateProblem(rec.cgroup.paths.memory ?? rec.cgroup.paths.unified, rec.cgroup.version, { ...changes.memory, checkBeforeUpdate: merged.memory?.checkBeforeUpdate });
     if (memProblem) throw new ContainerError(memProblem);
-    cgroupDriver().apply(rec.cgroup, resourcesForVersion(rest, spec.ociVersion));
+    setCgroupWarningSink(logWarn);
+    const driver = cgroupDriver();
+    const resources = resourcesForVersion(rest, spec.ociVersion);
+    // systemd would put its unit's old values back on the next daemon-reload: the unit's
+    // properties first, then the files (runc's order; systemd writes its values into the
+    // cgroup, and some it cannot express, as a pids limit of 0, are then set exactly)
+    const unit = rec.cgroup.systemdUnit;
+    if (unit) setUnitProperties(unit, [...resourceProperties(resources ?? {}, driver.version), ...pidsProperties(resources ?? {})]);
+    driver.apply(rec.cgroup, resources);
     spec.linux = { ...(spec.linux ?? {}), resources: merged };
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
   } finally {

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Spec } from '../src/spec/types';
 import { accept, close as closeFd } from '../src/linux/libc';
 import { listenConsoleSocket, recvConsoleMessage, type ConsoleMessage } from '../src/linux/console';
+import { hostCgroupVersion, hostHierarchies } from '../src/linux/cgroups';
 
 export const REPO = resolve(__dirname, '..');
 export const TOYRUN = join(REPO, 'bin', 'toyrun');
@@ -129,8 +130,8 @@ export function busyboxSpec(): Spec {
 export function leftovers(t: Toyrun, id: string): string[] {
   const found: string[] = [];
   if (existsSync(join(t.root, id))) found.push(`state dir ${join(t.root, id)}`);
-  for (const ctrl of readdirSync('/sys/fs/cgroup')) {
-    const p = join('/sys/fs/cgroup', ctrl, 'toyrun', id);
+  for (const ctrl of ['', ...readdirSync('/sys/fs/cgroup')]) {
+    const p = join('/sys/fs/cgroup', ctrl, 'toyrun', id); // v1: per controller; unified: /sys/fs/cgroup/toyrun/<id>
     if (existsSync(p)) found.push(`cgroup ${p}`);
   }
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(id));
@@ -198,3 +199,42 @@ export function consoleReceiver(dir: string): { path: string; accept(): ConsoleM
     close: () => closeFd(fd),
   };
 }
+
+// ---- the host's cgroup layout ------------------------------------------------
+// Tests that look at cgroup files run on both layouts: v1/hybrid (one directory
+// per controller, cgroup2 beside them at /sys/fs/cgroup/unified: the project's
+// machines) and unified (one cgroup2 tree at /sys/fs/cgroup: systemd hosts such as
+// a default Debian 12). The layout is read from mountinfo, as toyrun reads it.
+
+/** True on a unified (cgroup2-only) host. */
+export const CGROUP_V2 = hostCgroupVersion() === 2;
+
+/** The cgroup2 mount: /sys/fs/cgroup on a unified host, /sys/fs/cgroup/unified on a hybrid one. */
+export const CGROUP2_MOUNT = hostHierarchies().find((h) => h.version === 2)?.mountpoint ?? '/sys/fs/cgroup/unified';
+
+/** Directory of cgroup `rel` (e.g. "toyrun/<id>") for a v1 controller; the one cgroup2 directory on a unified host. */
+export function cgroupDir(controller: string, rel: string): string {
+  return CGROUP_V2 ? join('/sys/fs/cgroup', rel) : join('/sys/fs/cgroup', controller, rel);
+}
+
+/** Controllers a new cgroup directly below the root gets on this cgroup2 (the root's cgroup.subtree_control). */
+export function cgroup2RootControllers(): string[] {
+  try {
+    return readFileSync(join(CGROUP2_MOUNT, 'cgroup.subtree_control'), 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** Controllers a new container cgroup /toyrun/<id> gets on this cgroup2: toyrun enables
+ * controllers only in directories a create makes, so once /toyrun exists they are its
+ * cgroup.subtree_control, which may lack what the root enabled later (runc enables every
+ * available controller at the root); before that, the root's. */
+export function cgroup2ToyrunControllers(): string[] {
+  const parent = join(CGROUP2_MOUNT, 'toyrun');
+  if (!existsSync(parent)) return cgroup2RootControllers();
+  return readFileSync(join(parent, 'cgroup.subtree_control'), 'utf8').trim().split(/\s+/).filter(Boolean);
+}
+
+/** systemd is the init system (sd_booted: /run/systemd/system exists). */
+export const SYSTEMD_BOOTED = existsSync('/run/systemd/system');

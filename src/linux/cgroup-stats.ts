@@ -94,13 +94,12 @@ function cpuV1(p: Record<string, string>): StatsObject {
 
 function cpusetStats(dir: string | undefined, v2: boolean): StatsObject {
   const n = (f: string): N => z(num(dir, f));
-  if (v2) {
-    return omitEmpty({ cpus: parseCpuList(read(dir, 'cpuset.cpus.effective')), mems: parseCpuList(read(dir, 'cpuset.mems.effective')) });
-  }
+  // runc prints the same block on v2 (types.CPUSet): the v1-only flags are 0
+  // there, and cpus/mems (omitempty) are the effective sets.
   return {
-    ...omitEmpty({ cpus: parseCpuList(read(dir, 'cpuset.cpus')) }),
+    ...omitEmpty({ cpus: parseCpuList(read(dir, v2 ? 'cpuset.cpus.effective' : 'cpuset.cpus')) }),
     cpu_exclusive: n('cpuset.cpu_exclusive'),
-    ...omitEmpty({ mems: parseCpuList(read(dir, 'cpuset.mems')) }),
+    ...omitEmpty({ mems: parseCpuList(read(dir, v2 ? 'cpuset.mems.effective' : 'cpuset.mems')) }),
     mem_hardwall: n('cpuset.mem_hardwall'),
     mem_exclusive: n('cpuset.mem_exclusive'),
     memory_migrate: n('cpuset.memory_migrate'),
@@ -193,6 +192,17 @@ function memEntryV2(d: string, current: string, max: string, peak: string | unde
   };
 }
 
+/** runc reports v2 swap the v1 way, memory+swap: usage = memory.current +
+ * memory.swap.current, limit = memory.max + memory.swap.max (unlimited if either is). */
+function swapV2(dir: string): StatsObject {
+  const memMax = num(dir, 'memory.max'), swapMax = num(dir, 'memory.swap.max');
+  return {
+    limit: memMax === undefined || swapMax === undefined ? U64_MAX : memMax + swapMax,
+    ...omitEmpty({ usage: z(num(dir, 'memory.current')) + z(num(dir, 'memory.swap.current')) }),
+    failcnt: 0n,
+  };
+}
+
 export function statsV2(dir: string): StatsObject {
   const cpu = keyValues(read(dir, 'cpu.stat'));
   const raw = keyValues(read(dir, 'memory.stat'));
@@ -217,7 +227,7 @@ export function statsV2(dir: string): StatsObject {
       ? {
           ...omitEmpty({ cache: z(raw.file) }),
           usage: memEntryV2(dir, 'memory.current', 'memory.max', existsSync(join(dir, 'memory.peak')) ? 'memory.peak' : undefined, z(events.max)),
-          swap: memEntryV2(dir, 'memory.swap.current', 'memory.swap.max', undefined, 0n),
+          swap: swapV2(dir),
           kernel: { limit: 0n, failcnt: 0n },
           kernelTCP: { limit: 0n, failcnt: 0n },
           raw,

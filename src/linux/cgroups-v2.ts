@@ -9,13 +9,14 @@
 // like cgroup2, and freeze/devices/create/destroy against the hybrid host's real
 // cgroup2 mount (which has no memory/cpu/io controllers).
 import { hugetlbFiles, pidsMax } from './resources13';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resources } from '../spec/types';
 import {
-  CgroupError, joinOwnCgroup, ownCgroups, readCgroupFile, removeCgroupDir, sleepMs, writeCgroupFile, type CgroupDriver, type CgroupRecord,
+  CgroupError, deviceWeight, ownCgroups, v2CgroupPath, readCgroupFile, removeCgroupDir, sleepMs, writeCgroupFile, type CgroupDriver, type CgroupRecord,
 } from './cgroups';
 import { applyDeviceProgram } from './bpf-devices';
+import * as libc from './libc';
 
 /** cpu.shares (2..262144) → cpu.weight (1..10000), linear as in runc/crun. */
 export function sharesToWeight(shares: number): number {
@@ -50,21 +51,36 @@ export class CgroupV2 implements CgroupDriver {
     private readonly own: () => Record<string, string> = ownCgroups,
   ) {}
 
+  /** mkdir the container's cgroup and whatever is missing above it. Controllers
+   * are enabled (cgroup.subtree_control) only in directories made here, never in
+   * one that already existed: that one belongs to someone else (systemd's slices,
+   * the caller's service, the root), and writing there can break it for good —
+   * a threaded controller enabled in a cgroup that holds processes turns it
+   * "domain threaded" (kernel: cgroup_vet_subtree_control_enable). A controller
+   * its owner did not enable is missing from the leaf, and apply() names it. */
   create(relOrAbs: string): CgroupRecord {
-    const path = joinOwnCgroup(relOrAbs, 'unified', this.own());
+    const path = v2CgroupPath(relOrAbs, this.own());
+    const parts = path.split('/').filter(Boolean);
     let dir = this.mountpoint;
-    for (const part of path.split('/').filter(Boolean)) {
-      enableSubtreeControllers(dir);
-      dir = join(dir, part);
-      try {
-        mkdirSync(dir);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new CgroupError(`mkdir ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-        }
+    const made: string[] = [];
+    try {
+      for (const [i, part] of parts.entries()) {
+        const parent = dir;
+        dir = join(dir, part);
+        // A parallel create must not use a level we made before its controllers
+        // are on: both hold the parent's lock around mkdir + enable.
+        withDirLock(parent, () => {
+          if (!mkdirCgroup(dir)) return;
+          made.push(dir);
+          if (i < parts.length - 1) enableSubtreeControllers(dir);
+        });
       }
+      checkDomain(dir);
+    } catch (e) {
+      for (const d of made.reverse()) rmdirQuiet(d);
+      throw e;
     }
-    return { version: 2, paths: { unified: dir }, path };
+    return { version: 2, paths: { unified: dir }, path, ...(made.length > 1 ? { made: made.slice(0, -1) } : {}) };
   }
 
   private dir(rec: CgroupRecord): string {
@@ -142,6 +158,51 @@ export class CgroupV2 implements CgroupDriver {
   destroy(rec: CgroupRecord): void {
     const d = rec.paths.unified;
     if (d) removeCgroupDir(d);
+  }
+}
+
+/** true if this call made the directory, false if it existed. */
+function mkdirCgroup(dir: string): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    throw new CgroupError(`mkdir ${dir}: ${code ?? String(e)}`, { cause: e });
+  }
+}
+
+function rmdirQuiet(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // in use by another container meanwhile, or gone
+  }
+}
+
+/** flock(2) on the directory itself (plain directories outside cgroupfs too). */
+function withDirLock(dir: string, fn: () => void): void {
+  const fd = libc.openat(libc.AT_FDCWD, dir, libc.O.RDONLY | libc.O.DIRECTORY | libc.O.CLOEXEC);
+  try {
+    libc.flock(fd, libc.LOCK_EX);
+    fn();
+  } finally {
+    libc.close(fd); // drops the lock
+  }
+}
+
+/** Processes can join only a domain cgroup: below a "threaded" or "domain threaded"
+ * one (made so by its owner) the leaf is "domain invalid" (ENOTSUP on join). */
+function checkDomain(dir: string): void {
+  let type: string;
+  try {
+    type = readCgroupFile(dir, 'cgroup.type');
+  } catch {
+    return; // no cgroup.type: not a kernel cgroup2 directory (tests' fake trees)
+  }
+  if (type === 'domain invalid') {
+    throw new CgroupError(`cgroup ${dir} is "domain invalid": a cgroup above it is threaded (see its cgroup.type); choose another linux.cgroupsPath`);
   }
 }
 
@@ -276,10 +337,13 @@ function applyIo(d: string, b: Resources['blockIO'], need: Need, unsupported: Un
     if (bfq) writeCgroupFile(d, 'io.bfq.weight', String(b.weight));
     else writeCgroupFile(d, 'io.weight', `default ${blkioToIoWeight(b.weight)}`);
   }
-  for (const w of b.weightDevice ?? []) {
+  for (const [i, w] of (b.weightDevice ?? []).entries()) {
     if (w.weight === undefined) continue;
-    if (bfq) writeCgroupFile(d, 'io.bfq.weight', `${w.major}:${w.minor} ${w.weight}`);
-    else writeCgroupFile(d, 'io.weight', `${w.major}:${w.minor} ${blkioToIoWeight(w.weight)}`);
+    const weight = w.weight;
+    deviceWeight(i, w, () => {
+      if (bfq) writeCgroupFile(d, 'io.bfq.weight', `${w.major}:${w.minor} ${weight}`);
+      else writeCgroupFile(d, 'io.weight', `${w.major}:${w.minor} ${blkioToIoWeight(weight)}`);
+    });
   }
   const keys: [NonNullable<Resources['blockIO']>['throttleReadBpsDevice'], string][] = [
     [b.throttleReadBpsDevice, 'rbps'],

@@ -21,6 +21,10 @@ export interface CgroupRecord {
   paths: Record<string, string>;
   /** The cgroup path as the container sees it relative to each hierarchy root. */
   path?: string;
+  /** Directories above the leaf that this create made (v2): a failed create removes them. */
+  made?: string[];
+  /** --systemd-cgroup: the transient scope unit systemd made for the container (stopped on delete). */
+  systemdUnit?: string;
 }
 
 export interface Hierarchy {
@@ -32,7 +36,12 @@ export interface Hierarchy {
   version: 1 | 2;
 }
 
-export class CgroupError extends Error {}
+export class CgroupError extends Error {
+  /** The errno name of the failed write (ENOTSUP, EBUSY, ...), when there was one. */
+  get code(): string | undefined {
+    return (this.cause as NodeJS.ErrnoException | undefined)?.code;
+  }
+}
 
 // ---- layout discovery ---------------------------------------------------
 
@@ -94,6 +103,7 @@ export function hostCgroupVersion(hs = hostHierarchies()): 1 | 2 {
  */
 export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, systemd: boolean, ownPath?: string): string {
   let p = cgroupsPath ?? '';
+  if (p === '' && systemd) p = `system.slice:toyrun:${id}`; // runc: system.slice:runc:<id>
   if (p === '') return `/toyrun/${id}`;
   const parts = p.split(':');
   if (systemd || (parts.length === 3 && !p.startsWith('/'))) {
@@ -113,6 +123,16 @@ export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, s
  * runtime itself is in there (/proc/self/cgroup, keyed by controller). */
 export function joinOwnCgroup(path: string, key: string, own: Record<string, string> = ownCgroups()): string {
   return path.startsWith('/') ? path : join(own[key] ?? '/', path);
+}
+
+/** Where a cgroupsPath lands on a unified (v2-only) host, as runc's fs2 does: an
+ * absolute path below the root; a relative one below the *parent* of the runtime's
+ * own cgroup. The own cgroup holds processes (the runtime, its caller's service),
+ * and a cgroup with processes can neither enable domain controllers for a child
+ * ("no internal processes", EBUSY) nor take threaded ones without turning into a
+ * "domain threaded" root that refuses domain children (ENOTSUP). */
+export function v2CgroupPath(path: string, own: Record<string, string> = ownCgroups()): string {
+  return path.startsWith('/') ? path : join(dirname(own.unified ?? '/'), path);
 }
 
 export function ownCgroups(): Record<string, string> {
@@ -390,9 +410,11 @@ export class CgroupV1 implements CgroupDriver {
       }
       if (blockIO.weight !== undefined && blockIO.weight !== 0) writeCgroupFile(d, weightFile, String(blockIO.weight));
       if (blockIO.leafWeight !== undefined && blockIO.leafWeight !== 0) writeCgroupFile(d, 'blkio.leaf_weight', String(blockIO.leafWeight));
-      for (const w of blockIO.weightDevice ?? []) {
-        if (w.weight !== undefined) writeCgroupFile(d, weightFile.replace('weight', 'weight_device'), `${w.major}:${w.minor} ${w.weight}`);
-        if (w.leafWeight !== undefined) writeCgroupFile(d, 'blkio.leaf_weight_device', `${w.major}:${w.minor} ${w.leafWeight}`);
+      for (const [i, w] of (blockIO.weightDevice ?? []).entries()) {
+        deviceWeight(i, w, () => {
+          if (w.weight !== undefined) writeCgroupFile(d, weightFile.replace('weight', 'weight_device'), `${w.major}:${w.minor} ${w.weight}`);
+          if (w.leafWeight !== undefined) writeCgroupFile(d, 'blkio.leaf_weight_device', `${w.major}:${w.minor} ${w.leafWeight}`);
+        });
       }
       const throttles: [keyof typeof blockIO, string][] = [
         ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
@@ -473,6 +495,27 @@ export class CgroupV1 implements CgroupDriver {
   }
 }
 
+/** A per-device I/O weight needs a weight-aware scheduler (BFQ, or iocost on v2)
+ * on that very device: the kernel refuses others with EOPNOTSUPP (blkg_conf_prep).
+ * runc writes such weights only where BFQ is and ignores them elsewhere: warn
+ * (in the --log file) and go on; any other failure stays an error. */
+let warnSink: (msg: string) => void = (msg) => process.stderr.write(`warning: ${msg}\n`);
+/** Where cgroup warnings go: the commands hand in the CLI's log (src/linux/ does not
+ * import it: test/unit/imports.test.ts); stderr until then. */
+export function setCgroupWarningSink(fn: (msg: string) => void): void {
+  warnSink = fn;
+}
+
+export function deviceWeight(i: number, w: { major: number; minor: number }, write: () => void): void {
+  try {
+    write();
+  } catch (e) {
+    const code = e instanceof CgroupError ? e.code : undefined;
+    if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOENT') throw e;
+    warnSink(`linux.resources.blockIO.weightDevice[${i}]: device ${w.major}:${w.minor} takes no I/O weight (no BFQ or iocost on it), ignored: ${(e as Error).message}`);
+  }
+}
+
 /** Any of these fields holds a value (a non-empty list for arrays). */
 function isSet<T extends object>(o: T, keys: (keyof T)[]): boolean {
   return keys.some((k) => {
@@ -490,6 +533,8 @@ function relToMount(h: Hierarchy, path: string): string {
 /** The directories CgroupV1.create(path) makes, computed without touching anything. */
 export function cgroupDirs(path: string, hierarchies: Hierarchy[] = hostHierarchies(), own = ownCgroups()): Record<string, string> {
   const paths: Record<string, string> = {};
+  const unified = hierarchies.find((h) => h.version === 2);
+  if (hostCgroupVersion(hierarchies) === 2 && unified) return { unified: join(unified.mountpoint, relToMount(unified, v2CgroupPath(path, own))) };
   for (const h of hierarchies) {
     const dir = join(h.mountpoint, relToMount(h, joinOwnCgroup(path, h.controllers[0] as string, own)));
     for (const c of h.controllers) paths[c] = dir;

@@ -13,6 +13,8 @@ const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF };
 // file into it after an OOM kill: run everything from a scratch directory
 const cwd = mkdtempSync('/tmp/toyrun-e2e-cwd-');
 const test = suite('e2e podman');
+/** The container's memory limit as it reads it: v1 hierarchy or unified cgroup2 (its own cgroup namespace). */
+const MEMORY_LIMIT = 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max';
 const names: string[] = [];
 const toyrunSeccomp = toyrunHasSeccomp();
 
@@ -166,7 +168,7 @@ const scenarios: Scenario[] = [
       detached(rt, n);
       try {
         ok(rt, ['update', '--memory', '64m', n]);
-        assert.is(ok(rt, ['exec', n, 'cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes']).stdout.trim(), String(64 << 20));
+        assert.is(ok(rt, ['exec', n, 'sh', '-c', MEMORY_LIMIT]).stdout.trim(), String(64 << 20));
       } finally {
         remove(rt, n);
       }
@@ -175,7 +177,7 @@ const scenarios: Scenario[] = [
   {
     name: '--memory limit enforced (OOM kill)',
     fn: (rt) => {
-      const script = 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes; head -c 100m /dev/zero | tail';
+      const script = `${MEMORY_LIMIT}; head -c 100m /dev/zero | tail`;
       const r = podman(rt, ['run', '--rm', '--memory', '32m', '--memory-swap', '32m', IMAGE, 'sh', '-c', script]);
       assert.is(r.stdout.trim(), String(32 << 20), r.stderr);
       assert.is(r.status, 137, r.stderr);

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { leftovers, requireTool, sh, statusField, Toyrun, uniqueId, waitFor } from '../helpers';
+import { CGROUP_V2, cgroup2ToyrunControllers, cgroupDir, leftovers, requireTool, sh, statusField, Toyrun, uniqueId, waitFor } from '../helpers';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('spec13');
@@ -44,6 +44,9 @@ test('ociVersion 2.0.0 is refused at validation with the JSON path', () => {
  * runtime in the container's cgroup, which must come from its parent (toyrun/):
  * the test lends the parent some for the duration, and takes it back. */
 const RT_PARENT = '/sys/fs/cgroup/cpu/toyrun/cpu.rt_runtime_us';
+/** Real-time group scheduling (v1's cpu.rt_*): without it (a unified host: cgroup2 has no
+ * such files, and the values are refused there) a real-time policy needs no budget. */
+const RT_GROUP = existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us');
 function withRtBudget<T>(fn: () => T): T {
   if (!existsSync(RT_PARENT)) return fn();
   const before = readFileSync(RT_PARENT, 'utf8').trim();
@@ -80,7 +83,7 @@ test('process.scheduler: the policy, nice and priority are the process\'s (SCHED
   for (const [sched, want] of cases) {
     const r = withRtBudget(() => t.sh('exec cat /proc/self/stat', v13((s) => {
       (s.process as NonNullable<Spec['process']>).scheduler = sched;
-      s.linux!.resources = { ...s.linux!.resources, cpu: { realtimeRuntime: 10000, realtimePeriod: 1000000 } };
+      if (RT_GROUP) s.linux!.resources = { ...s.linux!.resources, cpu: { realtimeRuntime: 10000, realtimePeriod: 1000000 } };
     })));
     assert.is(r.status, 0, r.stderr);
     const got = schedOf(r.stdout);
@@ -91,7 +94,7 @@ test('process.scheduler: the policy, nice and priority are the process\'s (SCHED
   // SCHED_FLAG_RESET_ON_FORK: a child of the RR process is back to SCHED_OTHER
   const r = withRtBudget(() => t.sh('cat /proc/self/stat; true', v13((s) => {
     (s.process as NonNullable<Spec['process']>).scheduler = { policy: 'SCHED_RR', priority: 3, flags: ['SCHED_FLAG_RESET_ON_FORK'] };
-    s.linux!.resources = { ...s.linux!.resources, cpu: { realtimeRuntime: 10000, realtimePeriod: 1000000 } };
+    if (RT_GROUP) s.linux!.resources = { ...s.linux!.resources, cpu: { realtimeRuntime: 10000, realtimePeriod: 1000000 } };
   })));
   assert.is(schedOf(r.stdout).policy, 0, r.stdout);
   // without real-time budget in its cgroup (CONFIG_RT_GROUP_SCHED), the kernel refuses: said so
@@ -343,9 +346,10 @@ test('linux.netDevices: a name already taken inside, a missing device, no networ
   }
 });
 
-const CG = '/sys/fs/cgroup';
+/** A file of the container's cgroup: the v1 controller's directory, or the one cgroup2
+ * directory on a unified host ('unified': a hybrid host's cgroup2 side, or that directory). */
 function cgRead(controller: string, id: string, file: string): string {
-  return readFileSync(join(CG, controller, 'toyrun', id, file), 'utf8').trim();
+  return readFileSync(join(cgroupDir(controller, join('toyrun', id)), file), 'utf8').trim();
 }
 
 test('resources at 1.3: pids.limit 0 is a limit of 0 (older configs: unlimited), -1 is max; cpu.idle and cpu.burst; hugepage reservation limits', () => {
@@ -367,26 +371,33 @@ test('resources at 1.3: pids.limit 0 is a limit of 0 (older configs: unlimited),
   assert.not.match(r.stdout, 'forked');
   assert.match(r.stderr, "can't fork");
   const id = uniqueId('res');
+  // on a unified host hugetlb is there only where systemd's root enabled it for /toyrun
+  const huge = !CGROUP_V2 || cgroup2ToyrunControllers().includes('hugetlb');
   const b = t.bundle(v13((s) => {
-    s.linux!.resources = { cpu: { idle: 1, quota: 50000, period: 100000, burst: 20000 }, hugepageLimits: [{ pageSize: '2MB', limit: 4 * 2 * 1024 * 1024 }] };
+    s.linux!.resources = { cpu: { idle: 1, quota: 50000, period: 100000, burst: 20000 }, ...(huge ? { hugepageLimits: [{ pageSize: '2MB', limit: 4 * 2 * 1024 * 1024 }] } : {}) };
   }));
   t.ok(['create', '--bundle', b, id]);
   assert.is(cgRead('cpu', id, 'cpu.idle'), '1');
-  assert.is(cgRead('cpu', id, 'cpu.cfs_burst_us'), '20000');
-  // this hybrid host keeps hugetlb on its cgroup2 side, which has reservation accounting
-  assert.is(cgRead('unified', id, 'hugetlb.2MB.rsvd.max'), String(8 * 1024 * 1024));
-  assert.is(cgRead('unified', id, 'hugetlb.2MB.max'), String(8 * 1024 * 1024));
+  assert.is(cgRead('cpu', id, CGROUP_V2 ? 'cpu.max.burst' : 'cpu.cfs_burst_us'), '20000');
+  if (huge) {
+    // hugetlb on cgroup2 (the hybrid host's cgroup2 side, or a unified host), with reservation accounting
+    assert.is(cgRead('unified', id, 'hugetlb.2MB.rsvd.max'), String(8 * 1024 * 1024));
+    assert.is(cgRead('unified', id, 'hugetlb.2MB.max'), String(8 * 1024 * 1024));
+  }
   t.ok(['delete', '--force', id]);
 });
 
-test('resources.unified on this hybrid host: files of the cgroup2 side\'s controllers are written, others refused with the key', () => {
+test('resources.unified: files of the cgroup2 side\'s controllers are written (all on a unified host), others refused with the key', () => {
   const id = uniqueId('uni');
+  // a hybrid host's cgroup2 side holds hugetlb (ours); a unified host has memory there
+  const [file, value] = CGROUP_V2 ? ['memory.high', String(100 * 1024 * 1024)] : ['hugetlb.2MB.max', String(6 * 1024 * 1024)];
   const b = t.bundle(v13((s) => {
-    s.linux!.resources = { unified: { 'hugetlb.2MB.max': String(6 * 1024 * 1024) } };
+    s.linux!.resources = { unified: { [file]: value } };
   }));
   t.ok(['create', '--bundle', b, id]);
-  assert.is(cgRead('unified', id, 'hugetlb.2MB.max'), String(6 * 1024 * 1024));
+  assert.is(cgRead('unified', id, file), value);
   t.ok(['delete', '--force', id]);
+  if (CGROUP_V2) return; // every controller is on cgroup2: nothing to refuse
   const id2 = uniqueId('uni');
   const r = t.run(['run', '--bundle', t.bundle(v13((s) => {
     s.linux!.resources = { unified: { 'memory.high': '100000000' } };
@@ -409,10 +420,11 @@ test('update: memory.checkBeforeUpdate refuses a limit below the current usage, 
   const r = t.run(['update', '--resources', file, id]);
   assert.is.not(r.status, 0);
   assert.match(r.stderr, /linux\.resources\.memory\.limit: 4096 is below the container's current memory usage \(\d+\) and checkBeforeUpdate is set/);
-  assert.is(cgRead('memory', id, 'memory.limit_in_bytes'), String(256 * 1024 * 1024));
+  const limitFile = CGROUP_V2 ? 'memory.max' : 'memory.limit_in_bytes';
+  assert.is(cgRead('memory', id, limitFile), String(256 * 1024 * 1024));
   writeFileSync(file, JSON.stringify({ memory: { limit: 128 * 1024 * 1024 } }));
   t.ok(['update', '--resources', file, id]);
-  assert.is(cgRead('memory', id, 'memory.limit_in_bytes'), String(128 * 1024 * 1024));
+  assert.is(cgRead('memory', id, limitFile), String(128 * 1024 * 1024));
   t.ok(['delete', '--force', id]);
 });
 

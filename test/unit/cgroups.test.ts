@@ -104,8 +104,10 @@ test('cgroupsPath: a relative path joins the runtime\'s own cgroup of each v1 hi
     assert.is(abs.paths.memory, join(root, 'memory', 'abs/c2'));
     const fx = fakeCgroup2();
     try {
-      const v2 = new CgroupV2(fx.root, () => ({ unified: '/toyrun' })).create('c1');
+      // v2 (runc's fs2): below the *parent* of our own cgroup, which holds processes
+      const v2 = new CgroupV2(fx.root, () => ({ unified: '/toyrun/caller.service' })).create('c1');
       assert.is(v2.paths.unified, fx.leaf);
+      assert.is(v2.path, '/toyrun/c1');
     } finally {
       fx.cleanup();
     }
@@ -173,15 +175,18 @@ function fakeCgroup2(controllers = 'cpuset cpu io memory hugetlb pids rdma'): { 
 }
 const rd = (dir: string, f: string): string => readFileSync(join(dir, f), 'utf8');
 
-test('v2 create: enables the parent controllers on the way down, records the leaf', () => {
+test('v2 create: never writes to a level that existed; records the levels it made', () => {
   const fx = fakeCgroup2();
   try {
     const d = new CgroupV2(fx.root);
     const rec = d.create('/toyrun/c1');
     assert.equal(rec, { version: 2, paths: { unified: fx.leaf }, path: '/toyrun/c1' });
-    assert.is(rd(fx.root, 'cgroup.subtree_control'), '+cpuset +cpu +io +memory +hugetlb +pids +rdma');
-    assert.is(rd(join(fx.root, 'toyrun'), 'cgroup.subtree_control'), '+cpuset +cpu +io +memory +hugetlb +pids +rdma');
+    assert.is(rd(fx.root, 'cgroup.subtree_control'), '', 'the root is not ours');
+    assert.is(rd(join(fx.root, 'toyrun'), 'cgroup.subtree_control'), '', 'a level that existed is not ours either');
     assert.is(rd(fx.leaf, 'cgroup.subtree_control'), '', 'the leaf holds processes: no controllers enabled below it');
+    const fresh = d.create('/new/mid/c2');
+    assert.equal(fresh.made, [join(fx.root, 'new'), join(fx.root, 'new', 'mid')], 'made above the leaf: removed by a failed create');
+    // (enabling controllers in the levels made is checked on a real cgroup2: integration/cgroups-v2)
   } finally {
     fx.cleanup();
   }
@@ -315,10 +320,18 @@ test('stats v2: cpu.stat, memory.*, pids, io.stat in runc\'s events --stats shap
     const j = JSON.parse(toJson(s)) as Record<string, Record<string, unknown>>;
     assert.equal(Object.keys(j), ['cpu', 'cpuset', 'memory', 'pids', 'blkio', 'hugetlb', 'intel_rdt', 'network_interfaces']);
     assert.equal(j.cpu, { usage: { total: 1500000, kernel: 500000, user: 1000000 }, throttling: { periods: 10, throttled_periods: 4, throttled_time: 2000000 } });
-    assert.equal(j.cpuset, { cpus: [0, 1], mems: [0] });
+    // runc's v2 block (test/fixtures/runc-events-stats-v2.json): the v1 shape, flags 0
+    const runcV2 = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'runc-events-stats-v2.json'), 'utf8')) as { data: Record<string, Record<string, unknown>> };
+    assert.equal(j.cpuset, { cpus: [0, 1], mems: [0], ...runcV2.data.cpuset });
+    assert.equal(Object.keys(j.cpuset!), ['cpus', 'cpu_exclusive', 'mems', 'mem_hardwall', 'mem_exclusive', 'memory_migrate', 'memory_spread_page', 'memory_spread_slab', 'memory_pressure', 'sched_load_balance', 'sched_relax_domain_level']);
+    // swap as memory+swap (runc): usage 4096 + 0; limit unlimited because swap is
+    assert.equal(j.memory!.swap, { limit: 18446744073709551615, usage: 4096, failcnt: 0 });
     assert.equal(j.memory!.usage, { limit: 33554432, usage: 4096, max: 8192, failcnt: 3 });
     assert.is(j.memory!.cache, 12288);
     assert.ok(toJson(s).includes('"swap":{"limit":18446744073709551615,'), 'unlimited swap printed as the exact u64, not a float');
+    f('memory.swap.max', '1048576\n');
+    f('memory.swap.current', '512\n');
+    assert.equal((JSON.parse(toJson(statsV2(fx.leaf))) as { memory: { swap: unknown } }).memory.swap, { limit: 33554432 + 1048576, usage: 4096 + 512, failcnt: 0 });
     assert.equal(j.pids, { current: 2 });
     assert.equal((j.blkio as Record<string, unknown>).ioServiceBytesRecursive, [{ major: 254, op: 'Read', value: 1024 }, { major: 254, op: 'Write' }]);
     assert.is(j.network_interfaces, null);
