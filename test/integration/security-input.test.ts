@@ -154,8 +154,22 @@ function runMeasured(args: string[], env: string[] = []): { status: number; stde
   const nul = openSync('/dev/null', 'r+');
   try {
     const pid = libc.posixSpawn(TOYRUN, [TOYRUN, ...args], env, [[nul, 0], [nul, 1], [err, 2]], '/');
-    const w = libc.wait4(pid);
-    return { status: (w.status >> 8) & 0xff, stderr: readFileSync(join(dir, 'err'), 'utf8'), maxRssKiB: w.maxRssKiB };
+    // Not wait4's ru_maxrss: posix_spawn is a vfork, and the kernel folds the high-water
+    // mark of the mm the child leaves at execve — this test runner's — into the child's
+    // (fs/exec.c, exec_mmap: setmax_mm_hiwater_rss), so it grew with the suite run before
+    // it. VmHWM is the peak of the mm toyrun itself runs in; sampled until it exits.
+    let peak = 0;
+    for (;;) {
+      try {
+        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]));
+      } catch {
+        // gone between two samples
+      }
+      const [got, status] = libc.waitpid(pid, 1 /* WNOHANG */);
+      if (got === pid) return { status: (status >> 8) & 0xff, stderr: readFileSync(join(dir, 'err'), 'utf8'), maxRssKiB: peak };
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
   } finally {
     closeSync(err);
     closeSync(nul);
