@@ -5,11 +5,11 @@
 //   DIR/layers/<sha256>.tar[.gz]  each layer blob once, moved or hardlinked (never copied twice)
 //   DIR/config.json               a spec from the image config, with "org.toyrun.image"
 // Layers are unpacked into the layer store by the first `create`, not here.
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { flagLists, type CommandContext } from './commands';
 import { parseCommand, UsageError } from './cli';
-import { LayerError, sha256File, tarLib, unpackLayer } from './layers';
+import { isGzip, LayerError, sha256File, tarLib, unpackLayer } from './layers';
 import { defaultSpec } from './spec/default';
 import type { Spec, User } from './spec/types';
 
@@ -156,16 +156,6 @@ function readSavedImage(dir: string, ref: string | undefined): SavedImage {
 }
 
 // ---- image config -> spec ----------------------------------------------------------------------
-
-function isGzip(file: string): boolean {
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(2);
-    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The last version of a file across layers (top layer wins), read without unpacking. */
 export function fileFromLayers(layers: string[], path: string): string | undefined {

@@ -271,7 +271,8 @@ function hostPath(dest: string, path: string, createParents: boolean): string {
   return parts.length === 0 ? dest : join(cur, parts[parts.length - 1] as string);
 }
 
-function isGzip(archive: string): boolean {
+/** Does the file start with gzip's magic bytes? */
+export function isGzip(archive: string): boolean {
   const fd = openSync(archive, 'r');
   try {
     const magic = Buffer.alloc(2);

@@ -97,7 +97,6 @@ const PROTOS = {
   capget: 'int capget(void *hdr, void *data)',
   capset: 'int capset(void *hdr, const void *data)',
   waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
-  wait4: 'int wait4(int pid, _Out_ int *status, int options, void *rusage)',
   grantpt: 'int grantpt(int fd)',
   unlockpt: 'int unlockpt(int fd)',
   ptsname_r: 'int ptsname_r(int fd, void *buf, size_t len)',
@@ -571,13 +570,6 @@ export interface PreparedSpawn {
   envp: (string | null)[];
   actions: Buffer;
   pid: number[];
-}
-/** wait4(2): the status and the child's peak resident set (ru_maxrss, KiB). */
-export function wait4(pid: number, options = 0): { pid: number; status: number; maxRssKiB: number } {
-  const st = [0];
-  const rusage = Buffer.alloc(144); // struct rusage on x86-64; ru_maxrss follows two timevals
-  const r = check(f.wait4(pid, st, options, rusage), 'wait4', String(pid));
-  return { pid: r, status: st[0] ?? 0, maxRssKiB: Number(rusage.readBigInt64LE(32)) };
 }
 /** `runtimeChild`: the child is one of toyrun's own engine processes (init, exec helper, user-namespace stages). */
 export function prepareSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string, runtimeChild = false): PreparedSpawn {

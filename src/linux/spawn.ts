@@ -148,7 +148,7 @@ function otherGid(egid: number): number | undefined {
  * native call; without a second mapped gid (a user namespace mapping one id)
  * the child relies on that prctl alone.
  */
-export function withRealGidApart(spawn: () => number): number {
+function withRealGidApart(spawn: () => number): number {
   const [rgid, egid] = libc.getresgid();
   const other = otherGid(egid);
   if (other === undefined) return spawn();
