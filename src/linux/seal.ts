@@ -30,7 +30,7 @@
 // The engine would resolve a script path through /proc/self/fd/N to the path it
 // has inside the detached mount ("/dist/init.js", which is nothing on the host),
 // so it is not given the bundle as its script: a one-line loader (`-e`, LOADER
-// below) reads the bundle through the sealed path and evaluates it; koffi is
+// below) reads the bundle through the sealed path and compiles it; koffi is
 // dlopen'ed by path (src/linux/koffi.ts). Creating and releasing the mount costs
 // ~0.25 ms (overlay) / ~0.06 ms (bind); nothing is copied.
 import { basename, dirname, relative } from 'node:path';
@@ -119,12 +119,15 @@ export function sealRuntime(): SealedRuntime {
 }
 
 /** The loader a sealed engine runs (`-e`): argv[1] is the bundle, read through
- * the sealed mount and evaluated as the CommonJS module it is. Bun's bundles
- * carry their own module wrapper (`// @bun @bytecode @bun-cjs`), Node's don't. */
+ * the sealed mount and compiled as a script (node:vm's Script, not eval: JSC
+ * parses a program lazily, function bodies only when first called, and for a
+ * bundle of the init's size this costs less than Bun's own bytecode cache does
+ * to load: `scripts/bench-seal.ts` measures both). Bun's bundles carry their own
+ * CommonJS wrapper (`// @bun @bytecode @bun-cjs`), Node's don't. */
 export const LOADER =
   'const f=process.argv[1],d=require("path").dirname(f),m={exports:{}};globalThis.toyrunBundleDir=d;' +
   'let s=require("fs").readFileSync(f,"utf8");if(!s.startsWith("// @bun"))s="(function(exports,require,module,__filename,__dirname){"+s+"\\n})";' +
-  '(0,eval)(s)(m.exports,require,m,f,d)';
+  'new(require("vm").Script)(s,{filename:f}).runInThisContext()(m.exports,require,m,f,d)';
 
 /** argv of a runtime process started from the sealed trees, whose fds the child
  * holds at `fds`: [engine, -e, LOADER, bundle, ...args]. The path is also the
