@@ -21,8 +21,10 @@ node_modules/.installed: package.json package-lock.json
 src/spec/generated/validators.js: schema/config.schema.json scripts/compile-schema.cjs node_modules/.installed
 	node scripts/compile-schema.cjs
 
-dist/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
-	$(BUN_BUNDLE)
+# the whole CLI, the hot commands' own bundles (dist/cli-*.js) and bin/toyrun,
+# which loads only the bundle of the command it is given (scripts/build-bundles.ts)
+bin/toyrun dist/toyrun.js &: src/toyrun.ts $(SRC) src/spec/generated/validators.js scripts/build-bundles.ts
+	$(BUN) scripts/build-bundles.ts
 dist/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
 	$(BUN_BUNDLE)
 dist/node/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
@@ -40,13 +42,6 @@ dist/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
 	$(BUN_BUNDLE)
 dist/node/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
-
-# A three-line stub: a shebang naming the engine by absolute path (toyrun must run
-# with an empty environment, no PATH, from any cwd), where the bundles are, and the
-# bytecode-cached CLI bundle (which Bun will only use if it is byte-identical).
-bin/toyrun: dist/toyrun.js
-	mkdir -p bin
-	printf '#!%s\nglobalThis.toyrunBundleDir = require("path").join(__dirname, "../dist");\nrequire("../dist/toyrun.js");\n' '$(BUN)' > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
 $(BUSYBOX):
 	apt-get install -y -qq busybox-static >/dev/null
