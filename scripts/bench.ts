@@ -2,7 +2,7 @@
 // interleaved so that both see the same machine load. Prints medians and the
 // toyrun/runc ratios, plus the RSS of a created-but-not-started init.
 //   bun scripts/bench.ts [runs]
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -83,12 +83,18 @@ function rssKiB(pid: number): number {
   return Number(line?.split(/\s+/)[1] ?? 0);
 }
 
+/** Proportional set size: shared pages (the engine's text) split between the processes mapping them. */
+function pssKiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').split('\n').find((l) => l.startsWith('Pss:'));
+  return Number(line?.split(/\s+/)[1] ?? 0);
+}
+
 function pidOf(rt: Runtime, id: string): number {
   const r = spawnSync(rt.bin, ['--root', rt.root, 'state', id], { encoding: 'utf8' });
   return (JSON.parse(r.stdout) as { pid: number }).pid;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const trueBundle = bundleFor(['true']);
   const sleepBundle = bundleFor(['sleep', '100']);
   const podman = podmanBundle();
@@ -101,6 +107,7 @@ function main(): void {
     ((results[rt] ??= {})[what] ??= []).push(ms);
   };
   const rss: Record<string, number[]> = {};
+  const parallel: Record<string, { perSecond: number; pssMiB: number }> = {};
   try {
     for (let i = 0; i < RUNS + 2; i++) {
       for (const rt of runtimes) {
@@ -114,6 +121,9 @@ function main(): void {
         (rss[rt.name] ??= []).push(rssKiB(pidOf(rt, id)));
         tStart = timed(() => run(rt.bin, [...g, 'start', id]));
         tExec = timed(() => run(rt.bin, [...g, 'exec', id, 'true']));
+        const tState = timed(() => run(rt.bin, [...g, 'state', id]));
+        const tList = timed(() => run(rt.bin, [...g, 'list']));
+        const tKill = timed(() => run(rt.bin, [...g, 'kill', id, 'SIGCONT']));
         tDelete = timed(() => run(rt.bin, [...g, 'delete', '--force', id]));
         if (i < 2) continue; // warm-up
         record(rt.name, 'run true', tRun);
@@ -121,10 +131,16 @@ function main(): void {
         record(rt.name, 'create', tCreate);
         record(rt.name, 'start', tStart);
         record(rt.name, 'exec true', tExec);
+        record(rt.name, 'state', tState);
+        record(rt.name, 'list', tList);
+        record(rt.name, 'kill SIGCONT', tKill);
         record(rt.name, 'delete -f', tDelete);
         record(rt.name, 'create+start+delete', tCreate + tStart + tDelete);
       }
+      const tFloor = timed(() => run(process.execPath, ['-e', '0']));
+      if (i >= 2) record('toyrun', 'bun -e 0 (floor)', tFloor);
     }
+    for (const rt of runtimes) parallel[rt.name] = await parallelCreates(rt, sleepBundle);
   } finally {
     for (const rt of runtimes) rmSync(rt.root, { recursive: true, force: true });
     rmSync(trueBundle, { recursive: true, force: true });
@@ -137,12 +153,40 @@ function main(): void {
   console.log(`${'operation'.padEnd(22)}${'toyrun'.padStart(10)}${'runc'.padStart(10)}${'ratio'.padStart(10)}`);
   for (const what of Object.keys(results.toyrun ?? {})) {
     const t = median(results.toyrun![what]!);
-    const r = results.runc ? median(results.runc[what]!) : NaN;
+    const r = results.runc?.[what] ? median(results.runc[what]) : NaN;
     console.log(`${what.padEnd(22)}${t.toFixed(1).padStart(10)}${(Number.isNaN(r) ? '-' : r.toFixed(1)).padStart(10)}${(Number.isNaN(r) ? '-' : (t / r).toFixed(2) + 'x').padStart(10)}`);
   }
   for (const [name, xs] of Object.entries(rss)) {
     console.log(`created init RSS (${name}): ${(median(xs) / 1024).toFixed(1)} MiB`);
   }
+  for (const [name, p] of Object.entries(parallel)) {
+    console.log(`${PARALLEL} parallel creates (${name}): ${p.perSecond.toFixed(1)} creates/s, ${p.pssMiB.toFixed(1)} MiB per created container (PSS of its init)`);
+  }
 }
 
-main();
+const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 100);
+
+/** PARALLEL creates started at once; creates/s from the first spawn to the last
+ * exit; then the memory each created (waiting) container holds, and delete all. */
+async function parallelCreates(rt: Runtime, bundle: string): Promise<{ perSecond: number; pssMiB: number }> {
+  const ids = Array.from({ length: PARALLEL }, (_, i) => `bench-par-${process.pid}-${i}`);
+  const g = ['--root', rt.root];
+  const t0 = process.hrtime.bigint();
+  const codes = await Promise.all(
+    ids.map((id) => new Promise<number | null>((done) => spawn(rt.bin, [...g, 'create', '--bundle', bundle, id], { stdio: 'ignore' }).on('exit', done))),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  try {
+    const failed = codes.filter((c) => c !== 0).length;
+    if (failed > 0) throw new Error(`${rt.name}: ${failed} of ${PARALLEL} parallel creates failed`);
+    const pss = ids.reduce((sum, id) => sum + pssKiB(pidOf(rt, id)), 0);
+    return { perSecond: PARALLEL / seconds, pssMiB: pss / PARALLEL / 1024 };
+  } finally {
+    for (const id of ids) spawnSync(rt.bin, [...g, 'delete', '--force', id], { stdio: 'ignore' });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
