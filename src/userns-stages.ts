@@ -61,6 +61,7 @@ import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmapp
 import { ValidationError } from './spec/validate';
 import { timeOffsetsText, writeTimeOffsets } from './linux/timens';
 import { sealedArgv, sealRuntime } from './linux/seal';
+import { isUnprivileged } from './linux/rootless';
 import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
 import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
 
@@ -170,7 +171,9 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     trace('user namespace ready');
     stage1 = libc.posixSpawn(
       NSENTER,
-      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
+      // unprivileged, we wrote "deny" to setgroups (CVE-2014-8989): nsenter's setgroups(0)
+      // would fail there, and our own uid is the namespace's root already (src/linux/rootless-idmap.ts)
+      [NSENTER, `--user=${userPath}`, ...(isUnprivileged() ? ['--preserve-credentials'] : []), ...nsenterJoinArgs(o.join), '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
       [], fds, '/', true,
     );
   } finally {

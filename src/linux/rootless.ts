@@ -1,0 +1,73 @@
+// Rootless mode: toyrun run by an ordinary user (or by root inside a user
+// namespace that is not the host's, as rootless podman runs its runtime).
+//
+// What changes, as in runc:
+//  - the default state root is $XDG_RUNTIME_DIR/toyrun (runc: $XDG_RUNTIME_DIR/runc);
+//  - cgroups the caller cannot write are skipped, with a warning for every
+//    resource that was asked for and not applied (src/linux/rootless-cgroups.ts);
+//  - the user namespace maps are written by the kernel's unprivileged rule (one
+//    line, the caller's own id) or through newuidmap/newgidmap (src/linux/rootless-idmap.ts);
+//  - the runtime's files are sealed from inside a private user namespace
+//    (src/linux/rootless-seal.ts): the host's mount API needs CAP_SYS_ADMIN.
+// `--rootless true|false|auto` (default auto) chooses, as runc's flag does.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type RootlessFlag = 'true' | 'false' | 'auto';
+
+let flag: RootlessFlag = 'auto';
+
+/** The global --rootless value; anything else is a usage error (runc: "invalid --rootless value"). */
+export function setRootlessFlag(value: string | undefined): void {
+  const v = value === undefined || value === '' ? 'true' : value;
+  if (v !== 'true' && v !== 'false' && v !== 'auto') throw new Error(`invalid --rootless value ${JSON.stringify(value)}: true, false or auto`);
+  flag = v;
+}
+
+export function rootlessFlag(): RootlessFlag {
+  return flag;
+}
+
+/** Whether we run in a user namespace other than the host's (whose uid_map maps every id to itself). */
+export function inNonInitialUserNamespace(uidMap?: string): boolean {
+  let text = uidMap;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/uid_map', 'utf8');
+    } catch {
+      return false;
+    }
+  }
+  const lines = text.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  return !(lines.length === 1 && lines[0]?.[0] === 0 && lines[0][1] === 0 && lines[0][2] === 4294967295);
+}
+
+/** runc's auto rule: rootless when not root, or root of a user namespace (whose
+ * cgroup files are the host root's, seen as nobody's). */
+export function isRootless(): boolean {
+  if (flag === 'true') return true;
+  if (flag === 'false') return false;
+  return (process.geteuid?.() ?? 0) !== 0 || inNonInitialUserNamespace();
+}
+
+/** An ordinary user on the host: no capability outside the user namespaces it makes. */
+export function isUnprivileged(): boolean {
+  return (process.geteuid?.() ?? 0) !== 0;
+}
+
+export const SYSTEM_ROOT = '/run/toyrun';
+
+/** Why the default state root can't be chosen, or where it is. runc's rule:
+ * $XDG_RUNTIME_DIR/runc when XDG_RUNTIME_DIR is set and we are not root (or
+ * root of a user namespace whose $USER is not root). */
+export function defaultRoot(env: NodeJS.ProcessEnv = process.env): { root: string } | { error: string } {
+  const xdg = env.XDG_RUNTIME_DIR;
+  const euid = process.geteuid?.() ?? 0;
+  const honour = euid !== 0 || (inNonInitialUserNamespace() && env.USER !== 'root');
+  if (xdg && honour) return { root: join(xdg, 'toyrun') };
+  if (euid !== 0) {
+    return { error: 'rootless: XDG_RUNTIME_DIR is not set, so there is no default state directory for a non-root user ' +
+      '(/run/toyrun is root\'s): set XDG_RUNTIME_DIR (e.g. /run/user/$(id -u)) or give --root DIR' };
+  }
+  return { root: SYSTEM_ROOT };
+}
