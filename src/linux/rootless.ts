@@ -10,7 +10,7 @@
 //  - the runtime's files are sealed from inside a private user namespace
 //    (src/linux/rootless-seal.ts): the host's mount API needs CAP_SYS_ADMIN.
 // `--rootless true|false|auto` (default auto) chooses, as runc's flag does.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type RootlessFlag = 'true' | 'false' | 'auto';
@@ -70,4 +70,29 @@ export function defaultRoot(env: NodeJS.ProcessEnv = process.env): { root: strin
       '(/run/toyrun is root\'s): set XDG_RUNTIME_DIR (e.g. /run/user/$(id -u)) or give --root DIR' };
   }
   return { root: SYSTEM_ROOT };
+}
+
+/**
+ * The processes of a container that has no cgroup (rootless, no delegated
+ * subtree): those in its init's PID namespace, found through /proc (ours: the
+ * same user). With the host's PID namespace shared, only the init itself.
+ */
+export function pidNamespaceMembers(initPid: number): number[] {
+  let ns: string;
+  try {
+    ns = readlinkSync(`/proc/${initPid}/ns/pid`);
+  } catch {
+    return [];
+  }
+  if (ns === readlinkSync('/proc/self/ns/pid')) return [initPid];
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readlinkSync(`/proc/${d}/ns/pid`) === ns) out.push(Number(d));
+    } catch {
+      // exited, or not ours to look at
+    }
+  }
+  return out.sort((a, b) => a - b);
 }

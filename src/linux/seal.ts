@@ -103,12 +103,21 @@ export function sealRuntime(): SealedRuntime {
   try {
     const inRoot = engine.startsWith(root + '/');
     const dirs = inRoot ? [root] : [root, dirname(engine)];
-    if (isUnprivileged()) {
+    let direct = !isUnprivileged();
+    if (direct) {
+      try {
+        for (const d of dirs) trees.push(sealTree(d));
+      } catch (e) {
+        // root of a user namespace that does not own our mount namespace
+        if (!(e instanceof libc.SysError && e.code === 'EPERM')) throw e;
+        for (const t of trees.splice(0)) libc.close(t.fd);
+        direct = false;
+      }
+    }
+    if (!direct) {
       // no mount API for us here: sealed in a user namespace of our own (src/linux/rootless-seal.ts)
       const fds = sealTreesInUserNamespace(dirs, process.execPath, ['-e', LOADER, bundlePath(INIT_BUNDLE)]);
       fds.forEach((fd, i) => trees.push({ fd, hostDir: dirs[i] as string }));
-    } else {
-      for (const d of dirs) trees.push(sealTree(d));
     }
     const engineTree = inRoot ? 0 : 1;
     return {
