@@ -9,7 +9,6 @@
 // named with the JSON path that asks for it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import type { IdMapping, Spec } from '../spec/types';
 import { findNamespace } from './namespaces';
 
@@ -39,13 +38,10 @@ export function ownIdOnly(maps: IdMapping[], own: number): boolean {
 function ids(): { uid: number; gid: number; name: string } {
   const uid = process.geteuid?.() ?? 0;
   const gid = process.getegid?.() ?? 0;
-  let name = String(uid);
-  try {
-    name = userInfo().username;
-  } catch {
-    // no passwd entry: subuid lines by number still match
-  }
-  return { uid, gid, name };
+  // /etc/passwd by uid, as shadow's helpers look the user up (getpwuid); without
+  // an entry, subuid lines by number still match
+  const entry = (readOr('/etc/passwd') ?? '').split('\n').map((l) => l.split(':')).find((f) => f[2] === String(uid));
+  return { uid, gid, name: entry?.[0] ?? String(uid) };
 }
 
 function readOr(path: string): string | undefined {
