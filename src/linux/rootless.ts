@@ -10,7 +10,8 @@
 //  - the runtime's files are sealed from inside a private user namespace
 //    (src/linux/rootless-seal.ts): the host's mount API needs CAP_SYS_ADMIN.
 // `--rootless true|false|auto` (default auto) chooses, as runc's flag does.
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { fstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import * as libc from './libc';
 import { join } from 'node:path';
 
 export type RootlessFlag = 'true' | 'false' | 'auto';
@@ -95,4 +96,28 @@ export function pidNamespaceMembers(initPid: number): number[] {
     }
   }
   return out.sort((a, b) => a - b);
+}
+
+const NS_GET_USERNS = 0xb701;
+
+/**
+ * Whether this process may setns() back into its own PID namespace after
+ * switching its children's elsewhere: that needs CAP_SYS_ADMIN over the user
+ * namespace owning it. Root of a user namespace (rootless podman runs its
+ * runtime so) lives in the host's PID namespace, owned by the host's user
+ * namespace: the way back is closed, and a throwaway stage must do the switch.
+ */
+export function canSwitchBackPidNamespace(): boolean {
+  if (!inNonInitialUserNamespace()) return true;
+  let pidNs = -1, owner = -1;
+  try {
+    pidNs = libc.openat(libc.AT_FDCWD, '/proc/self/ns/pid', libc.O.RDONLY | libc.O.CLOEXEC);
+    owner = libc.ioctl(pidNs, NS_GET_USERNS, 0, 'ioctl(NS_GET_USERNS)');
+    return fstatSync(owner).ino === statSync('/proc/self/ns/user').ino;
+  } catch {
+    return false; // EPERM: the owner is above our user namespace
+  } finally {
+    if (owner >= 0) libc.close(owner);
+    if (pidNs >= 0) libc.close(pidNs);
+  }
 }

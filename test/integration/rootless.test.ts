@@ -7,7 +7,6 @@
 // the reference.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, REPO, requireTool, sh, waitFor, type Result } from '../helpers';
