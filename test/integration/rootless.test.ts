@@ -7,9 +7,10 @@
 // the reference.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, REPO, requireTool, sh, waitFor, type Result } from '../helpers';
+import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, requireTool, sh, waitFor, type Result } from '../helpers';
+import { addTestUser, asUser as runAsUser, privateTree, removeTestUser, removeTree, runtimeDir, subRangeFor, type TestUser } from '../rootless-user';
 import type { Spec } from '../../src/spec/types';
 
 requireTool('/usr/bin/newuidmap', 'uidmap');
@@ -17,10 +18,10 @@ requireTool('/usr/bin/setpriv', 'util-linux');
 requireTool('/usr/sbin/runc', 'runc');
 
 const tag = `${process.pid % 100000}`;
-const USER = `toyrl${tag}`; // the user with subordinate ranges
-const BARE = `toyrn${tag}`; // a user without any
-const SUB = 400_000_000 + (process.pid % 500) * 65536;
-const made: string[] = [];
+const SUB = subRangeFor();
+const me = addTestUser(`toyrl${tag}`, SUB); // the user with subordinate ranges
+const bare = addTestUser(`toyrn${tag}`); // a user without any
+const XDG = runtimeDir(me);
 
 function root(cmd: string, args: string[]): Result {
   const r = sh(cmd, args);
@@ -28,44 +29,20 @@ function root(cmd: string, args: string[]): Result {
   return r;
 }
 
-function addUser(name: string, ranges: boolean): { uid: number; gid: number } {
-  // no automatic subordinate ranges (login.defs SUB_UID_COUNT): ours are explicit
-  root('/usr/sbin/useradd', ['-M', '-s', '/usr/sbin/nologin', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name]);
-  made.push(name);
-  if (ranges) root('/usr/sbin/usermod', ['--add-subuids', `${SUB}-${SUB + 65535}`, '--add-subgids', `${SUB}-${SUB + 65535}`, name]);
-  const id = (flag: string): number => Number(root('/usr/bin/id', [flag, name]).stdout.trim());
-  return { uid: id('-u'), gid: id('-g') };
-}
-
-const me = addUser(USER, true);
-const bare = addUser(BARE, false);
-const XDG = `/run/user/${me.uid}`;
-mkdirSync(XDG, { recursive: true, mode: 0o700 });
-chownSync(XDG, me.uid, me.gid);
-
 // everything the user reads or runs, in one private directory it can search
 const base = mkdtempSync('/tmp/toyrun-rootless-');
-chmodSync(base, 0o755);
-const tree = join(base, 'toyrun');
-mkdirSync(tree);
-for (const d of ['bin', 'dist', 'node_modules']) root('/bin/cp', ['-a', join(REPO, d), tree]);
-const ENGINE = join(tree, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
-const CLI = join(tree, 'bin', 'toyrun');
-const stub = readFileSync(CLI, 'utf8').split('\n');
-writeFileSync(CLI, [`#!${ENGINE}`, ...stub.slice(1)].join('\n'));
+const { cli: CLI, engine: ENGINE } = privateTree(base, me);
 const ROOTFS = join(base, 'rootfs');
 root('/bin/cp', ['-a', BUSYBOX_ROOTFS, ROOTFS]);
-root('/bin/chown', ['-R', `${me.uid}:${me.gid}`, tree, ROOTFS]);
+root('/bin/chown', ['-R', `${me.uid}:${me.gid}`, ROOTFS]);
 
 test.after(() => {
   // containers first (as the user), then what root made, then the users by name
   for (const id of ids) asUser([CLI, 'delete', '--force', id]);
-  rmSync(base, { recursive: true, force: true });
-  rmSync(XDG, { recursive: true, force: true });
-  for (const name of made) {
-    sh('/usr/sbin/usermod', ['--del-subuids', `${SUB}-${SUB + 65535}`, '--del-subgids', `${SUB}-${SUB + 65535}`, name]);
-    sh('/usr/sbin/userdel', [name]);
-  }
+  removeTree(base);
+  removeTree(XDG);
+  removeTestUser(me);
+  removeTestUser(bare);
 });
 
 const ids = new Set<string>();
@@ -77,10 +54,9 @@ function newId(prefix: string): string {
 }
 
 /** Run argv as the test user (no groups, no capabilities), with a user's environment. */
-function asUser(argv: string[], opts: { user?: { uid: number; gid: number }; env?: Record<string, string>; cwd?: string; prefix?: string[] } = {}): Result {
-  const u = opts.user ?? me;
+function asUser(argv: string[], opts: { user?: TestUser; env?: Record<string, string>; cwd?: string } = {}): Result {
   const env = opts.env ?? { XDG_RUNTIME_DIR: XDG, PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: base };
-  return sh('/usr/bin/setpriv', [...(opts.prefix ?? []), `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--', ...argv], { env, cwd: opts.cwd ?? base });
+  return runAsUser(opts.user ?? me, argv, env, opts.cwd ?? base);
 }
 
 /** A bundle owned by the user from `toyrun spec --rootless`, edited by fn. */
