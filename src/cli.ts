@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configureLog, logDebug, logError, writeFd } from './log';
 import { DEFAULT_ROOT, OCI_VERSION } from './state';
+import { defaultRoot, setRootlessFlag } from './linux/rootless';
 import type { Spec } from './spec/types';
 import { VERSION } from './version';
 import { commandSpec, commandTable, flagLists, usageText, type CommandContext, type GlobalOptions } from './commands';
@@ -39,7 +40,7 @@ export interface ParsedCommandLine {
 
 export function parseGlobals(argv: string[]): ParsedCommandLine {
   const g: GlobalOptions = { root: DEFAULT_ROOT, logFormat: 'text', debug: false, systemdCgroup: false };
-  let version = false, help = false;
+  let version = false, help = false, rootGiven = false;
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -53,7 +54,14 @@ export function parseGlobals(argv: string[]): ParsedCommandLine {
     let value: string | undefined = eq < 0 ? undefined : a.slice(eq + 1);
     if (GLOBAL_VALUE_FLAGS.has(name) && value === undefined) value = argv[++i];
     switch (name) {
-      case 'root': g.root = resolve(value ?? DEFAULT_ROOT); break;
+      case 'root': g.root = resolve(value ?? DEFAULT_ROOT); rootGiven = true; break;
+      case 'rootless':
+        try {
+          setRootlessFlag(value);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        break;
       case 'log': g.log = value; break;
       case 'trace':
         if (!value) throw new UsageError('--trace needs a file to write the trace to');
@@ -67,8 +75,14 @@ export function parseGlobals(argv: string[]): ParsedCommandLine {
       case 'systemd-cgroup': g.systemdCgroup = value === undefined || value === 'true'; break;
       case 'version': case 'v': version = true; break;
       case 'help': case 'h': help = true; break;
-      default: break; // runc flags toyrun has no use for (--criu, --rootless, ...): accepted
+      default: break; // runc flags toyrun has no use for (--criu, ...): accepted
     }
+  }
+  if (!rootGiven) {
+    // a non-root user's default is $XDG_RUNTIME_DIR/toyrun (src/rootless.ts); '' until a command needs it
+    const d = defaultRoot();
+    g.root = 'root' in d ? d.root : '';
+    if ('error' in d) g.rootError = d.error;
   }
   return { globals: g, command: argv[i], rest: argv.slice(i + 1), version, help };
 }
@@ -80,12 +94,13 @@ export function versionText(): string {
   return `toyrun version ${VERSION}\nspec: ${OCI_VERSION}\nengine: ${engine}\n`;
 }
 
-const GLOBAL_HELP = `  --root DIR            state directory (default ${DEFAULT_ROOT})
+const GLOBAL_HELP = `  --root DIR            state directory (default ${DEFAULT_ROOT}; $XDG_RUNTIME_DIR/toyrun for a non-root user)
   --log FILE            append errors (and debug lines) to FILE
   --log-format FORMAT   text or json (default text)
   --debug               log debug lines
   --trace FILE          append every step asked of the kernel to FILE (JSON lines; see toyrun trace show)
   --systemd-cgroup      read cgroupsPath as slice:prefix:name
+  --rootless VALUE      true, false or auto (default: auto, rootless when not root or in a user namespace)
   --version             print the version
 `;
 
@@ -180,6 +195,7 @@ export async function main(argv: string[]): Promise<number> {
   // the command only: its arguments may carry values (exec --env) that do not belong in a log
   logDebug(`toyrun ${VERSION}: ${command}`);
   try {
+    if (!g.root && !['spec', 'features', 'version', 'trace'].includes(command)) throw new UsageError(g.rootError ?? 'no state directory: give --root DIR');
     if (g.trace) startTrace(g.trace, command);
     switch (command) {
       case 'create': {

@@ -6,6 +6,8 @@ import type { LogFormat } from './log';
 
 export interface GlobalOptions {
   root: string;
+  /** Why there is no default root (a non-root user without XDG_RUNTIME_DIR): root is '' then. */
+  rootError?: string;
   log?: string;
   logFormat: LogFormat;
   debug: boolean;

@@ -35,6 +35,7 @@ import type * as ImageModule from './image';
 import type { Resources, Spec } from './spec/types';
 import { logDebug, logWarn, trace } from './log';
 import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
+import { rootlessProblems } from './rootless-checks';
 import { idmapProblems } from './linux/idmap';
 import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './userns-stages';
 import { sessionKeyringName } from './linux/keyring';
@@ -115,6 +116,7 @@ function hostProblems(spec: Spec, rootfs: string): string[] {
     if (ns.path && !existsSync(ns.path)) problems.push(`/linux/namespaces: ${ns.type} namespace path ${ns.path} does not exist`);
   }
   problems.push(...userNamespaceProblems(spec));
+  problems.push(...rootlessProblems(spec));
   const userns = findNamespace(spec.linux?.namespaces, 'user');
   problems.push(...idmapProblems(spec, userns !== undefined));
   if (userns?.path && existsSync(userns.path)) {

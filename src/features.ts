@@ -1,5 +1,6 @@
 // `toyrun features`: what this build implements, in the OCI features format.
 // Truthful by construction: each list is derived from the tables the code uses.
+import { isRootless } from './linux/rootless';
 import { CAPABILITY_NUMBERS, lastCap } from './linux/capabilities';
 import { PROPAGATION_OPTIONS } from './linux/mounts';
 import { OCI_VERSION } from './state';
@@ -60,6 +61,9 @@ export function featuresDocument(): Record<string, unknown> {
     annotations: {
       'org.toyrun.version': VERSION,
       'org.toyrun.engine': process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`,
+      // rootless mode (src/linux/rootless.ts): built in; whether this invocation is in it (--rootless, or auto)
+      'org.toyrun.rootless': 'true',
+      'org.toyrun.rootless.active': String(isRootless()),
       ...(seccomp ? { 'io.github.seccomp.libseccomp.version': libseccompVersion() } : {}),
     },
   };

@@ -24,6 +24,8 @@ import { writeFd } from './log';
 import { dropCleanFileMappings } from './linux/memory';
 import { openStartReporter, reportStartFailure } from './startsync';
 import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
+import { SEAL_HELPER_ARG } from './linux/rootless-seal';
+import { sealHelperMain } from './linux/seal';
 import { inUserNamespace } from './linux/userns';
 import { joinContainerKeyring } from './linux/keyring';
 import type { Spec, State } from './spec/types';
@@ -249,4 +251,5 @@ function main(): void {
 }
 
 if (process.argv[2] === STAGE1_ARG) runUserNamespaceStage1(process.argv[3] as string);
+else if (process.argv[2] === SEAL_HELPER_ARG) sealHelperMain(process.argv[3] as string);
 else main();

@@ -5,6 +5,7 @@ import { ContainerError, lockContainer } from './state';
 import { loadContainer } from './container';
 import { cgroupDriver, pidsIn, type CgroupRecord } from './linux/cgroups';
 import { parseSignal } from './signals';
+import { isRootless, pidNamespaceMembers } from './linux/rootless';
 import { requireStatus } from './lifecycle';
 
 export function killContainer(root: string, id: string, signal: string | undefined, all: boolean): void {
@@ -18,6 +19,12 @@ export function killContainer(root: string, id: string, signal: string | undefin
     // shared (host or pod) PID namespace the init's children outlive it, and
     // containerd's shim sends exactly this when the init exits (runc does too).
     requireStatus(all ? 'kill --all' : 'kill', status, id, doubts);
+    if (all && Object.keys(rec.cgroup.paths).length === 0 && doubts.length === 0 && isRootless()) {
+      // rootless without a cgroup of its own: the init's PID namespace is the container
+      // (a stopped one's namespace is gone with its init: nothing is left to signal)
+      if (status !== 'stopped') for (const pid of pidNamespaceMembers(rec.pid)) signalQuietly(pid, sig);
+      return;
+    }
     if (all && status === 'stopped') {
       if (Object.keys(rec.cgroup.paths).length === 0) throw noCgroup();
       signalAll(rec.cgroup, sig);
@@ -59,5 +66,13 @@ function signalAll(cg: CgroupRecord, sig: number): void {
     }
   } finally {
     if (froze || (wasFrozen && sig === 9)) driver.thaw(cg);
+  }
+}
+
+function signalQuietly(pid: number, sig: number): void {
+  try {
+    libc.kill(pid, sig);
+  } catch {
+    // exited meanwhile
   }
 }

@@ -18,6 +18,7 @@ import * as libc from './linux/libc';
 import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
 import { NSENTER } from './linux/userns';
 import { sealedArgv, sealRuntime } from './linux/seal';
+import { canSwitchBackPidNamespace } from './linux/rootless';
 import type { TraceHandoff } from './trace/record';
 import type { MemoryPolicy, NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
 
@@ -204,6 +205,10 @@ export class SyncChannel {
  * spawnIntoNamespaces), its fds laid out by FdSlots (the sealed trees after the
  * sync pipe); returns the channel to it. */
 export function spawnSynced(bundle: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string): { pid: number; chan: SyncChannel } {
+  if (namespaces.length > 0 && !canSwitchBackPidNamespace()) {
+    // root of a user namespace (rootless podman): a throwaway stage 1 switches and exits
+    return (require('./userns-stages') as typeof import('./userns-stages')).spawnThroughStage1(bundle, preserveFds, namespaces, timeNamespace);
+  }
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
   const sealed = sealRuntime();

@@ -15,6 +15,7 @@ import { hostHierarchies, ownCgroups, pidsIn, resolveCgroupPath, type CgroupReco
 import { containerDir, loadSpec, processStartTime, type ContainerRecord } from './state';
 import { INIT_BUNDLE } from './paths';
 import { runtimeBundleOf } from './linux/seal';
+import { isRootless } from './linux/rootless';
 
 /** Why these cgroup directories can't be the container's, or undefined if they can. */
 export function cgroupProblem(cg: CgroupRecord, id: string, cgroupsPath: string | undefined): string | undefined {
@@ -68,7 +69,11 @@ export function provenRecord(root: string, rec: ContainerRecord): { rec: Contain
   }
   if (rec.pid > 0 && processStartTime(rec.pid) === rec.pidStartTime) {
     const member = Object.keys(out.cgroup.paths).length > 0 && pidsIn(out.cgroup).includes(rec.pid);
-    if (!member && !isUnjoinedInit(rec.pid)) {
+    // Rootless without a cgroup the caller may write (src/linux/rootless-cgroups.ts) there is
+    // no membership to prove: pid and start time it is, and the kernel lets us signal
+    // only our own processes anyway. Root keeps the stricter proof.
+    const noCgroup = Object.keys(rec.cgroup?.paths ?? {}).length === 0 && isRootless();
+    if (!member && !noCgroup && !isUnjoinedInit(rec.pid)) {
       doubts.push(`state.json: pid ${rec.pid} is not this container's init (not in its cgroup)`);
       out.pidStartTime = '';
     }

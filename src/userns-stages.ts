@@ -61,7 +61,9 @@ import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmapp
 import { ValidationError } from './spec/validate';
 import { timeOffsetsText, writeTimeOffsets } from './linux/timens';
 import { sealedArgv, sealRuntime } from './linux/seal';
+import { isUnprivileged } from './linux/rootless';
 import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
+import { INIT_BUNDLE } from './paths';
 import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
 
 export const STAGE1_ARG = 'userns-stage1';
@@ -170,7 +172,9 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     trace('user namespace ready');
     stage1 = libc.posixSpawn(
       NSENTER,
-      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
+      // unprivileged, we wrote "deny" to setgroups (CVE-2014-8989): nsenter's setgroups(0)
+      // would fail there, and our own uid is the namespace's root already (src/linux/rootless-idmap.ts)
+      [NSENTER, `--user=${userPath}`, ...(isUnprivileged() ? ['--preserve-credentials'] : []), ...nsenterJoinArgs(o.join), '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
       [], fds, '/', true,
     );
   } finally {
@@ -201,6 +205,53 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     gidMap: parseIdMap(report.gidMap),
     extraFdNumbers,
   };
+}
+
+/**
+ * spawnSynced's way when the caller can't switch back into its own PID namespace
+ * (root of a user namespace it did not make the PID namespace in: rootless
+ * podman's runtime): stage 1 is spawned in our own namespaces, switches its
+ * children's PID namespace (join or new), spawns `bundle` as stage 2 and exits;
+ * we are a child subreaper, so stage 2 becomes our child, as spawnSynced's is.
+ * Stage 2 then gets its plan on the same sync pipe.
+ */
+export function spawnThroughStage1(bundle: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string): { pid: number; chan: SyncChannel } {
+  const [parentRead, childWrite] = libc.pipe();
+  const [childRead, parentWrite] = libc.pipe();
+  const slots = new FdSlots(preserveFds, childWrite, childRead);
+  let stage1: number | undefined;
+  const sealed = sealRuntime();
+  try {
+    const sealedFds = sealed.trees.map((t) => slots.add(t.fd));
+    const config: Stage1Config = {
+      unshare: namespaces.filter((n) => !n.path).map((n) => n.type),
+      join: namespaces.filter((n): n is { type: 'pid' | 'time'; path: string } => !!n.path),
+      argv: sealedArgv(sealed, sealedFds, bundle, [String(slots.syncW), String(slots.syncR)]),
+      lastFd: slots.last,
+      syncW: slots.syncW,
+      syncR: slots.syncR,
+      trace: traceHandoff(),
+    };
+    const argv1 = sealedArgv(sealed, sealedFds, INIT_BUNDLE, [STAGE1_ARG, JSON.stringify(config)]);
+    // a time namespace is joined by nsenter, single-threaded (as spawnSynced does)
+    const [path, args] = timeNamespace ? [NSENTER, [NSENTER, `--time=${timeNamespace}`, '--', ...argv1]] : [argv1[0] as string, argv1];
+    libc.prctl(libc.PR.SET_CHILD_SUBREAPER, 1);
+    stage1 = libc.posixSpawn(path, args, [], slots.pairs(), '/', true);
+  } finally {
+    sealed.close();
+    libc.close(childWrite);
+    libc.close(childRead);
+  }
+  const chan = new SyncChannel(parentRead, parentWrite);
+  try {
+    return { pid: chan.expect('stage2').pid, chan };
+  } catch (e) {
+    chan.close();
+    if (e instanceof ChildError) throw new Error(`PID namespace stage 1: ${e.message}`, { cause: e });
+    throw e;
+  } finally {
+    reap(stage1);
+  }
 }
 
 // ---- stage 1 --------------------------------------------------------------------

@@ -13,6 +13,7 @@ import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v
 import { cause } from '../trace/record';
 import * as libc from './libc';
 import { parseMountInfo } from './mountinfo';
+import { isRootless } from './rootless';
 
 export interface CgroupRecord {
   /** 1 for v1/hybrid hosts, 2 for unified hosts. */
@@ -604,6 +605,8 @@ export function sleepMs(ms: number): void {
 /** v1 for v1 and hybrid hosts (the v1 driver also creates the cgroup in the
  * controller-less cgroup2 mount), v2 for a unified host. */
 export function cgroupDriver(hs = hostHierarchies()): CgroupDriver {
+  // rootless: only what the caller may write, the rest warned about (loaded lazily: it builds on this module)
+  if (isRootless()) return new (require('./rootless-cgroups') as typeof import('./rootless-cgroups')).RootlessCgroups(hs, (m) => warnSink(m));
   if (hostCgroupVersion(hs) === 1) return new CgroupV1(hs);
   const unified = hs.find((h) => h.version === 2);
   if (!unified) throw new CgroupError('no cgroup filesystem is mounted (neither cgroup v1 nor cgroup2 in /proc/self/mountinfo)');

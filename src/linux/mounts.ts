@@ -532,6 +532,9 @@ function mountCgroups(ctx: MountContext, m: Mount, o: ParsedOptions): void {
     const sub = posix.join(m.destination, name);
     mkdirInRoot(ctx.rootfs, sub);
     const hostDir = ctx.cgroupPaths[h.controllers[0] as string];
+    // rootless: a hierarchy the runtime could not write has no container cgroup
+    // (src/linux/rootless-cgroups.ts): its directory stays empty, as with runc
+    if (!ctx.cgroupNs && !hostDir) continue;
     mountAt(ctx, sub, (t) => {
       if (ctx.cgroupNs) {
         if (h.version === 2) libc.mount('cgroup2', t, 'cgroup2', base, null);

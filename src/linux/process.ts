@@ -1,7 +1,7 @@
 // The last steps before execve: rlimits, user, working directory, file
 // descriptors and signal state. Everything here changes the calling process
 // (the init, or an exec'd process) and runs on the main thread.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import * as libc from './libc';
 import { F_GETFL, F_SETFD, F_SETFL, O, RLIMIT, SysError, errnoText } from './libc';
@@ -34,9 +34,26 @@ export function setOomScoreAdj(adj: number | undefined, procFd: () => number): v
 
 /** groups, then gid, then uid: after setuid we could no longer change the others. */
 export function switchUser(user: User): void {
-  libc.setgroups(user.additionalGids ?? []);
+  // A user namespace made by an ordinary user has setgroups "deny" (the kernel's
+  // condition for its gid_map, CVE-2014-8989): no group list can be set there,
+  // and the one we have is already empty of mapped groups. runc does the same.
+  if (setgroupsDenied()) {
+    if ((user.additionalGids ?? []).length > 0) {
+      throw new Error('/process/user/additionalGids cannot be set in a rootless container: setgroups is denied in its user namespace');
+    }
+  } else {
+    libc.setgroups(user.additionalGids ?? []);
+  }
   libc.setresgid(user.gid);
   libc.setresuid(user.uid);
+}
+
+function setgroupsDenied(): boolean {
+  try {
+    return readFileSync('/proc/self/setgroups', 'utf8').trim() === 'deny';
+  } catch {
+    return false;
+  }
 }
 
 export function envValue(env: string[] | undefined, key: string): string | undefined {

@@ -37,7 +37,9 @@ import { basename, dirname, relative } from 'node:path';
 import { realpathSync } from 'node:fs';
 import * as libc from './libc';
 import { AT_FDCWD, O } from './libc';
-import { bundleDir, installRoot } from '../paths';
+import { bundleDir, bundlePath, INIT_BUNDLE, installRoot } from '../paths';
+import { isUnprivileged } from './rootless';
+import { runSealHelper, sealTreesInUserNamespace } from './rootless-seal';
 
 const MOUNT_ATTR_RDONLY = 0x1, MOUNT_ATTR_NOSUID = 0x2, MOUNT_ATTR_NODEV = 0x4;
 const OPEN_TREE_CLONE = 1;
@@ -99,9 +101,24 @@ export function sealRuntime(): SealedRuntime {
   const engine = realpathSync(process.execPath);
   const trees: SealedTree[] = [];
   try {
-    trees.push(sealTree(root));
     const inRoot = engine.startsWith(root + '/');
-    if (!inRoot) trees.push(sealTree(dirname(engine)));
+    const dirs = inRoot ? [root] : [root, dirname(engine)];
+    let direct = !isUnprivileged();
+    if (direct) {
+      try {
+        for (const d of dirs) trees.push(sealTree(d));
+      } catch (e) {
+        // root of a user namespace that does not own our mount namespace
+        if (!(e instanceof libc.SysError && e.code === 'EPERM')) throw e;
+        for (const t of trees.splice(0)) libc.close(t.fd);
+        direct = false;
+      }
+    }
+    if (!direct) {
+      // no mount API for us here: sealed in a user namespace of our own (src/linux/rootless-seal.ts)
+      const fds = sealTreesInUserNamespace(dirs, process.execPath, ['-e', LOADER, bundlePath(INIT_BUNDLE)]);
+      fds.forEach((fd, i) => trees.push({ fd, hostDir: dirs[i] as string }));
+    }
     const engineTree = inRoot ? 0 : 1;
     return {
       trees,
@@ -116,6 +133,11 @@ export function sealRuntime(): SealedRuntime {
     for (const t of trees) libc.close(t.fd);
     throw new Error(`sealing the runtime's files read-only (${root}): ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** The rootless sealing helper's entry (src/linux/rootless-seal.ts), in its own user and mount namespace. */
+export function sealHelperMain(dirsJson: string): void {
+  runSealHelper(dirsJson, (d) => sealTree(d).fd);
 }
 
 /** The loader a sealed engine runs (`-e`): argv[1] is the bundle, read through

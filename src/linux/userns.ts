@@ -12,6 +12,7 @@ import { cause } from '../trace/record';
 import * as libc from './libc';
 import { AT_FDCWD, O, SysError } from './libc';
 import { findNamespace } from './namespaces';
+import { writeIdMapsWithHelpers } from './rootless-idmap';
 import type { IdMapping, Spec } from '../spec/types';
 
 // Absolute paths: the runtime may run with an empty environment (no PATH).
@@ -139,6 +140,7 @@ function writeProcFile(path: string, data: string): void {
 
 /** setgroups first (the kernel refuses "deny" once gid_map is written), then the maps. */
 export function writeIdMaps(pid: number, uidMap: IdMapping[], gidMap: IdMapping[]): void {
+  if (writeIdMapsWithHelpers(pid, uidMap, gidMap)) return; // an ordinary user's ranges (src/linux/rootless-idmap.ts)
   if (!writerHasCapSetgid()) writeProcFile(`/proc/${pid}/setgroups`, 'deny');
   cause('/linux/uidMappings', () => writeProcFile(`/proc/${pid}/uid_map`, formatIdMap(uidMap)));
   cause('/linux/gidMappings', () => writeProcFile(`/proc/${pid}/gid_map`, formatIdMap(gidMap)));
