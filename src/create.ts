@@ -18,12 +18,12 @@ import {
 import {
   allJoinFiles, cgroupDirs, cgroupDriver, hostHierarchies, joinFiles, moveIntoCgroup, resolveCgroupPath, setCgroupWarningSink, startMoveGracePeriod,
   type CgroupRecord,
-} from './linux/cgroups';
+} from './linux/cgroups/v1';
 import { failpoint } from './failpoint';
 import { pidsProperties, scopeFor, setUnitProperties, startScope, stopUnit } from './linux/systemd';
 import { findNamespace } from './linux/namespaces';
 import { isBind } from './linux/mounts';
-import { frozenCgroupProblem } from './linux/frozen';
+import { frozenCgroupProblem } from './linux/cgroups/frozen';
 import { checkSysctls } from './linux/sysctl';
 import { seccompProblems } from './linux/seccomp';
 import { processHostProblems, processHostWarnings } from './process-checks';

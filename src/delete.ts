@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { traceStage } from './trace/record';
 import * as libc from './linux/libc';
-import { cgroupDirs, cgroupDriver, pidsIn, resolveCgroupPath } from './linux/cgroups';
+import { cgroupDirs, cgroupDriver, pidsIn, resolveCgroupPath } from './linux/cgroups/v1';
 import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './state';
 import { loadContainer } from './container';
 import { runHooksWarnOnly } from './hooks';

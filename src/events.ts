@@ -12,8 +12,8 @@ import { existsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, O } from './linux/libc';
-import { writeCgroupFile, type CgroupRecord } from './linux/cgroups';
-import { cgroupStats, oomKillCount, toJson } from './linux/cgroup-stats';
+import { writeCgroupFile, type CgroupRecord } from './linux/cgroups/v1';
+import { cgroupStats, oomKillCount, toJson } from './linux/cgroups/stats';
 import { loadContainer } from './container';
 import { requireStatus } from './lifecycle';
 

@@ -19,7 +19,7 @@ import { EXEC_INIT_BUNDLE, INIT_BUNDLE } from './paths';
 import { spawnExecInUserNamespace } from './userns-stages';
 import { apparmorEnabled } from './linux/lsm';
 import { processHostProblems, processHostWarnings } from './process-checks';
-import { allJoinFiles, joinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups';
+import { allJoinFiles, joinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups/v1';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logDebug, logError, logWarn } from './log';

@@ -3,7 +3,7 @@
 import * as libc from './linux/libc';
 import { ContainerError, lockContainer } from './state';
 import { loadContainer } from './container';
-import { cgroupDriver, pidsIn, type CgroupRecord } from './linux/cgroups';
+import { cgroupDriver, pidsIn, type CgroupRecord } from './linux/cgroups/v1';
 import { parseSignal } from './signals';
 import { requireStatus } from './lifecycle';
 

@@ -4,7 +4,7 @@
 import type * as ChildProcess from 'node:child_process';
 import { ContainerError, listIds, toOciState } from './state';
 import { containerState, loadContainer } from './container';
-import { pidsIn } from './linux/cgroups';
+import { pidsIn } from './linux/cgroups/v1';
 import type { State } from './spec/types';
 
 export function stateCommand(root: string, id: string): string {

@@ -11,7 +11,7 @@
 // command uses it.
 import { readFileSync } from 'node:fs';
 import { basename, join, normalize } from 'node:path';
-import { hostHierarchies, ownCgroups, pidsIn, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
+import { hostHierarchies, ownCgroups, pidsIn, resolveCgroupPath, type CgroupRecord } from './linux/cgroups/v1';
 import { containerDir, loadSpec, processStartTime, type ContainerRecord } from './state';
 import { INIT_BUNDLE } from './paths';
 import { runtimeBundleOf } from './linux/seal';

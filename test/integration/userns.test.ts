@@ -11,7 +11,7 @@ import type { IdMapping, Spec } from '../../src/spec/types';
 import { spawnExecInUserNamespace } from '../../src/userns-stages';
 import { loadRecord, loadSpec } from '../../src/state';
 import { waitpid } from '../../src/linux/libc';
-import { allJoinFiles } from '../../src/linux/cgroups';
+import { allJoinFiles } from '../../src/linux/cgroups/v1';
 
 const t = new Toyrun('userns');
 const HOST = 300000; // host ids of the container's root

@@ -8,10 +8,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import {
   CgroupV1, cgroupDriver, hostCgroupVersion, joinFiles, parseCgroupMounts, parseProcCgroup, resolveCgroupPath, withDefaultDeviceRules, type CgroupRecord,
-} from '../../src/linux/cgroups';
-import { blkioToIoWeight, CgroupV2, sharesToWeight, swapToV2 } from '../../src/linux/cgroups-v2';
-import { keyValues, parseCpuList, statsV1, statsV2, toJson } from '../../src/linux/cgroup-stats';
-import { accessMask, compileDeviceFilter, encodeInsns } from '../../src/linux/bpf-devices';
+} from '../../src/linux/cgroups/v1';
+import { blkioToIoWeight, CgroupV2, sharesToWeight, swapToV2 } from '../../src/linux/cgroups/v2';
+import { keyValues, parseCpuList, statsV1, statsV2, toJson } from '../../src/linux/cgroups/stats';
+import { accessMask, compileDeviceFilter, encodeInsns } from '../../src/linux/cgroups/bpf';
 import { joinNegativeValues, mergeResources, parseBytes, resourcesFromFlags } from '../../src/update';
 import { parseDuration, watchOomV2 } from '../../src/events';
 import * as libc from '../../src/linux/libc';

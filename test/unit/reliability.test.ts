@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CgroupV1, cgroupDirs, type Hierarchy } from '../../src/linux/cgroups';
+import { CgroupV1, cgroupDirs, type Hierarchy } from '../../src/linux/cgroups/v1';
 import { mutate, rng, type FuzzEnv, type Json } from '../reliability';
 
 test('cgroupDirs(path) names exactly the directories CgroupV1.create(path) makes', () => {

@@ -5,14 +5,14 @@
 //   v2      one unified hierarchy
 // Drivers share the CgroupDriver interface; the record kept in state.json lists
 // the directories so that later commands need not recompute anything.
-import { hugetlbFiles, pidsMax } from './resources13';
+import { hugetlbFiles, pidsMax } from '../resources13';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Resources } from '../spec/types';
-import { CgroupV2, enableSubtreeControllers, readControllers } from './cgroups-v2';
-import { cause } from '../trace/record';
-import * as libc from './libc';
-import { parseMountInfo } from './mountinfo';
+import type { Resources } from '../../spec/types';
+import { CgroupV2, enableSubtreeControllers, readControllers } from './v2';
+import { cause } from '../../trace/record';
+import * as libc from '../libc';
+import { parseMountInfo } from '../mountinfo';
 
 export interface CgroupRecord {
   /** 1 for v1/hybrid hosts, 2 for unified hosts. */

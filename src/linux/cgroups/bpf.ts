@@ -4,10 +4,10 @@
 // program: rules are tried last to first, the first match decides (the same
 // "later rule wins" outcome as writing them in order to v1's devices.allow/deny),
 // and a request that no rule matches is denied.
-import * as libc from './libc';
-import { AT_FDCWD, O } from './libc';
-import type { Resources } from '../spec/types';
-import { CgroupError, withDefaultDeviceRules } from './cgroups';
+import * as libc from '../libc';
+import { AT_FDCWD, O } from '../libc';
+import type { Resources } from '../../spec/types';
+import { CgroupError, withDefaultDeviceRules } from './v1';
 
 type Rule = NonNullable<Resources['devices']>[number];
 

@@ -8,15 +8,15 @@
 // so most of this file is unit-tested against a temporary directory laid out
 // like cgroup2, and freeze/devices/create/destroy against the hybrid host's real
 // cgroup2 mount (which has no memory/cpu/io controllers).
-import { hugetlbFiles, pidsMax } from './resources13';
+import { hugetlbFiles, pidsMax } from '../resources13';
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Resources } from '../spec/types';
+import type { Resources } from '../../spec/types';
 import {
   CgroupError, deviceWeight, ownCgroups, v2CgroupPath, readCgroupFile, removeCgroupDir, sleepMs, writeCgroupFile, type CgroupDriver, type CgroupRecord,
-} from './cgroups';
-import { applyDeviceProgram } from './bpf-devices';
-import * as libc from './libc';
+} from './v1';
+import { applyDeviceProgram } from './bpf';
+import * as libc from '../libc';
 
 /** cpu.shares (2..262144) → cpu.weight (1..10000), linear as in runc/crun. */
 export function sharesToWeight(shares: number): number {

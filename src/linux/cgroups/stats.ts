@@ -4,7 +4,7 @@
 // "unlimited" is 2^63-ish: they are kept as bigint and printed as raw JSON numbers.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CgroupRecord } from './cgroups';
+import type { CgroupRecord } from './v1';
 
 type N = bigint;
 export type StatsValue = N | number | string | null | StatsValue[] | { [k: string]: StatsValue };
