@@ -1,5 +1,5 @@
 // Loading a container and asking the kernel what state it is really in.
-import { cgroupDriver } from './linux/cgroups/v1';
+import { cgroupDriver } from './linux/cgroups/manager';
 import { deriveStatus, loadRecord, toOciState, type ContainerRecord } from './state';
 import { provenRecord } from './trust';
 import type { State, Status } from './spec/types';

@@ -15,10 +15,11 @@ import {
   claimContainerDir, ContainerError, lockContainer, OCI_VERSION, processStartTime, removeContainerDir, saveRecord, waitGone, writePidFile,
   toOciState, writeFileAtomic, type ContainerRecord,
 } from './state';
-import {
-  allJoinFiles, cgroupDirs, cgroupDriver, hostHierarchies, joinFiles, moveIntoCgroup, resolveCgroupPath, setCgroupWarningSink, startMoveGracePeriod,
-  type CgroupRecord,
-} from './linux/cgroups/v1';
+import { setCgroupWarningSink } from './linux/cgroups/files';
+import { allJoinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups/join';
+import { hostHierarchies, resolveCgroupPath } from './linux/cgroups/layout';
+import { cgroupDriver } from './linux/cgroups/manager';
+import type { CgroupRecord } from './linux/cgroups/types';
 import { failpoint } from './failpoint';
 import { pidsProperties, scopeFor, setUnitProperties, startScope, stopUnit } from './linux/systemd';
 import { findNamespace } from './linux/namespaces';
@@ -259,7 +260,7 @@ export function createContainer(opts: CreateOptions): Created {
     // Record the directories before making them: a create killed between the
     // mkdir and the save would otherwise leave a cgroup nobody knows about.
     const hierarchies = hostHierarchies();
-    const dirs = cgroupDirs(cgPath, hierarchies);
+    const dirs = driver.plannedDirs(cgPath);
     // Checked before anything of ours is in the cgroup (a pre-made one is not ours to remove).
     const frozen = frozenCgroupProblem(dirs, hierarchies);
     if (frozen) throw new ContainerError(frozen);
@@ -285,7 +286,7 @@ export function createContainer(opts: CreateOptions): Created {
     undo.push(() => removeMadeDirs(cgroup), () => (scope ? undefined : driver.destroy(cgroup)), () => killInit());
     rec.cgroup = cgroup;
     saveRecord(dir, rec);
-    const joining = joinFiles(cgroup);
+    const joining = driver.joinFiles(cgroup);
     if (spawned) moveIntoCgroup(spawned.pid, joining.byParent); // while its engine boots
     driver.apply(cgroup, resources);
     driver.applyDevices(cgroup, spec.linux?.resources?.devices); // always: deny-all and the defaults at least
@@ -308,7 +309,7 @@ export function createContainer(opts: CreateOptions): Created {
       saveRecord(dir, rec);
       joinIntelRdt(r, pid);
     }
-    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, allJoinFiles(cgroup));
+    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, allJoinFiles(joining));
 
     const timeNs = findNamespace(spec.linux?.namespaces, 'time');
     const plan: InitPlan = {

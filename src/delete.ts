@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import { traceStage } from './trace/record';
 import * as libc from './linux/libc';
-import { cgroupDirs, cgroupDriver, pidsIn, resolveCgroupPath } from './linux/cgroups/v1';
+import { resolveCgroupPath } from './linux/cgroups/layout';
+import { cgroupDriver } from './linux/cgroups/manager';
 import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './state';
 import { loadContainer } from './container';
 import { runHooksWarnOnly } from './hooks';
@@ -66,7 +67,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     // rest of the container with it: kill whatever is left in the cgroup.
     const ownPidNs = findNamespace(spec?.linux?.namespaces, 'pid') && !findNamespace(spec?.linux?.namespaces, 'pid')?.path;
     if (!ownPidNs || status === 'stopped') {
-      for (const pid of pidsIn(rec.cgroup)) {
+      for (const pid of driver.pids(rec.cgroup)) {
         try {
           libc.kill(pid, 9);
         } catch {
@@ -106,18 +107,19 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
 function removeByConfig(dir: string, id: string): void {
   try {
     const cgroupsPath = loadSpec(dir)?.linux?.cgroupsPath;
-    const cg = { paths: cgroupDirs(resolveCgroupPath(cgroupsPath, id, false)) };
+    const driver = cgroupDriver();
+    const cg = { paths: driver.plannedDirs(resolveCgroupPath(cgroupsPath, id, false)) };
     // config.json is no more trusted than state.json: "/" would name every process on the host
     const problem = cgroupProblem(cg, id, cgroupsPath);
     if (problem) throw new ContainerError(`config.json: ${problem}: left alone`);
-    for (const pid of pidsIn(cg)) {
+    for (const pid of driver.pids(cg)) {
       try {
         libc.kill(pid, 9);
       } catch {
         // gone
       }
     }
-    cgroupDriver().destroy(cg);
+    driver.destroy(cg);
   } catch (e) {
     logWarn(`container ${id}: ${(e as Error).message}`);
   }

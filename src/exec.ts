@@ -19,7 +19,8 @@ import { EXEC_INIT_BUNDLE, INIT_BUNDLE } from './paths';
 import { spawnExecInUserNamespace } from './userns-stages';
 import { apparmorEnabled } from './linux/lsm';
 import { processHostProblems, processHostWarnings } from './process-checks';
-import { allJoinFiles, joinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups/v1';
+import { allJoinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups/join';
+import { cgroupDriver } from './linux/cgroups/manager';
 import { ConsoleReceiver, relayTerminal } from './tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logDebug, logError, logWarn } from './log';
@@ -196,7 +197,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     // With a user namespace, nsenter and stage 1 (src/userns-stages.ts) join all but
     // the mount namespace (one may be the host's, which can't be joined from inside),
     // and the host-owned cgroup files are written by us.
-    const joining = joinFiles(rec.cgroup);
+    const joining = cgroupDriver().joinFiles(rec.cgroup);
     const plan: ExecPlan = {
       type: 'exec',
       process: p,
@@ -214,7 +215,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     };
     traceStage('spawn exec helper');
     const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
-      ? spawnExecInUserNamespace(rec.pid, spec as Spec, INIT_BUNDLE, EXEC_INIT_BUNDLE, opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)
+      ? spawnExecInUserNamespace(rec.pid, spec as Spec, INIT_BUNDLE, EXEC_INIT_BUNDLE, opts.preserveFds, allJoinFiles(joining), plan.consoleSocket)
       : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
     const { pid, chan } = spawned;
     plan.consoleSocketFd = spawned.consoleSocketFd;

@@ -34,7 +34,7 @@ export function featuresDocument(): Record<string, unknown> {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts', 'time', ...(features.userns ? ['user'] : [])].sort(),
       capabilities: Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => n <= last).map(([k]) => k),
-      // both drivers are built in (src/linux/cgroups.ts, cgroups-v2.ts); --systemd-cgroup asks systemd over D-Bus (src/linux/systemd.ts)
+      // both drivers are built in (src/linux/cgroups/v1.ts, v2.ts); --systemd-cgroup asks systemd over D-Bus (src/linux/systemd.ts)
       cgroup: { v1: true, v2: true, systemd: true, systemdUser: false },
       seccomp: seccomp
         ? {

@@ -3,7 +3,8 @@
 import * as libc from './linux/libc';
 import { ContainerError, lockContainer } from './state';
 import { loadContainer } from './container';
-import { cgroupDriver, pidsIn, type CgroupRecord } from './linux/cgroups/v1';
+import { cgroupDriver } from './linux/cgroups/manager';
+import type { CgroupRecord } from './linux/cgroups/types';
 import { parseSignal } from './signals';
 import { requireStatus } from './lifecycle';
 
@@ -50,7 +51,7 @@ function signalAll(cg: CgroupRecord, sig: number): void {
     // no freezer on this host: signal unfrozen
   }
   try {
-    for (const pid of pidsIn(cg)) {
+    for (const pid of driver.pids(cg)) {
       try {
         libc.kill(pid, sig);
       } catch {

@@ -2,7 +2,7 @@
 // container through the cgroup freezer (v1 freezer.state, v2 cgroup.freeze).
 // A frozen task is stopped by the kernel wherever it is, without a signal it
 // could observe; `state` then reports "paused" (read back from the cgroup).
-import { cgroupDriver } from './linux/cgroups/v1';
+import { cgroupDriver } from './linux/cgroups/manager';
 import { lockContainer } from './state';
 import { loadContainer } from './container';
 import { requireStatus } from './lifecycle';

@@ -4,7 +4,7 @@
 import type * as ChildProcess from 'node:child_process';
 import { ContainerError, listIds, toOciState } from './state';
 import { containerState, loadContainer } from './container';
-import { pidsIn } from './linux/cgroups/v1';
+import { cgroupDriver } from './linux/cgroups/manager';
 import type { State } from './spec/types';
 
 export function stateCommand(root: string, id: string): string {
@@ -44,7 +44,7 @@ export function psCommand(root: string, id: string, format: string, psArgs: stri
   const { rec, doubts } = loadContainer(root, id);
   // a cgroup state.json names but the kernel does not confirm is never listed (src/trust.ts)
   if (doubts.length > 0 && Object.keys(rec.cgroup.paths).length === 0) throw new ContainerError(['container has no cgroup to list', ...doubts].join(': '));
-  const pids = pidsIn(rec.cgroup);
+  const pids = cgroupDriver().pids(rec.cgroup);
   // runc encodes Go's nil slice: `null`, not `[]` (test/fixtures/runc-ps-stopped.json)
   if (format === 'json') return (pids.length === 0 ? 'null' : JSON.stringify(pids)) + '\n';
   // Table: ps(1)'s own output, keeping the header and the container's lines.

@@ -13,7 +13,7 @@ import { waitGone } from './state';
 import { traceStage } from './trace/record';
 import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './startsync';
 import { loadSpec } from './state';
-import { sleepMs } from './linux/cgroups/v1';
+import { sleepMs } from './linux/cgroups/files';
 import { logWarn } from './log';
 import { runtimeBundleOf } from './linux/seal';
 import { INIT_BUNDLE } from './paths';

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Spec, State, Status } from './spec/types';
 import { validateContainerId } from './spec/validate';
 import { flock, LOCK_EX, O, openat, AT_FDCWD, close } from './linux/libc';
-import type { CgroupRecord } from './linux/cgroups/v1';
+import type { CgroupRecord } from './linux/cgroups/types';
 import type { RdtRecord } from './linux/intelrdt';
 
 export const OCI_VERSION = '1.3.0';

@@ -65,7 +65,7 @@ export interface ExecPlan {
   process: Process;
   /** The init's /proc/<pid>/ns/* files; pid (and time) were switched by `exec` itself. */
   namespaces: { type: NamespaceType; path: string }[];
-  /** Files to write "0" to (see joinFiles in linux/cgroups.ts). */
+  /** Files to write "0" to (see linux/cgroups/join.ts). */
   cgroupJoin: string[];
   seccomp?: Seccomp;
   /** Where compiled seccomp programs are kept (<root>/.seccomp, seccomp-cache.ts). */

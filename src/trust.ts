@@ -11,7 +11,9 @@
 // command uses it.
 import { readFileSync } from 'node:fs';
 import { basename, join, normalize } from 'node:path';
-import { hostHierarchies, ownCgroups, pidsIn, resolveCgroupPath, type CgroupRecord } from './linux/cgroups/v1';
+import { hostHierarchies, ownCgroups, resolveCgroupPath } from './linux/cgroups/layout';
+import { cgroupDriver } from './linux/cgroups/manager';
+import type { CgroupRecord } from './linux/cgroups/types';
 import { containerDir, loadSpec, processStartTime, type ContainerRecord } from './state';
 import { INIT_BUNDLE } from './paths';
 import { runtimeBundleOf } from './linux/seal';
@@ -67,7 +69,7 @@ export function provenRecord(root: string, rec: ContainerRecord): { rec: Contain
     out.cgroup = { ...rec.cgroup, paths: {} };
   }
   if (rec.pid > 0 && processStartTime(rec.pid) === rec.pidStartTime) {
-    const member = Object.keys(out.cgroup.paths).length > 0 && pidsIn(out.cgroup).includes(rec.pid);
+    const member = Object.keys(out.cgroup.paths).length > 0 && cgroupDriver().pids(out.cgroup).includes(rec.pid);
     if (!member && !isUnjoinedInit(rec.pid)) {
       doubts.push(`state.json: pid ${rec.pid} is not this container's init (not in its cgroup)`);
       out.pidStartTime = '';

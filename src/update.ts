@@ -6,7 +6,8 @@
 import { memoryUpdateProblem, resourcesForVersion } from './linux/resources13';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupDriver, setCgroupWarningSink } from './linux/cgroups/v1';
+import { setCgroupWarningSink } from './linux/cgroups/files';
+import { cgroupDriver } from './linux/cgroups/manager';
 import { logWarn } from './log';
 import { pidsProperties, resourceProperties, setUnitProperties } from './linux/systemd';
 import { ContainerError, containerDir, lockContainer, loadSpec, writeFileAtomic } from './state';

@@ -45,7 +45,7 @@
 // sealed runtime's trees (src/linux/seal.ts); the user namespace fd comes last
 // and stops at stage 1.
 import { chmodSync, readFileSync } from 'node:fs';
-import { moveIntoCgroup } from './linux/cgroups/v1';
+import { moveIntoCgroup } from './linux/cgroups/join';
 import { join } from 'node:path';
 import * as libc from './linux/libc';
 import { AT_FDCWD, O } from './linux/libc';

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { bundlePath } from '../paths';
 import type { Resources } from '../spec/types';
-import { CgroupError } from './cgroups/v1';
+import { CgroupError } from './cgroups/files';
 import { blkioToIoWeight, sharesToWeight } from './cgroups/v2';
 import { parseCpuList } from './cgroups/stats';
 

@@ -11,7 +11,8 @@ import { Header } from 'tar';
 import { REPO, TOYRUN, Toyrun, leftovers, sh, uniqueId, waitFor } from '../helpers';
 import * as libc from '../../src/linux/libc';
 import { processStartTime, type ContainerRecord } from '../../src/state';
-import { hostHierarchies, removeCgroupDir } from '../../src/linux/cgroups/v1';
+import { removeCgroupDir } from '../../src/linux/cgroups/files';
+import { hostHierarchies } from '../../src/linux/cgroups/layout';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('security-input');

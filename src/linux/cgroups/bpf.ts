@@ -7,7 +7,8 @@
 import * as libc from '../libc';
 import { AT_FDCWD, O } from '../libc';
 import type { Resources } from '../../spec/types';
-import { CgroupError, withDefaultDeviceRules } from './v1';
+import { withDefaultDeviceRules } from './devices';
+import { CgroupError } from './files';
 
 type Rule = NonNullable<Resources['devices']>[number];
 

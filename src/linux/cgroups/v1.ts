@@ -1,170 +1,21 @@
-// cgroups: where a container's cgroup lives and how its limits are written.
-// The layout is read from /proc/self/mountinfo and /proc/self/cgroup, never assumed:
-//   v1      one hierarchy per controller (cpu, memory, name=systemd, ...)
-//   hybrid  v1 hierarchies plus a cgroup2 mount (often /sys/fs/cgroup/unified) with no controllers
-//   v2      one unified hierarchy
-// Drivers share the CgroupDriver interface; the record kept in state.json lists
-// the directories so that later commands need not recompute anything.
+// cgroup v1 (and hybrid hosts): one hierarchy per controller, each with its own
+// directory for the container; on a hybrid host the controller-less cgroup2
+// mount gets one too (it may hold leftovers such as hugetlb).
 import { hugetlbFiles, pidsMax } from '../resources13';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import type { Resources } from '../../spec/types';
-import { CgroupV2, enableSubtreeControllers, readControllers } from './v2';
 import { cause } from '../../trace/record';
 import * as libc from '../libc';
-import { parseMountInfo } from '../mountinfo';
-
-export interface CgroupRecord {
-  /** 1 for v1/hybrid hosts, 2 for unified hosts. */
-  version?: 1 | 2;
-  /** controller (or "unified" / "name=systemd") → absolute directory of the container's cgroup */
-  paths: Record<string, string>;
-  /** The cgroup path as the container sees it relative to each hierarchy root. */
-  path?: string;
-  /** Directories above the leaf that this create made (v2): a failed create removes them. */
-  made?: string[];
-  /** --systemd-cgroup: the transient scope unit systemd made for the container (stopped on delete). */
-  systemdUnit?: string;
-}
-
-export interface Hierarchy {
-  /** v1: the controllers (and name=…) of this mount; v2: ["unified"] */
-  controllers: string[];
-  mountpoint: string;
-  /** The path inside the hierarchy that is mounted at mountpoint (usually "/"). */
-  root: string;
-  version: 1 | 2;
-}
-
-export class CgroupError extends Error {
-  /** The errno name of the failed write (ENOTSUP, EBUSY, ...), when there was one. */
-  get code(): string | undefined {
-    return (this.cause as NodeJS.ErrnoException | undefined)?.code;
-  }
-}
-
-// ---- layout discovery ---------------------------------------------------
-
-/** Parse cgroup mounts from a mountinfo text (exported for unit tests). */
-export function parseCgroupMounts(mountinfo: string): Hierarchy[] {
-  const out: Hierarchy[] = [];
-  for (const { fstype, superOptions, root, mountpoint } of parseMountInfo(mountinfo)) {
-    if (fstype === 'cgroup2') {
-      out.push({ controllers: ['unified'], mountpoint, root: root || '/', version: 2 });
-    } else if (fstype === 'cgroup') {
-      const known = superOptions.split(',').filter((o) => V1_CONTROLLERS.has(o) || o.startsWith('name='));
-      if (known.length > 0) out.push({ controllers: known, mountpoint, root: root || '/', version: 1 });
-    }
-  }
-  // the same hierarchy may be mounted twice (e.g. inside a container): keep the first
-  const seen = new Set<string>();
-  return out.filter((h) => {
-    const k = h.controllers.join(',');
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
-
-const V1_CONTROLLERS = new Set([
-  'cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids',
-  'hugetlb', 'net_cls', 'net_prio', 'perf_event', 'rdma', 'misc',
-]);
-
-
-/** /proc/<pid>/cgroup → controller key → path (v2 entries under "unified"). */
-export function parseProcCgroup(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
-    if (!m) continue;
-    const [, hid, ctrls, path] = m as unknown as [string, string, string, string];
-    if (hid === '0' && ctrls === '') out.unified = path;
-    else for (const c of ctrls.split(',')) out[c] = path;
-  }
-  return out;
-}
-
-let cachedHierarchies: Hierarchy[] | undefined;
-export function hostHierarchies(): Hierarchy[] {
-  cachedHierarchies ??= parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
-  return cachedHierarchies;
-}
-
-export function hostCgroupVersion(hs = hostHierarchies()): 1 | 2 {
-  return hs.some((h) => h.version === 1) ? 1 : 2;
-}
-
-/** Resolve linux.cgroupsPath the way runc does:
- *  - absent: a default per container
- *  - absolute: relative to each hierarchy's root
- *  - relative: relative to the runtime's own cgroup
- *  - "slice:prefix:name" (systemd form; no systemd here): mapped to /slice/prefix-name.scope
- */
-export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, systemd: boolean, ownPath?: string): string {
-  let p = cgroupsPath ?? '';
-  if (p === '' && systemd) p = `system.slice:toyrun:${id}`; // runc: system.slice:runc:<id>
-  if (p === '') return `/toyrun/${id}`;
-  const parts = p.split(':');
-  if (systemd || (parts.length === 3 && !p.startsWith('/'))) {
-    if (parts.length !== 3) throw new CgroupError(`cgroupsPath ${JSON.stringify(p)}: expected "slice:prefix:name" with --systemd-cgroup`);
-    const [slice, prefix, name] = parts as [string, string, string];
-    p = `/${expandSlice(slice || 'system.slice')}/${prefix ? `${prefix}-${name}` : name}.scope`;
-    return p.replace(/\/+/g, '/');
-  }
-  if (p.includes('..')) throw new CgroupError(`cgroupsPath ${JSON.stringify(p)} must not contain ".."`);
-  // Without ownPath a relative path stays relative: on v1 each hierarchy has
-  // its own "own cgroup", so the driver joins it per hierarchy (as runc does).
-  if (p.startsWith('/')) return p;
-  return ownPath === undefined ? p.replace(/^\.\//, '') : join(ownPath, p);
-}
-
-/** Where a relative cgroupsPath lands in one hierarchy: below the cgroup the
- * runtime itself is in there (/proc/self/cgroup, keyed by controller). */
-export function joinOwnCgroup(path: string, key: string, own: Record<string, string> = ownCgroups()): string {
-  return path.startsWith('/') ? path : join(own[key] ?? '/', path);
-}
-
-/** Where a cgroupsPath lands on a unified (v2-only) host, as runc's fs2 does: an
- * absolute path below the root; a relative one below the *parent* of the runtime's
- * own cgroup. The own cgroup holds processes (the runtime, its caller's service),
- * and a cgroup with processes can neither enable domain controllers for a child
- * ("no internal processes", EBUSY) nor take threaded ones without turning into a
- * "domain threaded" root that refuses domain children (ENOTSUP). */
-export function v2CgroupPath(path: string, own: Record<string, string> = ownCgroups()): string {
-  return path.startsWith('/') ? path : join(dirname(own.unified ?? '/'), path);
-}
-
-export function ownCgroups(): Record<string, string> {
-  try {
-    return parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
-  } catch {
-    return {};
-  }
-}
-
-/** systemd nests "a-b-c.slice" as a.slice/a-b.slice/a-b-c.slice. */
-function expandSlice(slice: string): string {
-  if (!slice.endsWith('.slice') || slice === '-.slice') return slice;
-  const name = slice.slice(0, -'.slice'.length);
-  const parts = name.split('-');
-  return parts.map((_, i) => parts.slice(0, i + 1).join('-') + '.slice').join('/');
-}
-
-// ---- helpers ---------------------------------------------------------------
-
-export function writeCgroupFile(dir: string, file: string, value: string): void {
-  try {
-    libc.writeFile(join(dir, file), value);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new CgroupError(`write ${join(dir, file)} (${JSON.stringify(value)}): ${err.code ?? err.message}`, { cause: e });
-  }
-}
-
-export function readCgroupFile(dir: string, file: string): string {
-  return readFileSync(join(dir, file), 'utf8').trim();
-}
+import { deviceRuleText, withDefaultDeviceRules } from './devices';
+import {
+  CgroupError, deviceWeight, enableSubtreeControllers, errnoOf, isSet, readCgroupFile, readControllers, removeCgroupDir, sleepMs, writeCgroupFile,
+} from './files';
+import { pidsBelow, procsJoin, tasksJoin } from './join';
+import { hostHierarchies, joinOwnCgroup, ownCgroups, plannedDirs } from './layout';
+import { statsV1 } from './stats';
+import { watchOomV1 } from './oom';
+import type { CgroupDriver, CgroupRecord, Hierarchy, JoinFiles, OomWatch, StatsObject } from './types';
 
 function mkdirLevels(base: string, rel: string, eachLevel: (dir: string) => void): string {
   let dir = base;
@@ -196,118 +47,6 @@ function inheritCpuset(dir: string): void {
   }
 }
 
-export function pidsIn(rec: CgroupRecord): number[] {
-  const dir = rec.paths.pids ?? rec.paths.unified ?? rec.paths.memory ?? Object.values(rec.paths)[0];
-  if (!dir) return [];
-  const seen = new Set<number>();
-  const walk = (d: string): void => {
-    try {
-      for (const l of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l) seen.add(Number(l));
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
-    } catch {
-      // a vanished sub-cgroup has no processes left
-    }
-  };
-  walk(dir);
-  return [...seen].sort((a, b) => a - b);
-}
-
-// ---- joining ----------------------------------------------------------------------
-
-/** How a new process joins the container's cgroup: `byParent` files get its PID
- * from the parent while it is still booting, `bySelf` files get "0" from the
- * process itself, as its first stage.
- *
- * Moving a process through cgroup.procs write-locks the global threadgroup
- * rwsem, and the first such write of a burst waits for an RCU grace period
- * (~9 ms here; it also stalls every fork on the host meanwhile). On v1, writing
- * "0" to `tasks` moves only the calling thread and takes no such lock: the
- * process moves its main thread, the one that will execve (exec leaves only that
- * thread; memcg charges follow the thread-group leader, so the engine's later
- * allocations are the container's, and its boot-time ones are not).
- *
- * cgroup2 has no per-thread move for domain cgroups, so that one write pays the
- * grace period. Where the container's cgroup2 directory has neither the memory
- * nor the pids controller (a hybrid host, whose cgroup2 side carries at most
- * leftovers such as hugetlb), nothing there can hold the booting engine to the
- * container's limits: the parent moves the process while its engine boots, and
- * the wait overlaps the boot instead of following it. Otherwise the process
- * moves itself once booted, so that neither the engine's boot memory nor its
- * helper threads count against memory.max and pids.max. */
-export function joinFiles(rec: CgroupRecord): { byParent: string[]; bySelf: string[] } {
-  const v1Dirs = new Set(Object.entries(rec.paths).filter(([c]) => c !== 'unified').map(([, d]) => d));
-  const bySelf = [...v1Dirs].map((d) => join(d, 'tasks'));
-  const byParent: string[] = [];
-  const unified = rec.paths.unified;
-  if (unified) {
-    const procs = join(unified, 'cgroup.procs');
-    const limiting = readControllers(unified).some((c) => c === 'memory' || c === 'pids');
-    (limiting ? bySelf : byParent).push(procs);
-  }
-  return { byParent, bySelf };
-}
-
-/** Start, in the background, the grace period that moving a process through
- * cgroup.procs must wait for. The rcu_sync guarding the threadgroup rwsem lets
- * a writer that comes within about one grace period of the previous one through
- * without a new wait: a no-op move (our own PID into the cgroup we are in) on a
- * worker thread pays the wait while we go on validating, claiming and spawning,
- * and the real move a few milliseconds later finds it paid. Only a head start:
- * if the write fails, or comes too late, the real move waits as it would have. */
-export function startMoveGracePeriod(): void {
-  const h = hostHierarchies().find((x) => x.version === 2);
-  const own = ownCgroups().unified;
-  if (!h || own === undefined) return;
-  let fd: number;
-  try {
-    fd = libc.openat(libc.AT_FDCWD, join(h.mountpoint, relToMount(h, own), 'cgroup.procs'), libc.O.WRONLY | libc.O.CLOEXEC);
-  } catch {
-    return;
-  }
-  libc.writeInBackground(fd, Buffer.from(String(process.pid)));
-}
-
-/** Write `pid` into each join file: cgroup.procs moves the whole process, a v1
- * `tasks` file the one thread of that id (the main thread: the one that execs). */
-export function moveIntoCgroup(pid: number, files: string[]): void {
-  for (const file of files) writeCgroupFile(dirname(file), basename(file), String(pid));
-}
-
-/** All of the cgroup files, for a parent that moves a process it has stopped
- * (the user-namespace stages, where the host-owned files are not writable from inside). */
-export function allJoinFiles(rec: CgroupRecord): string[] {
-  const { byParent, bySelf } = joinFiles(rec);
-  return [...bySelf, ...byParent];
-}
-
-// ---- the driver interface ------------------------------------------------------
-
-export interface CgroupDriver {
-  readonly version: 1 | 2;
-  /** Create the directories of the container's cgroup; returns the record to store. */
-  create(path: string): CgroupRecord;
-  /** Write linux.resources into an existing cgroup (all but devices). */
-  apply(rec: CgroupRecord, res: Resources | undefined): void;
-  /** The device policy: deny all, then linux.resources.devices, then the
-   * defaults. Applied by create whether or not the config lists devices: a new
-   * cgroup inherits its parent's allow-all, and with CAP_MKNOD (a Docker and
-   * containerd default) a container could mknod and read the host's disks. */
-  applyDevices(rec: CgroupRecord, devices: Resources['devices']): void;
-  freeze(rec: CgroupRecord): void;
-  thaw(rec: CgroupRecord): void;
-  isFrozen(rec: CgroupRecord): boolean;
-  /** Remove the container's cgroup directories (leaf only; parents may be shared). */
-  destroy(rec: CgroupRecord): void;
-}
-
-// ---- cgroup v1 (and hybrid) ------------------------------------------------------
-
-/** The errno name under a CgroupError (its cause) or a plain fs error. */
-function errnoOf(e: unknown): string | undefined {
-  const err = e as Error & { code?: string };
-  return err.code ?? (err.cause as NodeJS.ErrnoException | undefined)?.code;
-}
-
 /** cfs period then quota; a smaller period the kernel refuses (EINVAL: the
  * old quota over the new period would exceed the parent's bandwidth) is
  * written again once the new quota is in, as runc does. */
@@ -333,17 +72,39 @@ export class CgroupV1 implements CgroupDriver {
     private readonly own: () => Record<string, string> = ownCgroups,
   ) {}
 
+  plannedDirs(path: string): Record<string, string> {
+    return plannedDirs(path, this.hierarchies, this.own());
+  }
+
   create(path: string): CgroupRecord {
-    const paths: Record<string, string> = {};
     const own = this.own();
+    const paths = plannedDirs(path, this.hierarchies, own);
     for (const h of this.hierarchies) {
-      const abs = joinOwnCgroup(path, h.controllers[0] as string, own);
-      const rel = relToMount(h, abs);
       const isCpuset = h.controllers.includes('cpuset');
-      const dir = mkdirLevels(h.mountpoint, rel, isCpuset ? inheritCpuset : () => undefined);
-      for (const c of h.controllers) paths[c] = dir;
+      mkdirLevels(h.mountpoint, relative(h.mountpoint, paths[h.controllers[0] as string] as string), isCpuset ? inheritCpuset : () => undefined);
     }
     return { version: 1, paths, path: joinOwnCgroup(path, 'memory', own) };
+  }
+
+  /** v1 hierarchies by their tasks files (the calling thread only); a hybrid
+   * host's cgroup2 directory by cgroup.procs (join.ts says who writes which). */
+  joinFiles(rec: CgroupRecord): JoinFiles {
+    const v1 = tasksJoin(Object.entries(rec.paths).filter(([c]) => c !== 'unified').map(([, d]) => d));
+    if (!rec.paths.unified) return v1;
+    const v2 = procsJoin(rec.paths.unified);
+    return { byParent: [...v1.byParent, ...v2.byParent], bySelf: [...v1.bySelf, ...v2.bySelf] };
+  }
+
+  pids(rec: CgroupRecord): number[] {
+    return pidsBelow(rec.paths.pids ?? rec.paths.unified ?? rec.paths.memory ?? Object.values(rec.paths)[0]);
+  }
+
+  stats(rec: CgroupRecord): StatsObject {
+    return statsV1(rec);
+  }
+
+  watchOom(rec: CgroupRecord): OomWatch | undefined {
+    return watchOomV1(rec.paths.memory);
   }
 
   private dirFor(rec: CgroupRecord, controller: string, what: string): string {
@@ -494,119 +255,3 @@ export class CgroupV1 implements CgroupDriver {
     for (const d of dirs) removeCgroupDir(d);
   }
 }
-
-/** A per-device I/O weight needs a weight-aware scheduler (BFQ, or iocost on v2)
- * on that very device: the kernel refuses others with EOPNOTSUPP (blkg_conf_prep).
- * runc writes such weights only where BFQ is and ignores them elsewhere: warn
- * (in the --log file) and go on; any other failure stays an error. */
-let warnSink: (msg: string) => void = (msg) => process.stderr.write(`warning: ${msg}\n`);
-/** Where cgroup warnings go: the commands hand in the CLI's log (src/linux/ does not
- * import it: test/unit/imports.test.ts); stderr until then. */
-export function setCgroupWarningSink(fn: (msg: string) => void): void {
-  warnSink = fn;
-}
-
-export function deviceWeight(i: number, w: { major: number; minor: number }, write: () => void): void {
-  try {
-    write();
-  } catch (e) {
-    const code = e instanceof CgroupError ? e.code : undefined;
-    if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOENT') throw e;
-    warnSink(`linux.resources.blockIO.weightDevice[${i}]: device ${w.major}:${w.minor} takes no I/O weight (no BFQ or iocost on it), ignored: ${(e as Error).message}`);
-  }
-}
-
-/** Any of these fields holds a value (a non-empty list for arrays). */
-function isSet<T extends object>(o: T, keys: (keyof T)[]): boolean {
-  return keys.some((k) => {
-    const v = o[k];
-    return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== null;
-  });
-}
-
-function relToMount(h: Hierarchy, path: string): string {
-  // A hierarchy mounted at a sub-path (root != "/") can only reach paths below it.
-  if (h.root !== '/' && path.startsWith(h.root + '/')) return path.slice(h.root.length);
-  return path;
-}
-
-/** The directories CgroupV1.create(path) makes, computed without touching anything. */
-export function cgroupDirs(path: string, hierarchies: Hierarchy[] = hostHierarchies(), own = ownCgroups()): Record<string, string> {
-  const paths: Record<string, string> = {};
-  const unified = hierarchies.find((h) => h.version === 2);
-  if (hostCgroupVersion(hierarchies) === 2 && unified) return { unified: join(unified.mountpoint, relToMount(unified, v2CgroupPath(path, own))) };
-  for (const h of hierarchies) {
-    const dir = join(h.mountpoint, relToMount(h, joinOwnCgroup(path, h.controllers[0] as string, own)));
-    for (const c of h.controllers) paths[c] = dir;
-  }
-  return paths;
-}
-
-/** rmdir the leaf, and its descendants first (a container may create sub-cgroups). */
-export function removeCgroupDir(dir: string): void {
-  if (!existsSync(dir)) return;
-  try {
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupDir(join(dir, e.name));
-  } catch {
-    // gone already
-  }
-  for (let i = 0; i < 200; i++) {
-    try {
-      libc.rmdir(dir);
-      return;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      if (code !== 'EBUSY') throw new CgroupError(`rmdir ${dir}: ${code ?? String(e)}`);
-      sleepMs(5); // the last task is still exiting
-    }
-  }
-  throw new CgroupError(`rmdir ${dir}: EBUSY (processes still in the cgroup)`);
-}
-
-// Every container gets the devices runc always allows, on top of linux.resources.devices
-// (runc 1.1.5's devices.list, read on this host). Not 5:1: the host's /dev/console
-// (the container's /dev/console is a pts, 136:N). mknod of any node is allowed; opening
-// one is not, unless a rule says so.
-export const DEFAULT_ALLOWED_DEVICES: { type: 'c' | 'b'; major: number | null; minor: number | null; access: string }[] = [
-  { type: 'c', major: null, minor: null, access: 'm' },
-  { type: 'b', major: null, minor: null, access: 'm' },
-  { type: 'c', major: 1, minor: 3, access: 'rwm' }, // null
-  { type: 'c', major: 1, minor: 5, access: 'rwm' }, // zero
-  { type: 'c', major: 1, minor: 7, access: 'rwm' }, // full
-  { type: 'c', major: 1, minor: 8, access: 'rwm' }, // random
-  { type: 'c', major: 1, minor: 9, access: 'rwm' }, // urandom
-  { type: 'c', major: 5, minor: 0, access: 'rwm' }, // tty
-  { type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
-  { type: 'c', major: 10, minor: 200, access: 'rwm' }, // net/tun (runc keeps it: runc#4555)
-  { type: 'c', major: 136, minor: null, access: 'rwm' }, // pts/*
-];
-
-export function withDefaultDeviceRules(rules: Resources['devices']): NonNullable<Resources['devices']> {
-  const list = [...(rules ?? [])];
-  // Start from deny-all, as runc does on v1 and v2 alike: a new v1 cgroup
-  // inherits its parent's allow-all, so a spec without a deny-all rule would
-  // leave every device open. The container's rules follow, then the defaults.
-  return [{ allow: false, type: 'a', access: 'rwm' }, ...list, ...DEFAULT_ALLOWED_DEVICES.map((d) => ({ allow: true, ...d }))];
-}
-
-export function deviceRuleText(r: NonNullable<Resources['devices']>[number]): string {
-  const t = r.type ?? 'a';
-  if (t === 'a' && (r.major === undefined || r.major === null) && (r.minor === undefined || r.minor === null)) return 'a';
-  const num = (n: number | null | undefined): string => (n === undefined || n === null || n < 0 ? '*' : String(n));
-  return `${t} ${num(r.major)}:${num(r.minor)} ${r.access || 'rwm'}`;
-}
-
-export function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** v1 for v1 and hybrid hosts (the v1 driver also creates the cgroup in the
- * controller-less cgroup2 mount), v2 for a unified host. */
-export function cgroupDriver(hs = hostHierarchies()): CgroupDriver {
-  if (hostCgroupVersion(hs) === 1) return new CgroupV1(hs);
-  const unified = hs.find((h) => h.version === 2);
-  if (!unified) throw new CgroupError('no cgroup filesystem is mounted (neither cgroup v1 nor cgroup2 in /proc/self/mountinfo)');
-  return new CgroupV2(unified.mountpoint);
-}
-
