@@ -23,11 +23,11 @@ src/spec/generated/validators.js: schema/config.schema.json scripts/compile-sche
 
 dist/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
 	$(BUN_BUNDLE)
-dist/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
+dist/init.js: src/init/init.ts $(SRC) src/spec/generated/validators.js
 	$(BUN_BUNDLE)
 dist/node/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
-dist/node/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
+dist/node/init.js: src/init/init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 
 # --systemd-cgroup's D-Bus helper; dbus-next stays in node_modules like tar
@@ -36,9 +36,9 @@ dist/systemd-dbus.js: src/systemd-dbus.ts $(SRC) src/spec/generated/validators.j
 dist/node/systemd-dbus.js: src/systemd-dbus.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE) --external dbus-next
 
-dist/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
+dist/exec-init.js: src/init/exec-init.ts $(SRC) src/spec/generated/validators.js
 	$(BUN_BUNDLE)
-dist/node/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
+dist/node/exec-init.js: src/init/exec-init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 
 # A three-line stub: a shebang naming the engine by absolute path (toyrun must run

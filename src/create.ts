@@ -2,7 +2,7 @@
 // exec.fifo, then spawn the init into the container's PID namespace and walk it
 // through its stages over the sync pipe. On any failure everything created so
 // far is undone: no state dir, cgroup, process or mount is left behind.
-import { spec13Problems } from './spec13-checks';
+import { spec13Problems } from './container/spec13-checks';
 import { timeOffsetsText } from './linux/timens';
 import { moveNetDevices } from './linux/netdev';
 import { resourcesForVersion } from './linux/resources13';
@@ -14,7 +14,7 @@ import { validateContainerId, validateSpec, ValidationError } from './spec/valid
 import {
   claimContainerDir, ContainerError, lockContainer, OCI_VERSION, processStartTime, removeContainerDir, saveRecord, waitGone, writePidFile,
   toOciState, writeFileAtomic, type ContainerRecord,
-} from './state';
+} from './container/store';
 import { setCgroupWarningSink } from './linux/cgroups/files';
 import { allJoinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups/join';
 import { hostHierarchies, resolveCgroupPath } from './linux/cgroups/layout';
@@ -27,23 +27,23 @@ import { isBind } from './linux/mounts';
 import { frozenCgroupProblem } from './linux/cgroups/frozen';
 import { checkSysctls } from './linux/sysctl';
 import { seccompProblems } from './linux/seccomp';
-import { processHostProblems, processHostWarnings } from './process-checks';
-import { ChildError, ProtocolError, spawnSynced, type InitPlan, type SyncChannel } from './sync';
+import { processHostProblems, processHostWarnings } from './container/host-checks';
+import { ChildError, ProtocolError, spawnSynced, type InitPlan, type SyncChannel } from './process/channel';
 import { INIT_BUNDLE } from './paths';
-import { runHooks } from './hooks';
-import { START_FIFO } from './startsync';
-import type * as ImageModule from './image';
+import { runHooks } from './container/hooks';
+import { START_FIFO } from './process/startsync';
+import type * as ImageModule from './image/mount';
 import type { Resources, Spec } from './spec/types';
 import { logDebug, logWarn, trace } from './log';
 import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
 import { idmapProblems } from './linux/idmap';
-import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './userns-stages';
+import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './process/userns';
 import { sessionKeyringName } from './linux/keyring';
 import { traceHandoff, traceStage } from './trace/record';
 
 /** The image code (layers, tar, crypto, zlib) loads only for specs that use it. */
 function imageModule(): typeof ImageModule {
-  return require('./image') as typeof ImageModule;
+  return require('./image/mount') as typeof ImageModule;
 }
 
 export interface CreateOptions {

@@ -6,18 +6,18 @@ import { traceStage } from './trace/record';
 import * as libc from './linux/libc';
 import { resolveCgroupPath } from './linux/cgroups/layout';
 import { cgroupDriver } from './linux/cgroups/manager';
-import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './state';
-import { loadContainer } from './container';
-import { runHooksWarnOnly } from './hooks';
-import type * as ImageModule from './image';
-import { waitGone } from './state';
+import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './container/store';
+import { loadContainer } from './container/load';
+import { runHooksWarnOnly } from './container/hooks';
+import type * as ImageModule from './image/mount';
+import { waitGone } from './container/store';
 import { findNamespace } from './linux/namespaces';
 import { failpoint } from './failpoint';
 import { logWarn } from './log';
 import { removeIntelRdt } from './linux/intelrdt';
-import { cgroupProblem } from './trust';
+import { cgroupProblem } from './container/trust';
 import { stopUnit } from './linux/systemd';
-import { requireStatus } from './lifecycle';
+import { requireStatus } from './container/status';
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
   traceStage('delete');
@@ -91,7 +91,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     if (rec.intelRdt) removeIntelRdt(rec.intelRdt);
     failpoint('delete:cgroup-removed');
     if (rec.imageMount) {
-      const image = require('./image') as typeof ImageModule; // loaded only when used
+      const image = require('./image/mount') as typeof ImageModule; // loaded only when used
       const proven = image.provenImageMount(dir, rec.imageMount);
       for (const d of proven.doubts) logWarn(`container ${id}: state.json: ${d}: left alone`);
       image.unmountImage(proven.mount, false);

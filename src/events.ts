@@ -10,8 +10,8 @@ import { writeSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { cgroupDriver } from './linux/cgroups/manager';
 import { toJson } from './linux/cgroups/stats';
-import { loadContainer } from './container';
-import { requireStatus } from './lifecycle';
+import { loadContainer } from './container/load';
+import { requireStatus } from './container/status';
 
 /** Go durations as runc takes them: "5s", "100ms", "1m30s", "1.5s". */
 export function parseDuration(s: string): number {

@@ -2,7 +2,7 @@
 // Truthful by construction: each list is derived from the tables the code uses.
 import { CAPABILITY_NUMBERS, lastCap } from './linux/capabilities';
 import { PROPAGATION_OPTIONS } from './linux/mounts';
-import { OCI_VERSION } from './state';
+import { OCI_VERSION } from './container/store';
 import { VERSION } from './version';
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS, supportedSeccompArches } from './linux/seccomp';
 import { libseccomp, libseccompAvailable } from './linux/libseccomp';

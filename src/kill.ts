@@ -1,12 +1,12 @@
 // `toyrun kill [--all] ID [SIGNAL]`. containerd matches "container not running"
 // and "does not exist" in the error text: keep those words.
 import * as libc from './linux/libc';
-import { ContainerError, lockContainer } from './state';
-import { loadContainer } from './container';
+import { ContainerError, lockContainer } from './container/store';
+import { loadContainer } from './container/load';
 import { cgroupDriver } from './linux/cgroups/manager';
 import type { CgroupRecord } from './linux/cgroups/types';
-import { parseSignal } from './signals';
-import { requireStatus } from './lifecycle';
+import { parseSignal } from './process/signals';
+import { requireStatus } from './container/status';
 
 export function killContainer(root: string, id: string, signal: string | undefined, all: boolean): void {
   const sig = parseSignal(signal);

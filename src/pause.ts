@@ -3,9 +3,9 @@
 // A frozen task is stopped by the kernel wherever it is, without a signal it
 // could observe; `state` then reports "paused" (read back from the cgroup).
 import { cgroupDriver } from './linux/cgroups/manager';
-import { lockContainer } from './state';
-import { loadContainer } from './container';
-import { requireStatus } from './lifecycle';
+import { lockContainer } from './container/store';
+import { loadContainer } from './container/load';
+import { requireStatus } from './container/status';
 
 export function pauseContainer(root: string, id: string): void {
   const unlock = lockContainer(root, id);

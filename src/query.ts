@@ -2,8 +2,8 @@
 // (containerd decodes `ps --format json` and `list --format json`), so on
 // success they print exactly the document and nothing else.
 import type * as ChildProcess from 'node:child_process';
-import { ContainerError, listIds, toOciState } from './state';
-import { containerState, loadContainer } from './container';
+import { ContainerError, listIds, toOciState } from './container/store';
+import { containerState, loadContainer } from './container/load';
 import { cgroupDriver } from './linux/cgroups/manager';
 import type { State } from './spec/types';
 

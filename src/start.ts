@@ -6,18 +6,18 @@ import { join } from 'node:path';
 import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { O } from './linux/libc';
-import { ContainerError, containerDir, isInitAlive, loadRecord, lockContainer, saveRecord, toOciState, type ContainerRecord } from './state';
-import { loadContainer } from './container';
-import { runHooks } from './hooks';
-import { waitGone } from './state';
+import { ContainerError, containerDir, isInitAlive, loadRecord, lockContainer, saveRecord, toOciState, type ContainerRecord } from './container/store';
+import { loadContainer } from './container/load';
+import { runHooks } from './container/hooks';
+import { waitGone } from './container/store';
 import { traceStage } from './trace/record';
-import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './startsync';
-import { loadSpec } from './state';
+import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './process/startsync';
+import { loadSpec } from './container/store';
 import { sleepMs } from './linux/cgroups/files';
 import { logWarn } from './log';
 import { runtimeBundleOf } from './linux/seal';
 import { INIT_BUNDLE } from './paths';
-import { requireStatus } from './lifecycle';
+import { requireStatus } from './container/status';
 
 /** Is the container's init still the runtime's init, has it exec'd the program, or is it gone? */
 function initProgress(rec: ContainerRecord): InitProgress {

@@ -8,8 +8,8 @@ import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, m
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, consoleReceiver, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
-import { spawnExecInUserNamespace } from '../../src/userns-stages';
-import { loadRecord, loadSpec } from '../../src/state';
+import { spawnExecInUserNamespace } from '../../src/process/userns';
+import { loadRecord, loadSpec } from '../../src/container/store';
 import { waitpid } from '../../src/linux/libc';
 import { allJoinFiles } from '../../src/linux/cgroups/join';
 import { cgroupDriver } from '../../src/linux/cgroups/manager';

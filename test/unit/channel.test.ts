@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as libc from '../../src/linux/libc';
-import { ChildError, PROTOCOL, ProtocolError, SyncChannel } from '../../src/sync';
+import { ChildError, PROTOCOL, ProtocolError, SyncChannel } from '../../src/process/channel';
 
 /** Two channels facing each other over two pipes. */
 function pair(): [SyncChannel, SyncChannel] {

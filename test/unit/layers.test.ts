@@ -6,10 +6,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_MAX_LAYER_BYTES, entryPath, LayerError, LayerPlan, maxLayerBytes, symlinkEscapes, unpackLayer, whiteoutOf } from '../../src/layers';
+import { DEFAULT_MAX_LAYER_BYTES, entryPath, LayerError, LayerPlan, maxLayerBytes, symlinkEscapes, unpackLayer, whiteoutOf } from '../../src/image/layers';
 import { isOpaque, overlayMounts } from '../../src/linux/overlay';
-import { resolveUser, specFromImage, fileFromLayers } from '../../src/import';
-import { topmostOnly } from '../../src/image';
+import { resolveUser, specFromImage, fileFromLayers } from '../../src/image/import';
+import { topmostOnly } from '../../src/image/mount';
 import { writeTar, type RawEntry } from '../tarfile';
 
 const dirs: string[] = [];

@@ -1,7 +1,7 @@
 // The stage runner shared by the init and the exec helper (src/stages.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StageRunner } from '../../src/stages';
+import { StageRunner } from '../../src/init/stages';
 
 test('stages are timed in order, after the engine start-up', () => {
   const s = new StageRunner();

@@ -7,10 +7,10 @@
 // gets its own merged root; the init then treats it as any other rootfs.
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { ContainerRecord } from './state';
-import type { ImageRoot } from './spec/types';
+import type { ContainerRecord } from '../container/store';
+import type { ImageRoot } from '../spec/types';
 import { ensureLayer, LayerError, layerStoreDir, lockStore, openStore } from './layers';
-import { badOverlayPath, mountOverlay, overlayMounts, unmountOverlay } from './linux/overlay';
+import { badOverlayPath, mountOverlay, overlayMounts, unmountOverlay } from '../linux/overlay';
 
 export type ImageMount = NonNullable<ContainerRecord['imageMount']>;
 

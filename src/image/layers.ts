@@ -18,13 +18,13 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, rea
 import { join, posix } from 'node:path';
 import type * as Zlib from 'node:zlib';
 import type * as Tar from 'tar';
-import * as libc from './linux/libc';
-import { AT_FDCWD, LOCK_EX, LOCK_SH, O } from './linux/libc';
-import { makeWhiteout, markOpaque, overlayMounts } from './linux/overlay';
-import { listIds, loadRecord } from './state';
-import { logDebug } from './log';
-import { flagLists, type CommandContext } from './commands';
-import { parseCommand, UsageError } from './cli';
+import * as libc from '../linux/libc';
+import { AT_FDCWD, LOCK_EX, LOCK_SH, O } from '../linux/libc';
+import { makeWhiteout, markOpaque, overlayMounts } from '../linux/overlay';
+import { listIds, loadRecord } from '../container/store';
+import { logDebug } from '../log';
+import { flagLists, type CommandContext } from '../commands';
+import { parseCommand, UsageError } from '../cli';
 
 export class LayerError extends Error {}
 

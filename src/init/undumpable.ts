@@ -13,7 +13,7 @@
 // we were started (nsenter's user-namespace path sets its gids equal), and the
 // real gid is put back, on this thread: the one that goes on to execve (the
 // engine's other threads end there; only their real gid differs meanwhile).
-import * as libc from './linux/libc';
+import * as libc from '../linux/libc';
 
 libc.prctl(libc.PR.SET_DUMPABLE, 0);
 const [rgid, egid] = libc.getresgid();

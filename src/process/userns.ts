@@ -45,24 +45,24 @@
 // sealed runtime's trees (src/linux/seal.ts); the user namespace fd comes last
 // and stops at stage 1.
 import { chmodSync, readFileSync } from 'node:fs';
-import { moveIntoCgroup } from './linux/cgroups/join';
+import { moveIntoCgroup } from '../linux/cgroups/join';
 import { join } from 'node:path';
-import * as libc from './linux/libc';
-import { AT_FDCWD, O } from './linux/libc';
-import { ChildError, FdSlots, ProtocolError, SyncChannel, type IdmapFds } from './sync';
-import { trace } from './log';
-import { attachTrace, traceError, traceHandoff, traceStage, type TraceHandoff } from './trace/record';
+import * as libc from '../linux/libc';
+import { AT_FDCWD, O } from '../linux/libc';
+import { ChildError, FdSlots, ProtocolError, SyncChannel, type IdmapFds } from './channel';
+import { trace } from '../log';
+import { attachTrace, traceError, traceHandoff, traceStage, type TraceHandoff } from '../trace/record';
 import { START_FIFO } from './startsync';
-import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
-import { isBind } from './linux/mounts';
-import { idmapRequests, idmappedTree } from './linux/idmap';
-import { connectConsoleSocket } from './linux/console';
-import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
-import { ValidationError } from './spec/validate';
-import { timeOffsetsText, writeTimeOffsets } from './linux/timens';
-import { sealedArgv, sealRuntime } from './linux/seal';
-import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
-import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
+import { findNamespace, NS_PROC_NAME } from '../linux/namespaces';
+import { isBind } from '../linux/mounts';
+import { idmapRequests, idmappedTree } from '../linux/idmap';
+import { connectConsoleSocket } from '../linux/console';
+import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from '../linux/userns';
+import { ValidationError } from '../spec/validate';
+import { timeOffsetsText, writeTimeOffsets } from '../linux/timens';
+import { sealedArgv, sealRuntime } from '../linux/seal';
+import { spawnIntoNamespaces, type ChildNamespace } from '../linux/spawn';
+import type { IdMapping, Namespace, NamespaceType, Spec } from '../spec/types';
 
 export const STAGE1_ARG = 'userns-stage1';
 

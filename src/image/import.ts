@@ -7,11 +7,11 @@
 // Layers are unpacked into the layer store by the first `create`, not here.
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { flagLists, type CommandContext } from './commands';
-import { parseCommand, UsageError } from './cli';
+import { flagLists, type CommandContext } from '../commands';
+import { parseCommand, UsageError } from '../cli';
 import { isGzip, LayerError, sha256File, tarLib, unpackLayer } from './layers';
-import { defaultSpec } from './spec/default';
-import type { Spec, User } from './spec/types';
+import { defaultSpec } from '../spec/default';
+import type { Spec, User } from '../spec/types';
 
 export class ImportError extends Error {}
 

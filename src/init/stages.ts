@@ -4,7 +4,7 @@
 // name, is timed (create shows the times with --debug), and names itself in the
 // error a failure reports, so the user reads "mounts: mount /proc: EPERM"; and
 // it names the steps of a --trace (src/trace/record.ts).
-import { traceStage } from './trace/record';
+import { traceStage } from '../trace/record';
 export class StageRunner {
   /** The stage running now, named in errors. */
   current = 'engine start-up';

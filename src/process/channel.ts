@@ -14,12 +14,12 @@
 //   userns:  stage 1 → runtime stage2          stage 2 spawned: its host pid, the maps
 //                                              (then the create or exec conversation)
 //   any:     child → runtime   error           a stage failed; the child exits
-import * as libc from './linux/libc';
-import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
-import { NSENTER } from './linux/userns';
-import { sealedArgv, sealRuntime } from './linux/seal';
-import type { TraceHandoff } from './trace/record';
-import type { MemoryPolicy, NamespaceType, Process, Seccomp, Spec, State } from './spec/types';
+import * as libc from '../linux/libc';
+import { spawnIntoNamespaces, type ChildNamespace } from '../linux/spawn';
+import { NSENTER } from '../linux/userns';
+import { sealedArgv, sealRuntime } from '../linux/seal';
+import type { TraceHandoff } from '../trace/record';
+import type { MemoryPolicy, NamespaceType, Process, Seccomp, Spec, State } from '../spec/types';
 
 /** Inherited fds of idmapped trees: the rootfs's, and by index in spec.mounts. */
 export interface IdmapFds {

@@ -2,8 +2,8 @@
 // args and env, and is killed after `timeout` seconds.
 import type * as ChildProcess from 'node:child_process';
 import { statSync } from 'node:fs';
-import type { Hook, Hooks, State } from './spec/types';
-import { logWarn } from './log';
+import type { Hook, Hooks, State } from '../spec/types';
+import { logWarn } from '../log';
 
 export type HookName = keyof Hooks;
 

@@ -17,17 +17,17 @@
 // `exec` sees EOF once execve succeeded, or an error after "ready" if the filter
 // or execve failed.
 import './undumpable'; // first: see there
-import * as libc from './linux/libc';
-import { expectPlan, SyncChannel, type ExecPlan } from './sync';
-import { NS_CLONE_FLAG } from './linux/namespaces';
-import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath } from './linux/process';
-import { prepareSeccompFilter, type SeccompFilter } from './linux/seccomp';
-import { setupConsole, type ConsoleHandle } from './linux/console';
-import { setAffinity } from './linux/sched';
+import * as libc from '../linux/libc';
+import { expectPlan, SyncChannel, type ExecPlan } from '../process/channel';
+import { NS_CLONE_FLAG } from '../linux/namespaces';
+import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath } from '../linux/process';
+import { prepareSeccompFilter, type SeccompFilter } from '../linux/seccomp';
+import { setupConsole, type ConsoleHandle } from '../linux/console';
+import { setAffinity } from '../linux/sched';
 import { StageRunner } from './stages';
 import { finalize } from './finalize';
-import { joinExecKeyring } from './linux/keyring';
-import { attachTrace, traceError } from './trace/record';
+import { joinExecKeyring } from '../linux/keyring';
+import { attachTrace, traceError } from '../trace/record';
 
 const stages = new StageRunner();
 const stage = <T>(name: string, fn: () => T): T => stages.run(name, fn);

@@ -7,30 +7,30 @@
 // Everything runs on the main thread with synchronous calls: namespaces and the
 // root directory are per-thread, and the engine's other threads stay behind.
 import './undumpable'; // first: see there
-import * as libc from './linux/libc';
-import { AT_FDCWD, O, SysError } from './linux/libc';
-import { expectPlan, SyncChannel, type InitPlan } from './sync';
-import { enterNamespaces, findNamespace } from './linux/namespaces';
-import { finishReadonly, mountOne, mkdirInRoot, readonlyLater, type MountContext } from './linux/mounts';
-import { createDevices, createDevSymlinks } from './linux/devices';
-import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation, verifyProcMount } from './linux/rootfs';
-import { procfsForWrites } from './linux/procfs';
-import { applySysctls } from './linux/sysctl';
-import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath, setOomScoreAdj } from './linux/process';
-import { connectListener, prepareSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
-import { setupConsole, type ConsoleHandle } from './linux/console';
-import { runHooks } from './hooks';
-import { writeFd } from './log';
-import { dropCleanFileMappings } from './linux/memory';
-import { openStartReporter, reportStartFailure } from './startsync';
-import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
-import { inUserNamespace } from './linux/userns';
-import { joinContainerKeyring } from './linux/keyring';
-import type { Spec, State } from './spec/types';
+import * as libc from '../linux/libc';
+import { AT_FDCWD, O, SysError } from '../linux/libc';
+import { expectPlan, SyncChannel, type InitPlan } from '../process/channel';
+import { enterNamespaces, findNamespace } from '../linux/namespaces';
+import { finishReadonly, mountOne, mkdirInRoot, readonlyLater, type MountContext } from '../linux/mounts';
+import { createDevices, createDevSymlinks } from '../linux/devices';
+import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation, verifyProcMount } from '../linux/rootfs';
+import { procfsForWrites } from '../linux/procfs';
+import { applySysctls } from '../linux/sysctl';
+import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath, setOomScoreAdj } from '../linux/process';
+import { connectListener, prepareSeccompFilter, sendListenerFd, type SeccompFilter } from '../linux/seccomp';
+import { setupConsole, type ConsoleHandle } from '../linux/console';
+import { runHooks } from '../container/hooks';
+import { writeFd } from '../log';
+import { dropCleanFileMappings } from '../linux/memory';
+import { openStartReporter, reportStartFailure } from '../process/startsync';
+import { runUserNamespaceStage1, STAGE1_ARG } from '../process/userns';
+import { inUserNamespace } from '../linux/userns';
+import { joinContainerKeyring } from '../linux/keyring';
+import type { Spec, State } from '../spec/types';
 import { StageRunner } from './stages';
 import { finalize } from './finalize';
-import { unshareTimeNamespace } from './linux/timens';
-import { attachTrace, cause, traceError } from './trace/record';
+import { unshareTimeNamespace } from '../linux/timens';
+import { attachTrace, cause, traceError } from '../trace/record';
 
 interface InitContext {
   plan: InitPlan;

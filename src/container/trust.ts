@@ -11,12 +11,12 @@
 // command uses it.
 import { readFileSync } from 'node:fs';
 import { basename, join, normalize } from 'node:path';
-import { hostHierarchies, ownCgroups, resolveCgroupPath } from './linux/cgroups/layout';
-import { cgroupDriver } from './linux/cgroups/manager';
-import type { CgroupRecord } from './linux/cgroups/types';
-import { containerDir, loadSpec, processStartTime, type ContainerRecord } from './state';
-import { INIT_BUNDLE } from './paths';
-import { runtimeBundleOf } from './linux/seal';
+import { hostHierarchies, ownCgroups, resolveCgroupPath } from '../linux/cgroups/layout';
+import { cgroupDriver } from '../linux/cgroups/manager';
+import type { CgroupRecord } from '../linux/cgroups/types';
+import { containerDir, loadSpec, processStartTime, type ContainerRecord } from './store';
+import { INIT_BUNDLE } from '../paths';
+import { runtimeBundleOf } from '../linux/seal';
 
 /** Why these cgroup directories can't be the container's, or undefined if they can. */
 export function cgroupProblem(cg: CgroupRecord, id: string, cgroupsPath: string | undefined): string | undefined {
