@@ -30,7 +30,7 @@ import { seccompProblems } from './linux/seccomp';
 import { processHostProblems, processHostWarnings } from './container/host-checks';
 import { ChildError, ProtocolError, spawnSynced, type InitPlan, type SyncChannel } from './process/channel';
 import { INIT_BUNDLE } from './paths';
-import { runHooks } from './container/hooks';
+import { runHooks } from './process/hooks';
 import { START_FIFO } from './process/startsync';
 import type * as ImageModule from './image/mount';
 import type { Resources, Spec } from './spec/types';

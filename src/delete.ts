@@ -8,7 +8,7 @@ import { resolveCgroupPath } from './linux/cgroups/layout';
 import { cgroupDriver } from './linux/cgroups/manager';
 import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './container/store';
 import { loadContainer } from './container/load';
-import { runHooksWarnOnly } from './container/hooks';
+import { runHooksWarnOnly } from './process/hooks';
 import type * as ImageModule from './image/mount';
 import { waitGone } from './container/store';
 import { findNamespace } from './linux/namespaces';

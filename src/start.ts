@@ -8,7 +8,7 @@ import * as libc from './linux/libc';
 import { O } from './linux/libc';
 import { ContainerError, containerDir, isInitAlive, loadRecord, lockContainer, saveRecord, toOciState, type ContainerRecord } from './container/store';
 import { loadContainer } from './container/load';
-import { runHooks } from './container/hooks';
+import { runHooks } from './process/hooks';
 import { waitGone } from './container/store';
 import { traceStage } from './trace/record';
 import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './process/startsync';

@@ -19,7 +19,7 @@ import { applySysctls } from '../linux/sysctl';
 import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath, setOomScoreAdj } from '../linux/process';
 import { connectListener, prepareSeccompFilter, sendListenerFd, type SeccompFilter } from '../linux/seccomp';
 import { setupConsole, type ConsoleHandle } from '../linux/console';
-import { runHooks } from '../container/hooks';
+import { runHooks } from '../process/hooks';
 import { writeFd } from '../log';
 import { dropCleanFileMappings } from '../linux/memory';
 import { openStartReporter, reportStartFailure } from '../process/startsync';
