@@ -22,8 +22,8 @@ export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | P
 
 export const commandTable: Record<string, CommandHandler> = {
   trace: (ctx, rest) => (require('./trace/command') as typeof import('./trace/command')).traceCommand(ctx, rest),
-  layers: (ctx, rest) => (require('./image/layers') as typeof import('./image/layers')).layersCommand(ctx, rest),
-  import: (ctx, rest) => (require('./image/import') as typeof import('./image/import')).importCommand(ctx, rest),
+  layers: (ctx, rest) => (require('./layers') as typeof import('./layers')).layersCommand(ctx, rest),
+  import: (ctx, rest) => (require('./import') as typeof import('./import')).importCommand(ctx, rest),
   exec: (ctx, rest) => (require('./exec') as typeof import('./exec')).execCommand(ctx, rest),
   // resources (cgroups)
   pause: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).pauseCommand(ctx, rest),

@@ -7,8 +7,6 @@
 // Layers are unpacked into the layer store by the first `create`, not here.
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { flagLists, type CommandContext } from '../commands';
-import { parseCommand, UsageError } from '../cli';
 import { isGzip, LayerError, sha256File, tarLib, unpackLayer } from './layers';
 import { defaultSpec } from '../spec/default';
 import type { Spec, User } from '../spec/types';
@@ -287,13 +285,4 @@ export function importImage(archive: string, dir: string, ref?: string): Spec {
   } finally {
     if (staging) rmSync(staging, { recursive: true, force: true });
   }
-}
-
-export function importCommand(_ctx: CommandContext, rest: string[]): number {
-  const f = flagLists('import');
-  const a = parseCommand(rest, f.strings, f.booleans, f.alias);
-  const [archive, dir] = a._.map(String);
-  if (!archive || !dir || a._.length > 2) throw new UsageError('usage: toyrun import [--image NAME] ARCHIVE DIR');
-  importImage(resolve(archive), resolve(dir), a.image);
-  return 0;
 }

@@ -54,7 +54,7 @@ test('src/linux/ imports only src/linux/, the OCI types, the install paths and t
   assert.equal(bad, []);
 });
 
-const COMMANDS = ['cli.ts', 'commands.ts', 'toyrun.ts', 'create.ts', 'start.ts', 'delete.ts', 'kill.ts', 'run.ts', 'exec.ts', 'query.ts', 'pause.ts', 'update.ts', 'events.ts', 'resource-commands.ts', 'features.ts'];
+const COMMANDS = ['cli.ts', 'commands.ts', 'toyrun.ts', 'create.ts', 'start.ts', 'delete.ts', 'kill.ts', 'run.ts', 'exec.ts', 'query.ts', 'pause.ts', 'update.ts', 'events.ts', 'import.ts', 'layers.ts', 'resource-commands.ts', 'features.ts'];
 
 for (const init of ['init/init.ts', 'init/exec-init.ts']) {
   test(`${init} never loads a command module`, () => {
