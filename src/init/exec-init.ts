@@ -18,7 +18,8 @@
 // or execve failed.
 import './undumpable'; // first: see there
 import * as libc from '../linux/libc';
-import { expectPlan, SyncChannel, type ExecPlan } from '../process/channel';
+import { expectPlan, SyncChannel } from '../process/channel';
+import type { ExecPlan } from '../process/plan';
 import { NS_CLONE_FLAG } from '../linux/namespaces';
 import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath } from '../linux/process';
 import { prepareSeccompFilter, type SeccompFilter } from '../linux/seccomp';

@@ -9,7 +9,8 @@
 import './undumpable'; // first: see there
 import * as libc from '../linux/libc';
 import { AT_FDCWD, O, SysError } from '../linux/libc';
-import { expectPlan, SyncChannel, type InitPlan } from '../process/channel';
+import { expectPlan, SyncChannel } from '../process/channel';
+import type { InitPlan } from '../process/plan';
 import { enterNamespaces, findNamespace } from '../linux/namespaces';
 import { finishReadonly, mountOne, mkdirInRoot, readonlyLater, type MountContext } from '../linux/mounts';
 import { createDevices, createDevSymlinks } from '../linux/devices';
@@ -23,7 +24,8 @@ import { runHooks } from '../process/hooks';
 import { writeFd } from '../log';
 import { dropCleanFileMappings } from '../linux/memory';
 import { openStartReporter, reportStartFailure } from '../process/startsync';
-import { runUserNamespaceStage1, STAGE1_ARG } from '../process/userns';
+import { runUserNamespaceStage1 } from './userns-stage1';
+import { STAGE1_ARG } from '../process/plan';
 import { inUserNamespace } from '../linux/userns';
 import { joinContainerKeyring } from '../linux/keyring';
 import type { Spec, State } from '../spec/types';

@@ -16,7 +16,7 @@
 //            becomes uid 0/gid 0 there, so the engine starts with a full
 //            capability set *in that namespace* and none outside it.
 //   stage 1  the engine inside the user namespace (runUserNamespaceStage1,
-//            below). PID and time namespaces apply to children only: it
+//            src/init/userns-stage1.ts). PID and time namespaces apply to children only: it
 //            joins (by path) or unshares them on its main thread and spawns stage 2, which
 //            is PID 1 of the new PID namespace (posix_spawn: once the namespace
 //            for children differs from its own, the kernel refuses new threads
@@ -44,14 +44,17 @@
 // mapped root could not walk to, idmapped mount trees, the console socket), the
 // sealed runtime's trees (src/linux/seal.ts); the user namespace fd comes last
 // and stops at stage 1.
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { moveIntoCgroup } from '../linux/cgroups/join';
 import { join } from 'node:path';
 import * as libc from '../linux/libc';
 import { AT_FDCWD, O } from '../linux/libc';
-import { ChildError, FdSlots, ProtocolError, SyncChannel, type IdmapFds } from './channel';
+import { SyncChannel } from './channel';
+import { FdSlots } from './fd-slots';
+import { STAGE1_ARG, type IdmapFds, type Stage1Config } from './plan';
+import { ChildError, ProtocolError } from './protocol';
 import { trace } from '../log';
-import { attachTrace, traceError, traceHandoff, traceStage, type TraceHandoff } from '../trace/record';
+import { traceHandoff } from '../trace/record';
 import { START_FIFO } from './startsync';
 import { findNamespace, NS_PROC_NAME } from '../linux/namespaces';
 import { isBind } from '../linux/mounts';
@@ -59,12 +62,9 @@ import { idmapRequests, idmappedTree } from '../linux/idmap';
 import { connectConsoleSocket } from '../linux/console';
 import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from '../linux/userns';
 import { ValidationError } from '../spec/validate';
-import { timeOffsetsText, writeTimeOffsets } from '../linux/timens';
+import { timeOffsetsText } from '../linux/timens';
 import { sealedArgv, sealRuntime } from '../linux/seal';
-import { spawnIntoNamespaces, type ChildNamespace } from '../linux/spawn';
 import type { IdMapping, Namespace, NamespaceType, Spec } from '../spec/types';
-
-export const STAGE1_ARG = 'userns-stage1';
 
 /** nsenter's option for each namespace type it joins by path. Mount is left to
  * stage 2 (the engine and its scripts must stay reachable at their host paths);
@@ -79,25 +79,6 @@ const NSENTER_OPTION: Partial<Record<NamespaceType, string>> = {
   uts: '--uts',
   cgroup: '--cgroup',
 };
-
-export interface Stage1Config {
-  /** New namespaces stage 1 creates for its child... */
-  unshare: ('pid' | 'time')[];
-  /** ...and the ones it joins by path. */
-  join: { type: 'pid' | 'time'; path: string }[];
-  /** linux.timeOffsets for the new time namespace (src/linux/timens.ts). */
-  timeOffsets?: string;
-  /** Stage 2's argv, started from the sealed runtime (src/linux/seal.ts) whose
-   * trees are among the fds below; argv[0] is the path to execute. */
-  argv: string[];
-  /** fds 3..lastFd go to stage 2 at the same numbers. */
-  lastFd: number;
-  /** --trace: the inherited trace fd (src/trace/record.ts). */
-  trace?: TraceHandoff;
-  /** Where stage 1 writes its report (also stage 2's sync write end). */
-  syncW: number;
-  syncR: number;
-}
 
 export interface UserNamespaceSpawn {
   /** Join the user namespace at path or open on fd, or create one with these maps. */
@@ -201,51 +182,6 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     gidMap: parseIdMap(report.gidMap),
     extraFdNumbers,
   };
-}
-
-// ---- stage 1 --------------------------------------------------------------------
-
-/** Stage 1, in the engine started by nsenter: uid 0 with every capability in the user namespace. */
-export function runUserNamespaceStage1(configJson: string): void {
-  // Not ptrace-able by processes already in this user namespace (a joined one may have some).
-  libc.prctl(libc.PR.SET_DUMPABLE, 0);
-  const c = JSON.parse(configJson) as Stage1Config;
-  attachTrace(c.trace, 'userns stage 1');
-  traceStage('user namespace stage 1');
-  const chan = new SyncChannel(c.syncR, c.syncW);
-  try {
-    const uidMap = readFileSync('/proc/self/uid_map', 'utf8');
-    const gidMap = readFileSync('/proc/self/gid_map', 'utf8');
-    // posix_spawn passes every fd without close-on-exec: the user namespace fd
-    // (and whatever nsenter left open) stop here.
-    libc.closeRangeCloexec(c.lastFd + 1);
-    const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
-    const prepared = libc.prepareSpawn(c.argv[0] as string, c.argv, [], fds, '/', true);
-    // joined first, then the new ones; no way back (we exit next), and the first
-    // child becomes PID 1 of a new PID namespace
-    const namespaces: ChildNamespace[] = [...c.join, ...c.unshare.map((type) => ({ type }))];
-    let pid: number;
-    try {
-      pid = spawnIntoNamespaces(prepared, namespaces, {
-        comeBack: false,
-        // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
-        beforeSpawn: () => {
-          if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
-        },
-      });
-    } catch (e) {
-      const joined = c.join.find((n) => e instanceof libc.SysError && e.path?.startsWith(n.path));
-      if (!joined) throw e;
-      throw new Error(`${joined.type} namespace ${joined.path}: ${(e as Error).message}: from inside the user namespace, only ` +
-        `${joined.type} namespaces it can reach (its own, or a container's sharing it) can be joined`, { cause: e });
-    }
-    chan.send({ type: 'stage2', pid, uidMap, gidMap });
-  } catch (e) {
-    traceError(e);
-    chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
-    process.exit(1);
-  }
-  process.exit(0);
 }
 
 /** Blocking waitpid of a child that is about to exit; EINTR retried. */

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as libc from '../../src/linux/libc';
-import { ChildError, PROTOCOL, ProtocolError, SyncChannel } from '../../src/process/channel';
+import { SyncChannel } from '../../src/process/channel';
+import { ChildError, PROTOCOL, ProtocolError } from '../../src/process/protocol';
 
 /** Two channels facing each other over two pipes. */
 function pair(): [SyncChannel, SyncChannel] {
