@@ -232,7 +232,7 @@ export function createContainer(opts: CreateOptions): Created {
     // Without a user namespace the init is spawned before the cgroup is made: its
     // engine boots (~6 ms) while we make the cgroup, and it only joins it once the
     // plan arrives. With one, the init must be born into a namespace we set up
-    // around the cgroup (src/userns-stages.ts), so the cgroup comes first.
+    // around the cgroup (src/process/userns.ts), so the cgroup comes first.
     let spawned: { pid: number; chan: SyncChannel } | undefined;
     let killInit = (): void => undefined;
     const recordInit = (s: { pid: number; chan: SyncChannel }): void => {
@@ -332,7 +332,7 @@ export function createContainer(opts: CreateOptions): Created {
       stateDirFd: userns?.stateDirFd,
       idmapFds: userns?.idmapFds,
       consoleSocketFd: userns?.consoleSocketFd,
-      // with a user namespace, stage 1 made it (src/userns-stages.ts)
+      // with a user namespace, stage 1 made it (src/process/userns.ts)
       newTimeNamespace: !userns && timeNs && !timeNs.path ? { offsets: timeOffsetsText(spec) } : undefined,
       sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(id),
       trace: traceHandoff(),

@@ -1,7 +1,7 @@
 // `toyrun exec ID [flags] [--] ARGS...` or `exec --process FILE ID`: start one
 // more process in a running container. The PID namespace only applies to
 // children, so the CLI's main thread setns's into the init's, spawns the
-// exec-init (src/exec-init.ts), and switches back; the exec-init joins the rest
+// exec-init (src/init/exec-init.ts), and switches back; the exec-init joins the rest
 // itself. Without --detach we wait and return the process's exit status; with
 // it we return once the process has execve'd, leaving it to the caller's
 // subreaper (conmon, containerd-shim), as runc does. Failures exit 255.
@@ -177,7 +177,7 @@ function containerCpus(rec: ContainerRecord): string {
 
 export async function execInContainer(opts: ExecOptions): Promise<number> {
   const p = opts.process;
-  // the very checks create makes (src/process-checks.ts)
+  // the very checks create makes (src/container/host-checks.ts)
   const problems = processHostProblems(p, '');
   if (problems.length > 0) throw new ValidationError('exec process', problems);
   for (const w of processHostWarnings(p, '')) logWarn(w);
@@ -197,7 +197,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
 
   const receiver = p.terminal && !opts.consoleSocket ? new ConsoleReceiver() : undefined;
   try {
-    // With a user namespace, nsenter and stage 1 (src/userns-stages.ts) join all but
+    // With a user namespace, nsenter and stage 1 (src/process/userns.ts) join all but
     // the mount namespace (one may be the host's, which can't be joined from inside),
     // and the host-owned cgroup files are written by us.
     const joining = cgroupDriver().joinFiles(rec.cgroup);

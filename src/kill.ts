@@ -13,7 +13,7 @@ export function killContainer(root: string, id: string, signal: string | undefin
   const unlock = lockContainer(root, id);
   try {
     const { rec, status, doubts } = loadContainer(root, id);
-    // a pid or cgroup the kernel does not confirm is never signalled (src/trust.ts)
+    // a pid or cgroup the kernel does not confirm is never signalled (src/container/trust.ts)
     const noCgroup = (): ContainerError => new ContainerError(['container has no cgroup to signal', ...doubts].join(': '));
     // --all of a stopped container signals what is left in its cgroup: with a
     // shared (host or pod) PID namespace the init's children outlive it, and

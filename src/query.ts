@@ -42,7 +42,7 @@ export function psCommand(root: string, id: string, format: string, psArgs: stri
   // A stopped container is listed too (runc): its cgroup may still hold processes
   // (a shared PID namespace), and an empty one prints the bare table header.
   const { rec, doubts } = loadContainer(root, id);
-  // a cgroup state.json names but the kernel does not confirm is never listed (src/trust.ts)
+  // a cgroup state.json names but the kernel does not confirm is never listed (src/container/trust.ts)
   if (doubts.length > 0 && Object.keys(rec.cgroup.paths).length === 0) throw new ContainerError(['container has no cgroup to list', ...doubts].join(': '));
   const pids = cgroupDriver().pids(rec.cgroup);
   // runc encodes Go's nil slice: `null`, not `[]` (test/fixtures/runc-ps-stopped.json)

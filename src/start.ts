@@ -1,7 +1,7 @@
 // `toyrun start`: release the init blocked on exec.fifo. The FIFO is opened
 // O_WRONLY|O_NONBLOCK: that fails with ENXIO unless a reader (the init) has it
 // open, so a dead init is an error here, never a hang. Then wait on start.fifo
-// until the init has exec'd the program or said why it could not (startsync.ts).
+// until the init has exec'd the program or said why it could not (src/process/startsync.ts).
 import { join } from 'node:path';
 import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import * as libc from './linux/libc';
@@ -81,7 +81,7 @@ export function startContainer(root: string, id: string): void {
     libc.close(fd);
     rec.started = true;
     try {
-      // the file as it was, plus `started`: rec lacks what src/trust.ts did not confirm
+      // the file as it was, plus `started`: rec lacks what src/container/trust.ts did not confirm
       saveRecord(dir, { ...loadRecord(root, id), started: true });
     } catch (e) {
       // e.g. ENOSPC: the container runs all the same, and its status derives from the kernel

@@ -5,7 +5,7 @@ import { provenRecord } from './trust';
 import type { State, Status } from '../spec/types';
 
 export interface Loaded {
-  /** What state.json says, less what the kernel does not confirm (src/trust.ts). */
+  /** What state.json says, less what the kernel does not confirm (src/container/trust.ts). */
   rec: ContainerRecord;
   status: Status;
   /** What was taken out of the record, and why. */

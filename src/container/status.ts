@@ -1,5 +1,5 @@
 // Which operation a container's status allows, in one table (runc's rules and
-// error words; the status is derived from the kernel, src/state.ts). Commands ask
+// error words; the status is derived from the kernel, src/container/store.ts). Commands ask
 // requireStatus(op, status) instead of testing statuses inline.
 import { ContainerError } from './store';
 import type { Status } from '../spec/types';

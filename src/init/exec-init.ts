@@ -89,7 +89,7 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
 }
 
 function main(): void {
-  // Non-dumpable since the kernel started us, until execve: src/undumpable.ts.
+  // Non-dumpable since the kernel started us, until execve: src/init/undumpable.ts.
   const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(readFd, writeFd);
   const plan = expectPlan(chan, 'exec', 255);

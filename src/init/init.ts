@@ -184,7 +184,7 @@ function becomeProcess(ctx: InitContext): never {
 }
 
 function main(): void {
-  // Non-dumpable since the kernel started us, until execve: src/undumpable.ts.
+  // Non-dumpable since the kernel started us, until execve: src/init/undumpable.ts.
   const [syncWriteFd, syncReadFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(syncReadFd, syncWriteFd);
   const plan = expectPlan(chan, 'plan', 1);

@@ -1,6 +1,6 @@
 // The stage runner of the init and of the exec helper: one skeleton for both, so
-// a defence added to one is in both (non-dumpable comes first, src/undumpable.ts;
-// the way out is one shared finalize, src/finalize.ts). A stage has a unique
+// a defence added to one is in both (non-dumpable comes first, src/init/undumpable.ts;
+// the way out is one shared finalize, src/init/finalize.ts). A stage has a unique
 // name, is timed (create shows the times with --debug), and names itself in the
 // error a failure reports, so the user reads "mounts: mount /proc: EPERM"; and
 // it names the steps of a --trace (src/trace/record.ts).

@@ -1,5 +1,5 @@
-// The first module of the init and of the exec helper (src/init.ts and
-// src/exec-init.ts import it before any other, so the two can't drift): a runtime
+// The first module of the init and of the exec helper (src/init/init.ts and
+// src/init/exec-init.ts import it before any other, so the two can't drift): a runtime
 // process stays non-dumpable from the kernel's execve of the engine until it
 // execve's the container's program. A dumpable one could be opened through
 // /proc/<pid>/{exe,mem,fd,map_files,environ} and ptraced by a process of the

@@ -22,11 +22,11 @@
 //            for children differs from its own, the kernel refuses new threads
 //            and the engine would abort in child_process). It reports stage 2's
 //            host PID and the maps it sees, and exits.
-//   stage 2  the real init (src/init.ts) or exec-init, unchanged: it creates
+//   stage 2  the real init (src/init/init.ts) or exec-init, unchanged: it creates
 //            the remaining namespaces (mount, uts, ipc, net, cgroup) and skips
 //            those nsenter already joined.
 //
-// Protocol on the sync pipe (src/sync.ts), before the usual init protocol:
+// Protocol on the sync pipe (src/process/protocol.ts), before the usual init protocol:
 //   stage 1 → CLI  {"type":"stage2","pid":N,"uidMap":"…","gidMap":"…"}
 //   stage 1 → CLI  {"type":"error","msg":…}       stage 1 failed; nothing was spawned
 //   EOF before either: nsenter failed (its message went to stderr).
@@ -39,7 +39,7 @@
 // so no container code runs outside the cgroup.
 //
 // File descriptors, the same numbers in nsenter, stage 1 and stage 2, laid out
-// by FdSlots (src/sync.ts): 0-2 stdio, 3..N+2 --preserve-fds, the sync pair, then
+// by FdSlots (src/process/fd-slots.ts): 0-2 stdio, 3..N+2 --preserve-fds, the sync pair, then
 // the caller's named extra fds (create: an O_PATH fd on the state dir, which the
 // mapped root could not walk to, idmapped mount trees, the console socket), the
 // sealed runtime's trees (src/linux/seal.ts); the user namespace fd comes last

@@ -1,4 +1,4 @@
-// The runtime ↔ child protocol (src/sync.ts): one table of messages, and a channel
+// The runtime ↔ child protocol (src/process/protocol.ts, channel.ts): one table of messages, and a channel
 // whose expect() fails loudly on anything the protocol does not allow at that step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,4 +1,4 @@
-// The allowed-operations table (src/lifecycle.ts), against runc's rules and words.
+// The allowed-operations table (src/container/status.ts), against runc's rules and words.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { allows, requireStatus, type Operation } from '../../src/container/status';

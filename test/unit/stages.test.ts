@@ -1,4 +1,4 @@
-// The stage runner shared by the init and the exec helper (src/stages.ts).
+// The stage runner shared by the init and the exec helper (src/init/stages.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StageRunner } from '../../src/init/stages';

@@ -156,7 +156,7 @@ export class CgroupV2 implements CgroupDriver {
   }
 
   stats(rec: CgroupRecord): StatsObject {
-    // a record whose directories were dropped as untrusted (src/trust.ts) reads as all zeros
+    // a record whose directories were dropped as untrusted (src/container/trust.ts) reads as all zeros
     return rec.paths.unified ? statsV2(rec.paths.unified) : statsV1(rec);
   }
 
