@@ -4,7 +4,6 @@
 import { getKoffi, type KoffiModule } from './koffi';
 import { constants as osConstants } from 'node:os';
 import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { tracer, traceCall, traceFileWrite } from '../trace/record';
 
 const ERRNO_NAMES: Record<number, string> = {};
 for (const [name, num] of Object.entries(osConstants.errno)) {
@@ -125,6 +124,17 @@ function bindProto(name: keyof typeof PROTOS): LibcFunction {
   raw[name] ??= libc.func(PROTOS[name]) as LibcFunction;
   return raw[name];
 }
+/** The --trace recorder's socket: src/trace/record.ts plugs its recorders in and
+ * turns tracing on (libc does not import the recorder, so the two form no cycle). */
+export const tracer = {
+  on: false,
+  fd: -1,
+  /** one call made (ret undefined: about to be made, execve) */
+  call: (_name: string, _args: unknown[], _ret: unknown, _errno: number, _t0: number, _t1: number): void => undefined,
+  /** a cgroup or procfs file written, a cgroup made or removed */
+  fileWrite: (_call: string, _path: string, _data: string | undefined, _errno: string | undefined, _t0: number, _t1: number): void => undefined,
+};
+
 // Every call below goes through this proxy. With `toyrun --trace` on, it hands out
 // a wrapper that records the call (src/trace/record.ts); off, the bound function
 // itself: one boolean test per call, nothing formatted.
@@ -142,11 +152,11 @@ function traced(name: string, fn: LibcFunction): LibcFunction {
   const call = (...args: unknown[]): unknown => {
     const t0 = monotonicMs();
     // execve returns only on failure: the step is written before the process image goes
-    if (name === 'execve') traceCall(name, args, undefined, 0, t0, t0);
+    if (name === 'execve') tracer.call(name, args, undefined, 0, t0, t0);
     const ret = (fn as (...a: unknown[]) => unknown)(...args);
     const k = getKoffi();
     const errno = k.errno();
-    traceCall(name, args, ret, errno, t0, monotonicMs());
+    tracer.call(name, args, ret, errno, t0, monotonicMs());
     k.errno(errno); // the caller reads it next (check())
     return ret;
   };
@@ -178,9 +188,9 @@ function fsStep(call: string, path: string, data: string | undefined, fn: () => 
   const t0 = monotonicMs();
   try {
     fn();
-    traceFileWrite(call, path, data, undefined, t0, monotonicMs());
+    tracer.fileWrite(call, path, data, undefined, t0, monotonicMs());
   } catch (e) {
-    traceFileWrite(call, path, data, (e as NodeJS.ErrnoException).code ?? 'error', t0, monotonicMs());
+    tracer.fileWrite(call, path, data, (e as NodeJS.ErrnoException).code ?? 'error', t0, monotonicMs());
     throw e;
   }
 }
