@@ -419,7 +419,7 @@ function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec
     const ready = chan.expect('ready');
     logDebug(`init stages (ms): ${ready.stages.map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ')}`);
   } catch (e) {
-    if (e instanceof ChildError) throw new ContainerError(`unable to start container process: ${e.message}`);
+    if (e instanceof ChildError) throw new ContainerError(`unable to start container process: ${e.message}`, { cause: e });
     if (e instanceof ProtocolError && e.got === 'eof') throw new ContainerError('container init exited before it was ready');
     throw e;
   } finally {

@@ -149,7 +149,7 @@ function awaitExec(chan: SyncChannel, plan: ExecPlan): void {
     // after ready, only the seccomp filter and execve itself can still fail
     chan.expect('eof');
   } catch (e) {
-    if (e instanceof ChildError) throw new ContainerError(`exec failed: unable to start container process: ${e.message}`);
+    if (e instanceof ChildError) throw new ContainerError(`exec failed: unable to start container process: ${e.message}`, { cause: e });
     if (e instanceof ProtocolError && e.got === 'eof') throw new ContainerError('exec failed: the exec process exited before it was ready');
     throw e;
   } finally {

@@ -40,7 +40,7 @@ function readJson<T>(file: string, what: string): T {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (e) {
-    throw new ImportError(`${what} ${file}: ${(e as Error).message}`);
+    throw new ImportError(`${what} ${file}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -254,7 +254,7 @@ export function importImage(archive: string, dir: string, ref?: string): Spec {
       try {
         unpackLayer(archive, staging);
       } catch (e) {
-        if (e instanceof LayerError) throw new ImportError(`${archive}: ${e.message.replace(/^layer \S+: /, '')}`);
+        if (e instanceof LayerError) throw new ImportError(`${archive}: ${e.detail}`, { cause: e });
         throw e;
       }
       source = staging;

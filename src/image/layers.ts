@@ -24,7 +24,15 @@ import { makeWhiteout, markOpaque, overlayMounts } from '../linux/overlay';
 import { listIds, loadRecord } from '../container/store';
 import { logDebug } from '../log';
 
-export class LayerError extends Error {}
+/** A layer archive refused or not unpacked. `detail` is the message without the
+ * "layer ARCHIVE: " context, for a caller that names the archive its own way. */
+export class LayerError extends Error {
+  readonly detail: string;
+  constructor(message: string, options?: ErrorOptions & { detail?: string }) {
+    super(message, options);
+    this.detail = options?.detail ?? message;
+  }
+}
 
 /** node-tar, loaded on first use (and left out of the bundle): parsing it would
  * add milliseconds to the start-up of every command, and only image commands need it. */
@@ -337,13 +345,13 @@ export function unpackLayer(archive: string, dest: string, maxBytes = maxLayerBy
     }
     unpack.end();
   } catch (e) {
-    if (e instanceof LayerError) throw new LayerError(`layer ${archive}: ${e.message}`);
-    if (!isEmptyArchive(archive)) throw new LayerError(`layer ${archive}: cannot unpack: ${(e as Error).message}`);
+    if (e instanceof LayerError) throw new LayerError(`layer ${archive}: ${e.message}`, { cause: e, detail: e.message });
+    if (!isEmptyArchive(archive)) throw new LayerError(`layer ${archive}: cannot unpack: ${(e as Error).message}`, { cause: e, detail: `cannot unpack: ${(e as Error).message}` });
   }
   try {
     plan.finish(dest);
   } catch (e) {
-    throw new LayerError(`layer ${archive}: ${(e as Error).message}`);
+    throw new LayerError(`layer ${archive}: ${(e as Error).message}`, { cause: e, detail: (e as Error).message });
   }
 }
 

@@ -82,7 +82,7 @@ export function mountImage(root: string, dir: string, bundle: string, _target: s
         lowers.push(l.dir);
         digests.push(l.digest);
       } catch (e) {
-        if (e instanceof LayerError) throw new LayerError(`/org.toyrun.image/layers/${i}: ${e.message}`);
+        if (e instanceof LayerError) throw new LayerError(`/org.toyrun.image/layers/${i}: ${e.message}`, { cause: e });
         throw e;
       }
     });

@@ -96,7 +96,7 @@ function doMounts(ctx: InitContext): void {
       try {
         cause(`/mounts/${i}`, () => mountOne(mctx, m, plan.idmapFds?.mounts[i], later.has(i)));
       } catch (e) {
-        throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`);
+        throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`, { cause: e });
       }
     }
     cause('/linux/devices', () => createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace()));

@@ -4,6 +4,7 @@
 // name, is timed (create shows the times with --debug), and names itself in the
 // error a failure reports, so the user reads "mounts: mount /proc: EPERM"; and
 // it names the steps of a --trace (src/trace/record.ts).
+import { ExecError } from '../linux/process';
 import { traceStage } from '../trace/record';
 export class StageRunner {
   /** The stage running now, named in errors. */
@@ -24,9 +25,10 @@ export class StageRunner {
     return out;
   }
 
-  /** An error for the runtime: prefixed with the stage, unless it names its step already ("exec: …"). */
+  /** An error for the runtime: prefixed with the stage, unless it is the program's
+   * own lookup failure (ExecError: runc's words, "exec: \"sh\": …", unprefixed). */
   describe(e: unknown): string {
     const msg = e instanceof Error ? e.message : String(e);
-    return msg.startsWith('exec:') ? msg : `${this.current}: ${msg}`;
+    return e instanceof ExecError ? msg : `${this.current}: ${msg}`;
   }
 }

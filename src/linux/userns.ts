@@ -200,7 +200,7 @@ export function createUserNamespace(uidMap: IdMapping[], gidMap: IdMapping[]): n
     try {
       writeIdMaps(pid, uidMap, gidMap);
     } catch (e) {
-      throw new Error(`writing the user namespace maps: ${(e as Error).message}`);
+      throw new Error(`writing the user namespace maps: ${(e as Error).message}`, { cause: e });
     }
     return libc.openat(AT_FDCWD, `/proc/${pid}/ns/user`, O.RDONLY | O.CLOEXEC);
   } finally {

@@ -59,7 +59,7 @@ function runHook(hook: Hook, name: HookName, state: State, cwd: string): void {
   if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') {
     const err = r.error as NodeJS.ErrnoException;
     if (err.code === 'ETIMEDOUT') throw new HookError(`${what}: timed out after ${hook.timeout}s`);
-    throw new HookError(`${what}: ${err.code ?? err.message}`);
+    throw new HookError(`${what}: ${err.code ?? err.message}`, { cause: err });
   }
   if (r.signal) throw new HookError(`${what}: killed by ${r.signal}${hook.timeout ? ` (timeout ${hook.timeout}s)` : ''}`);
   if (r.status !== 0) {

@@ -238,7 +238,7 @@ export function spawnInitInUserNamespace(
         try {
           trees.push(idmappedTree(r.source, mapsFd, r.recursive));
         } catch (e) {
-          throw new Error(`${r.index === 'rootfs' ? '/root/path' : `/mounts/${r.index}`}: idmapped mount of ${r.source}: ${(e as Error).message}`);
+          throw new Error(`${r.index === 'rootfs' ? '/root/path' : `/mounts/${r.index}`}: idmapped mount of ${r.source}: ${(e as Error).message}`, { cause: e });
         }
       }
     }

@@ -124,7 +124,7 @@ function loadProgram(code: Buffer): number {
       libc.bpf(BPF_PROG_LOAD, attr(true), 'BPF_PROG_LOAD');
     } catch {
       const text = log.subarray(0, Math.max(0, log.indexOf(0))).toString().trim();
-      throw new CgroupError(`${e.message}: verifier: ${text}`);
+      throw new CgroupError(`${e.message}: verifier: ${text}`, { cause: e });
     }
     throw e;
   }
