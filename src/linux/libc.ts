@@ -93,10 +93,8 @@ const PROTOS = {
   accept4: 'int accept4(int fd, void *addr, void *len, int flags)',
   symlink: 'int symlink(const char *target, const char *path)',
   chown: 'int lchown(const char *path, uint32_t uid, uint32_t gid)',
-  capget: 'int capget(void *hdr, void *data)',
   capset: 'int capset(void *hdr, const void *data)',
   waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
-  grantpt: 'int grantpt(int fd)',
   unlockpt: 'int unlockpt(int fd)',
   ptsname_r: 'int ptsname_r(int fd, void *buf, size_t len)',
   lsetxattr: 'int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)',
@@ -408,11 +406,6 @@ export function setrlimit(resource: number, soft: number | bigint, hard: number 
   buf.writeBigUInt64LE(BigInt(hard), 8);
   check(f.prlimit(0, resource, buf, null), 'setrlimit', `type ${resource}`);
 }
-export function getrlimit(resource: number): { soft: bigint; hard: bigint } {
-  const buf = Buffer.alloc(16);
-  check(f.prlimit(0, resource, null, buf), 'getrlimit');
-  return { soft: buf.readBigUInt64LE(0), hard: buf.readBigUInt64LE(8) };
-}
 export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): number {
   return check(
     f.prctl(option, 'unsigned long', arg2, 'unsigned long', arg3, 'unsigned long', arg4, 'unsigned long', arg5),
@@ -556,9 +549,6 @@ export function listen(fd: number, backlog: number): void {
 export function accept(fd: number): number {
   return check(f.accept4(fd, null, null, O.CLOEXEC), 'accept');
 }
-export function capget(hdr: Buffer, data: Buffer): void {
-  check(f.capget(hdr, data), 'capget');
-}
 export function capset(hdr: Buffer, data: Buffer): void {
   check(f.capset(hdr, data), 'capset');
 }
@@ -601,9 +591,6 @@ export function spawnPrepared(p: PreparedSpawn): number {
 }
 export function posixSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string, runtimeChild = false): number {
   return spawnPrepared(prepareSpawn(path, argv, envp, fds, cwd, runtimeChild));
-}
-export function grantpt(fd: number): void {
-  check(f.grantpt(fd), 'grantpt');
 }
 export function unlockpt(fd: number): void {
   check(f.unlockpt(fd), 'unlockpt');
