@@ -25,11 +25,11 @@ src/spec/generated/validators.js: schema/config.schema.json scripts/compile-sche
 # which loads only the bundle of the command it is given (scripts/build-bundles.ts)
 bin/toyrun dist/toyrun.js &: src/toyrun.ts $(SRC) src/spec/generated/validators.js scripts/build-bundles.ts
 	$(BUN) scripts/build-bundles.ts
-dist/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
+dist/init.js: src/init/init.ts $(SRC) src/spec/generated/validators.js
 	$(BUN_BUNDLE)
 dist/node/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
-dist/node/init.js: src/init.ts $(SRC) src/spec/generated/validators.js
+dist/node/init.js: src/init/init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 
 # --systemd-cgroup's D-Bus helper; dbus-next stays in node_modules like tar
@@ -38,9 +38,9 @@ dist/systemd-dbus.js: src/systemd-dbus.ts $(SRC) src/spec/generated/validators.j
 dist/node/systemd-dbus.js: src/systemd-dbus.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE) --external dbus-next
 
-dist/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
+dist/exec-init.js: src/init/exec-init.ts $(SRC) src/spec/generated/validators.js
 	$(BUN_BUNDLE)
-dist/node/exec-init.js: src/exec-init.ts $(SRC) src/spec/generated/validators.js
+dist/node/exec-init.js: src/init/exec-init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 
 $(BUSYBOX):

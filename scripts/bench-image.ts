@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ensureLayer, openStore } from '../src/layers';
+import { ensureLayer, openStore } from '../src/image/layers';
 import type { Spec } from '../src/spec/types';
 
 const REPO = resolve(__dirname, '..');

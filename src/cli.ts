@@ -6,7 +6,7 @@ import minimist from 'minimist';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configureLog, logDebug, logError, writeFd } from './log';
-import { DEFAULT_ROOT, OCI_VERSION } from './state';
+import { DEFAULT_ROOT, OCI_VERSION } from './container/store';
 import { defaultRoot, setRootlessFlag } from './linux/rootless';
 import type { Spec } from './spec/types';
 import { VERSION } from './version';

@@ -2,7 +2,7 @@
 // exec.fifo, then spawn the init into the container's PID namespace and walk it
 // through its stages over the sync pipe. On any failure everything created so
 // far is undone: no state dir, cgroup, process or mount is left behind.
-import { spec13Problems } from './spec13-checks';
+import { spec13Problems } from './container/spec13-checks';
 import { timeOffsetsText } from './linux/timens';
 import { moveNetDevices } from './linux/netdev';
 import { resourcesForVersion } from './linux/resources13';
@@ -14,36 +14,40 @@ import { validateContainerId, validateSpec, ValidationError } from './spec/valid
 import {
   claimContainerDir, ContainerError, lockContainer, OCI_VERSION, processStartTime, removeContainerDir, saveRecord, waitGone, writePidFile,
   toOciState, writeFileAtomic, type ContainerRecord,
-} from './state';
-import {
-  allJoinFiles, cgroupDirs, cgroupDriver, hostHierarchies, joinFiles, moveIntoCgroup, resolveCgroupPath, setCgroupWarningSink, startMoveGracePeriod,
-  type CgroupRecord,
-} from './linux/cgroups';
+} from './container/store';
+import { setCgroupWarningSink } from './linux/cgroups/files';
+import { allJoinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups/join';
+import { hostHierarchies, resolveCgroupPath } from './linux/cgroups/layout';
+import { cgroupDriver } from './linux/cgroups/manager';
+import type { CgroupRecord } from './linux/cgroups/types';
 import { failpoint } from './failpoint';
 import { pidsProperties, scopeFor, setUnitProperties, startScope, stopUnit } from './linux/systemd';
 import { findNamespace } from './linux/namespaces';
 import { isBind } from './linux/mounts';
-import { frozenCgroupProblem } from './linux/frozen';
+import { frozenCgroupProblem } from './linux/cgroups/frozen';
 import { checkSysctls } from './linux/sysctl';
 import { seccompProblems } from './linux/seccomp';
-import { processHostProblems, processHostWarnings } from './process-checks';
-import { ChildError, ProtocolError, spawnSynced, type InitPlan, type SyncChannel } from './sync';
+import { processHostProblems, processHostWarnings } from './container/host-checks';
+import type { SyncChannel } from './process/channel';
+import { spawnSynced } from './process/launch';
+import type { InitPlan } from './process/plan';
+import { ChildError, ProtocolError } from './process/protocol';
 import { INIT_BUNDLE } from './paths';
-import { runHooks } from './hooks';
-import { START_FIFO } from './startsync';
-import type * as ImageModule from './image';
+import { runHooks } from './process/hooks';
+import { START_FIFO } from './process/startsync';
+import type * as ImageModule from './image/mount';
 import type { Resources, Spec } from './spec/types';
 import { logDebug, logWarn, trace } from './log';
 import { checkUserNamespacePath, userNamespaceProblems } from './linux/userns';
 import { rootlessProblems } from './rootless-checks';
 import { idmapProblems } from './linux/idmap';
-import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './userns-stages';
+import { prepareInitInUserNamespace, spawnInitInUserNamespace } from './process/userns';
 import { sessionKeyringName } from './linux/keyring';
 import { traceHandoff, traceStage } from './trace/record';
 
 /** The image code (layers, tar, crypto, zlib) loads only for specs that use it. */
 function imageModule(): typeof ImageModule {
-  return require('./image') as typeof ImageModule;
+  return require('./image/mount') as typeof ImageModule;
 }
 
 export interface CreateOptions {
@@ -230,7 +234,7 @@ export function createContainer(opts: CreateOptions): Created {
     // Without a user namespace the init is spawned before the cgroup is made: its
     // engine boots (~6 ms) while we make the cgroup, and it only joins it once the
     // plan arrives. With one, the init must be born into a namespace we set up
-    // around the cgroup (src/userns-stages.ts), so the cgroup comes first.
+    // around the cgroup (src/process/userns.ts), so the cgroup comes first.
     let spawned: { pid: number; chan: SyncChannel } | undefined;
     let killInit = (): void => undefined;
     const recordInit = (s: { pid: number; chan: SyncChannel }): void => {
@@ -261,7 +265,7 @@ export function createContainer(opts: CreateOptions): Created {
     // Record the directories before making them: a create killed between the
     // mkdir and the save would otherwise leave a cgroup nobody knows about.
     const hierarchies = hostHierarchies();
-    const dirs = cgroupDirs(cgPath, hierarchies);
+    const dirs = driver.plannedDirs(cgPath);
     // Checked before anything of ours is in the cgroup (a pre-made one is not ours to remove).
     const frozen = frozenCgroupProblem(dirs, hierarchies);
     if (frozen) throw new ContainerError(frozen);
@@ -287,7 +291,7 @@ export function createContainer(opts: CreateOptions): Created {
     undo.push(() => removeMadeDirs(cgroup), () => (scope ? undefined : driver.destroy(cgroup)), () => killInit());
     rec.cgroup = cgroup;
     saveRecord(dir, rec);
-    const joining = joinFiles(cgroup);
+    const joining = driver.joinFiles(cgroup);
     if (spawned) moveIntoCgroup(spawned.pid, joining.byParent); // while its engine boots
     driver.apply(cgroup, resources);
     driver.applyDevices(cgroup, spec.linux?.resources?.devices); // always: deny-all and the defaults at least
@@ -310,7 +314,7 @@ export function createContainer(opts: CreateOptions): Created {
       saveRecord(dir, rec);
       joinIntelRdt(r, pid);
     }
-    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, allJoinFiles(cgroup));
+    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, allJoinFiles(joining));
 
     const timeNs = findNamespace(spec.linux?.namespaces, 'time');
     const plan: InitPlan = {
@@ -330,7 +334,7 @@ export function createContainer(opts: CreateOptions): Created {
       stateDirFd: userns?.stateDirFd,
       idmapFds: userns?.idmapFds,
       consoleSocketFd: userns?.consoleSocketFd,
-      // with a user namespace, stage 1 made it (src/userns-stages.ts)
+      // with a user namespace, stage 1 made it (src/process/userns.ts)
       newTimeNamespace: !userns && timeNs && !timeNs.path ? { offsets: timeOffsetsText(spec) } : undefined,
       sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(id),
       trace: traceHandoff(),
@@ -417,7 +421,7 @@ function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec
     const ready = chan.expect('ready');
     logDebug(`init stages (ms): ${ready.stages.map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ')}`);
   } catch (e) {
-    if (e instanceof ChildError) throw new ContainerError(`unable to start container process: ${e.message}`);
+    if (e instanceof ChildError) throw new ContainerError(`unable to start container process: ${e.message}`, { cause: e });
     if (e instanceof ProtocolError && e.got === 'eof') throw new ContainerError('container init exited before it was ready');
     throw e;
   } finally {

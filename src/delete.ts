@@ -4,19 +4,20 @@
 import { existsSync } from 'node:fs';
 import { traceStage } from './trace/record';
 import * as libc from './linux/libc';
-import { cgroupDirs, cgroupDriver, pidsIn, resolveCgroupPath } from './linux/cgroups';
-import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './state';
-import { loadContainer } from './container';
-import { runHooksWarnOnly } from './hooks';
-import type * as ImageModule from './image';
-import { waitGone } from './state';
+import { resolveCgroupPath } from './linux/cgroups/layout';
+import { cgroupDriver } from './linux/cgroups/manager';
+import { ContainerError, containerDir, CorruptStateError, isInitAlive, lockContainer, loadSpec, removeContainerDir, toOciState } from './container/store';
+import { loadContainer } from './container/load';
+import { runHooksWarnOnly } from './process/hooks';
+import type * as ImageModule from './image/mount';
+import { waitGone } from './container/store';
 import { findNamespace } from './linux/namespaces';
 import { failpoint } from './failpoint';
 import { logWarn } from './log';
 import { removeIntelRdt } from './linux/intelrdt';
-import { cgroupProblem } from './trust';
+import { cgroupProblem } from './container/trust';
 import { stopUnit } from './linux/systemd';
-import { requireStatus } from './lifecycle';
+import { requireStatus } from './container/status';
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
   traceStage('delete');
@@ -66,7 +67,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     // rest of the container with it: kill whatever is left in the cgroup.
     const ownPidNs = findNamespace(spec?.linux?.namespaces, 'pid') && !findNamespace(spec?.linux?.namespaces, 'pid')?.path;
     if (!ownPidNs || status === 'stopped') {
-      for (const pid of pidsIn(rec.cgroup)) {
+      for (const pid of driver.pids(rec.cgroup)) {
         try {
           libc.kill(pid, 9);
         } catch {
@@ -90,7 +91,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     if (rec.intelRdt) removeIntelRdt(rec.intelRdt);
     failpoint('delete:cgroup-removed');
     if (rec.imageMount) {
-      const image = require('./image') as typeof ImageModule; // loaded only when used
+      const image = require('./image/mount') as typeof ImageModule; // loaded only when used
       const proven = image.provenImageMount(dir, rec.imageMount);
       for (const d of proven.doubts) logWarn(`container ${id}: state.json: ${d}: left alone`);
       image.unmountImage(proven.mount, false);
@@ -106,18 +107,19 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
 function removeByConfig(dir: string, id: string): void {
   try {
     const cgroupsPath = loadSpec(dir)?.linux?.cgroupsPath;
-    const cg = { paths: cgroupDirs(resolveCgroupPath(cgroupsPath, id, false)) };
+    const driver = cgroupDriver();
+    const cg = { paths: driver.plannedDirs(resolveCgroupPath(cgroupsPath, id, false)) };
     // config.json is no more trusted than state.json: "/" would name every process on the host
     const problem = cgroupProblem(cg, id, cgroupsPath);
     if (problem) throw new ContainerError(`config.json: ${problem}: left alone`);
-    for (const pid of pidsIn(cg)) {
+    for (const pid of driver.pids(cg)) {
       try {
         libc.kill(pid, 9);
       } catch {
         // gone
       }
     }
-    cgroupDriver().destroy(cg);
+    driver.destroy(cg);
   } catch (e) {
     logWarn(`container ${id}: ${(e as Error).message}`);
   }

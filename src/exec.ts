@@ -1,7 +1,7 @@
 // `toyrun exec ID [flags] [--] ARGS...` or `exec --process FILE ID`: start one
 // more process in a running container. The PID namespace only applies to
 // children, so the CLI's main thread setns's into the init's, spawns the
-// exec-init (src/exec-init.ts), and switches back; the exec-init joins the rest
+// exec-init (src/init/exec-init.ts), and switches back; the exec-init joins the rest
 // itself. Without --detach we wait and return the process's exit status; with
 // it we return once the process has execve'd, leaving it to the caller's
 // subreaper (conmon, containerd-shim), as runc does. Failures exit 255.
@@ -9,18 +9,22 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exitCode, waitForwardingSignals, type ChildNamespace } from './linux/spawn';
 import * as libc from './linux/libc';
-import { loadContainer } from './container';
-import { ContainerError, containerDir, loadSpec } from './state';
+import { loadContainer } from './container/load';
+import { ContainerError, containerDir, loadSpec } from './container/store';
 import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
-import { ChildError, ProtocolError, spawnSynced, type ExecPlan, type SyncChannel } from './sync';
+import type { SyncChannel } from './process/channel';
+import { spawnSynced } from './process/launch';
+import type { ExecPlan } from './process/plan';
+import { ChildError, ProtocolError } from './process/protocol';
 import { validateProcessSpec, ValidationError } from './spec/validate';
-import { writePidFile } from './state';
+import { writePidFile } from './container/store';
 import { EXEC_INIT_BUNDLE, INIT_BUNDLE } from './paths';
-import { spawnExecInUserNamespace } from './userns-stages';
+import { spawnExecInUserNamespace } from './process/userns';
 import { apparmorEnabled } from './linux/lsm';
-import { processHostProblems, processHostWarnings } from './process-checks';
-import { allJoinFiles, joinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups';
-import { ConsoleReceiver, relayTerminal } from './tty-relay';
+import { processHostProblems, processHostWarnings } from './container/host-checks';
+import { allJoinFiles, moveIntoCgroup, startMoveGracePeriod } from './linux/cgroups/join';
+import { cgroupDriver } from './linux/cgroups/manager';
+import { ConsoleReceiver, relayTerminal } from './process/tty-relay';
 import { parseCommand, UsageError } from './cli';
 import { logDebug, logError, logWarn } from './log';
 import { sessionKeyringName } from './linux/keyring';
@@ -28,9 +32,9 @@ import { flagLists, valueFlagNames, type CommandContext } from './commands';
 import { traceHandoff, traceStage } from './trace/record';
 import type { Process, Spec } from './spec/types';
 import { setAffinity } from './linux/sched';
-import type { ContainerRecord } from './state';
+import type { ContainerRecord } from './container/store';
 import { joinIntelRdt } from './linux/intelrdt';
-import { requireStatus } from './lifecycle';
+import { requireStatus } from './container/status';
 
 export interface ExecOptions {
   root: string;
@@ -145,7 +149,7 @@ function awaitExec(chan: SyncChannel, plan: ExecPlan): void {
     // after ready, only the seccomp filter and execve itself can still fail
     chan.expect('eof');
   } catch (e) {
-    if (e instanceof ChildError) throw new ContainerError(`exec failed: unable to start container process: ${e.message}`);
+    if (e instanceof ChildError) throw new ContainerError(`exec failed: unable to start container process: ${e.message}`, { cause: e });
     if (e instanceof ProtocolError && e.got === 'eof') throw new ContainerError('exec failed: the exec process exited before it was ready');
     throw e;
   } finally {
@@ -173,7 +177,7 @@ function containerCpus(rec: ContainerRecord): string {
 
 export async function execInContainer(opts: ExecOptions): Promise<number> {
   const p = opts.process;
-  // the very checks create makes (src/process-checks.ts)
+  // the very checks create makes (src/container/host-checks.ts)
   const problems = processHostProblems(p, '');
   if (problems.length > 0) throw new ValidationError('exec process', problems);
   for (const w of processHostWarnings(p, '')) logWarn(w);
@@ -193,10 +197,10 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
 
   const receiver = p.terminal && !opts.consoleSocket ? new ConsoleReceiver() : undefined;
   try {
-    // With a user namespace, nsenter and stage 1 (src/userns-stages.ts) join all but
+    // With a user namespace, nsenter and stage 1 (src/process/userns.ts) join all but
     // the mount namespace (one may be the host's, which can't be joined from inside),
     // and the host-owned cgroup files are written by us.
-    const joining = joinFiles(rec.cgroup);
+    const joining = cgroupDriver().joinFiles(rec.cgroup);
     const plan: ExecPlan = {
       type: 'exec',
       process: p,
@@ -214,7 +218,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     };
     traceStage('spawn exec helper');
     const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
-      ? spawnExecInUserNamespace(rec.pid, spec as Spec, INIT_BUNDLE, EXEC_INIT_BUNDLE, opts.preserveFds, allJoinFiles(rec.cgroup), plan.consoleSocket)
+      ? spawnExecInUserNamespace(rec.pid, spec as Spec, INIT_BUNDLE, EXEC_INIT_BUNDLE, opts.preserveFds, allJoinFiles(joining), plan.consoleSocket)
       : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
     const { pid, chan } = spawned;
     plan.consoleSocketFd = spawned.consoleSocketFd;

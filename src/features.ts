@@ -3,7 +3,7 @@
 import { isRootless } from './linux/rootless';
 import { CAPABILITY_NUMBERS, lastCap } from './linux/capabilities';
 import { PROPAGATION_OPTIONS } from './linux/mounts';
-import { OCI_VERSION } from './state';
+import { OCI_VERSION } from './container/store';
 import { VERSION } from './version';
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS, supportedSeccompArches } from './linux/seccomp';
 import { libseccomp, libseccompAvailable } from './linux/libseccomp';
@@ -35,7 +35,7 @@ export function featuresDocument(): Record<string, unknown> {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts', 'time', ...(features.userns ? ['user'] : [])].sort(),
       capabilities: Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => n <= last).map(([k]) => k),
-      // both drivers are built in (src/linux/cgroups.ts, cgroups-v2.ts); --systemd-cgroup asks systemd over D-Bus (src/linux/systemd.ts)
+      // both drivers are built in (src/linux/cgroups/v1.ts, v2.ts); --systemd-cgroup asks systemd over D-Bus (src/linux/systemd.ts)
       cgroup: { v1: true, v2: true, systemd: true, systemdUser: false },
       seccomp: seccomp
         ? {

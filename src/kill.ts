@@ -1,19 +1,20 @@
 // `toyrun kill [--all] ID [SIGNAL]`. containerd matches "container not running"
 // and "does not exist" in the error text: keep those words.
 import * as libc from './linux/libc';
-import { ContainerError, lockContainer } from './state';
-import { loadContainer } from './container';
-import { cgroupDriver, pidsIn, type CgroupRecord } from './linux/cgroups';
-import { parseSignal } from './signals';
+import { ContainerError, lockContainer } from './container/store';
+import { loadContainer } from './container/load';
+import { cgroupDriver } from './linux/cgroups/manager';
+import type { CgroupRecord } from './linux/cgroups/types';
+import { parseSignal } from './process/signals';
 import { isRootless, pidNamespaceMembers } from './linux/rootless';
-import { requireStatus } from './lifecycle';
+import { requireStatus } from './container/status';
 
 export function killContainer(root: string, id: string, signal: string | undefined, all: boolean): void {
   const sig = parseSignal(signal);
   const unlock = lockContainer(root, id);
   try {
     const { rec, status, doubts } = loadContainer(root, id);
-    // a pid or cgroup the kernel does not confirm is never signalled (src/trust.ts)
+    // a pid or cgroup the kernel does not confirm is never signalled (src/container/trust.ts)
     const noCgroup = (): ContainerError => new ContainerError(['container has no cgroup to signal', ...doubts].join(': '));
     // --all of a stopped container signals what is left in its cgroup: with a
     // shared (host or pod) PID namespace the init's children outlive it, and
@@ -57,7 +58,7 @@ function signalAll(cg: CgroupRecord, sig: number): void {
     // no freezer on this host: signal unfrozen
   }
   try {
-    for (const pid of pidsIn(cg)) {
+    for (const pid of driver.pids(cg)) {
       try {
         libc.kill(pid, sig);
       } catch {

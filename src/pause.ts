@@ -2,10 +2,10 @@
 // container through the cgroup freezer (v1 freezer.state, v2 cgroup.freeze).
 // A frozen task is stopped by the kernel wherever it is, without a signal it
 // could observe; `state` then reports "paused" (read back from the cgroup).
-import { cgroupDriver } from './linux/cgroups';
-import { lockContainer } from './state';
-import { loadContainer } from './container';
-import { requireStatus } from './lifecycle';
+import { cgroupDriver } from './linux/cgroups/manager';
+import { lockContainer } from './container/store';
+import { loadContainer } from './container/load';
+import { requireStatus } from './container/status';
 
 export function pauseContainer(root: string, id: string): void {
   const unlock = lockContainer(root, id);

@@ -2,10 +2,11 @@
 // (containerd decodes `ps --format json` and `list --format json`), so on
 // success they print exactly the document and nothing else.
 import type * as ChildProcess from 'node:child_process';
-import { ContainerError, listIds, toOciState } from './state';
-import { containerState, loadContainer } from './container';
-import { pidsIn } from './linux/cgroups';
+import { ContainerError, listIds, toOciState } from './container/store';
+import { containerState, loadContainer } from './container/load';
+import { cgroupDriver } from './linux/cgroups/manager';
 import { isRootless, pidNamespaceMembers } from './linux/rootless';
+
 import type { State } from './spec/types';
 
 export function stateCommand(root: string, id: string): string {
@@ -43,11 +44,11 @@ export function psCommand(root: string, id: string, format: string, psArgs: stri
   // A stopped container is listed too (runc): its cgroup may still hold processes
   // (a shared PID namespace), and an empty one prints the bare table header.
   const { rec, doubts } = loadContainer(root, id);
-  // a cgroup state.json names but the kernel does not confirm is never listed (src/trust.ts)
+  // a cgroup state.json names but the kernel does not confirm is never listed (src/container/trust.ts)
   if (doubts.length > 0 && Object.keys(rec.cgroup.paths).length === 0) throw new ContainerError(['container has no cgroup to list', ...doubts].join(': '));
   // rootless without a cgroup (src/linux/rootless-cgroups.ts): the init's PID namespace
   const pids = Object.keys(rec.cgroup.paths).length === 0 && isRootless() && rec.pidStartTime !== '' && rec.pid > 0
-    ? pidNamespaceMembers(rec.pid) : pidsIn(rec.cgroup);
+    ? pidNamespaceMembers(rec.pid) : cgroupDriver().pids(rec.cgroup);
   // runc encodes Go's nil slice: `null`, not `[]` (test/fixtures/runc-ps-stopped.json)
   if (format === 'json') return (pids.length === 0 ? 'null' : JSON.stringify(pids)) + '\n';
   // Table: ps(1)'s own output, keeping the header and the container's lines.

@@ -4,7 +4,7 @@ import { createContainer, loadBundleSpec, type CreateOptions } from './create';
 import { traceStage } from './trace/record';
 import { resolve } from 'node:path';
 import { UsageError } from './cli';
-import { ConsoleReceiver, relayTerminal } from './tty-relay';
+import { ConsoleReceiver, relayTerminal } from './process/tty-relay';
 import { startContainer } from './start';
 import { deleteContainer } from './delete';
 import { exitCode, waitForwardingSignals } from './linux/spawn';

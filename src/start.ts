@@ -1,23 +1,23 @@
 // `toyrun start`: release the init blocked on exec.fifo. The FIFO is opened
 // O_WRONLY|O_NONBLOCK: that fails with ENXIO unless a reader (the init) has it
 // open, so a dead init is an error here, never a hang. Then wait on start.fifo
-// until the init has exec'd the program or said why it could not (startsync.ts).
+// until the init has exec'd the program or said why it could not (src/process/startsync.ts).
 import { join } from 'node:path';
 import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import * as libc from './linux/libc';
 import { O } from './linux/libc';
-import { ContainerError, containerDir, isInitAlive, loadRecord, lockContainer, saveRecord, toOciState, type ContainerRecord } from './state';
-import { loadContainer } from './container';
-import { runHooks } from './hooks';
-import { waitGone } from './state';
+import { ContainerError, containerDir, isInitAlive, loadRecord, lockContainer, saveRecord, toOciState, type ContainerRecord } from './container/store';
+import { loadContainer } from './container/load';
+import { runHooks } from './process/hooks';
+import { waitGone } from './container/store';
 import { traceStage } from './trace/record';
-import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './startsync';
-import { loadSpec } from './state';
-import { sleepMs } from './linux/cgroups';
+import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './process/startsync';
+import { loadSpec } from './container/store';
+import { sleepMs } from './linux/cgroups/files';
 import { logWarn } from './log';
 import { runtimeBundleOf } from './linux/seal';
 import { INIT_BUNDLE } from './paths';
-import { requireStatus } from './lifecycle';
+import { requireStatus } from './container/status';
 
 /** Is the container's init still the runtime's init, has it exec'd the program, or is it gone? */
 function initProgress(rec: ContainerRecord): InitProgress {
@@ -81,7 +81,7 @@ export function startContainer(root: string, id: string): void {
     libc.close(fd);
     rec.started = true;
     try {
-      // the file as it was, plus `started`: rec lacks what src/trust.ts did not confirm
+      // the file as it was, plus `started`: rec lacks what src/container/trust.ts did not confirm
       saveRecord(dir, { ...loadRecord(root, id), started: true });
     } catch (e) {
       // e.g. ENOSPC: the container runs all the same, and its status derives from the kernel

@@ -6,14 +6,15 @@
 import { memoryUpdateProblem, resourcesForVersion } from './linux/resources13';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupDriver, setCgroupWarningSink } from './linux/cgroups';
+import { setCgroupWarningSink } from './linux/cgroups/files';
+import { cgroupDriver } from './linux/cgroups/manager';
 import { logWarn } from './log';
 import { pidsProperties, resourceProperties, setUnitProperties } from './linux/systemd';
-import { ContainerError, containerDir, lockContainer, loadSpec, writeFileAtomic } from './state';
-import { loadContainer } from './container';
+import { ContainerError, containerDir, lockContainer, loadSpec, writeFileAtomic } from './container/store';
+import { loadContainer } from './container/load';
 import { validateSpec, ValidationError } from './spec/validate';
 import type { Resources } from './spec/types';
-import { requireStatus } from './lifecycle';
+import { requireStatus } from './container/status';
 
 /** Docker's RAMInBytes: "96m", "1.5GiB", "1024"; binary units. "-1" means unlimited. */
 export function parseBytes(s: string, flag: string): number {

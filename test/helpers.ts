@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Spec } from '../src/spec/types';
 import { accept, close as closeFd } from '../src/linux/libc';
 import { listenConsoleSocket, recvConsoleMessage, type ConsoleMessage } from '../src/linux/console';
-import { hostCgroupVersion, hostHierarchies } from '../src/linux/cgroups';
+import { hostCgroupVersion, hostHierarchies } from '../src/linux/cgroups/layout';
 
 export const REPO = resolve(__dirname, '..');
 export const TOYRUN = join(REPO, 'bin', 'toyrun');

@@ -6,11 +6,20 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../src/linux/libc';
-import { recvWithFd } from '../src/linux/scmrights';
+import { iovec, msghdr } from '../src/linux/scmrights';
 
 const SECCOMP_IOCTL_NOTIF_RECV = 0xc0502100; // _IOWR('!', 0, struct seccomp_notif), 80 bytes
 const SECCOMP_IOCTL_NOTIF_SEND = 0xc0182101; // _IOWR('!', 1, struct seccomp_notif_resp), 24 bytes
 const ENOMSG = 42;
+
+/** One message of up to `max` bytes and the fd that came with it (SCM_RIGHTS). */
+function recvWithFd(sock: number, max: number, what: string): { data: Buffer; fd: number | undefined } {
+  const data = Buffer.alloc(max);
+  const control = Buffer.alloc(24); // CMSG_SPACE(sizeof(int))
+  const n = libc.recvmsg(sock, msghdr(iovec(data), control), what);
+  const hasFd = control.readInt32LE(8) === 1 /* SOL_SOCKET */ && control.readInt32LE(12) === 1; /* SCM_RIGHTS */
+  return { data: data.subarray(0, n), fd: hasFd ? control.readInt32LE(16) : undefined };
+}
 
 const out = process.argv[2] as string;
 const conn = libc.accept(3);

@@ -4,7 +4,6 @@
 import { getKoffi, type KoffiModule } from './koffi';
 import { constants as osConstants } from 'node:os';
 import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { tracer, traceCall, traceFileWrite } from '../trace/record';
 
 const ERRNO_NAMES: Record<number, string> = {};
 for (const [name, num] of Object.entries(osConstants.errno)) {
@@ -94,10 +93,8 @@ const PROTOS = {
   accept4: 'int accept4(int fd, void *addr, void *len, int flags)',
   symlink: 'int symlink(const char *target, const char *path)',
   chown: 'int lchown(const char *path, uint32_t uid, uint32_t gid)',
-  capget: 'int capget(void *hdr, void *data)',
   capset: 'int capset(void *hdr, const void *data)',
   waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
-  grantpt: 'int grantpt(int fd)',
   unlockpt: 'int unlockpt(int fd)',
   ptsname_r: 'int ptsname_r(int fd, void *buf, size_t len)',
   lsetxattr: 'int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)',
@@ -125,6 +122,17 @@ function bindProto(name: keyof typeof PROTOS): LibcFunction {
   raw[name] ??= libc.func(PROTOS[name]) as LibcFunction;
   return raw[name];
 }
+/** The --trace recorder's socket: src/trace/record.ts plugs its recorders in and
+ * turns tracing on (libc does not import the recorder, so the two form no cycle). */
+export const tracer = {
+  on: false,
+  fd: -1,
+  /** one call made (ret undefined: about to be made, execve) */
+  call: (_name: string, _args: unknown[], _ret: unknown, _errno: number, _t0: number, _t1: number): void => undefined,
+  /** a cgroup or procfs file written, a cgroup made or removed */
+  fileWrite: (_call: string, _path: string, _data: string | undefined, _errno: string | undefined, _t0: number, _t1: number): void => undefined,
+};
+
 // Every call below goes through this proxy. With `toyrun --trace` on, it hands out
 // a wrapper that records the call (src/trace/record.ts); off, the bound function
 // itself: one boolean test per call, nothing formatted.
@@ -142,11 +150,11 @@ function traced(name: string, fn: LibcFunction): LibcFunction {
   const call = (...args: unknown[]): unknown => {
     const t0 = monotonicMs();
     // execve returns only on failure: the step is written before the process image goes
-    if (name === 'execve') traceCall(name, args, undefined, 0, t0, t0);
+    if (name === 'execve') tracer.call(name, args, undefined, 0, t0, t0);
     const ret = (fn as (...a: unknown[]) => unknown)(...args);
     const k = getKoffi();
     const errno = k.errno();
-    traceCall(name, args, ret, errno, t0, monotonicMs());
+    tracer.call(name, args, ret, errno, t0, monotonicMs());
     k.errno(errno); // the caller reads it next (check())
     return ret;
   };
@@ -178,9 +186,9 @@ function fsStep(call: string, path: string, data: string | undefined, fn: () => 
   const t0 = monotonicMs();
   try {
     fn();
-    traceFileWrite(call, path, data, undefined, t0, monotonicMs());
+    tracer.fileWrite(call, path, data, undefined, t0, monotonicMs());
   } catch (e) {
-    traceFileWrite(call, path, data, (e as NodeJS.ErrnoException).code ?? 'error', t0, monotonicMs());
+    tracer.fileWrite(call, path, data, (e as NodeJS.ErrnoException).code ?? 'error', t0, monotonicMs());
     throw e;
   }
 }
@@ -398,11 +406,6 @@ export function setrlimit(resource: number, soft: number | bigint, hard: number 
   buf.writeBigUInt64LE(BigInt(hard), 8);
   check(f.prlimit(0, resource, buf, null), 'setrlimit', `type ${resource}`);
 }
-export function getrlimit(resource: number): { soft: bigint; hard: bigint } {
-  const buf = Buffer.alloc(16);
-  check(f.prlimit(0, resource, null, buf), 'getrlimit');
-  return { soft: buf.readBigUInt64LE(0), hard: buf.readBigUInt64LE(8) };
-}
 export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): number {
   return check(
     f.prctl(option, 'unsigned long', arg2, 'unsigned long', arg3, 'unsigned long', arg4, 'unsigned long', arg5),
@@ -546,9 +549,6 @@ export function listen(fd: number, backlog: number): void {
 export function accept(fd: number): number {
   return check(f.accept4(fd, null, null, O.CLOEXEC), 'accept');
 }
-export function capget(hdr: Buffer, data: Buffer): void {
-  check(f.capget(hdr, data), 'capget');
-}
 export function capset(hdr: Buffer, data: Buffer): void {
   check(f.capset(hdr, data), 'capset');
 }
@@ -591,9 +591,6 @@ export function spawnPrepared(p: PreparedSpawn): number {
 }
 export function posixSpawn(path: string, argv: string[], envp: string[], fds: [number, number][], cwd: string, runtimeChild = false): number {
   return spawnPrepared(prepareSpawn(path, argv, envp, fds, cwd, runtimeChild));
-}
-export function grantpt(fd: number): void {
-  check(f.grantpt(fd), 'grantpt');
 }
 export function unlockpt(fd: number): void {
   check(f.unlockpt(fd), 'unlockpt');

@@ -34,7 +34,7 @@ export function libseccomp(): Api {
   try {
     lib = koffi.load('libseccomp.so.2');
   } catch (e) {
-    throw new Error(`linux.seccomp needs libseccomp.so.2 (apt-get install libseccomp2): ${(e as Error).message}`);
+    throw new Error(`linux.seccomp needs libseccomp.so.2 (apt-get install libseccomp2): ${(e as Error).message}`, { cause: e });
   }
   const Version = koffi.struct('scmp_version', { major: 'unsigned int', minor: 'unsigned int', micro: 'unsigned int' });
   const versionFn = lib.func('const scmp_version *seccomp_version(void)');

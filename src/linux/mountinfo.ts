@@ -1,6 +1,6 @@
 // /proc/self/mountinfo, the one parser of it: for the root switch (which mount holds
 // the rootfs, which host procfs and sysfs mounts are still in our namespace), the
-// cgroup layout (src/linux/cgroups.ts) and the overlay mounts (src/linux/overlay.ts).
+// cgroup layout (src/linux/cgroups/layout.ts) and the overlay mounts (src/linux/overlay.ts).
 import { readFileSync } from 'node:fs';
 import * as libc from './libc';
 import { O } from './libc';

@@ -135,38 +135,6 @@ export function openInRoot(rootFd: number, path: string, extraFlags = 0): number
   return libc.openat2(rootFd, path, O.PATH | extraFlags, libc.RESOLVE.IN_ROOT | libc.RESOLVE.NO_MAGICLINKS);
 }
 
-/** The host path a container path currently resolves to, clamped to the root
- * (used to create missing parents; the mount itself goes through openInRoot). */
-export function resolveInRoot(root: string, path: string): string {
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  const resolved: string[] = [];
-  let hops = 0;
-  while (parts.length > 0) {
-    const part = parts.shift() as string;
-    if (part === '..') {
-      resolved.pop();
-      continue;
-    }
-    const candidate = posix.join(root, ...resolved, part);
-    let st;
-    try {
-      st = lstatSync(candidate);
-    } catch {
-      resolved.push(part, ...parts);
-      break;
-    }
-    if (st.isSymbolicLink()) {
-      if (++hops > 40) throw new SysError('resolve', path, 40 /* ELOOP */);
-      const target = readlinkSync(candidate);
-      if (target.startsWith('/')) resolved.length = 0;
-      parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
-      continue;
-    }
-    resolved.push(part);
-  }
-  return posix.join(root, ...resolved);
-}
-
 /** mkdir -p inside the root, one component at a time. Each parent is an O_PATH
  * fd the kernel resolved inside the root, and mkdirat never follows the name it
  * creates: a symlink raced into the path cannot make us create anything outside
@@ -212,10 +180,9 @@ function withRootFd<T>(root: string, fn: (rootFd: number) => T): T {
   }
 }
 
-/** mkdir -p inside the root; returns where it currently resolves on the host. */
-export function mkdirInRoot(root: string, path: string, mode = 0o755): string {
+/** mkdir -p inside the root. */
+export function mkdirInRoot(root: string, path: string, mode = 0o755): void {
   withRootFd(root, (rootFd) => mkdirAllAt(rootFd, path, mode));
-  return resolveInRoot(root, path);
 }
 
 /** Run fn with an O_PATH fd of the directory that holds `path` inside the root

@@ -31,9 +31,6 @@ export const NS_PROC_NAME: Record<NamespaceType, string> = {
   time: 'time',
 };
 
-/** Namespaces that only affect children of the caller. */
-export const FOR_CHILDREN: NamespaceType[] = ['pid', 'time'];
-
 export function findNamespace(nss: Namespace[] | undefined, type: NamespaceType): Namespace | undefined {
   return (nss ?? []).find((n) => n.type === type);
 }

@@ -21,10 +21,6 @@ export function markOpaque(dir: string): void {
   libc.lsetxattr(dir, OPAQUE_XATTR, Buffer.from('y'));
 }
 
-export function isOpaque(dir: string): boolean {
-  return libc.lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y';
-}
-
 /** Characters that would end a path early in overlayfs' option string. */
 export function badOverlayPath(p: string): boolean {
   return /[,:\\\n]/.test(p);

@@ -19,7 +19,7 @@ export function applyRlimits(rlimits: Rlimit[] | undefined): void {
       libc.setrlimit(n, r.soft, r.hard);
     } catch (e) {
       // runc's wording: podman maps "operation not permitted" to exit code 126.
-      if (e instanceof SysError) throw new Error(`error setting rlimit type ${n}: ${errnoText(e.errno)}`);
+      if (e instanceof SysError) throw new Error(`error setting rlimit type ${n}: ${errnoText(e.errno)}`, { cause: e });
       throw e;
     }
   }

@@ -64,12 +64,3 @@ export function sendWithFd(sock: number, data: Buffer, fd: number, what: string)
   // the fd went with the first bytes; the rest is plain data
   while (off < data.length) off += libc.write(sock, data.subarray(off));
 }
-
-/** Receive one message of up to `max` bytes and the fd that came with it. */
-export function recvWithFd(sock: number, max: number, what: string): { data: Buffer; fd: number | undefined } {
-  const data = Buffer.alloc(max);
-  const control = Buffer.alloc(CMSG_SPACE_ONE_FD);
-  const n = libc.recvmsg(sock, msghdr(iovec(data), control), what);
-  const hasFd = control.readInt32LE(8) === SOL_SOCKET && control.readInt32LE(12) === SCM_RIGHTS;
-  return { data: data.subarray(0, n), fd: hasFd ? control.readInt32LE(16) : undefined };
-}

@@ -143,7 +143,7 @@ function otherGid(egid: number): number | undefined {
  * non-dumpable (fs/exec.c, begin_new_exec: a program whose real and effective ids
  * differ gets set_dumpable(suid_dumpable), 0 by default), so it is closed to
  * /proc/<pid>/{mem,fd,exe,map_files} and ptrace from its first instruction, not
- * only from the prctl of its first module (src/undumpable.ts, which also puts
+ * only from the prctl of its first module (src/init/undumpable.ts, which also puts
  * the real gid back). The raw syscall changes this thread only, around one
  * native call; without a second mapped gid (a user namespace mapping one id)
  * the child relies on that prctl alone.

@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { bundlePath } from '../paths';
 import type { Resources } from '../spec/types';
-import { CgroupError } from './cgroups';
-import { blkioToIoWeight, sharesToWeight } from './cgroups-v2';
-import { parseCpuList } from './cgroup-stats';
+import { CgroupError } from './cgroups/files';
+import { blkioToIoWeight, sharesToWeight } from './cgroups/v2';
+import { parseCpuList } from './cgroups/stats';
 
 /** [name, D-Bus signature, value]; 64-bit values ("t") as decimal strings. */
 export type SystemdProperty = [string, 'b' | 's' | 't' | 'au' | 'ay', boolean | string | number[]];

@@ -5,7 +5,7 @@
 // setns() into a user namespace (EINVAL), so the runtime never enters one
 // itself: it asks util-linux `unshare` to create one (the holder), writes the
 // maps for it as the privileged parent, keeps an fd on the namespace, and
-// starts later processes inside it with util-linux `nsenter` (src/userns-stages.ts).
+// starts later processes inside it with util-linux `nsenter` (src/process/userns.ts).
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { cause } from '../trace/record';
@@ -202,7 +202,7 @@ export function createUserNamespace(uidMap: IdMapping[], gidMap: IdMapping[]): n
     try {
       writeIdMaps(pid, uidMap, gidMap);
     } catch (e) {
-      throw new Error(`writing the user namespace maps: ${(e as Error).message}`);
+      throw new Error(`writing the user namespace maps: ${(e as Error).message}`, { cause: e });
     }
     return libc.openat(AT_FDCWD, `/proc/${pid}/ns/user`, O.RDONLY | O.CLOEXEC);
   } finally {

@@ -10,6 +10,9 @@
 // Off (the default), libc.ts tests `tracer.on` once per call and nothing here runs.
 import { closeSync, fstatSync, openSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
 import { describeCall, describeFileWrite, causeOfFile } from './decode';
+import { tracer } from '../linux/libc';
+
+export { tracer };
 
 /** A step as written: see README "Learn how a container is made" for the fields. */
 export interface TraceRecord {
@@ -44,7 +47,6 @@ export interface TraceHandoff {
   cmd?: string;
 }
 
-export const tracer = { on: false, fd: -1 };
 let pid = 0;
 let role = '';
 let cmd: string | undefined;
@@ -262,3 +264,7 @@ function emit(r: Partial<TraceRecord>): void {
     // the trace is best effort: a closed fd or a seccomp profile refusing write(2) loses lines only
   }
 }
+
+// plugged into libc.ts, which calls them while tracer.on (set by startTrace, attachTrace)
+tracer.call = traceCall;
+tracer.fileWrite = traceFileWrite;

@@ -11,8 +11,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CGROUP2_MOUNT, CGROUP_V2, cgroupDir, cgroup2ToyrunControllers, FIXTURES, leftovers, TOYRUN, Toyrun, uniqueId, waitFor } from '../helpers';
-import { blkioToIoWeight, CgroupV2, sharesToWeight } from '../../src/linux/cgroups-v2';
-import { startMoveGracePeriod } from '../../src/linux/cgroups';
+import { blkioToIoWeight, CgroupV2, sharesToWeight } from '../../src/linux/cgroups/v2';
+import { startMoveGracePeriod } from '../../src/linux/cgroups/join';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('resources');

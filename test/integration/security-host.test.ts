@@ -8,8 +8,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, Toyrun, leftovers, sh, uniqueId } from '../helpers';
-import { CgroupV2 } from '../../src/linux/cgroups-v2';
-import { removeCgroupDir } from '../../src/linux/cgroups';
+import { CgroupV2 } from '../../src/linux/cgroups/v2';
+import { removeCgroupDir } from '../../src/linux/cgroups/files';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('security-host');

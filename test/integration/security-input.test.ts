@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { Header } from 'tar';
 import { REPO, TOYRUN, Toyrun, leftovers, sh, uniqueId, waitFor } from '../helpers';
 import * as libc from '../../src/linux/libc';
-import { processStartTime, type ContainerRecord } from '../../src/state';
-import { hostHierarchies, removeCgroupDir } from '../../src/linux/cgroups';
+import { processStartTime, type ContainerRecord } from '../../src/container/store';
+import { removeCgroupDir } from '../../src/linux/cgroups/files';
+import { hostHierarchies } from '../../src/linux/cgroups/layout';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('security-input');

@@ -8,10 +8,11 @@ import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, m
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, consoleReceiver, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
-import { spawnExecInUserNamespace } from '../../src/userns-stages';
-import { loadRecord, loadSpec } from '../../src/state';
+import { spawnExecInUserNamespace } from '../../src/process/userns';
+import { loadRecord, loadSpec } from '../../src/container/store';
 import { waitpid } from '../../src/linux/libc';
-import { allJoinFiles } from '../../src/linux/cgroups';
+import { allJoinFiles } from '../../src/linux/cgroups/join';
+import { cgroupDriver } from '../../src/linux/cgroups/manager';
 
 const t = new Toyrun('userns');
 const HOST = 300000; // host ids of the container's root
@@ -373,7 +374,7 @@ test('exec helper: a new process enters the running container\'s user namespace,
   const stateDir = join(t.root, id);
   const spec = loadSpec(stateDir) as Spec;
   const rec = loadRecord(t.root, id);
-  const procs = allJoinFiles(rec.cgroup);
+  const procs = allJoinFiles(cgroupDriver().joinFiles(rec.cgroup));
   const g = globalThis as { toyrunBundleDir?: string };
   g.toyrunBundleDir = join(tree, 'dist');
   let spawned;

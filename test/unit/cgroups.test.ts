@@ -4,16 +4,19 @@
 // compiler, and the update/events flag parsers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  CgroupV1, cgroupDriver, hostCgroupVersion, joinFiles, parseCgroupMounts, parseProcCgroup, resolveCgroupPath, withDefaultDeviceRules, type CgroupRecord,
-} from '../../src/linux/cgroups';
-import { blkioToIoWeight, CgroupV2, sharesToWeight, swapToV2 } from '../../src/linux/cgroups-v2';
-import { keyValues, parseCpuList, statsV1, statsV2, toJson } from '../../src/linux/cgroup-stats';
-import { accessMask, compileDeviceFilter, encodeInsns } from '../../src/linux/bpf-devices';
+import { withDefaultDeviceRules } from '../../src/linux/cgroups/devices';
+import { hostCgroupVersion, parseCgroupMounts, parseProcCgroup, resolveCgroupPath } from '../../src/linux/cgroups/layout';
+import { cgroupDriver } from '../../src/linux/cgroups/manager';
+import type { CgroupRecord } from '../../src/linux/cgroups/types';
+import { CgroupV1 } from '../../src/linux/cgroups/v1';
+import { blkioToIoWeight, CgroupV2, sharesToWeight, swapToV2 } from '../../src/linux/cgroups/v2';
+import { keyValues, parseCpuList, statsV1, statsV2, toJson } from '../../src/linux/cgroups/stats';
+import { accessMask, compileDeviceFilter, encodeInsns } from '../../src/linux/cgroups/bpf';
 import { joinNegativeValues, mergeResources, parseBytes, resourcesFromFlags } from '../../src/update';
-import { parseDuration, watchOomV2 } from '../../src/events';
+import { parseDuration } from '../../src/events';
+import { watchOomV2 } from '../../src/linux/cgroups/oom';
 import * as libc from '../../src/linux/libc';
 import type { Resources } from '../../src/spec/types';
 
@@ -34,6 +37,44 @@ test('layout: hybrid mountinfo gives v1 hierarchies plus the cgroup2 mount', () 
   assert.ok(cgroupDriver(hs) instanceof CgroupV1);
 });
 
+// The one computation of a container's cgroup directories (layout.ts plannedDirs)
+// must name what create() makes: delete, trust and the frozen check rely on it.
+test('planned cgroup dirs are what create makes: v1/hybrid, on this host', () => {
+  const driver = cgroupDriver();
+  for (const path of [`/toyrun-plan-${process.pid}`, `toyrun-plan-rel-${process.pid}`]) {
+    const planned = driver.plannedDirs(path);
+    const rec = driver.create(path);
+    try {
+      assert.equal(rec.paths, planned, path);
+      for (const d of Object.values(planned)) assert.ok(existsSync(d), d);
+    } finally {
+      driver.destroy(rec);
+    }
+  }
+});
+
+test('planned cgroup dirs are what create makes: v2, read from a mountinfo whose cgroup2 root is not "/"', () => {
+  const base = mkdtempSync('/tmp/toyrun-plan-');
+  try {
+    // as inside a container: the host's /sub is what is mounted, and /proc/self/cgroup names host paths below it
+    const mount = join(base, 'unified');
+    mkdirSync(join(mount, 'service'), { recursive: true });
+    const hs = parseCgroupMounts(`30 23 0:26 /sub ${mount} rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw`);
+    const own = { unified: '/sub/service/self' };
+    const driver = cgroupDriver(hs, () => own);
+    assert.ok(driver instanceof CgroupV2);
+    for (const [path, want] of [['/sub/toyrun/a', 'toyrun/a'], ['rel/b', 'service/rel/b']] as const) {
+      const planned = driver.plannedDirs(path);
+      assert.equal(planned, { unified: join(mount, want) }, path);
+      const rec = driver.create(path);
+      assert.equal(rec.paths, planned, path);
+      assert.ok(existsSync(join(mount, want)), want);
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
 test('layout: a unified host selects the v2 driver on its mount point', () => {
   const hs = parseCgroupMounts(UNIFIED);
   assert.is(hostCgroupVersion(hs), 2);
@@ -47,6 +88,9 @@ test('layout: /proc/self/cgroup per controller, v2 entry as "unified"', () => {
   const own = parseProcCgroup('4:memory:/a/b\n3:cpu,cpuacct:/c\n1:name=systemd:/s\n0::/u\n');
   assert.equal(own, { memory: '/a/b', cpu: '/c', cpuacct: '/c', 'name=systemd': '/s', unified: '/u' });
 });
+
+/** The join files as each version's manager gives them. */
+const joinFiles = (rec: CgroupRecord): ReturnType<CgroupV1['joinFiles']> => (rec.version === 2 ? new CgroupV2('/nonexistent') : new CgroupV1([])).joinFiles(rec);
 
 test('joining: v1 tasks by the process itself; cgroup2 by the parent unless memory or pids could hold the booting engine', () => {
   const root = mkdtempSync('/tmp/toyrun-join-');
@@ -470,7 +514,7 @@ test('events on v2: inotify on memory.events wakes up, oom_kill increments are c
   try {
     const ev = join(fx.leaf, 'memory.events');
     writeFileSync(ev, 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n');
-    const w = watchOomV2({ version: 2, paths: { unified: fx.leaf } });
+    const w = watchOomV2(fx.leaf);
     assert.ok(w);
     try {
       assert.is(libc.pollOne(w!.fd, libc.POLLIN, 0), 0, 'quiet before any change');
@@ -483,7 +527,7 @@ test('events on v2: inotify on memory.events wakes up, oom_kill increments are c
     } finally {
       w!.close();
     }
-    assert.is(watchOomV2({ version: 2, paths: { unified: join(fx.root, 'toyrun') } }), undefined, 'no memory controller: no watch');
+    assert.is(watchOomV2(join(fx.root, 'toyrun')), undefined, 'no memory controller: no watch');
   } finally {
     fx.cleanup();
   }

@@ -1,9 +1,10 @@
-// The runtime ↔ child protocol (src/sync.ts): one table of messages, and a channel
+// The runtime ↔ child protocol (src/process/protocol.ts, channel.ts): one table of messages, and a channel
 // whose expect() fails loudly on anything the protocol does not allow at that step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as libc from '../../src/linux/libc';
-import { ChildError, PROTOCOL, ProtocolError, SyncChannel } from '../../src/sync';
+import { SyncChannel } from '../../src/process/channel';
+import { ChildError, PROTOCOL, ProtocolError } from '../../src/process/protocol';
 
 /** Two channels facing each other over two pipes. */
 function pair(): [SyncChannel, SyncChannel] {

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GLOBAL_VALUE_FLAGS, commandWord, parseGlobals, parseCommand } from '../../src/cli';
 import { COMMANDS, commandSpec, flagLists, usageText, valueFlagNames } from '../../src/commands';
-import { parseSignal } from '../../src/signals';
+import { parseSignal } from '../../src/process/signals';
 
 test('global flags before the command, both --flag value and --flag=value', () => {
   const p = parseGlobals(['--root', '/x', '--log=/l', '--log-format', 'json', '--debug', 'create', '--bundle', 'b', 'id1']);

@@ -1,10 +1,12 @@
-// The layering rule, read from the imports themselves: commands → container and
-// process plumbing → the inits → linux/. The kernel layer (src/linux/) knows
-// nothing of the CLI, logging policy or container records; the inits (what runs
-// as the container's first process or exec helper) never load a command.
+// The layering rule, read from the imports themselves:
+//   commands (src/*.ts) → container/ (and image/) → process/ and init/ → linux/
+// An import may only point down (or sideways within a layer: init/ reads the wire
+// types of process/). The kernel layer (src/linux/) knows nothing of the CLI,
+// logging policy or container records; the inits (what runs as the container's
+// first process or exec helper) never load a command. And no import cycle.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const SRC = resolve(__dirname, '..', '..', 'src');
@@ -24,6 +26,7 @@ function importsOf(file: string): { path: string; typeOnly: boolean }[] {
   for (const m of text.matchAll(/^import\s+(type\s+)?(?:[^;]*?\s+from\s+)?'(\.[^']+)'/gms)) {
     let p = resolve(dirname(file), m[2] as string);
     if (!p.endsWith('.ts') && !p.endsWith('.js')) p += '.ts';
+    if (!existsSync(p) && existsSync(p.replace(/\.ts$/, '/index.ts'))) p = p.replace(/\.ts$/, '/index.ts');
     out.push({ path: relative(SRC, p), typeOnly: m[1] !== undefined });
   }
   return out;
@@ -54,9 +57,9 @@ test('src/linux/ imports only src/linux/, the OCI types, the install paths and t
   assert.equal(bad, []);
 });
 
-const COMMANDS = ['cli.ts', 'commands.ts', 'toyrun.ts', 'create.ts', 'start.ts', 'delete.ts', 'kill.ts', 'run.ts', 'exec.ts', 'query.ts', 'pause.ts', 'update.ts', 'events.ts', 'import.ts', 'resource-commands.ts', 'features.ts'];
+const COMMANDS = ['cli.ts', 'commands.ts', 'toyrun.ts', 'create.ts', 'start.ts', 'delete.ts', 'kill.ts', 'run.ts', 'exec.ts', 'query.ts', 'pause.ts', 'update.ts', 'events.ts', 'import.ts', 'layers.ts', 'resource-commands.ts', 'features.ts'];
 
-for (const init of ['init.ts', 'exec-init.ts']) {
+for (const init of ['init/init.ts', 'init/exec-init.ts']) {
   test(`${init} never loads a command module`, () => {
     const loaded = [...closure(init)].filter((f) => COMMANDS.includes(f));
     assert.equal(loaded, []);
@@ -73,9 +76,54 @@ test('the trace recorder itself stays in the kernel layer', () => {
   assert.equal(bad, []);
 });
 
+// Shared by every layer: the OCI types and schema, install paths, failpoints,
+// the version, and the trace recorder (the kernel layer's own instrument).
+const SHARED = (p: string): boolean => p.startsWith('spec/') || ['paths.ts', 'failpoint.ts', 'version.ts', ...RECORDER].includes(p);
+/** The layer of a src-relative path: 0 linux, 1 process/init, 2 container/image, 3 commands. */
+function layer(p: string): number {
+  if (p.startsWith('linux/')) return 0;
+  if (p.startsWith('process/') || p.startsWith('init/')) return 1;
+  if (p.startsWith('container/') || p.startsWith('image/')) return 2;
+  return 3;
+}
+
+test('imports point down the layers: commands → container/image → process/init → linux', () => {
+  const bad = FILES.flatMap((f) => (GRAPH.get(f) ?? [])
+    .filter((d) => !SHARED(d.path) && !(f === 'log.ts' || d.path === 'log.ts' && layer(f) >= 1) && layer(d.path) > layer(f))
+    .map((d) => `${f} → ${d.path}`));
+  assert.equal(bad, []);
+});
+
+test('within a layer: process/ never imports init/ (the child side reads the wire, not the other way); container/ never imports image/', () => {
+  const bad = FILES.flatMap((f) => (GRAPH.get(f) ?? [])
+    .filter((d) => (f.startsWith('process/') && d.path.startsWith('init/')) || (f.startsWith('container/') && d.path.startsWith('image/')))
+    .map((d) => `${f} → ${d.path}`));
+  assert.equal(bad, []);
+});
+
+test('no import cycles (type-only imports included)', () => {
+  const cycles: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const d of GRAPH.get(f) ?? []) {
+      if (!GRAPH.has(d.path)) continue;
+      const s = state.get(d.path);
+      if (s === 'open') cycles.push([...stack.slice(stack.indexOf(d.path)), d.path].join(' → '));
+      else if (s === undefined) visit(d.path);
+    }
+    stack.pop();
+    state.set(f, 'done');
+  };
+  for (const f of FILES) if (!state.has(f)) visit(f);
+  assert.equal(cycles, []);
+});
+
 test('the rule test sees the tree (it would pass vacuously on an empty one)', () => {
-  assert.ok(FILES.includes('linux/libc.ts') && FILES.includes('init.ts') && FILES.length > 50, FILES.join(' '));
-  assert.ok(closure('init.ts').has('linux/libc.ts'));
+  assert.ok(FILES.includes('linux/libc.ts') && FILES.includes('init/init.ts') && FILES.length > 50, FILES.join(' '));
+  assert.ok(closure('init/init.ts').has('linux/libc.ts'));
 });
 
 test.run();

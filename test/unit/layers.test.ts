@@ -6,10 +6,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_MAX_LAYER_BYTES, entryPath, LayerError, LayerPlan, maxLayerBytes, symlinkEscapes, unpackLayer, whiteoutOf } from '../../src/layers';
-import { isOpaque, overlayMounts } from '../../src/linux/overlay';
-import { resolveUser, specFromImage, fileFromLayers } from '../../src/import';
-import { topmostOnly } from '../../src/image';
+import { DEFAULT_MAX_LAYER_BYTES, entryPath, LayerError, LayerPlan, maxLayerBytes, symlinkEscapes, unpackLayer, whiteoutOf } from '../../src/image/layers';
+import { overlayMounts } from '../../src/linux/overlay';
+import * as libc from '../../src/linux/libc';
+
+/** overlayfs' opaque-directory mark, as the unpacker leaves it. */
+const isOpaque = (dir: string): boolean => libc.lgetxattr(dir, 'trusted.overlay.opaque')?.toString() === 'y';
+import { resolveUser, specFromImage, fileFromLayers } from '../../src/image/import';
+import { topmostOnly } from '../../src/image/mount';
 import { writeTar, type RawEntry } from '../tarfile';
 
 const dirs: string[] = [];

@@ -1,7 +1,7 @@
-// The allowed-operations table (src/lifecycle.ts), against runc's rules and words.
+// The allowed-operations table (src/container/status.ts), against runc's rules and words.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { allows, requireStatus, type Operation } from '../../src/lifecycle';
+import { allows, requireStatus, type Operation } from '../../src/container/status';
 import type { Status } from '../../src/spec/types';
 
 const STATUSES: Status[] = ['creating', 'created', 'running', 'paused', 'stopped'];

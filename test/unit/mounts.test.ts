@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseMountOptions, resolveInRoot } from '../../src/linux/mounts';
+import { mkdirInRoot, parseMountOptions } from '../../src/linux/mounts';
 import { MS } from '../../src/linux/libc';
 
 test('flags, clearing flags, propagation and data are separated', () => {
@@ -24,7 +24,7 @@ test('strictatime/relatime and defaults', () => {
   assert.is(parseMountOptions(['relatime', 'norelatime']).flags, 0);
 });
 
-test('resolveInRoot never leaves the root: absolute symlinks, .., loops', () => {
+test('mkdirInRoot never leaves the root: absolute symlinks, .., loops', () => {
   const root = mkdtempSync('/tmp/toyrun-unit-root-');
   try {
     mkdirSync(join(root, 'real'));
@@ -32,11 +32,15 @@ test('resolveInRoot never leaves the root: absolute symlinks, .., loops', () => 
     symlinkSync('../../../../tmp', join(root, 'up')); // climbs: clamped at the root
     symlinkSync('real', join(root, 'rel'));
     symlinkSync('loop', join(root, 'loop'));
-    assert.is(resolveInRoot(root, '/etc/passwd'), join(root, 'real', 'passwd'));
-    assert.is(resolveInRoot(root, '/up/x'), join(root, 'tmp', 'x'));
-    assert.is(resolveInRoot(root, '/rel/a'), join(root, 'real', 'a'));
-    assert.is(resolveInRoot(root, '/../../x'), join(root, 'x'));
-    assert.throws(() => resolveInRoot(root, '/loop'), /ELOOP|too many/i);
+    mkdirInRoot(root, '/etc/passwd');
+    assert.ok(statSync(join(root, 'real', 'passwd')).isDirectory());
+    mkdirInRoot(root, '/up/x');
+    assert.ok(statSync(join(root, 'tmp', 'x')).isDirectory());
+    mkdirInRoot(root, '/rel/a');
+    assert.ok(statSync(join(root, 'real', 'a')).isDirectory());
+    mkdirInRoot(root, '/../../x');
+    assert.ok(statSync(join(root, 'x')).isDirectory());
+    assert.throws(() => mkdirInRoot(root, '/loop/x'), /ELOOP|too many/i);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -5,10 +5,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CgroupV1, cgroupDirs, type Hierarchy } from '../../src/linux/cgroups';
+import { plannedDirs } from '../../src/linux/cgroups/layout';
+import type { Hierarchy } from '../../src/linux/cgroups/types';
+import { CgroupV1 } from '../../src/linux/cgroups/v1';
 import { mutate, rng, type FuzzEnv, type Json } from '../reliability';
 
-test('cgroupDirs(path) names exactly the directories CgroupV1.create(path) makes', () => {
+test('plannedDirs(path) names exactly the directories CgroupV1.create(path) makes', () => {
   const base = mkdtempSync('/tmp/toyrun-cgdirs-');
   try {
     const hierarchies: Hierarchy[] = [
@@ -21,7 +23,7 @@ test('cgroupDirs(path) names exactly the directories CgroupV1.create(path) makes
     const own = { memory: '/user.slice', cpu: '/cpu-own', cpuacct: '/cpu-own', pids: '/sub/p', unified: '/u' };
     const driver = new CgroupV1(hierarchies, () => own);
     for (const path of ['/toyrun/a', 'relative/b', '/sub/c', '/sub', 'x']) {
-      assert.equal(cgroupDirs(path, hierarchies, own), driver.create(path).paths, path);
+      assert.equal(plannedDirs(path, hierarchies, own), driver.create(path).paths, path);
     }
   } finally {
     rmSync(base, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import {
   findResctrl, intelRdtProblems, joinIntelRdt, parseSchemata, rdtTasksFiles, removeIntelRdt, schemataLines, schemataMismatch, setupIntelRdt,
 } from '../../src/linux/intelrdt';
-import { CgroupV2 } from '../../src/linux/cgroups-v2';
+import { CgroupV2 } from '../../src/linux/cgroups/v2';
 import { atLeast, pidsMax, resourcesForVersion } from '../../src/linux/resources13';
 import { cpuMask, ioprioValue, parseCpuList, schedAttr, schedulerProblems } from '../../src/linux/sched';
 import { memoryPolicyProblems, nodemask } from '../../src/linux/mempolicy';

@@ -1,7 +1,8 @@
-// The stage runner shared by the init and the exec helper (src/stages.ts).
+// The stage runner shared by the init and the exec helper (src/init/stages.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StageRunner } from '../../src/stages';
+import { StageRunner } from '../../src/init/stages';
+import { ExecError } from '../../src/linux/process';
 
 test('stages are timed in order, after the engine start-up', () => {
   const s = new StageRunner();
@@ -27,7 +28,9 @@ test('an error names the stage it happened in, unless it names its step already'
     caught = e;
   }
   assert.is(s.describe(caught), 'mounts: mount /proc: EPERM');
-  assert.is(s.describe(new Error('exec: "nope": executable file not found in $PATH')), 'exec: "nope": executable file not found in $PATH');
+  assert.is(s.describe(new ExecError('exec: "nope": executable file not found in $PATH')), 'exec: "nope": executable file not found in $PATH');
+  // classified by type, not by its words
+  assert.is(s.describe(new Error('exec: lookalike')), 'mounts: exec: lookalike');
 });
 
 test.run();

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../../src/linux/libc';
 import { O } from '../../src/linux/libc';
-import { awaitExec, openStartReporter, openStartStatus, reportStartFailure, START_FIFO, type InitProgress } from '../../src/startsync';
+import { awaitExec, openStartReporter, openStartStatus, reportStartFailure, START_FIFO, type InitProgress } from '../../src/process/startsync';
 
 function stateDir(): { dir: string; fd: number; done(): void } {
   const dir = mkdtempSync('/tmp/toyrun-startsync-');

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deriveStatus, processStartTime, toOciState, type ContainerRecord } from '../../src/state';
+import { deriveStatus, processStartTime, toOciState, type ContainerRecord } from '../../src/container/store';
 
 const root = mkdtempSync('/tmp/toyrun-unit-state-');
 const base = (over: Partial<ContainerRecord>): ContainerRecord => ({

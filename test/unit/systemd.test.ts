@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpuMask, pidsProperties, resourceProperties, scopeFor, scopeProperties } from '../../src/linux/systemd';
-import { resolveCgroupPath } from '../../src/linux/cgroups';
+import { resolveCgroupPath } from '../../src/linux/cgroups/layout';
 
 test('scope: slice:prefix:name → unit and slice; the default is system.slice:toyrun:<id> (runc: system.slice:runc:<id>)', () => {
   assert.equal(scopeFor('machine.slice:libpod:abc', 'abc'), { slice: 'machine.slice', unit: 'libpod-abc.scope' });

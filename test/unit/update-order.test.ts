@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CgroupV2 } from '../../src/linux/cgroups-v2';
+import { CgroupV2 } from '../../src/linux/cgroups/v2';
 import { mergeResources, withUnlimitedSwap } from '../../src/update';
 
 test('withUnlimitedSwap: only --memory -1 without a swap value', () => {

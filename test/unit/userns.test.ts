@@ -6,7 +6,7 @@ import {
   formatIdMap, idMapProblems, inUserNamespace, parseIdMap, toHostId, unmappedUserProblems, unreachableBy,
   userNamespaceProblems, writerHasCapSetgid,
 } from '../../src/linux/userns';
-import { nsenterJoinArgs } from '../../src/userns-stages';
+import { nsenterJoinArgs } from '../../src/process/userns';
 import { idmapOption, idmapProblems, idmapRequests, idmapSupported, ROOTFS_IDMAP_ANNOTATION } from '../../src/linux/idmap';
 import type { IdMapping, Spec, User } from '../../src/spec/types';
 

@@ -4,17 +4,17 @@
 // scheduling and memory attributes while the capabilities they need are held →
 // user and capabilities → no_new_privs → fds close-on-exec → signal dispositions →
 // seccomp, as late as possible (the profile filters everything after it) → execve.
-import * as libc from './linux/libc';
+import * as libc from '../linux/libc';
 import type { StageRunner } from './stages';
-import { cause, traceStage } from './trace/record';
-import type { MemoryPolicy, Process } from './spec/types';
-import { becomeUser, checkCwdInsideRoot, holdsSysAdmin, prepareFds, setNoNewPrivileges } from './linux/process';
-import { releaseHeldCapability } from './linux/capabilities';
-import { loadSeccompFilter, type SeccompFilter } from './linux/seccomp';
-import { giveTerminalTo } from './linux/console';
-import { applyIoPriority, applyScheduler } from './linux/sched';
-import { applyMemoryPolicy } from './linux/mempolicy';
-import { applyPersonality } from './linux/personality';
+import { cause, traceStage } from '../trace/record';
+import type { MemoryPolicy, Process } from '../spec/types';
+import { becomeUser, checkCwdInsideRoot, holdsSysAdmin, prepareFds, setNoNewPrivileges } from '../linux/process';
+import { releaseHeldCapability } from '../linux/capabilities';
+import { loadSeccompFilter, type SeccompFilter } from '../linux/seccomp';
+import { giveTerminalTo } from '../linux/console';
+import { applyIoPriority, applyScheduler } from '../linux/sched';
+import { applyMemoryPolicy } from '../linux/mempolicy';
+import { applyPersonality } from '../linux/personality';
 
 export interface Finale {
   process: Process;

@@ -7,10 +7,10 @@
 // gets its own merged root; the init then treats it as any other rootfs.
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { ContainerRecord } from './state';
-import type { ImageRoot } from './spec/types';
+import type { ContainerRecord } from '../container/store';
+import type { ImageRoot } from '../spec/types';
 import { ensureLayer, LayerError, layerStoreDir, lockStore, openStore } from './layers';
-import { badOverlayPath, mountOverlay, overlayMounts, unmountOverlay } from './linux/overlay';
+import { badOverlayPath, mountOverlay, overlayMounts, unmountOverlay } from '../linux/overlay';
 
 export type ImageMount = NonNullable<ContainerRecord['imageMount']>;
 
@@ -82,7 +82,7 @@ export function mountImage(root: string, dir: string, bundle: string, _target: s
         lowers.push(l.dir);
         digests.push(l.digest);
       } catch (e) {
-        if (e instanceof LayerError) throw new LayerError(`/org.toyrun.image/layers/${i}: ${e.message}`);
+        if (e instanceof LayerError) throw new LayerError(`/org.toyrun.image/layers/${i}: ${e.message}`, { cause: e });
         throw e;
       }
     });

@@ -2,8 +2,8 @@
 // args and env, and is killed after `timeout` seconds.
 import type * as ChildProcess from 'node:child_process';
 import { statSync } from 'node:fs';
-import type { Hook, Hooks, State } from './spec/types';
-import { logWarn } from './log';
+import type { Hook, Hooks, State } from '../spec/types';
+import { logWarn } from '../log';
 
 export type HookName = keyof Hooks;
 
@@ -59,7 +59,7 @@ function runHook(hook: Hook, name: HookName, state: State, cwd: string): void {
   if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') {
     const err = r.error as NodeJS.ErrnoException;
     if (err.code === 'ETIMEDOUT') throw new HookError(`${what}: timed out after ${hook.timeout}s`);
-    throw new HookError(`${what}: ${err.code ?? err.message}`);
+    throw new HookError(`${what}: ${err.code ?? err.message}`, { cause: err });
   }
   if (r.signal) throw new HookError(`${what}: killed by ${r.signal}${hook.timeout ? ` (timeout ${hook.timeout}s)` : ''}`);
   if (r.status !== 0) {

@@ -6,11 +6,11 @@
 // time? is the cgroup frozen?), never trusted from the file alone.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, fstatSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Spec, State, Status } from './spec/types';
-import { validateContainerId } from './spec/validate';
-import { flock, LOCK_EX, O, openat, AT_FDCWD, close } from './linux/libc';
-import type { CgroupRecord } from './linux/cgroups';
-import type { RdtRecord } from './linux/intelrdt';
+import type { Spec, State, Status } from '../spec/types';
+import { validateContainerId } from '../spec/validate';
+import { flock, LOCK_EX, O, openat, AT_FDCWD, close } from '../linux/libc';
+import type { CgroupRecord } from '../linux/cgroups/types';
+import type { RdtRecord } from '../linux/intelrdt';
 
 export const OCI_VERSION = '1.3.0';
 export const DEFAULT_ROOT = '/run/toyrun';

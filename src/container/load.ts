@@ -1,11 +1,11 @@
 // Loading a container and asking the kernel what state it is really in.
-import { cgroupDriver } from './linux/cgroups';
-import { deriveStatus, loadRecord, toOciState, type ContainerRecord } from './state';
+import { cgroupDriver } from '../linux/cgroups/manager';
+import { deriveStatus, loadRecord, toOciState, type ContainerRecord } from './store';
 import { provenRecord } from './trust';
-import type { State, Status } from './spec/types';
+import type { State, Status } from '../spec/types';
 
 export interface Loaded {
-  /** What state.json says, less what the kernel does not confirm (src/trust.ts). */
+  /** What state.json says, less what the kernel does not confirm (src/container/trust.ts). */
   rec: ContainerRecord;
   status: Status;
   /** What was taken out of the record, and why. */

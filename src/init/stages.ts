@@ -1,10 +1,11 @@
 // The stage runner of the init and of the exec helper: one skeleton for both, so
-// a defence added to one is in both (non-dumpable comes first, src/undumpable.ts;
-// the way out is one shared finalize, src/finalize.ts). A stage has a unique
+// a defence added to one is in both (non-dumpable comes first, src/init/undumpable.ts;
+// the way out is one shared finalize, src/init/finalize.ts). A stage has a unique
 // name, is timed (create shows the times with --debug), and names itself in the
 // error a failure reports, so the user reads "mounts: mount /proc: EPERM"; and
 // it names the steps of a --trace (src/trace/record.ts).
-import { traceStage } from './trace/record';
+import { ExecError } from '../linux/process';
+import { traceStage } from '../trace/record';
 export class StageRunner {
   /** The stage running now, named in errors. */
   current = 'engine start-up';
@@ -24,9 +25,10 @@ export class StageRunner {
     return out;
   }
 
-  /** An error for the runtime: prefixed with the stage, unless it names its step already ("exec: …"). */
+  /** An error for the runtime: prefixed with the stage, unless it is the program's
+   * own lookup failure (ExecError: runc's words, "exec: \"sh\": …", unprefixed). */
   describe(e: unknown): string {
     const msg = e instanceof Error ? e.message : String(e);
-    return msg.startsWith('exec:') ? msg : `${this.current}: ${msg}`;
+    return e instanceof ExecError ? msg : `${this.current}: ${msg}`;
   }
 }

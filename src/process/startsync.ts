@@ -12,8 +12,8 @@
 // The kernel reports POLLHUP on a FIFO reader only once a writer has come and
 // gone since the reader opened it, so an init that has not opened its end yet
 // is told apart from one that has exec'd.
-import * as libc from './linux/libc';
-import { F_DUPFD_CLOEXEC, O, POLLHUP, POLLIN } from './linux/libc';
+import * as libc from '../linux/libc';
+import { F_DUPFD_CLOEXEC, O, POLLHUP, POLLIN } from '../linux/libc';
 
 export const START_FIFO = 'start.fifo';
 

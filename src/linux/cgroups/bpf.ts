@@ -4,10 +4,11 @@
 // program: rules are tried last to first, the first match decides (the same
 // "later rule wins" outcome as writing them in order to v1's devices.allow/deny),
 // and a request that no rule matches is denied.
-import * as libc from './libc';
-import { AT_FDCWD, O } from './libc';
-import type { Resources } from '../spec/types';
-import { CgroupError, withDefaultDeviceRules } from './cgroups';
+import * as libc from '../libc';
+import { AT_FDCWD, O } from '../libc';
+import type { Resources } from '../../spec/types';
+import { withDefaultDeviceRules } from './devices';
+import { CgroupError } from './files';
 
 type Rule = NonNullable<Resources['devices']>[number];
 
@@ -123,7 +124,7 @@ function loadProgram(code: Buffer): number {
       libc.bpf(BPF_PROG_LOAD, attr(true), 'BPF_PROG_LOAD');
     } catch {
       const text = log.subarray(0, Math.max(0, log.indexOf(0))).toString().trim();
-      throw new CgroupError(`${e.message}: verifier: ${text}`);
+      throw new CgroupError(`${e.message}: verifier: ${text}`, { cause: e });
     }
     throw e;
   }

@@ -4,11 +4,9 @@
 // "unlimited" is 2^63-ish: they are kept as bigint and printed as raw JSON numbers.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CgroupRecord } from './cgroups';
+import type { CgroupRecord, StatsObject } from './types';
 
 type N = bigint;
-export type StatsValue = N | number | string | null | StatsValue[] | { [k: string]: StatsValue };
-export type StatsObject = { [k: string]: StatsValue };
 
 function read(dir: string | undefined, file: string): string | undefined {
   if (!dir) return undefined;
@@ -241,14 +239,10 @@ export function statsV2(dir: string): StatsObject {
   };
 }
 
-export function cgroupStats(rec: CgroupRecord): StatsObject {
-  return rec.version === 2 && rec.paths.unified ? statsV2(rec.paths.unified) : statsV1(rec);
-}
-
-/** OOM kills so far: v1 memory.oom_control "oom_kill", v2 memory.events "oom_kill". */
-export function oomKillCount(rec: CgroupRecord): bigint {
-  if (rec.version === 2) return z(keyValues(read(rec.paths.unified, 'memory.events')).oom_kill);
-  return z(keyValues(read(rec.paths.memory, 'memory.oom_control')).oom_kill);
+/** OOM kills so far in a v2 cgroup: memory.events "oom_kill" (v1's is in
+ * memory.oom_control, but v1 is notified through an eventfd that counts: oom.ts). */
+export function oomKillsV2(dir: string | undefined): bigint {
+  return z(keyValues(read(dir, 'memory.events')).oom_kill);
 }
 
 /** JSON with bigint printed as bare digits (JSON.stringify cannot). */

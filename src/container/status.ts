@@ -1,8 +1,8 @@
 // Which operation a container's status allows, in one table (runc's rules and
-// error words; the status is derived from the kernel, src/state.ts). Commands ask
+// error words; the status is derived from the kernel, src/container/store.ts). Commands ask
 // requireStatus(op, status) instead of testing statuses inline.
-import { ContainerError } from './state';
-import type { Status } from './spec/types';
+import { ContainerError } from './store';
+import type { Status } from '../spec/types';
 
 export type Operation =
   | 'start'

@@ -4,19 +4,24 @@
 // OCI resources were written for v1; the conversions below are the standard
 // ones (runc, crun and the kernel docs agree on them).
 //
-// The driver takes the mount point as an argument: the host here is v1/hybrid,
+// The driver takes the mount (or just its mount point) as an argument: the host here is v1/hybrid,
 // so most of this file is unit-tested against a temporary directory laid out
 // like cgroup2, and freeze/devices/create/destroy against the hybrid host's real
 // cgroup2 mount (which has no memory/cpu/io controllers).
-import { hugetlbFiles, pidsMax } from './resources13';
+import { hugetlbFiles, pidsMax } from '../resources13';
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Resources } from '../spec/types';
+import { join, relative } from 'node:path';
+import type { Resources } from '../../spec/types';
 import {
-  CgroupError, deviceWeight, ownCgroups, v2CgroupPath, readCgroupFile, removeCgroupDir, sleepMs, writeCgroupFile, type CgroupDriver, type CgroupRecord,
-} from './cgroups';
-import { applyDeviceProgram } from './bpf-devices';
-import * as libc from './libc';
+  CgroupError, deviceWeight, enableSubtreeControllers, readCgroupFile, readControllers, removeCgroupDir, sleepMs, writeCgroupFile,
+} from './files';
+import { applyDeviceProgram } from './bpf';
+import { pidsBelow, procsJoin } from './join';
+import { ownCgroups, plannedDirs, v2CgroupPath } from './layout';
+import { watchOomV2 } from './oom';
+import { statsV1, statsV2 } from './stats';
+import type { CgroupDriver, CgroupRecord, Hierarchy, JoinFiles, OomWatch, StatsObject } from './types';
+import * as libc from '../libc';
 
 /** cpu.shares (2..262144) → cpu.weight (1..10000), linear as in runc/crun. */
 export function sharesToWeight(shares: number): number {
@@ -46,10 +51,19 @@ function maxOr(n: number): string {
 
 export class CgroupV2 implements CgroupDriver {
   readonly version = 2 as const;
+  readonly mountpoint: string;
+  private readonly hierarchy: Hierarchy;
   constructor(
-    readonly mountpoint: string,
+    mount: string | Hierarchy,
     private readonly own: () => Record<string, string> = ownCgroups,
-  ) {}
+  ) {
+    this.hierarchy = typeof mount === 'string' ? { controllers: ['unified'], mountpoint: mount, root: '/', version: 2 } : mount;
+    this.mountpoint = this.hierarchy.mountpoint;
+  }
+
+  plannedDirs(path: string): Record<string, string> {
+    return plannedDirs(path, [this.hierarchy], this.own());
+  }
 
   /** mkdir the container's cgroup and whatever is missing above it. Controllers
    * are enabled (cgroup.subtree_control) only in directories made here, never in
@@ -59,8 +73,10 @@ export class CgroupV2 implements CgroupDriver {
    * "domain threaded" (kernel: cgroup_vet_subtree_control_enable). A controller
    * its owner did not enable is missing from the leaf, and apply() names it. */
   create(relOrAbs: string): CgroupRecord {
-    const path = v2CgroupPath(relOrAbs, this.own());
-    const parts = path.split('/').filter(Boolean);
+    const own = this.own();
+    const path = v2CgroupPath(relOrAbs, own);
+    const leaf = plannedDirs(relOrAbs, [this.hierarchy], own).unified as string;
+    const parts = relative(this.mountpoint, leaf).split('/').filter(Boolean);
     let dir = this.mountpoint;
     const made: string[] = [];
     try {
@@ -129,6 +145,23 @@ export class CgroupV2 implements CgroupDriver {
 
   applyDevices(rec: CgroupRecord, devices: Resources['devices']): void {
     applyDeviceProgram(this.dir(rec), devices);
+  }
+
+  joinFiles(rec: CgroupRecord): JoinFiles {
+    return rec.paths.unified ? procsJoin(rec.paths.unified) : { byParent: [], bySelf: [] };
+  }
+
+  pids(rec: CgroupRecord): number[] {
+    return pidsBelow(rec.paths.unified);
+  }
+
+  stats(rec: CgroupRecord): StatsObject {
+    // a record whose directories were dropped as untrusted (src/container/trust.ts) reads as all zeros
+    return rec.paths.unified ? statsV2(rec.paths.unified) : statsV1(rec);
+  }
+
+  watchOom(rec: CgroupRecord): OomWatch | undefined {
+    return watchOomV2(rec.paths.unified);
   }
 
   freeze(rec: CgroupRecord): void {
@@ -203,41 +236,6 @@ function checkDomain(dir: string): void {
   }
   if (type === 'domain invalid') {
     throw new CgroupError(`cgroup ${dir} is "domain invalid": a cgroup above it is threaded (see its cgroup.type); choose another linux.cgroupsPath`);
-  }
-}
-
-export function readControllers(dir: string): string[] {
-  try {
-    return readCgroupFile(dir, 'cgroup.controllers').split(/\s+/).filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-/** Make the parent's controllers available to its children. The kernel refuses
- * (EBUSY) in a non-root cgroup that holds processes ("no internal processes"):
- * then the controller stays off and apply() names it if a value needs it. */
-export function enableSubtreeControllers(parent: string, only?: string[]): void {
-  const want = readControllers(parent).filter((c) => !only || only.includes(c));
-  if (want.length === 0) return;
-  let enabled: Set<string>;
-  try {
-    enabled = new Set(readCgroupFile(parent, 'cgroup.subtree_control').split(/\s+/).map((c) => c.replace(/^\+/, '')));
-  } catch {
-    enabled = new Set();
-  }
-  const missing = want.filter((c) => !enabled.has(c));
-  if (missing.length === 0) return;
-  try {
-    writeCgroupFile(parent, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '));
-  } catch {
-    for (const c of missing) {
-      try {
-        writeCgroupFile(parent, 'cgroup.subtree_control', `+${c}`);
-      } catch {
-        // left disabled; reported by apply() when a value needs it
-      }
-    }
   }
 }
 

@@ -11,11 +11,14 @@
 // command uses it.
 import { readFileSync } from 'node:fs';
 import { basename, join, normalize } from 'node:path';
-import { hostHierarchies, ownCgroups, pidsIn, resolveCgroupPath, type CgroupRecord } from './linux/cgroups';
-import { containerDir, loadSpec, processStartTime, type ContainerRecord } from './state';
-import { INIT_BUNDLE } from './paths';
-import { runtimeBundleOf } from './linux/seal';
-import { isRootless } from './linux/rootless';
+import { hostHierarchies, ownCgroups, resolveCgroupPath } from '../linux/cgroups/layout';
+import { cgroupDriver } from '../linux/cgroups/manager';
+import type { CgroupRecord } from '../linux/cgroups/types';
+import { containerDir, loadSpec, processStartTime, type ContainerRecord } from './store';
+import { INIT_BUNDLE } from '../paths';
+import { runtimeBundleOf } from '../linux/seal';
+import { isRootless } from '../linux/rootless';
+
 
 /** Why these cgroup directories can't be the container's, or undefined if they can. */
 export function cgroupProblem(cg: CgroupRecord, id: string, cgroupsPath: string | undefined): string | undefined {
@@ -68,7 +71,7 @@ export function provenRecord(root: string, rec: ContainerRecord): { rec: Contain
     out.cgroup = { ...rec.cgroup, paths: {} };
   }
   if (rec.pid > 0 && processStartTime(rec.pid) === rec.pidStartTime) {
-    const member = Object.keys(out.cgroup.paths).length > 0 && pidsIn(out.cgroup).includes(rec.pid);
+    const member = Object.keys(out.cgroup.paths).length > 0 && cgroupDriver().pids(out.cgroup).includes(rec.pid);
     // Rootless without a cgroup the caller may write (src/linux/rootless-cgroups.ts) there is
     // no membership to prove: pid and start time it is, and the kernel lets us signal
     // only our own processes anyway. Root keeps the stricter proof.

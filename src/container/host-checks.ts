@@ -1,10 +1,10 @@
 // What the host must be able to give a process: one check for `create`
 // (process of config.json) and `exec` (the exec'd process), so the two cannot
 // drift. Problems are refusals; warnings are logged and the process runs.
-import { unavailableCapabilities, unraisableAmbient, unsupportedCapabilities } from './linux/capabilities';
-import { lsmProblems } from './linux/lsm';
-import { affinityProblems, schedulerProblems } from './linux/sched';
-import type { Process } from './spec/types';
+import { unavailableCapabilities, unraisableAmbient, unsupportedCapabilities } from '../linux/capabilities';
+import { lsmProblems } from '../linux/lsm';
+import { affinityProblems, schedulerProblems } from '../linux/sched';
+import type { Process } from '../spec/types';
 
 /** `at` is the JSON path of the process object ("/process" in config.json, "" for exec's). */
 export function processHostProblems(p: Process | undefined, at: string): string[] {

@@ -13,9 +13,12 @@
 // delegated subtree gets every controller its delegator enabled.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Resources } from '../spec/types';
-import { CgroupError, CgroupV1, readCgroupFile, removeCgroupDir, sleepMs, writeCgroupFile, type CgroupDriver, type CgroupRecord, type Hierarchy } from './cgroups';
-import { CgroupV2 } from './cgroups-v2';
+import type { Resources } from '../../spec/types';
+import { CgroupError, readCgroupFile, removeCgroupDir, sleepMs, writeCgroupFile } from './files';
+import { ownCgroups, plannedDirs } from './layout';
+import type { CgroupDriver, CgroupRecord, Hierarchy, JoinFiles, OomWatch, StatsObject } from './types';
+import { CgroupV1 } from './v1';
+import { CgroupV2 } from './v2';
 
 /** Errors of a cgroup operation the caller has no right to: skipped, not fatal. */
 const DENIED = ['EACCES', 'EPERM', 'EROFS'];
@@ -44,15 +47,38 @@ export class RootlessCgroups implements CgroupDriver {
   constructor(
     private readonly hierarchies: Hierarchy[],
     private readonly warn: (msg: string) => void,
+    private readonly own?: () => Record<string, string>,
   ) {
     this.version = hierarchies.some((h) => h.version === 1) ? 1 : 2;
   }
 
   private inner(only: Hierarchy[]): CgroupDriver {
-    if (this.version === 1) return new CgroupV1(only);
+    if (this.version === 1) return new CgroupV1(only, this.own);
     const unified = only.find((h) => h.version === 2) ?? this.hierarchies.find((h) => h.version === 2);
     if (!unified) throw new CgroupError('no cgroup filesystem is mounted');
-    return new CgroupV2(unified.mountpoint);
+    return new CgroupV2(unified, this.own);
+  }
+
+  /** What a root create would make: the rootless one makes a subset of it (create). */
+  plannedDirs(path: string): Record<string, string> {
+    return plannedDirs(path, this.hierarchies, (this.own ?? ownCgroups)());
+  }
+
+  /** Everything below reads or writes only the directories the record holds. */
+  joinFiles(rec: CgroupRecord): JoinFiles {
+    return this.inner(this.usedHierarchies(rec)).joinFiles(rec);
+  }
+
+  pids(rec: CgroupRecord): number[] {
+    return Object.keys(rec.paths).length === 0 ? [] : this.inner(this.usedHierarchies(rec)).pids(rec);
+  }
+
+  stats(rec: CgroupRecord): StatsObject {
+    return this.inner(this.usedHierarchies(rec)).stats(rec);
+  }
+
+  watchOom(rec: CgroupRecord): OomWatch | undefined {
+    return rec.paths.memory || (this.version === 2 && rec.paths.unified) ? this.inner(this.usedHierarchies(rec)).watchOom(rec) : undefined;
   }
 
   /** One hierarchy at a time: the ones the caller may write get the container's

@@ -4,7 +4,7 @@
 // runc refuses with "container's cgroup unexpectedly frozen"; so do we.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Hierarchy } from './cgroups';
+import type { Hierarchy } from './types';
 
 function read(file: string): string | undefined {
   try {

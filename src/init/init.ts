@@ -7,32 +7,34 @@
 // Everything runs on the main thread with synchronous calls: namespaces and the
 // root directory are per-thread, and the engine's other threads stay behind.
 import './undumpable'; // first: see there
-import * as libc from './linux/libc';
-import { AT_FDCWD, O, SysError } from './linux/libc';
-import { expectPlan, SyncChannel, type InitPlan } from './sync';
-import { enterNamespaces, findNamespace } from './linux/namespaces';
-import { finishReadonly, mountOne, mkdirInRoot, readonlyLater, type MountContext } from './linux/mounts';
-import { createDevices, createDevSymlinks } from './linux/devices';
-import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation, verifyProcMount } from './linux/rootfs';
-import { procfsForWrites } from './linux/procfs';
-import { applySysctls } from './linux/sysctl';
-import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath, setOomScoreAdj } from './linux/process';
-import { connectListener, prepareSeccompFilter, sendListenerFd, type SeccompFilter } from './linux/seccomp';
-import { setupConsole, type ConsoleHandle } from './linux/console';
-import { runHooks } from './hooks';
-import { writeFd } from './log';
-import { dropCleanFileMappings } from './linux/memory';
-import { openStartReporter, reportStartFailure } from './startsync';
-import { runUserNamespaceStage1, STAGE1_ARG } from './userns-stages';
-import { SEAL_HELPER_ARG } from './linux/rootless-seal';
-import { sealHelperMain } from './linux/seal';
-import { inUserNamespace } from './linux/userns';
-import { joinContainerKeyring } from './linux/keyring';
-import type { Spec, State } from './spec/types';
+import * as libc from '../linux/libc';
+import { AT_FDCWD, O, SysError } from '../linux/libc';
+import { expectPlan, SyncChannel } from '../process/channel';
+import type { InitPlan } from '../process/plan';
+import { enterNamespaces, findNamespace } from '../linux/namespaces';
+import { finishReadonly, mountOne, mkdirInRoot, readonlyLater, type MountContext } from '../linux/mounts';
+import { createDevices, createDevSymlinks } from '../linux/devices';
+import { maskPaths, moveRoot, pivotRoot, prepareRootfs, readonlyPaths, remountRootReadonly, setRootPropagation, verifyProcMount } from '../linux/rootfs';
+import { procfsForWrites } from '../linux/procfs';
+import { applySysctls } from '../linux/sysctl';
+import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath, setOomScoreAdj } from '../linux/process';
+import { connectListener, prepareSeccompFilter, sendListenerFd, type SeccompFilter } from '../linux/seccomp';
+import { setupConsole, type ConsoleHandle } from '../linux/console';
+import { runHooks } from '../process/hooks';
+import { writeFd } from '../log';
+import { dropCleanFileMappings } from '../linux/memory';
+import { openStartReporter, reportStartFailure } from '../process/startsync';
+import { runUserNamespaceStage1 } from './userns-stage1';
+import { STAGE1_ARG } from '../process/plan';
+import { SEAL_HELPER_ARG } from '../linux/rootless-seal';
+import { sealHelperMain } from '../linux/seal';
+import { inUserNamespace } from '../linux/userns';
+import { joinContainerKeyring } from '../linux/keyring';
+import type { Spec, State } from '../spec/types';
 import { StageRunner } from './stages';
 import { finalize } from './finalize';
-import { unshareTimeNamespace } from './linux/timens';
-import { attachTrace, cause, traceError } from './trace/record';
+import { unshareTimeNamespace } from '../linux/timens';
+import { attachTrace, cause, traceError } from '../trace/record';
 
 interface InitContext {
   plan: InitPlan;
@@ -96,7 +98,7 @@ function doMounts(ctx: InitContext): void {
       try {
         cause(`/mounts/${i}`, () => mountOne(mctx, m, plan.idmapFds?.mounts[i], later.has(i)));
       } catch (e) {
-        throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`);
+        throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`, { cause: e });
       }
     }
     cause('/linux/devices', () => createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace()));
@@ -184,7 +186,7 @@ function becomeProcess(ctx: InitContext): never {
 }
 
 function main(): void {
-  // Non-dumpable since the kernel started us, until execve: src/undumpable.ts.
+  // Non-dumpable since the kernel started us, until execve: src/init/undumpable.ts.
   const [syncWriteFd, syncReadFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(syncReadFd, syncWriteFd);
   const plan = expectPlan(chan, 'plan', 1);

@@ -17,17 +17,18 @@
 // `exec` sees EOF once execve succeeded, or an error after "ready" if the filter
 // or execve failed.
 import './undumpable'; // first: see there
-import * as libc from './linux/libc';
-import { expectPlan, SyncChannel, type ExecPlan } from './sync';
-import { NS_CLONE_FLAG } from './linux/namespaces';
-import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath } from './linux/process';
-import { prepareSeccompFilter, type SeccompFilter } from './linux/seccomp';
-import { setupConsole, type ConsoleHandle } from './linux/console';
-import { setAffinity } from './linux/sched';
+import * as libc from '../linux/libc';
+import { expectPlan, SyncChannel } from '../process/channel';
+import type { ExecPlan } from '../process/plan';
+import { NS_CLONE_FLAG } from '../linux/namespaces';
+import { applyRlimits, checkCwdInsideRoot, enterCwd, lookPath } from '../linux/process';
+import { prepareSeccompFilter, type SeccompFilter } from '../linux/seccomp';
+import { setupConsole, type ConsoleHandle } from '../linux/console';
+import { setAffinity } from '../linux/sched';
 import { StageRunner } from './stages';
 import { finalize } from './finalize';
-import { joinExecKeyring } from './linux/keyring';
-import { attachTrace, traceError } from './trace/record';
+import { joinExecKeyring } from '../linux/keyring';
+import { attachTrace, traceError } from '../trace/record';
 
 const stages = new StageRunner();
 const stage = <T>(name: string, fn: () => T): T => stages.run(name, fn);
@@ -88,7 +89,7 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
 }
 
 function main(): void {
-  // Non-dumpable since the kernel started us, until execve: src/undumpable.ts.
+  // Non-dumpable since the kernel started us, until execve: src/init/undumpable.ts.
   const [writeFd, readFd] = process.argv.slice(-2).map(Number) as [number, number];
   const chan = new SyncChannel(readFd, writeFd);
   const plan = expectPlan(chan, 'exec', 255);

@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as libc from './linux/libc';
-import { POLLHUP, POLLIN, SysError } from './linux/libc';
-import { getWindowSize, listenConsoleSocket, recvFd, setWindowSize } from './linux/console';
+import * as libc from '../linux/libc';
+import { POLLHUP, POLLIN, SysError } from '../linux/libc';
+import { getWindowSize, listenConsoleSocket, recvFd, setWindowSize } from '../linux/console';
 
 export class ConsoleReceiver {
   readonly path: string;

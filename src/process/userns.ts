@@ -16,17 +16,17 @@
 //            becomes uid 0/gid 0 there, so the engine starts with a full
 //            capability set *in that namespace* and none outside it.
 //   stage 1  the engine inside the user namespace (runUserNamespaceStage1,
-//            below). PID and time namespaces apply to children only: it
+//            src/init/userns-stage1.ts). PID and time namespaces apply to children only: it
 //            joins (by path) or unshares them on its main thread and spawns stage 2, which
 //            is PID 1 of the new PID namespace (posix_spawn: once the namespace
 //            for children differs from its own, the kernel refuses new threads
 //            and the engine would abort in child_process). It reports stage 2's
 //            host PID and the maps it sees, and exits.
-//   stage 2  the real init (src/init.ts) or exec-init, unchanged: it creates
+//   stage 2  the real init (src/init/init.ts) or exec-init, unchanged: it creates
 //            the remaining namespaces (mount, uts, ipc, net, cgroup) and skips
 //            those nsenter already joined.
 //
-// Protocol on the sync pipe (src/sync.ts), before the usual init protocol:
+// Protocol on the sync pipe (src/process/protocol.ts), before the usual init protocol:
 //   stage 1 → CLI  {"type":"stage2","pid":N,"uidMap":"…","gidMap":"…"}
 //   stage 1 → CLI  {"type":"error","msg":…}       stage 1 failed; nothing was spawned
 //   EOF before either: nsenter failed (its message went to stderr).
@@ -39,34 +39,35 @@
 // so no container code runs outside the cgroup.
 //
 // File descriptors, the same numbers in nsenter, stage 1 and stage 2, laid out
-// by FdSlots (src/sync.ts): 0-2 stdio, 3..N+2 --preserve-fds, the sync pair, then
+// by FdSlots (src/process/fd-slots.ts): 0-2 stdio, 3..N+2 --preserve-fds, the sync pair, then
 // the caller's named extra fds (create: an O_PATH fd on the state dir, which the
 // mapped root could not walk to, idmapped mount trees, the console socket), the
 // sealed runtime's trees (src/linux/seal.ts); the user namespace fd comes last
 // and stops at stage 1.
-import { chmodSync, readFileSync } from 'node:fs';
-import { moveIntoCgroup } from './linux/cgroups';
+import { chmodSync } from 'node:fs';
+import { moveIntoCgroup } from '../linux/cgroups/join';
 import { join } from 'node:path';
-import * as libc from './linux/libc';
-import { AT_FDCWD, O } from './linux/libc';
-import { ChildError, FdSlots, ProtocolError, SyncChannel, type IdmapFds } from './sync';
-import { trace } from './log';
-import { attachTrace, traceError, traceHandoff, traceStage, type TraceHandoff } from './trace/record';
+import * as libc from '../linux/libc';
+import { AT_FDCWD, O } from '../linux/libc';
+import { SyncChannel } from './channel';
+import { FdSlots } from './fd-slots';
+import { STAGE1_ARG, type IdmapFds, type Stage1Config } from './plan';
+import { ChildError, ProtocolError } from './protocol';
+import { trace } from '../log';
+import { traceHandoff } from '../trace/record';
 import { START_FIFO } from './startsync';
-import { findNamespace, NS_PROC_NAME } from './linux/namespaces';
-import { isBind } from './linux/mounts';
-import { idmapRequests, idmappedTree } from './linux/idmap';
-import { connectConsoleSocket } from './linux/console';
-import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
-import { ValidationError } from './spec/validate';
-import { timeOffsetsText, writeTimeOffsets } from './linux/timens';
-import { sealedArgv, sealRuntime } from './linux/seal';
-import { isUnprivileged } from './linux/rootless';
-import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
-import { INIT_BUNDLE } from './paths';
-import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
-
-export const STAGE1_ARG = 'userns-stage1';
+import { findNamespace, NS_PROC_NAME } from '../linux/namespaces';
+import { isBind } from '../linux/mounts';
+import { idmapRequests, idmappedTree } from '../linux/idmap';
+import { connectConsoleSocket } from '../linux/console';
+import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from '../linux/userns';
+import { ValidationError } from '../spec/validate';
+import { timeOffsetsText } from '../linux/timens';
+import { sealedArgv, sealRuntime } from '../linux/seal';
+import { isUnprivileged } from '../linux/rootless';
+import type { ChildNamespace } from '../linux/spawn';
+import { INIT_BUNDLE } from '../paths';
+import type { IdMapping, Namespace, NamespaceType, Spec } from '../spec/types';
 
 /** nsenter's option for each namespace type it joins by path. Mount is left to
  * stage 2 (the engine and its scripts must stay reachable at their host paths);
@@ -81,25 +82,6 @@ const NSENTER_OPTION: Partial<Record<NamespaceType, string>> = {
   uts: '--uts',
   cgroup: '--cgroup',
 };
-
-export interface Stage1Config {
-  /** New namespaces stage 1 creates for its child... */
-  unshare: ('pid' | 'time')[];
-  /** ...and the ones it joins by path. */
-  join: { type: 'pid' | 'time'; path: string }[];
-  /** linux.timeOffsets for the new time namespace (src/linux/timens.ts). */
-  timeOffsets?: string;
-  /** Stage 2's argv, started from the sealed runtime (src/linux/seal.ts) whose
-   * trees are among the fds below; argv[0] is the path to execute. */
-  argv: string[];
-  /** fds 3..lastFd go to stage 2 at the same numbers. */
-  lastFd: number;
-  /** --trace: the inherited trace fd (src/trace/record.ts). */
-  trace?: TraceHandoff;
-  /** Where stage 1 writes its report (also stage 2's sync write end). */
-  syncW: number;
-  syncR: number;
-}
 
 export interface UserNamespaceSpawn {
   /** Join the user namespace at path or open on fd, or create one with these maps. */
@@ -254,51 +236,6 @@ export function spawnThroughStage1(bundle: string, preserveFds: number, namespac
   }
 }
 
-// ---- stage 1 --------------------------------------------------------------------
-
-/** Stage 1, in the engine started by nsenter: uid 0 with every capability in the user namespace. */
-export function runUserNamespaceStage1(configJson: string): void {
-  // Not ptrace-able by processes already in this user namespace (a joined one may have some).
-  libc.prctl(libc.PR.SET_DUMPABLE, 0);
-  const c = JSON.parse(configJson) as Stage1Config;
-  attachTrace(c.trace, 'userns stage 1');
-  traceStage('user namespace stage 1');
-  const chan = new SyncChannel(c.syncR, c.syncW);
-  try {
-    const uidMap = readFileSync('/proc/self/uid_map', 'utf8');
-    const gidMap = readFileSync('/proc/self/gid_map', 'utf8');
-    // posix_spawn passes every fd without close-on-exec: the user namespace fd
-    // (and whatever nsenter left open) stop here.
-    libc.closeRangeCloexec(c.lastFd + 1);
-    const fds = Array.from({ length: c.lastFd + 1 }, (_, i): [number, number] => [i, i]);
-    const prepared = libc.prepareSpawn(c.argv[0] as string, c.argv, [], fds, '/', true);
-    // joined first, then the new ones; no way back (we exit next), and the first
-    // child becomes PID 1 of a new PID namespace
-    const namespaces: ChildNamespace[] = [...c.join, ...c.unshare.map((type) => ({ type }))];
-    let pid: number;
-    try {
-      pid = spawnIntoNamespaces(prepared, namespaces, {
-        comeBack: false,
-        // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
-        beforeSpawn: () => {
-          if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
-        },
-      });
-    } catch (e) {
-      const joined = c.join.find((n) => e instanceof libc.SysError && e.path?.startsWith(n.path));
-      if (!joined) throw e;
-      throw new Error(`${joined.type} namespace ${joined.path}: ${(e as Error).message}: from inside the user namespace, only ` +
-        `${joined.type} namespaces it can reach (its own, or a container's sharing it) can be joined`, { cause: e });
-    }
-    chan.send({ type: 'stage2', pid, uidMap, gidMap });
-  } catch (e) {
-    traceError(e);
-    chan.send({ type: 'error', msg: e instanceof Error ? e.message : String(e) });
-    process.exit(1);
-  }
-  process.exit(0);
-}
-
 /** Blocking waitpid of a child that is about to exit; EINTR retried. */
 function reap(pid: number | undefined): void {
   if (pid === undefined) return;
@@ -353,7 +290,7 @@ export function spawnInitInUserNamespace(
         try {
           trees.push(idmappedTree(r.source, mapsFd, r.recursive));
         } catch (e) {
-          throw new Error(`${r.index === 'rootfs' ? '/root/path' : `/mounts/${r.index}`}: idmapped mount of ${r.source}: ${(e as Error).message}`);
+          throw new Error(`${r.index === 'rootfs' ? '/root/path' : `/mounts/${r.index}`}: idmapped mount of ${r.source}: ${(e as Error).message}`, { cause: e });
         }
       }
     }

@@ -1,5 +1,5 @@
-// The first module of the init and of the exec helper (src/init.ts and
-// src/exec-init.ts import it before any other, so the two can't drift): a runtime
+// The first module of the init and of the exec helper (src/init/init.ts and
+// src/init/exec-init.ts import it before any other, so the two can't drift): a runtime
 // process stays non-dumpable from the kernel's execve of the engine until it
 // execve's the container's program. A dumpable one could be opened through
 // /proc/<pid>/{exe,mem,fd,map_files,environ} and ptraced by a process of the
@@ -13,7 +13,7 @@
 // we were started (nsenter's user-namespace path sets its gids equal), and the
 // real gid is put back, on this thread: the one that goes on to execve (the
 // engine's other threads end there; only their real gid differs meanwhile).
-import * as libc from './linux/libc';
+import * as libc from '../linux/libc';
 
 libc.prctl(libc.PR.SET_DUMPABLE, 0);
 const [rgid, egid] = libc.getresgid();

@@ -1,0 +1,38 @@
+// Launching a runtime process (the init, the exec helper) directly: from the
+// sealed runtime, into the namespaces it must be born in, with its fds laid out
+// by FdSlots. The user-namespace strategy is userns.ts.
+import * as libc from '../linux/libc';
+import { spawnIntoNamespaces, type ChildNamespace } from '../linux/spawn';
+import { NSENTER } from '../linux/userns';
+import { sealedArgv, sealRuntime } from '../linux/seal';
+import { canSwitchBackPidNamespace } from '../linux/rootless';
+import { SyncChannel } from './channel';
+import { FdSlots } from './fd-slots';
+
+/** Start the runtime bundle `bundle` (init.js, exec-init.js) from the sealed
+ * runtime (src/linux/seal.ts) as a first child in `namespaces` (see
+ * spawnIntoNamespaces), its fds laid out by FdSlots (the sealed trees after the
+ * sync pipe); returns the channel to it. */
+export function spawnSynced(bundle: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string): { pid: number; chan: SyncChannel } {
+  if (namespaces.length > 0 && !canSwitchBackPidNamespace()) {
+    // root of a user namespace (rootless podman): a throwaway stage 1 switches and exits
+    return (require('./userns') as typeof import('./userns')).spawnThroughStage1(bundle, preserveFds, namespaces, timeNamespace);
+  }
+  const [parentRead, childWrite] = libc.pipe();
+  const [childRead, parentWrite] = libc.pipe();
+  const sealed = sealRuntime();
+  try {
+    const slots = new FdSlots(preserveFds, childWrite, childRead);
+    const sealedFds = sealed.trees.map((t) => slots.add(t.fd));
+    const argv = sealedArgv(sealed, sealedFds, bundle, [String(slots.syncW), String(slots.syncR)]);
+    // setns(CLONE_NEWTIME) needs a single-threaded caller (timens_install: EUSERS), which
+    // an engine never is: nsenter joins the time namespace, then execs the engine in it
+    const [path, args] = timeNamespace ? [NSENTER, [NSENTER, `--time=${timeNamespace}`, '--', ...argv]] : [argv[0] as string, argv];
+    const prepared = libc.prepareSpawn(path, args, [], slots.pairs(), '/', true);
+    return { pid: spawnIntoNamespaces(prepared, namespaces), chan: new SyncChannel(parentRead, parentWrite) };
+  } finally {
+    sealed.close();
+    libc.close(childWrite);
+    libc.close(childRead);
+  }
+}
