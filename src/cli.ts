@@ -79,7 +79,7 @@ export function parseGlobals(argv: string[]): ParsedCommandLine {
     }
   }
   if (!rootGiven) {
-    // a non-root user's default is $XDG_RUNTIME_DIR/toyrun (src/rootless.ts); '' until a command needs it
+    // a non-root user's default is $XDG_RUNTIME_DIR/toyrun (src/linux/rootless.ts); '' until a command needs it
     const d = defaultRoot();
     g.root = 'root' in d ? d.root : '';
     if ('error' in d) g.rootError = d.error;

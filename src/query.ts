@@ -46,7 +46,7 @@ export function psCommand(root: string, id: string, format: string, psArgs: stri
   const { rec, doubts } = loadContainer(root, id);
   // a cgroup state.json names but the kernel does not confirm is never listed (src/container/trust.ts)
   if (doubts.length > 0 && Object.keys(rec.cgroup.paths).length === 0) throw new ContainerError(['container has no cgroup to list', ...doubts].join(': '));
-  // rootless without a cgroup (src/linux/rootless-cgroups.ts): the init's PID namespace
+  // rootless without a cgroup (src/linux/cgroups/rootless.ts): the init's PID namespace
   const pids = Object.keys(rec.cgroup.paths).length === 0 && isRootless() && rec.pidStartTime !== '' && rec.pid > 0
     ? pidNamespaceMembers(rec.pid) : cgroupDriver().pids(rec.cgroup);
   // runc encodes Go's nil slice: `null`, not `[]` (test/fixtures/runc-ps-stopped.json)

@@ -72,7 +72,7 @@ export function provenRecord(root: string, rec: ContainerRecord): { rec: Contain
   }
   if (rec.pid > 0 && processStartTime(rec.pid) === rec.pidStartTime) {
     const member = Object.keys(out.cgroup.paths).length > 0 && cgroupDriver().pids(out.cgroup).includes(rec.pid);
-    // Rootless without a cgroup the caller may write (src/linux/rootless-cgroups.ts) there is
+    // Rootless without a cgroup the caller may write (src/linux/cgroups/rootless.ts) there is
     // no membership to prove: pid and start time it is, and the kernel lets us signal
     // only our own processes anyway. Root keeps the stricter proof.
     const noCgroup = Object.keys(rec.cgroup?.paths ?? {}).length === 0 && isRootless();

@@ -500,7 +500,7 @@ function mountCgroups(ctx: MountContext, m: Mount, o: ParsedOptions): void {
     mkdirInRoot(ctx.rootfs, sub);
     const hostDir = ctx.cgroupPaths[h.controllers[0] as string];
     // rootless: a hierarchy the runtime could not write has no container cgroup
-    // (src/linux/rootless-cgroups.ts): its directory stays empty, as with runc
+    // (src/linux/cgroups/rootless.ts): its directory stays empty, as with runc
     if (!ctx.cgroupNs && !hostDir) continue;
     mountAt(ctx, sub, (t) => {
       if (ctx.cgroupNs) {

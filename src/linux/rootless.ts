@@ -4,7 +4,7 @@
 // What changes, as in runc:
 //  - the default state root is $XDG_RUNTIME_DIR/toyrun (runc: $XDG_RUNTIME_DIR/runc);
 //  - cgroups the caller cannot write are skipped, with a warning for every
-//    resource that was asked for and not applied (src/linux/rootless-cgroups.ts);
+//    resource that was asked for and not applied (src/linux/cgroups/rootless.ts);
 //  - the user namespace maps are written by the kernel's unprivileged rule (one
 //    line, the caller's own id) or through newuidmap/newgidmap (src/linux/rootless-idmap.ts);
 //  - the runtime's files are sealed from inside a private user namespace
