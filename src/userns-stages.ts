@@ -16,12 +16,14 @@
 //            becomes uid 0/gid 0 there, so the engine starts with a full
 //            capability set *in that namespace* and none outside it.
 //   stage 1  the engine inside the user namespace (runUserNamespaceStage1,
-//            below). PID and time namespaces apply to children only: it
-//            joins (by path) or unshares them on its main thread and spawns stage 2, which
+//            below). PID namespaces apply to children only: it joins (by
+//            path) or unshares one on its main thread and spawns stage 2, which
 //            is PID 1 of the new PID namespace (posix_spawn: once the namespace
 //            for children differs from its own, the kernel refuses new threads
 //            and the engine would abort in child_process). It reports stage 2's
-//            host PID and the maps it sees, and exits.
+//            host PID and the maps it sees, and exits. A time namespace,
+//            joined by path or new (made by a holder: src/timens-holder.ts),
+//            is joined by nsenter in stage 0, so no engine ever has one pending.
 //   stage 2  the real init (src/init.ts) or exec-init, unchanged: it creates
 //            the remaining namespaces (mount, uts, ipc, net, cgroup) and skips
 //            those nsenter already joined.
@@ -59,7 +61,8 @@ import { idmapRequests, idmappedTree } from './linux/idmap';
 import { connectConsoleSocket } from './linux/console';
 import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from './linux/userns';
 import { ValidationError } from './spec/validate';
-import { timeOffsetsText, writeTimeOffsets } from './linux/timens';
+import { timeOffsetsText } from './linux/timens';
+import { newTimeNamespace } from './timens-holder';
 import { sealedArgv, sealRuntime } from './linux/seal';
 import { spawnIntoNamespaces, type ChildNamespace } from './linux/spawn';
 import type { IdMapping, Namespace, NamespaceType, Spec } from './spec/types';
@@ -68,9 +71,9 @@ export const STAGE1_ARG = 'userns-stage1';
 
 /** nsenter's option for each namespace type it joins by path. Mount is left to
  * stage 2 (the engine and its scripts must stay reachable at their host paths);
- * pid and time to stage 1: once the namespace for children differs from its
- * own, the kernel refuses new threads (EINVAL), and the engine starts threads
- * as it boots, so stage 1 switches them itself just before spawning stage 2. */
+ * pid to stage 1: once the namespace for children differs from its own, the
+ * kernel refuses new threads (EINVAL), and the engine starts threads as it
+ * boots, so stage 1 switches it itself just before spawning stage 2. */
 const NSENTER_OPTION: Partial<Record<NamespaceType, string>> = {
   // a time namespace can only be joined by a single-threaded process (EUSERS otherwise)
   time: '--time',
@@ -81,12 +84,11 @@ const NSENTER_OPTION: Partial<Record<NamespaceType, string>> = {
 };
 
 export interface Stage1Config {
-  /** New namespaces stage 1 creates for its child... */
-  unshare: ('pid' | 'time')[];
+  /** New namespaces stage 1 creates for its child (a new time namespace is made
+   * beforehand and joined by nsenter in stage 0: src/timens-holder.ts)... */
+  unshare: 'pid'[];
   /** ...and the ones it joins by path. */
-  join: { type: 'pid' | 'time'; path: string }[];
-  /** linux.timeOffsets for the new time namespace (src/linux/timens.ts). */
-  timeOffsets?: string;
+  join: { type: 'pid'; path: string }[];
   /** Stage 2's argv, started from the sealed runtime (src/linux/seal.ts) whose
    * trees are among the fds below; argv[0] is the path to execute. */
   argv: string[];
@@ -104,9 +106,10 @@ export interface UserNamespaceSpawn {
   user: { path: string } | { fd: number } | { uidMap: IdMapping[]; gidMap: IdMapping[] };
   /** Namespaces to join by path (user and mount are ignored here). */
   join: Namespace[];
-  /** New PID/time namespaces for stage 2. */
-  unshare: ('pid' | 'time')[];
-  timeOffsets?: string;
+  /** A new PID namespace for stage 2. */
+  unshare: 'pid'[];
+  /** An fd on a new time namespace (src/timens-holder.ts), joined by nsenter in stage 0. */
+  timeNamespaceFd?: number;
   /** Bundle of stage 1 (init.js) and of stage 2 (init.js or exec-init.js). */
   stage1Bundle: string;
   stage2Bundle: string;
@@ -155,10 +158,11 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
       nsFd = 'fd' in o.user ? o.user.fd : createUserNamespace(o.user.uidMap, o.user.gidMap);
       userPath = `/proc/self/fd/${slots.add(nsFd)}`;
     }
+    // past lastFd too: nsenter joins it (before the user namespace: it is the host's), stage 1 closes it
+    const timeArgs = o.timeNamespaceFd !== undefined ? [`--time=/proc/self/fd/${slots.add(o.timeNamespaceFd)}`] : [];
     const config: Stage1Config = {
       unshare: o.unshare,
-      timeOffsets: o.timeOffsets,
-      join: o.join.filter((n): n is { type: 'pid' | 'time'; path: string } => n.type === 'pid' && !!n.path),
+      join: o.join.filter((n): n is { type: 'pid'; path: string } => n.type === 'pid' && !!n.path),
       argv: sealedArgv(sealed, sealedFds, o.stage2Bundle, [String(slots.syncW), String(slots.syncR)]),
       lastFd,
       syncW: slots.syncW,
@@ -170,7 +174,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     trace('user namespace ready');
     stage1 = libc.posixSpawn(
       NSENTER,
-      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
+      [NSENTER, `--user=${userPath}`, ...nsenterJoinArgs(o.join), ...timeArgs, '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
       [], fds, '/', true,
     );
   } finally {
@@ -226,13 +230,7 @@ export function runUserNamespaceStage1(configJson: string): void {
     const namespaces: ChildNamespace[] = [...c.join, ...c.unshare.map((type) => ({ type }))];
     let pid: number;
     try {
-      pid = spawnIntoNamespaces(prepared, namespaces, {
-        comeBack: false,
-        // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
-        beforeSpawn: () => {
-          if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
-        },
-      });
+      pid = spawnIntoNamespaces(prepared, namespaces, { comeBack: false });
     } catch (e) {
       const joined = c.join.find((n) => e instanceof libc.SysError && e.path?.startsWith(n.path));
       if (!joined) throw e;
@@ -310,11 +308,16 @@ export function spawnInitInUserNamespace(
     // (as runc's parent does) and hand the connected socket down.
     const consoleFd = spec.process?.terminal && consoleSocket ? connectConsoleSocket(consoleSocket) : undefined;
     if (consoleFd !== undefined) opened.push(consoleFd);
+    // a new time namespace: made by a holder outside (owned by the host's user
+    // namespace, like the offsets it fixes), joined by nsenter with the others
+    const time = findNamespace(nss, 'time');
+    const timeFd = time && !time.path ? newTimeNamespace(timeOffsetsText(spec)) : undefined;
+    if (timeFd !== undefined) opened.push(timeFd);
     const spawned = spawnInUserNamespace({
       user: userOpt,
       join: nss.filter((n) => n.path && n.type !== 'user' && n.type !== 'mount'),
-      unshare: (['pid', 'time'] as const).filter((t) => nss.some((n) => n.type === t && !n.path)),
-      timeOffsets: timeOffsetsText(spec),
+      unshare: nss.some((n) => n.type === 'pid' && !n.path) ? ['pid'] : [],
+      timeNamespaceFd: timeFd,
       stage1Bundle: initBundle,
       stage2Bundle: initBundle,
       preserveFds,
