@@ -8,7 +8,7 @@ import type { Seccomp } from '../../src/spec/types';
 import { spawn } from 'node:child_process';
 import { listenUnix } from '../../src/linux/scmrights';
 import { close as closeFd } from '../../src/linux/libc';
-import { BUSYBOX_ROOTFS, FIXTURES, REPO, TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, sh, statusField, uniqueId, waitFor } from '../helpers';
+import { BUSYBOX_ROOTFS, CGROUP_V2, FIXTURES, REPO, TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, sh, statusField, uniqueId, waitFor } from '../helpers';
 
 const t = new Toyrun('parity');
 const test = suite('parity');
@@ -218,6 +218,11 @@ test('--debug: lines on stderr without --log (stdout stays the document); exec -
 });
 
 test('update orders the v1 writes as runc: --memory -1 under a swap limit, a smaller CPU period under a parent quota', () => {
+  if (CGROUP_V2) {
+    // cgroup2 takes quota and period in one cpu.max write; its update is integration/resources'
+    console.log('  (skipped: v1 write order, and this host is cgroup2-only)');
+    return;
+  }
   const id = uniqueId('upd');
   const parent = `toyrun-parity-${process.pid}`;
   const bundle = t.bundle((s) => {
