@@ -4,6 +4,7 @@
 // far is undone: no state dir, cgroup, process or mount is left behind.
 import { spec13Problems } from './container/spec13-checks';
 import { timeOffsetsText } from './linux/timens';
+import { newTimeNamespace } from './process/timens-holder';
 import { moveNetDevices } from './linux/netdev';
 import { resourcesForVersion } from './linux/resources13';
 import { findResctrl, joinIntelRdt, removeIntelRdt, setupIntelRdt } from './linux/intelrdt';
@@ -316,7 +317,6 @@ export function createContainer(opts: CreateOptions): Created {
     }
     if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, allJoinFiles(joining));
 
-    const timeNs = findNamespace(spec.linux?.namespaces, 'time');
     const plan: InitPlan = {
       type: 'plan',
       startsAtOnce: opts.startsAtOnce === true,
@@ -334,8 +334,6 @@ export function createContainer(opts: CreateOptions): Created {
       stateDirFd: userns?.stateDirFd,
       idmapFds: userns?.idmapFds,
       consoleSocketFd: userns?.consoleSocketFd,
-      // with a user namespace, stage 1 made it (src/process/userns.ts)
-      newTimeNamespace: !userns && timeNs && !timeNs.path ? { offsets: timeOffsetsText(spec) } : undefined,
       sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(id),
       trace: traceHandoff(),
     };
@@ -401,10 +399,15 @@ function removeMadeDirs(cg: CgroupRecord): void {
  * the init must be the *first* process of a new PID namespace (it becomes PID 1). */
 function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncChannel } {
   const pidNs = findNamespace(spec.linux?.namespaces, 'pid');
-  // a new time namespace is made by the init itself (see the 'time namespace' stage);
-  // one joined by path is entered through nsenter (setns of a time namespace needs one thread)
-  const timePath = findNamespace(spec.linux?.namespaces, 'time')?.path;
-  return spawnSynced(INIT_BUNDLE, opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], timePath);
+  // a time namespace, joined by path or new (made by a holder, src/process/timens-holder.ts),
+  // is entered through nsenter: setns of a time namespace needs one thread
+  const timeNs = findNamespace(spec.linux?.namespaces, 'time');
+  const newTime = timeNs && !timeNs.path ? newTimeNamespace(timeOffsetsText(spec)) : undefined;
+  try {
+    return spawnSynced(INIT_BUNDLE, opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], newTime !== undefined ? { fd: newTime } : timeNs?.path);
+  } finally {
+    if (newTime !== undefined) libc.close(newTime);
+  }
 }
 
 function driveInit(chan: SyncChannel, plan: InitPlan, rec: ContainerRecord, spec: Spec): void {

@@ -33,7 +33,8 @@ import { joinContainerKeyring } from '../linux/keyring';
 import type { Spec, State } from '../spec/types';
 import { StageRunner } from './stages';
 import { finalize } from './finalize';
-import { unshareTimeNamespace } from '../linux/timens';
+import { HOLDER_ARG } from '../process/plan';
+import { runTimeNamespaceHolder } from './timens-holder';
 import { attachTrace, cause, traceError } from '../trace/record';
 
 interface InitContext {
@@ -200,10 +201,6 @@ function main(): void {
   try {
     stage('join cgroup', () => joinCgroup(ctx));
     stage('namespaces', () => enterContainerNamespaces(ctx));
-    // before any child of ours (hooks) could enter it; we enter it ourselves at execve
-    stage('time namespace', () => {
-      if (plan.newTimeNamespace) cause('/linux/timeOffsets', () => unshareTimeNamespace(plan.newTimeNamespace?.offsets));
-    });
     // not the session keyring of whoever ran toyrun (its keys would be the container's)
     stage('session keyring', () => {
       if (plan.sessionKeyring) joinContainerKeyring(plan.sessionKeyring, findNamespace(ctx.spec.linux?.namespaces, 'user') !== undefined);
@@ -254,4 +251,5 @@ function main(): void {
 
 if (process.argv[2] === STAGE1_ARG) runUserNamespaceStage1(process.argv[3] as string);
 else if (process.argv[2] === SEAL_HELPER_ARG) sealHelperMain(process.argv[3] as string);
+else if (process.argv[2] === HOLDER_ARG) runTimeNamespaceHolder(process.argv.slice(3));
 else main();

@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import * as libc from '../linux/libc';
 import { spawnIntoNamespaces, type ChildNamespace } from '../linux/spawn';
-import { writeTimeOffsets } from '../linux/timens';
 import { attachTrace, traceError, traceStage } from '../trace/record';
 import { SyncChannel } from '../process/channel';
 import type { Stage1Config } from '../process/plan';
@@ -31,13 +30,7 @@ export function runUserNamespaceStage1(configJson: string): void {
     const namespaces: ChildNamespace[] = [...c.join, ...c.unshare.map((type) => ({ type }))];
     let pid: number;
     try {
-      pid = spawnIntoNamespaces(prepared, namespaces, {
-        comeBack: false,
-        // owned by this user namespace, where we hold CAP_SYS_TIME: before stage 2 enters it
-        beforeSpawn: () => {
-          if (c.unshare.includes('time') && c.timeOffsets) writeTimeOffsets(c.timeOffsets);
-        },
-      });
+      pid = spawnIntoNamespaces(prepared, namespaces, { comeBack: false });
     } catch (e) {
       const joined = c.join.find((n) => e instanceof libc.SysError && e.path?.startsWith(n.path));
       if (!joined) throw e;

@@ -117,11 +117,24 @@ const DEV_SYMLINKS: [string, string][] = [
 /** The standard /dev links, unless the image has its own; /dev/ptmx always
  * becomes the link: an image's ptmx node would bypass the new devpts instance. */
 export function createDevSymlinks(rootfs: string): void {
-  for (const [target, link] of DEV_SYMLINKS) {
+  // runc adds /dev/core when the host has /proc/kcore (CONFIG_PROC_KCORE; the
+  // container's /proc/kcore is masked by default all the same)
+  const links = hostHasKcore() ? [...DEV_SYMLINKS, ['/proc/kcore', '/dev/core'] as [string, string]] : DEV_SYMLINKS;
+  for (const [target, link] of links) {
     if (symlinkInRoot(rootfs, target, link) || link !== '/dev/ptmx') continue;
     inParentInRoot(rootfs, link, (dirFd, name) => {
       libc.unlinkat(dirFd, name);
       libc.symlinkat(target, dirFd, name);
     });
+  }
+}
+
+/** Before pivot_root the init still sees the host's /proc. */
+function hostHasKcore(): boolean {
+  try {
+    libc.close(libc.openat(libc.AT_FDCWD, '/proc/kcore', libc.O.PATH | libc.O.CLOEXEC));
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -490,7 +490,22 @@ function mountCgroups(ctx: MountContext, m: Mount, o: ParsedOptions): void {
   const base = o.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
   const v1 = ctx.cgroupHierarchies.filter((h) => h.version === 1);
   if (v1.length === 0) {
-    mountAt(ctx, m.destination, (t) => libc.mount('cgroup2', t, 'cgroup2', base | (ro ? MS.RDONLY : 0), null));
+    let bound = false;
+    mountAt(ctx, m.destination, (t) => {
+      try {
+        libc.mount('cgroup2', t, 'cgroup2', base | (ro ? MS.RDONLY : 0), null);
+      } catch (e) {
+        // A user namespace without its own cgroup namespace may not mount cgroup2 (EPERM:
+        // the cgroup namespace is the host's; runc #2158). runc binds the host's whole
+        // /sys/fs/cgroup then; we bind the container's own cgroup, as on v1, so that no
+        // other cgroup is reachable.
+        const own = ctx.cgroupPaths.unified;
+        if (!(e instanceof SysError && (e.code === 'EPERM' || e.code === 'EBUSY')) || !own) throw e;
+        libc.mount(own, t, null, MS.BIND, null);
+        bound = true;
+      }
+    });
+    if (bound) mountAt(ctx, m.destination, (t) => libc.mount(null, t, null, MS.REMOUNT | MS.BIND | base | (ro ? MS.RDONLY : 0), null));
     return;
   }
   mountAt(ctx, m.destination, (t) => libc.mount('tmpfs', t, 'tmpfs', base, 'mode=755'));

@@ -2,7 +2,7 @@
 // CLOCK_BOOTTIME in a new time namespace. The kernel takes them through
 // /proc/self/timens_offsets after unshare(CLONE_NEWTIME), and only until the
 // first process enters the namespace (EACCES afterwards, time_namespaces(7)):
-// written by whoever unshares, between the unshare and the spawn of the init.
+// written by the holder that unshares (src/process/timens-holder.ts).
 import * as libc from './libc';
 import type { Spec } from '../spec/types';
 import { findNamespace } from './namespaces';
@@ -23,18 +23,8 @@ export function timeOffsetsProblems(spec: Spec): string[] {
   return [];
 }
 
-/** unshare(CLONE_NEWTIME) applies to our children and to ourselves at execve
- * (the kernel switches to time_for_children when a task execs): so the init can
- * make the container's time namespace itself, set the offsets, and enter it by
- * exec'ing the program. No restore is needed, unlike in the runtime (setns back
- * to a time namespace needs a single-threaded caller: EUSERS for an engine). */
-export function unshareTimeNamespace(offsets: string | undefined): void {
-  libc.unshare(libc.CLONE.NEWTIME);
-  if (offsets) writeTimeOffsets(offsets);
-}
-
 /** Only native calls: this runs in the window after unshare(CLONE_NEWTIME) where
- * the engine must not start threads (see spawnIntoNamespaces). */
+ * the engine must not start threads (src/process/timens-holder.ts). */
 export function writeTimeOffsets(text: string): void {
   const fd = libc.openat(libc.AT_FDCWD, '/proc/self/timens_offsets', libc.O.WRONLY | libc.O.CLOEXEC);
   try {

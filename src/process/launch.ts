@@ -12,8 +12,9 @@ import { FdSlots } from './fd-slots';
 /** Start the runtime bundle `bundle` (init.js, exec-init.js) from the sealed
  * runtime (src/linux/seal.ts) as a first child in `namespaces` (see
  * spawnIntoNamespaces), its fds laid out by FdSlots (the sealed trees after the
- * sync pipe); returns the channel to it. */
-export function spawnSynced(bundle: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string): { pid: number; chan: SyncChannel } {
+ * sync pipe); returns the channel to it. `timeNamespace`: a path to join, or an
+ * fd on one (a new one, src/process/timens-holder.ts), handed over after the others. */
+export function spawnSynced(bundle: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string | { fd: number }): { pid: number; chan: SyncChannel } {
   if (namespaces.length > 0 && !canSwitchBackPidNamespace()) {
     // root of a user namespace (rootless podman): a throwaway stage 1 switches and exits
     return (require('./userns') as typeof import('./userns')).spawnThroughStage1(bundle, preserveFds, namespaces, timeNamespace);
@@ -27,7 +28,9 @@ export function spawnSynced(bundle: string, preserveFds: number, namespaces: Chi
     const argv = sealedArgv(sealed, sealedFds, bundle, [String(slots.syncW), String(slots.syncR)]);
     // setns(CLONE_NEWTIME) needs a single-threaded caller (timens_install: EUSERS), which
     // an engine never is: nsenter joins the time namespace, then execs the engine in it
-    const [path, args] = timeNamespace ? [NSENTER, [NSENTER, `--time=${timeNamespace}`, '--', ...argv]] : [argv[0] as string, argv];
+    // (closed in the init at execve with every fd past --preserve-fds: src/linux/process.ts)
+    const timePath = typeof timeNamespace === 'object' ? `/proc/self/fd/${slots.add(timeNamespace.fd)}` : timeNamespace;
+    const [path, args] = timePath ? [NSENTER, [NSENTER, `--time=${timePath}`, '--', ...argv]] : [argv[0] as string, argv];
     const prepared = libc.prepareSpawn(path, args, [], slots.pairs(), '/', true);
     return { pid: spawnIntoNamespaces(prepared, namespaces), chan: new SyncChannel(parentRead, parentWrite) };
   } finally {

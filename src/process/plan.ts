@@ -33,8 +33,6 @@ export interface InitPlan {
   idmapFds?: IdmapFds;
   /** Inherited fd of --console-socket, connected by the runtime (user namespace). */
   consoleSocketFd?: number;
-  /** A new time namespace is the init's to make (src/linux/timens.ts), with these offsets. */
-  newTimeNamespace?: { offsets?: string };
   /** The session keyring to join ("_ses.<id>"); absent with --no-new-keyring. */
   sessionKeyring?: string;
   /** --trace: the inherited fd to append steps to (src/trace/record.ts). */
@@ -68,15 +66,16 @@ export interface ExecPlan {
 
 /** init.js's argument that makes it user-namespace stage 1 (src/init/userns-stage1.ts). */
 export const STAGE1_ARG = 'userns-stage1';
+/** init.js's argument for the time namespace holder (src/process/timens-holder.ts). */
+export const HOLDER_ARG = 'time-namespace-holder';
 
 /** Stage 0 (process/userns.ts) → stage 1, as its argument: what to switch and spawn. */
 export interface Stage1Config {
-  /** New namespaces stage 1 creates for its child... */
-  unshare: ('pid' | 'time')[];
+  /** New namespaces stage 1 creates for its child (a new time namespace is made
+   * beforehand and joined by nsenter in stage 0: src/process/timens-holder.ts)... */
+  unshare: 'pid'[];
   /** ...and the ones it joins by path. */
-  join: { type: 'pid' | 'time'; path: string }[];
-  /** linux.timeOffsets for the new time namespace (src/linux/timens.ts). */
-  timeOffsets?: string;
+  join: { type: 'pid'; path: string }[];
   /** Stage 2's argv, started from the sealed runtime (src/linux/seal.ts) whose
    * trees are among the fds below; argv[0] is the path to execute. */
   argv: string[];

@@ -16,12 +16,14 @@
 //            becomes uid 0/gid 0 there, so the engine starts with a full
 //            capability set *in that namespace* and none outside it.
 //   stage 1  the engine inside the user namespace (runUserNamespaceStage1,
-//            src/init/userns-stage1.ts). PID and time namespaces apply to children only: it
-//            joins (by path) or unshares them on its main thread and spawns stage 2, which
+//            src/init/userns-stage1.ts). PID namespaces apply to children only: it
+//            joins (by path) or unshares one on its main thread and spawns stage 2, which
 //            is PID 1 of the new PID namespace (posix_spawn: once the namespace
 //            for children differs from its own, the kernel refuses new threads
 //            and the engine would abort in child_process). It reports stage 2's
-//            host PID and the maps it sees, and exits.
+//            host PID and the maps it sees, and exits. A time namespace,
+//            joined by path or new (made by a holder: src/process/timens-holder.ts),
+//            is joined by nsenter in stage 0, so no engine ever has one pending.
 //   stage 2  the real init (src/init/init.ts) or exec-init, unchanged: it creates
 //            the remaining namespaces (mount, uts, ipc, net, cgroup) and skips
 //            those nsenter already joined.
@@ -63,6 +65,7 @@ import { connectConsoleSocket } from '../linux/console';
 import { createUserNamespace, formatIdMap, NSENTER, parseIdMap, toHostId, unmappedUserProblems, unreachableBy } from '../linux/userns';
 import { ValidationError } from '../spec/validate';
 import { timeOffsetsText } from '../linux/timens';
+import { newTimeNamespace } from './timens-holder';
 import { sealedArgv, sealRuntime } from '../linux/seal';
 import { isUnprivileged } from '../linux/rootless';
 import type { ChildNamespace } from '../linux/spawn';
@@ -71,9 +74,9 @@ import type { IdMapping, Namespace, NamespaceType, Spec } from '../spec/types';
 
 /** nsenter's option for each namespace type it joins by path. Mount is left to
  * stage 2 (the engine and its scripts must stay reachable at their host paths);
- * pid and time to stage 1: once the namespace for children differs from its
- * own, the kernel refuses new threads (EINVAL), and the engine starts threads
- * as it boots, so stage 1 switches them itself just before spawning stage 2. */
+ * pid to stage 1: once the namespace for children differs from its own, the
+ * kernel refuses new threads (EINVAL), and the engine starts threads as it
+ * boots, so stage 1 switches it itself just before spawning stage 2. */
 const NSENTER_OPTION: Partial<Record<NamespaceType, string>> = {
   // a time namespace can only be joined by a single-threaded process (EUSERS otherwise)
   time: '--time',
@@ -88,9 +91,10 @@ export interface UserNamespaceSpawn {
   user: { path: string } | { fd: number } | { uidMap: IdMapping[]; gidMap: IdMapping[] };
   /** Namespaces to join by path (user and mount are ignored here). */
   join: Namespace[];
-  /** New PID/time namespaces for stage 2. */
-  unshare: ('pid' | 'time')[];
-  timeOffsets?: string;
+  /** A new PID namespace for stage 2. */
+  unshare: 'pid'[];
+  /** An fd on a new time namespace (src/process/timens-holder.ts), joined by nsenter in stage 0. */
+  timeNamespaceFd?: number;
   /** Bundle of stage 1 (init.js) and of stage 2 (init.js or exec-init.js). */
   stage1Bundle: string;
   stage2Bundle: string;
@@ -139,10 +143,11 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
       nsFd = 'fd' in o.user ? o.user.fd : createUserNamespace(o.user.uidMap, o.user.gidMap);
       userPath = `/proc/self/fd/${slots.add(nsFd)}`;
     }
+    // past lastFd too: nsenter joins it (before the user namespace: it is the host's), stage 1 closes it
+    const timeArgs = o.timeNamespaceFd !== undefined ? [`--time=/proc/self/fd/${slots.add(o.timeNamespaceFd)}`] : [];
     const config: Stage1Config = {
       unshare: o.unshare,
-      timeOffsets: o.timeOffsets,
-      join: o.join.filter((n): n is { type: 'pid' | 'time'; path: string } => n.type === 'pid' && !!n.path),
+      join: o.join.filter((n): n is { type: 'pid'; path: string } => n.type === 'pid' && !!n.path),
       argv: sealedArgv(sealed, sealedFds, o.stage2Bundle, [String(slots.syncW), String(slots.syncR)]),
       lastFd,
       syncW: slots.syncW,
@@ -156,7 +161,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
       NSENTER,
       // unprivileged, we wrote "deny" to setgroups (CVE-2014-8989): nsenter's setgroups(0)
       // would fail there, and our own uid is the namespace's root already (src/linux/rootless-idmap.ts)
-      [NSENTER, `--user=${userPath}`, ...(isUnprivileged() ? ['--preserve-credentials'] : []), ...nsenterJoinArgs(o.join), '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
+      [NSENTER, `--user=${userPath}`, ...(isUnprivileged() ? ['--preserve-credentials'] : []), ...nsenterJoinArgs(o.join), ...timeArgs, '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
       [], fds, '/', true,
     );
   } finally {
@@ -197,7 +202,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
  * we are a child subreaper, so stage 2 becomes our child, as spawnSynced's is.
  * Stage 2 then gets its plan on the same sync pipe.
  */
-export function spawnThroughStage1(bundle: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string): { pid: number; chan: SyncChannel } {
+export function spawnThroughStage1(bundle: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string | { fd: number }): { pid: number; chan: SyncChannel } {
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
   const slots = new FdSlots(preserveFds, childWrite, childRead);
@@ -206,8 +211,9 @@ export function spawnThroughStage1(bundle: string, preserveFds: number, namespac
   try {
     const sealedFds = sealed.trees.map((t) => slots.add(t.fd));
     const config: Stage1Config = {
-      unshare: namespaces.filter((n) => !n.path).map((n) => n.type),
-      join: namespaces.filter((n): n is { type: 'pid' | 'time'; path: string } => !!n.path),
+      // spawnSynced's namespaces are PID ones (a time namespace comes apart: nsenter joins it)
+      unshare: namespaces.filter((n) => n.type === 'pid' && !n.path).map(() => 'pid' as const),
+      join: namespaces.filter((n): n is { type: 'pid'; path: string } => n.type === 'pid' && !!n.path),
       argv: sealedArgv(sealed, sealedFds, bundle, [String(slots.syncW), String(slots.syncR)]),
       lastFd: slots.last,
       syncW: slots.syncW,
@@ -216,7 +222,8 @@ export function spawnThroughStage1(bundle: string, preserveFds: number, namespac
     };
     const argv1 = sealedArgv(sealed, sealedFds, INIT_BUNDLE, [STAGE1_ARG, JSON.stringify(config)]);
     // a time namespace is joined by nsenter, single-threaded (as spawnSynced does)
-    const [path, args] = timeNamespace ? [NSENTER, [NSENTER, `--time=${timeNamespace}`, '--', ...argv1]] : [argv1[0] as string, argv1];
+    const timePath = typeof timeNamespace === 'object' ? `/proc/self/fd/${slots.add(timeNamespace.fd)}` : timeNamespace;
+    const [path, args] = timePath ? [NSENTER, [NSENTER, `--time=${timePath}`, '--', ...argv1]] : [argv1[0] as string, argv1];
     libc.prctl(libc.PR.SET_CHILD_SUBREAPER, 1);
     stage1 = libc.posixSpawn(path, args, [], slots.pairs(), '/', true);
   } finally {
@@ -298,11 +305,16 @@ export function spawnInitInUserNamespace(
     // (as runc's parent does) and hand the connected socket down.
     const consoleFd = spec.process?.terminal && consoleSocket ? connectConsoleSocket(consoleSocket) : undefined;
     if (consoleFd !== undefined) opened.push(consoleFd);
+    // a new time namespace: made by a holder outside (owned by the host's user
+    // namespace, like the offsets it fixes), joined by nsenter with the others
+    const time = findNamespace(nss, 'time');
+    const timeFd = time && !time.path ? newTimeNamespace(timeOffsetsText(spec)) : undefined;
+    if (timeFd !== undefined) opened.push(timeFd);
     const spawned = spawnInUserNamespace({
       user: userOpt,
       join: nss.filter((n) => n.path && n.type !== 'user' && n.type !== 'mount'),
-      unshare: (['pid', 'time'] as const).filter((t) => nss.some((n) => n.type === t && !n.path)),
-      timeOffsets: timeOffsetsText(spec),
+      unshare: nss.some((n) => n.type === 'pid' && !n.path) ? ['pid'] : [],
+      timeNamespaceFd: timeFd,
       stage1Bundle: initBundle,
       stage2Bundle: initBundle,
       preserveFds,

@@ -22,12 +22,11 @@ export const STAGE_NOTES: Record<string, StageNote> = {
   'spawn exec helper': { why: 'A new process joins an existing container: like the init, it is spawned into the container\'s PID namespace (which applies only to children) and receives its plan over a pipe.', src: 'src/exec.ts execInContainer, spawnExecInit' },
   'drive exec helper': { why: 'The CLI waits until the helper reports ready (or an error), the same handshake as for the init.', src: 'src/exec.ts awaitExec' },
   // ---- user-namespace stage 1
-  'user namespace stage 1': { why: 'Inside the new user namespace this process holds every capability, so namespaces it now creates (PID, time) are owned by the container\'s user namespace; it spawns stage 2 as PID 1 and exits.', src: 'src/init/userns-stage1.ts runUserNamespaceStage1' },
+  'user namespace stage 1': { why: 'Inside the new user namespace this process holds every capability, so namespaces it now creates (PID) are owned by the container\'s user namespace; it spawns stage 2 as PID 1 and exits.', src: 'src/init/userns-stage1.ts runUserNamespaceStage1' },
   // ---- the init (and the exec helper, which shares the later stages)
   'start-up': { why: 'The runtime\'s engine has started and read its plan; nothing of the container exists in this process yet.', src: 'main' },
   'join cgroup': { why: 'The process writes "0" (itself) into the cgroup\'s tasks/cgroup.procs files first, so every byte it allocates from now on is charged to the container.', src: 'joinCgroup' },
   namespaces: { why: 'unshare(CLONE_NEW*) gives this process new mount, UTS, IPC, network and cgroup namespaces (setns joins existing ones): from now on what it mounts or renames is private to the container.', src: 'main, src/linux/namespaces.ts enterNamespaces' },
-  'time namespace': { why: 'A new time namespace (linux.timeOffsets) shifts the monotonic and boot clocks; like PID namespaces it applies to the children, and the init enters it at execve.', src: 'src/linux/timens.ts unshareTimeNamespace' },
   'session keyring': { why: 'A fresh session keyring keeps the caller\'s kernel keys (credentials) away from the container.', src: 'src/linux/keyring.ts joinContainerKeyring' },
   hostname: { why: 'sethostname only changes the new UTS namespace: the host keeps its name.', src: 'src/init/init.ts setHostnames' },
   mounts: { why: 'In its own mount namespace the init builds the container\'s file tree: the rootfs is bind-mounted onto itself (pivot_root needs a mount point), then each entry of "mounts" is mounted below it through fds, and /dev is filled with device nodes.', src: 'src/init/init.ts doMounts, src/linux/mounts.ts mountOne, src/linux/devices.ts createDevices' },

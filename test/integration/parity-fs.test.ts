@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, FIXTURES, Toyrun, leftovers, requireTool, sh, uniqueId, type Result } from '../helpers';
+import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, CGROUP_V2, FIXTURES, Toyrun, leftovers, requireTool, sh, uniqueId, type Result } from '../helpers';
 import type { Hook, Mount, Spec } from '../../src/spec/types';
 
 const t = new Toyrun('parity-fs');
@@ -201,8 +201,12 @@ test('hooks start where runc starts them: the bundle, the container\'s root (cre
 
 for (const version of [1, 2] as const) {
   test(`a cgroup frozen before create (v${version} freezer) is refused as runc refuses it, nothing of ours left`, () => {
+    if (version === 1 && CGROUP_V2) {
+      console.log('  (skipped: a cgroup2-only host has no v1 freezer; the v2 case below runs)');
+      return;
+    }
     const rel = `toyrun-test-frozen-${process.pid}-${version}`;
-    const base = version === 1 ? '/sys/fs/cgroup/freezer' : '/sys/fs/cgroup/unified';
+    const base = version === 1 ? '/sys/fs/cgroup/freezer' : CGROUP2_MOUNT;
     const dir = join(base, rel);
     mkdirSync(dir);
     hostCleanups.push(() => {

@@ -8,7 +8,7 @@ import type { Seccomp } from '../../src/spec/types';
 import { spawn } from 'node:child_process';
 import { listenUnix } from '../../src/linux/scmrights';
 import { close as closeFd } from '../../src/linux/libc';
-import { BUSYBOX_ROOTFS, FIXTURES, REPO, TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, sh, statusField, uniqueId, waitFor } from '../helpers';
+import { BUSYBOX_ROOTFS, CGROUP_V2, FIXTURES, REPO, TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, sh, statusField, uniqueId, waitFor } from '../helpers';
 
 const t = new Toyrun('parity');
 const test = suite('parity');
@@ -146,7 +146,11 @@ test('ps of a stopped container prints runc\'s empty table and JSON, exit 0', ()
     waitFor(() => t.state(id).status === 'stopped', 'the container to stop');
     const table = t.run(['ps', id]);
     assert.is(table.status, 0, table.stderr);
-    assert.is(table.stdout, fixture('runc-ps-stopped-table.txt'));
+    // runc prints the header of this host's `ps -ef`, whose column widths vary with the
+    // host (the fixture's are the project machine's; a Debian 12 VM's PID columns are wider)
+    const header = sh('ps', ['-ef'], { env: { LC_ALL: 'C', PATH: '/usr/bin:/bin' } }).stdout.split('\n')[0];
+    if (header?.replace(/\s+/g, ' ') === fixture('runc-ps-stopped-table.txt').trim().replace(/\s+/g, ' ')) assert.is(table.stdout, `${header}\n`);
+    else assert.is(table.stdout, fixture('runc-ps-stopped-table.txt'));
     const json = t.run(['ps', '--format', 'json', id]);
     assert.is(json.status, 0, json.stderr);
     assert.is(json.stdout, fixture('runc-ps-stopped.json'));
@@ -218,6 +222,11 @@ test('--debug: lines on stderr without --log (stdout stays the document); exec -
 });
 
 test('update orders the v1 writes as runc: --memory -1 under a swap limit, a smaller CPU period under a parent quota', () => {
+  if (CGROUP_V2) {
+    // cgroup2 takes quota and period in one cpu.max write; its update is integration/resources'
+    console.log('  (skipped: v1 write order, and this host is cgroup2-only)');
+    return;
+  }
   const id = uniqueId('upd');
   const parent = `toyrun-parity-${process.pid}`;
   const bundle = t.bundle((s) => {

@@ -2,7 +2,7 @@
 // field added since 1.1 does what the spec says, as seen from inside the container.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CGROUP_V2, cgroup2ToyrunControllers, cgroupDir, leftovers, requireTool, sh, statusField, Toyrun, uniqueId, waitFor } from '../helpers';
 import type { Spec } from '../../src/spec/types';
@@ -197,13 +197,20 @@ function uptime(text: string): number {
 
 test('linux.timeOffsets: monotonic and boottime are shifted in the new time namespace (with and without a user namespace)', () => {
   for (const userns of [false, true]) {
-    const r = t.sh('cat /proc/self/timens_offsets; cat /proc/uptime', v13((s) => {
+    // PID 1 (the init become sh) and its child are both in the new namespace: on kernels
+    // before 6.2 an execve does not move a process into its time namespace for children
+    const r = t.sh('for f in /proc/1/ns/time /proc/self/ns/time /proc/1/ns/time_for_children; do readlink $f; done; cat /proc/self/timens_offsets; cat /proc/uptime', v13((s) => {
       s.linux!.namespaces!.push({ type: 'time' });
       s.linux!.timeOffsets = { monotonic: { secs: 86400, nanosecs: 0 }, boottime: { secs: 172800, nanosecs: 500 } };
       if (userns) withUserns(s);
     }));
     assert.is(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
+    const [init, self, forChildren] = lines as [string, string, string];
+    assert.match(init, /^time:\[\d+\]$/, r.stdout);
+    assert.is(self, init, r.stdout);
+    assert.is(forChildren, init, r.stdout);
+    assert.is.not(init, readlinkSync('/proc/self/ns/time'), 'a new time namespace, not the host\'s');
     assert.ok(lines.includes('monotonic 86400 0'), r.stdout);
     assert.ok(lines.includes('boottime 172800 500'), r.stdout);
     // /proc/uptime reads CLOCK_BOOTTIME in the reader's time namespace
@@ -235,6 +242,24 @@ test('exec joins the container\'s time namespace: an exec\'d process sees the sa
       assert.ok(uptime(r2.stdout) >= uptime(readFileSync('/proc/uptime', 'utf8')) + 1000000 - 60, r2.stdout);
     }
     t.ok(['delete', '--force', id]);
+  }
+});
+
+test('linux.timeOffsets the kernel refuses fail create with their path, nothing left (no holder process either)', () => {
+  for (const userns of [false, true]) {
+    const id = uniqueId('timerange');
+    const b = t.bundle(v13((s) => {
+      s.linux!.namespaces!.push({ type: 'time' });
+      // CLOCK_MONOTONIC would go below zero: the offsets write fails with ERANGE
+      s.linux!.timeOffsets = { monotonic: { secs: -999999999 } };
+      if (userns) withUserns(s);
+    }));
+    const r = t.run(['create', '--bundle', b, id]);
+    assert.is.not(r.status, 0);
+    assert.match(r.stderr, '/linux/timeOffsets: write');
+    assert.match(r.stderr, 'ERANGE');
+    assert.equal(leftovers(t, id), []);
+    assert.is(sh('sh', ['-c', 'grep -l time-namespace-holde[r] /proc/[0-9]*/cmdline 2>/dev/null | wc -l']).stdout.trim(), '0');
   }
 });
 
