@@ -17,7 +17,7 @@
 //
 // Each bundle carries Bun's bytecode cache (.jsc beside it), which Bun uses only
 // while the bundle is byte-identical to what it was built with.
-import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GLOBAL_VALUE_FLAGS, commandWord } from '../src/cli';
 
@@ -95,6 +95,7 @@ function writeStub(): void {
     '',
   ].join('\n');
   const bin = join(REPO, 'bin', 'toyrun');
+  mkdirSync(join(REPO, 'bin'), { recursive: true }); // not in a fresh clone
   writeFileSync(`${bin}.tmp`, stub);
   chmodSync(`${bin}.tmp`, 0o755);
   renameSync(`${bin}.tmp`, bin);
