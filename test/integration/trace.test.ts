@@ -94,7 +94,8 @@ test('a failing create: the trace ends with the failing syscall and its errno, a
   const file = traceFile();
   const id = uniqueId('trbad');
   const bundle = t.bundle((s) => {
-    s.mounts = [...(s.mounts ?? []), { destination: '/x', type: 'nosuchfs', source: 'none' }];
+    // onto a directory the shared busybox rootfs has: the failing mount must not leave a new mountpoint in it
+    s.mounts = [...(s.mounts ?? []), { destination: '/tmp', type: 'nosuchfs', source: 'none' }];
   });
   const r = traced(['create', '--bundle', bundle, id], file);
   assert.is.not(r.status, 0);
