@@ -1,17 +1,22 @@
-# toyrun build. `make` gives bin/toyrun (Bun runs it), dist/init.js (the container
-# init) and bundles/busybox/rootfs (from Debian's static busybox).
+# toyrun build. `make` gives bin/toyrun (the engine and toyrun compiled into one
+# executable) and bundles/busybox/rootfs (from Debian's static busybox).
 BUN      := $(CURDIR)/node_modules/@oven/bun-linux-x64/bin/bun
 SRC      := $(shell find src -name '*.ts' -not -path 'src/spec/generated/*')
 BUSYBOX  ?= /bin/busybox
-# tar stays in node_modules, required lazily: bundled, it slows every command's start-up
-EXTERNALS := --external koffi --external tar
-# Bun bundles carry a bytecode cache (.jsc) and must stay byte-identical to it;
-# the Node bundles (dist/node/) exist for the Node 20 smoke test.
-BUN_BUNDLE  = $(BUN) build $< --target=bun --format=cjs --bytecode $(EXTERNALS) --outdir $(@D) >/dev/null
-NODE_BUNDLE = $(BUN) build $< --target=node --format=cjs $(EXTERNALS) --outdir $(@D) >/dev/null --external tar
+# koffi's native module stays in node_modules, dlopen'ed by path (src/linux/koffi.ts);
+# the Node bundles also leave tar and dbus-next there (required when needed)
+EXTERNALS := --external koffi
+# bin/toyrun: Bun's engine with toyrun's code precompiled (bytecode) inside. It is
+# the CLI and, with a role word, every runtime process (src/main.ts). A compiled
+# executable reads neither .env nor bunfig.toml from the caller's directory
+# (those would configure the engine for whoever can write the caller's cwd).
+# (dbus-next's optional x11 and usocket are not installed: it falls back to net for the system bus)
+COMPILE = $(BUN) build src/main.ts --compile --bytecode --format=cjs --no-compile-autoload-dotenv --no-compile-autoload-bunfig $(EXTERNALS) --external x11 --external usocket --outfile $@ >/dev/null
+# the Node bundles (dist/node/) exist for the Node 20 smoke test
+NODE_BUNDLE = $(BUN) build $< --target=node --format=cjs $(EXTERNALS) --external tar --external dbus-next --outdir $(@D) >/dev/null
 
 .PHONY: all deps test-deps test unit integration e2e bench stress typecheck clean
-all: bin/toyrun dist/init.js dist/exec-init.js dist/systemd-dbus.js dist/node/toyrun.js dist/node/init.js dist/node/exec-init.js dist/node/systemd-dbus.js bundles/busybox/rootfs/bin/sh bundles/layered/layers/base.tar bundles/layered/layers/app.tar
+all: bin/toyrun dist/node/toyrun.js dist/node/init.js dist/node/exec-init.js dist/node/systemd-dbus.js bundles/busybox/rootfs/bin/sh bundles/layered/layers/base.tar bundles/layered/layers/app.tar
 
 deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
@@ -21,25 +26,15 @@ node_modules/.installed: package.json package-lock.json
 src/spec/generated/validators.js: schema/config.schema.json scripts/compile-schema.cjs node_modules/.installed
 	node scripts/compile-schema.cjs
 
-# the whole CLI, the hot commands' own bundles (dist/cli-*.js) and bin/toyrun,
-# which loads only the bundle of the command it is given (scripts/build-bundles.ts)
-bin/toyrun dist/toyrun.js &: src/toyrun.ts $(SRC) src/spec/generated/validators.js scripts/build-bundles.ts
-	$(BUN) scripts/build-bundles.ts
-dist/init.js: src/init/init.ts $(SRC) src/spec/generated/validators.js
-	$(BUN_BUNDLE)
+bin/toyrun: src/main.ts $(SRC) src/spec/generated/validators.js
+	@mkdir -p $(@D)
+	$(COMPILE)
 dist/node/toyrun.js: src/toyrun.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 dist/node/init.js: src/init/init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
-
-# --systemd-cgroup's D-Bus helper; dbus-next stays in node_modules like tar
-dist/systemd-dbus.js: src/systemd-dbus.ts $(SRC) src/spec/generated/validators.js
-	$(BUN_BUNDLE) --external dbus-next
 dist/node/systemd-dbus.js: src/systemd-dbus.ts $(SRC) src/spec/generated/validators.js
-	$(NODE_BUNDLE) --external dbus-next
-
-dist/exec-init.js: src/init/exec-init.ts $(SRC) src/spec/generated/validators.js
-	$(BUN_BUNDLE)
+	$(NODE_BUNDLE)
 dist/node/exec-init.js: src/init/exec-init.ts $(SRC) src/spec/generated/validators.js
 	$(NODE_BUNDLE)
 

@@ -1,26 +1,23 @@
 // What sealing the runtime (src/linux/seal.ts) adds to each `create` and `exec`,
-// measured against the same runtime process started the way it was before
-// sealing, in the same run, interleaved:
+// measured against the same runtime process started unsealed, in the same run,
+// interleaved:
 //
 //   the CLI's side   the read-only overlay made, then closed once the child holds
 //                    it (timed alone, no spawn)
-//   the child's side the init / exec helper started from the sealed tree
-//                    (/proc/self/fd/N/<engine> -e LOADER /proc/self/fd/N/dist/<bundle>,
-//                    the bundle compiled by the loader) against the engine started
-//                    from the host's path on the bundle (Bun's bytecode cache used).
-//                    Each child times itself from its first line of JavaScript to
-//                    its exit (a preamble; without a plan the bundle's main fails
-//                    at once, the same way in both), and the wall clock of the
-//                    whole process is taken too.
+//   the child's side bin/toyrun in the init / exec-init role started from the
+//                    sealed tree (/proc/self/fd/N/bin/toyrun init ...) against the
+//                    same file started from its host path: spawn to exit, wall
+//                    clock. Without a plan on its sync pipe the role's main fails
+//                    at once, the same way in both, after the engine has started,
+//                    loaded its code and dlopen'ed koffi from the tree.
 // Usage: bun scripts/bench-seal.ts [iterations]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { LOADER, sealRuntime } from '../src/linux/seal';
+import { resolve } from 'node:path';
+import { sealRuntime } from '../src/linux/seal';
 
-const DIST = resolve(__dirname, '..', 'dist');
-(globalThis as { toyrunBundleDir?: string }).toyrunBundleDir = DIST;
-const n = Number(process.argv[2] ?? 41);
+const ROOT = resolve(__dirname, '..');
+(globalThis as { toyrunBundleDir?: string }).toyrunBundleDir = resolve(ROOT, 'dist');
+const n = Number(process.argv[2] ?? 101);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -34,41 +31,29 @@ for (let i = 0; i < 500; i++) sealRuntime().close();
 const sealMs = (performance.now() - t0) / 500;
 
 // the child's side
-const PREAMBLE = 'const t0=performance.now();process.on("exit",()=>require("fs").writeSync(2,"\\nT="+(performance.now()-t0)+"\\n"));';
-const tmp = mkdtempSync('/tmp/toyrun-bench-seal-');
-const preload = join(tmp, 'preamble.js');
-writeFileSync(preload, PREAMBLE);
-
 const sealed = sealRuntime();
 const fd = sealed.trees[0]?.fd as number;
 if (sealed.engineTree !== 0) throw new Error('bench-seal: the engine is outside the install tree');
-const sealedEngine = `/proc/self/fd/3/${sealed.engine}`;
 
-interface Sample { js: number; wall: number }
-function start(engine: string, args: string[]): Sample {
+function wall(engine: string, role: string): number {
   const w0 = performance.now();
-  const r = spawnSync(engine, args, { stdio: ['ignore', 'ignore', 'pipe', fd] });
-  const wall = performance.now() - w0;
-  const m = /\nT=([\d.]+)\n/.exec(String(r.stderr));
-  if (!m) throw new Error(`bench-seal: ${engine} ${args.join(' ')}: no timing (${String(r.stderr).slice(0, 300)})`);
-  return { js: Number(m[1]), wall };
+  // fd 3 holds the sealed tree; 4 and 5 stand for the sync pipe the role expects
+  const r = spawnSync(engine, [role, '4', '5'], { stdio: ['ignore', 'ignore', 'pipe', fd], env: {}, cwd: '/' });
+  const ms = performance.now() - w0;
+  if (r.error || r.signal) throw new Error(`bench-seal: ${engine} ${role}: ${r.error?.message ?? r.signal}`);
+  return ms;
 }
 
-for (const bundle of ['init.js', 'exec-init.js']) {
-  const plain: Sample[] = [];
-  const onSeal: Sample[] = [];
+for (const role of ['init', 'exec-init']) {
+  const host: number[] = [];
+  const onSeal: number[] = [];
   for (let i = 0; i < n; i++) {
-    plain.push(start(process.execPath, ['--preload', preload, join(DIST, bundle)]));
-    onSeal.push(start(sealedEngine, ['-e', PREAMBLE + LOADER, `/proc/self/fd/3/${sealed.bundles}/${bundle}`]));
+    host.push(wall(resolve(ROOT, sealed.engine), role));
+    onSeal.push(wall(`/proc/self/fd/3/${sealed.engine}`, role));
   }
-  const js = median(onSeal.map((s) => s.js)) - median(plain.map((s) => s.js));
-  const wall = median(onSeal.map((s) => s.wall)) - median(plain.map((s) => s.wall));
-  const who = bundle === 'init.js' ? 'create' : 'exec';
-  console.log(
-    `engine sealing, ${bundle.padEnd(12)} loading: host path + bytecode ${median(plain.map((s) => s.js)).toFixed(2)} ms, sealed + loader ${median(onSeal.map((s) => s.js)).toFixed(2)} ms;` +
-      ` whole process ${median(plain.map((s) => s.wall)).toFixed(1)} vs ${median(onSeal.map((s) => s.wall)).toFixed(1)} ms`,
-  );
-  console.log(`engine sealing adds to ${who}: ${(sealMs + js).toFixed(2)} ms (seal ${(sealMs * 1000).toFixed(0)} µs + loading ${js.toFixed(2)} ms; whole-process difference ${wall.toFixed(1)} ms), ${n} runs each`);
+  const start = median(onSeal) - median(host);
+  const who = role === 'init' ? 'create' : 'exec';
+  console.log(`engine sealing, ${role.padEnd(9)} start-up: host path ${median(host).toFixed(2)} ms, sealed ${median(onSeal).toFixed(2)} ms (medians of ${n}, interleaved)`);
+  console.log(`engine sealing adds to ${who}: ${(sealMs + start).toFixed(2)} ms (seal ${(sealMs * 1000).toFixed(0)} µs + start-up ${start >= 0 ? '+' : ''}${start.toFixed(2)} ms)`);
 }
 sealed.close();
-rmSync(tmp, { recursive: true });

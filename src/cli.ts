@@ -14,21 +14,7 @@ import { commandSpec, commandTable, flagLists, usageText, type CommandContext, t
 import { startTrace, traceError } from './trace/record';
 
 /** Global flags that take a value; every other global flag is a boolean. */
-export const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set(['root', 'log', 'log-format', 'criu', 'rootless', 'trace']);
-
-/** The command word of a command line, found the way parseGlobals finds it but
- * reading nothing else: bin/toyrun's stub carries a copy of this function
- * (scripts/build-bundles.ts writes it there) to load only the bundle of that
- * command. Self-contained on purpose: it runs as the stub's source text. */
-export function commandWord(argv: readonly string[], valueFlags: ReadonlySet<string>): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (!a.startsWith('-') || a === '-') return a;
-    if (a === '--') return argv[i + 1];
-    if (!a.includes('=') && valueFlags.has(a.replace(/^--?/, ''))) i++;
-  }
-  return undefined;
-}
+const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set(['root', 'log', 'log-format', 'criu', 'rootless', 'trace']);
 
 export interface ParsedCommandLine {
   globals: GlobalOptions;

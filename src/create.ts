@@ -33,7 +33,7 @@ import type { SyncChannel } from './process/channel';
 import { spawnSynced } from './process/launch';
 import type { InitPlan } from './process/plan';
 import { ChildError, ProtocolError } from './process/protocol';
-import { INIT_BUNDLE } from './paths';
+import { INIT_ROLE } from './paths';
 import { runHooks } from './process/hooks';
 import { START_FIFO } from './process/startsync';
 import type * as ImageModule from './image/mount';
@@ -302,7 +302,7 @@ export function createContainer(opts: CreateOptions): Created {
     if (usernsWanted) startMoveGracePeriod(); // the stages take about as long as the grace period
     if (usernsWanted) traceStage('user namespace');
     const userns = usernsWanted
-      ? spawnInitInUserNamespace(spec, dir, rootfs, INIT_BUNDLE, opts.preserveFds, opts.consoleSocket)
+      ? spawnInitInUserNamespace(spec, dir, rootfs, INIT_ROLE, opts.preserveFds, opts.consoleSocket)
       : undefined;
     if (userns) recordInit(userns);
     if (!spawned) throw new ContainerError('internal: the init was not spawned');
@@ -404,7 +404,7 @@ function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncCh
   const timeNs = findNamespace(spec.linux?.namespaces, 'time');
   const newTime = timeNs && !timeNs.path ? newTimeNamespace(timeOffsetsText(spec)) : undefined;
   try {
-    return spawnSynced(INIT_BUNDLE, opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], newTime !== undefined ? { fd: newTime } : timeNs?.path);
+    return spawnSynced(INIT_ROLE, opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], newTime !== undefined ? { fd: newTime } : timeNs?.path);
   } finally {
     if (newTime !== undefined) libc.close(newTime);
   }

@@ -18,7 +18,7 @@ import type { ExecPlan } from './process/plan';
 import { ChildError, ProtocolError } from './process/protocol';
 import { validateProcessSpec, ValidationError } from './spec/validate';
 import { writePidFile } from './container/store';
-import { EXEC_INIT_BUNDLE, INIT_BUNDLE } from './paths';
+import { EXEC_INIT_ROLE, INIT_ROLE } from './paths';
 import { spawnExecInUserNamespace } from './process/userns';
 import { apparmorEnabled } from './linux/lsm';
 import { processHostProblems, processHostWarnings } from './container/host-checks';
@@ -138,7 +138,7 @@ export function execProcess(a: ReturnType<typeof parseCommand>, args: string[], 
 function spawnExecInit(initPid: number, forChildren: ChildNamespace['type'][], preserveFds: number): { pid: number; chan: SyncChannel } {
   const namespaces = forChildren.filter((type) => type === 'pid').map((type) => ({ type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[type]}` }));
   // the time namespace through nsenter: setns of one needs a single-threaded caller
-  return spawnSynced(EXEC_INIT_BUNDLE, preserveFds, namespaces, forChildren.includes('time') ? `/proc/${initPid}/ns/time` : undefined);
+  return spawnSynced(EXEC_INIT_ROLE, preserveFds, namespaces, forChildren.includes('time') ? `/proc/${initPid}/ns/time` : undefined);
 }
 
 /** Drive the exec-init until it has execve'd (EOF after "ready") or failed. */
@@ -218,7 +218,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     };
     traceStage('spawn exec helper');
     const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
-      ? spawnExecInUserNamespace(rec.pid, spec as Spec, INIT_BUNDLE, EXEC_INIT_BUNDLE, opts.preserveFds, allJoinFiles(joining), plan.consoleSocket)
+      ? spawnExecInUserNamespace(rec.pid, spec as Spec, INIT_ROLE, EXEC_INIT_ROLE, opts.preserveFds, allJoinFiles(joining), plan.consoleSocket)
       : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
     const { pid, chan } = spawned;
     plan.consoleSocketFd = spawned.consoleSocketFd;

@@ -11,8 +11,11 @@ export function bundleDir(): string {
   return dirname(realpathSync(process.argv[1] ?? '.'));
 }
 
-/** The bundles of the runtime processes toyrun starts for a container. */
-export const INIT_BUNDLE = 'init.js', EXEC_INIT_BUNDLE = 'exec-init.js';
+/** The runtime processes toyrun starts: bin/toyrun's first argument under Bun
+ * (src/main.ts), the bundle `dist/node/<role>.js` under Node. */
+export const ROLES = ['init', 'exec-init', 'systemd-dbus'] as const;
+export type Role = (typeof ROLES)[number];
+export const INIT_ROLE: Role = 'init', EXEC_INIT_ROLE: Role = 'exec-init';
 
 /** A sibling bundle (init.js, ...) of the running CLI. */
 export function bundlePath(name: string): string {

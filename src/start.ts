@@ -15,8 +15,8 @@ import { awaitExec, openStartStatus, START_FIFO, type InitProgress } from './pro
 import { loadSpec } from './container/store';
 import { sleepMs } from './linux/cgroups/files';
 import { logWarn } from './log';
-import { runtimeBundleOf } from './linux/seal';
-import { INIT_BUNDLE } from './paths';
+import { runtimeRoleOf } from './linux/seal';
+import { INIT_ROLE } from './paths';
 import { requireStatus } from './container/status';
 
 /** Is the container's init still the runtime's init, has it exec'd the program, or is it gone? */
@@ -28,8 +28,8 @@ function initProgress(rec: ContainerRecord): InitProgress {
   } catch {
     return 'gone';
   }
-  // the init runs as `<bun|node> -e <loader> /proc/self/fd/N/dist/init.js <fd> <fd>`
-  return runtimeBundleOf(argv) === INIT_BUNDLE ? 'init' : 'exec';
+  // the init runs as `/proc/self/fd/N/bin/toyrun init <fd> <fd>` (src/linux/seal.ts)
+  return runtimeRoleOf(argv) === INIT_ROLE ? 'init' : 'exec';
 }
 
 function openStartStatusIn(dir: string): number | undefined {

@@ -1,10 +1,15 @@
 // The CVE-2019-5736-class attack on the runtime's engine, shared by the root
 // (integration/security-engine) and the rootless (integration/rootless) tests:
 // a container whose entrypoint starts with `#!/proc/self/exe` makes the kernel
-// run the init's own executable (the runtime's engine) as the container's
-// process, which reads the rest as JavaScript. It keeps a handle on the engine
+// run the init's own executable (bin/toyrun: Bun's engine with toyrun compiled
+// in) as the container's process; with BUN_BE_BUN=1 in its environment (the
+// container's to choose: ATTACK_ENV) that engine acts as plain Bun and reads the
+// rest as JavaScript. It keeps a handle on the engine
 // across an execve of sh, waits until no runtime process executes the engine any
 // more (ETXTBSY gone), and reopens it for writing: append, read-write, write-only.
+/** The container process's environment variable that makes a compiled Bun executable run a script. */
+export const ATTACK_ENV = 'BUN_BE_BUN=1';
+
 export const ATTACK_EXE = `#!/proc/self/exe
 const fs = require('fs');
 const { dlopen, ptr } = require('bun:ffi');

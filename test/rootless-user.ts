@@ -2,7 +2,7 @@
 // with useradd, given its own /etc/subuid and /etc/subgid ranges, removed by the
 // name made here. And a private copy of the built tree it can run, whatever the
 // checkout's permissions (a worktree under a root-only directory would do).
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, sh, type Result } from './helpers';
 
@@ -39,18 +39,15 @@ export function subRangeFor(pid = process.pid): number {
   return 400_000_000 + (pid % 500) * 65536;
 }
 
-/** bin/, dist/, node_modules/ copied to DIR/toyrun (DIR searchable by anyone), owned by `owner`; the stub names the copy's engine. */
-export function privateTree(dir: string, owner: TestUser): { tree: string; cli: string; engine: string } {
+/** bin/, dist/, node_modules/ copied to DIR/toyrun (DIR searchable by anyone), owned by `owner`. */
+export function privateTree(dir: string, owner: TestUser): { tree: string; cli: string } {
   chmodSync(dir, 0o755);
   const tree = join(dir, 'toyrun');
   mkdirSync(tree);
   for (const d of ['bin', 'dist', 'node_modules']) root('/bin/cp', ['-a', join(REPO, d), tree]);
-  const engine = join(tree, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
   const cli = join(tree, 'bin', 'toyrun');
-  const stub = readFileSync(cli, 'utf8').split('\n');
-  writeFileSync(cli, [`#!${engine}`, ...stub.slice(1)].join('\n'));
   root('/bin/chown', ['-R', `${owner.uid}:${owner.gid}`, tree]);
-  return { tree, cli, engine };
+  return { tree, cli };
 }
 
 /** $XDG_RUNTIME_DIR for the user: /run/user/UID, 0700, its own (removed by the caller). */

@@ -15,8 +15,8 @@ import { hostHierarchies, ownCgroups, resolveCgroupPath } from '../linux/cgroups
 import { cgroupDriver } from '../linux/cgroups/manager';
 import type { CgroupRecord } from '../linux/cgroups/types';
 import { containerDir, loadSpec, processStartTime, type ContainerRecord } from './store';
-import { INIT_BUNDLE } from '../paths';
-import { runtimeBundleOf } from '../linux/seal';
+import { INIT_ROLE } from '../paths';
+import { runtimeRoleOf } from '../linux/seal';
 import { isRootless } from '../linux/rootless';
 
 
@@ -46,11 +46,11 @@ export function cgroupProblem(cg: CgroupRecord, id: string, cgroupsPath: string 
   return undefined;
 }
 
-/** The init before it joins its cgroup: a toyrun engine running dist/init.js. */
+/** The init before it joins its cgroup: a runtime process in the init role. */
 function isUnjoinedInit(pid: number): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return runtimeBundleOf(argv) === INIT_BUNDLE;
+    return runtimeRoleOf(argv) === INIT_ROLE;
   } catch {
     return false;
   }

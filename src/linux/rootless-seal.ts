@@ -41,15 +41,16 @@ export function runSealHelper(dirsJson: string, sealTree: (dir: string) => numbe
   }
 }
 
-/** The CLI's side: sealed trees of `dirs` (fds on their detached roots, in order). */
-export function sealTreesInUserNamespace(dirs: string[], engine: string, helperArgv: string[]): number[] {
+/** The CLI's side: sealed trees of `dirs` (fds on their detached roots, in
+ * order); `runtime` is the argv of an unsealed runtime process (src/linux/seal.ts's runtimeArgv). */
+export function sealTreesInUserNamespace(dirs: string[], runtime: string[]): number[] {
   let [fromHelper, helperOut] = libc.pipe();
   let [helperIn, toHelper] = libc.pipe();
   let pid: number | undefined;
   let pidfd = -1;
   const got: number[] = [];
   try {
-    pid = libc.posixSpawn(UNSHARE, [UNSHARE, '--user', '--map-root-user', '--mount', '--', engine, ...helperArgv, SEAL_HELPER_ARG, JSON.stringify(dirs)], [],
+    pid = libc.posixSpawn(UNSHARE, [UNSHARE, '--user', '--map-root-user', '--mount', '--', ...runtime, SEAL_HELPER_ARG, JSON.stringify(dirs)], [],
       [[helperIn, 0], [helperOut, 1], [2, 2]], '/');
     libc.close(helperIn);
     libc.close(helperOut);

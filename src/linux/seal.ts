@@ -27,17 +27,20 @@
 //                        bundle it reads and koffi's native module it maps are
 //                        all files on the sealed mount
 //
-// The engine would resolve a script path through /proc/self/fd/N to the path it
-// has inside the detached mount ("/dist/init.js", which is nothing on the host),
-// so it is not given the bundle as its script: a one-line loader (`-e`, LOADER
-// below) reads the bundle through the sealed path and compiles it; koffi is
-// dlopen'ed by path (src/linux/koffi.ts). Creating and releasing the mount costs
+// Under Bun the runtime process is bin/toyrun itself, the compiled executable
+// (src/main.ts): `/proc/self/fd/N/bin/toyrun init <fd> <fd>`. Its code is inside
+// the file the kernel executes, precompiled, so nothing else is read but koffi's
+// native module, dlopen'ed by path (src/linux/koffi.ts). Under Node the engine
+// would resolve a script path through /proc/self/fd/N to the path it has inside
+// the detached mount ("/dist/node/init.js", which is nothing on the host), so it
+// is given a one-line loader (`-e`, LOADER below) that reads the bundle through
+// the sealed path and compiles it. Creating and releasing the mount costs
 // ~0.25 ms (overlay) / ~0.06 ms (bind); nothing is copied.
-import { basename, dirname, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { realpathSync } from 'node:fs';
 import * as libc from './libc';
 import { AT_FDCWD, O } from './libc';
-import { bundleDir, bundlePath, INIT_BUNDLE, installRoot } from '../paths';
+import { bundleDir, INIT_ROLE, installRoot, ROLES, type Role } from '../paths';
 import { isUnprivileged } from './rootless';
 import { runSealHelper, sealTreesInUserNamespace } from './rootless-seal';
 
@@ -98,7 +101,7 @@ function sealTree(hostDir: string): SealedTree {
  * they have been: each child holds its own reference). */
 export function sealRuntime(): SealedRuntime {
   const root = realpathSync(installRoot());
-  const engine = realpathSync(process.execPath);
+  const engine = engineFile();
   const trees: SealedTree[] = [];
   try {
     const inRoot = engine.startsWith(root + '/');
@@ -116,7 +119,7 @@ export function sealRuntime(): SealedRuntime {
     }
     if (!direct) {
       // no mount API for us here: sealed in a user namespace of our own (src/linux/rootless-seal.ts)
-      const fds = sealTreesInUserNamespace(dirs, process.execPath, ['-e', LOADER, bundlePath(INIT_BUNDLE)]);
+      const fds = sealTreesInUserNamespace(dirs, runtimeArgv(INIT_ROLE, []));
       fds.forEach((fd, i) => trees.push({ fd, hostDir: dirs[i] as string }));
     }
     const engineTree = inRoot ? 0 : 1;
@@ -140,28 +143,50 @@ export function sealHelperMain(dirsJson: string): void {
   runSealHelper(dirsJson, (d) => sealTree(d).fd);
 }
 
-/** The loader a sealed engine runs (`-e`): argv[1] is the bundle, read through
- * the sealed mount and compiled as a script (node:vm's Script, not eval: JSC
- * parses a program lazily, function bodies only when first called, and for a
- * bundle of the init's size this costs less than Bun's own bytecode cache does
- * to load: `scripts/bench-seal.ts` measures both). Bun's bundles carry their own
- * CommonJS wrapper (`// @bun @bytecode @bun-cjs`), Node's don't. */
+/** Bun runs toyrun compiled: the runtime processes are bin/toyrun with a role
+ * (src/main.ts), whether the caller is bin/toyrun itself or a script run from
+ * source (the benchmarks). Node runs a role's bundle through LOADER. */
+const COMPILED = process.versions.bun !== undefined;
+
+/** The file every runtime process executes: bin/toyrun, or Node. */
+function engineFile(): string {
+  return realpathSync(COMPILED ? join(installRoot(), 'bin', 'toyrun') : process.execPath);
+}
+
+/** What follows the engine in a runtime process's argv, `bundles` being the
+ * directory of Node's bundles as that process reaches it. */
+function roleArgs(role: Role, bundles: string): string[] {
+  return COMPILED ? [role] : ['-e', LOADER, `${bundles}/${role}.js`];
+}
+
+/** argv of a runtime process started from the host's paths (not sealed: the
+ * rootless sealing helper, the systemd D-Bus helper; neither meets a container). */
+export function runtimeArgv(role: Role, args: string[]): string[] {
+  return [engineFile(), ...roleArgs(role, bundleDir()), ...args];
+}
+
+/** Node's loader (`-e`): argv[1] is the bundle, read through the sealed mount
+ * and compiled as a script (node:vm's Script, not eval: the engine parses a
+ * program lazily, function bodies only when first called), in the CommonJS
+ * wrapper a module gets. */
 export const LOADER =
   'const f=process.argv[1],d=require("path").dirname(f),m={exports:{}};globalThis.toyrunBundleDir=d;' +
-  'let s=require("fs").readFileSync(f,"utf8");if(!s.startsWith("// @bun"))s="(function(exports,require,module,__filename,__dirname){"+s+"\\n})";' +
+  'const s="(function(exports,require,module,__filename,__dirname){"+require("fs").readFileSync(f,"utf8")+"\\n})";' +
   'new(require("vm").Script)(s,{filename:f}).runInThisContext()(m.exports,require,m,f,d)';
 
 /** argv of a runtime process started from the sealed trees, whose fds the child
- * holds at `fds`: [engine, -e, LOADER, bundle, ...args]. The path is also the
- * one to execve (or to hand to nsenter). */
-export function sealedArgv(s: SealedRuntime, fds: SealedFds, bundle: string, args: string[]): string[] {
+ * holds at `fds`: [engine, role] (Bun) or [engine, -e, LOADER, bundle] (Node),
+ * then `args`. The path is also the one to execve (or to hand to nsenter). */
+export function sealedArgv(s: SealedRuntime, fds: SealedFds, role: Role, args: string[]): string[] {
   const at = (i: number): string => `/proc/self/fd/${fds[i]}`;
-  return [`${at(s.engineTree)}/${s.engine}`, '-e', LOADER, `${at(0)}/${s.bundles}/${bundle}`, ...args];
+  return [`${at(s.engineTree)}/${s.engine}`, ...roleArgs(role, `${at(0)}/${s.bundles}`), ...args];
 }
 
-/** The bundle a runtime process runs, from its argv (/proc/<pid>/cmdline): the
- * file name (`init.js`, `exec-init.js`), or undefined for any other program. */
-export function runtimeBundleOf(argv: string[]): string | undefined {
-  if (!/(^|\/)(bun|node)$/.test(argv[0] ?? '') || argv[1] !== '-e' || argv[2] !== LOADER) return undefined;
-  return basename(argv[3] ?? '');
+/** The role of a runtime process, from its argv (/proc/<pid>/cmdline), or
+ * undefined for any other program. */
+export function runtimeRoleOf(argv: string[]): Role | undefined {
+  const role = COMPILED
+    ? basename(argv[0] ?? '') === 'toyrun' ? argv[1] : undefined
+    : /(^|\/)node$/.test(argv[0] ?? '') && argv[1] === '-e' && argv[2] === LOADER ? basename(argv[3] ?? '').replace(/\.js$/, '') : undefined;
+  return (ROLES as readonly (string | undefined)[]).includes(role) ? (role as Role) : undefined;
 }

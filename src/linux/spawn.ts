@@ -104,6 +104,15 @@ export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: Ch
   (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
   // the child starts non-dumpable (see withRealGidApart)
   return withRealGidApart(() => {
+    // Between posix_spawn's clone and its execve the child is a copy of this CLI
+    // (its memory, and the host's bin/toyrun and koffi.node mapped from their
+    // writable paths) already inside the container's PID namespace, in the /proc
+    // of the container's processes. Our memory is non-dumpable for that window:
+    // /proc/<pid>/{exe,mem,map_files,fd} of it then need CAP_SYS_PTRACE over the
+    // host (ptrace_may_access, kernel/ptrace.c), which only a privileged container
+    // holds, and with it a container could ptrace the host anyway.
+    const dumpable = libc.prctl(libc.PR.GET_DUMPABLE);
+    libc.prctl(libc.PR.SET_DUMPABLE, 0);
     try {
       for (const s of switches) {
         if (s.target >= 0) libc.setns(s.target, NS_CLONE_FLAG[s.ns.type], `${s.ns.path} (${s.ns.type})`);
@@ -116,6 +125,7 @@ export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: Ch
         if (s.own >= 0) restoreNamespace(s.ns.type, s.own);
         if (s.target >= 0) libc.close(s.target);
       }
+      libc.prctl(libc.PR.SET_DUMPABLE, dumpable);
     }
   });
 }

@@ -6,9 +6,9 @@
 // is synchronous. Without systemd as the init system this is a clear error, as in runc.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { bundlePath } from '../paths';
 import type { Resources } from '../spec/types';
 import { CgroupError } from './cgroups/files';
+import { runtimeArgv } from './seal';
 import { blkioToIoWeight, sharesToWeight } from './cgroups/v2';
 import { parseCpuList } from './cgroups/stats';
 
@@ -116,7 +116,8 @@ function noSystemd(): CgroupError {
 /** One call to systemd through the helper process; its stderr names the D-Bus error. */
 export function callSystemd(req: SystemdRequest): void {
   if (!systemdRunning()) throw noSystemd();
-  const r = spawnSync(process.execPath, [bundlePath('systemd-dbus.js'), JSON.stringify(req)], {
+  const [engine, ...args] = runtimeArgv('systemd-dbus', [JSON.stringify(req)]);
+  const r = spawnSync(engine as string, args, {
     stdio: ['ignore', 'ignore', 'pipe'], env: {}, cwd: '/', timeout: 60000, encoding: 'utf8',
   });
   if (r.error) throw new CgroupError(`--systemd-cgroup: ${req.op} ${req.unit}: ${r.error.message}`, { cause: r.error });

@@ -24,7 +24,7 @@
 // This is the runtime's side; the holder's is src/init/timens-holder.ts.
 import * as libc from '../linux/libc';
 import { sealedArgv, sealRuntime } from '../linux/seal';
-import { INIT_BUNDLE } from '../paths';
+import { INIT_ROLE } from '../paths';
 import { HOLDER_ARG } from './plan';
 
 /** Make a new time namespace with these offsets ("monotonic 3600 0\n…", see
@@ -39,7 +39,7 @@ export function newTimeNamespace(offsets: string | undefined): number {
     // every fd at its own number (dup2 onto itself only clears close-on-exec)
     const own = [0, 1, 2, reportWrite, releaseRead, ...sealed.trees.map((t) => t.fd)];
     const fds = own.map((fd): [number, number] => [fd, fd]);
-    const argv = sealedArgv(sealed, sealed.trees.map((t) => t.fd), INIT_BUNDLE, [HOLDER_ARG, offsets ?? '', String(reportWrite), String(releaseRead)]);
+    const argv = sealedArgv(sealed, sealed.trees.map((t) => t.fd), INIT_ROLE, [HOLDER_ARG, offsets ?? '', String(reportWrite), String(releaseRead)]);
     try {
       holder = libc.posixSpawn(argv[0] as string, argv, [], fds, '/', true);
     } finally {

@@ -69,7 +69,7 @@ import { newTimeNamespace } from './timens-holder';
 import { sealedArgv, sealRuntime } from '../linux/seal';
 import { isUnprivileged } from '../linux/rootless';
 import type { ChildNamespace } from '../linux/spawn';
-import { INIT_BUNDLE } from '../paths';
+import { INIT_ROLE, type Role } from '../paths';
 import type { IdMapping, Namespace, NamespaceType, Spec } from '../spec/types';
 
 /** nsenter's option for each namespace type it joins by path. Mount is left to
@@ -95,9 +95,9 @@ export interface UserNamespaceSpawn {
   unshare: 'pid'[];
   /** An fd on a new time namespace (src/process/timens-holder.ts), joined by nsenter in stage 0. */
   timeNamespaceFd?: number;
-  /** Bundle of stage 1 (init.js) and of stage 2 (init.js or exec-init.js). */
-  stage1Bundle: string;
-  stage2Bundle: string;
+  /** Role of stage 1 (init) and of stage 2 (init or exec-init). */
+  stage1Role: Role;
+  stage2Role: Role;
   preserveFds: number;
   /** Parent fds handed to stage 2 after the sync pair, by name, in this order (FdSlots). */
   extraFds: Record<string, number>;
@@ -148,7 +148,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
     const config: Stage1Config = {
       unshare: o.unshare,
       join: o.join.filter((n): n is { type: 'pid'; path: string } => n.type === 'pid' && !!n.path),
-      argv: sealedArgv(sealed, sealedFds, o.stage2Bundle, [String(slots.syncW), String(slots.syncR)]),
+      argv: sealedArgv(sealed, sealedFds, o.stage2Role, [String(slots.syncW), String(slots.syncR)]),
       lastFd,
       syncW: slots.syncW,
       syncR: slots.syncR,
@@ -161,7 +161,7 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
       NSENTER,
       // unprivileged, we wrote "deny" to setgroups (CVE-2014-8989): nsenter's setgroups(0)
       // would fail there, and our own uid is the namespace's root already (src/linux/rootless-idmap.ts)
-      [NSENTER, `--user=${userPath}`, ...(isUnprivileged() ? ['--preserve-credentials'] : []), ...nsenterJoinArgs(o.join), ...timeArgs, '--', ...sealedArgv(sealed, sealedFds, o.stage1Bundle, [STAGE1_ARG, JSON.stringify(config)])],
+      [NSENTER, `--user=${userPath}`, ...(isUnprivileged() ? ['--preserve-credentials'] : []), ...nsenterJoinArgs(o.join), ...timeArgs, '--', ...sealedArgv(sealed, sealedFds, o.stage1Role, [STAGE1_ARG, JSON.stringify(config)])],
       [], fds, '/', true,
     );
   } finally {
@@ -198,11 +198,11 @@ export function spawnInUserNamespace(o: UserNamespaceSpawn): UserNamespaceSpawne
  * spawnSynced's way when the caller can't switch back into its own PID namespace
  * (root of a user namespace it did not make the PID namespace in: rootless
  * podman's runtime): stage 1 is spawned in our own namespaces, switches its
- * children's PID namespace (join or new), spawns `bundle` as stage 2 and exits;
+ * children's PID namespace (join or new), spawns `role` as stage 2 and exits;
  * we are a child subreaper, so stage 2 becomes our child, as spawnSynced's is.
  * Stage 2 then gets its plan on the same sync pipe.
  */
-export function spawnThroughStage1(bundle: string, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string | { fd: number }): { pid: number; chan: SyncChannel } {
+export function spawnThroughStage1(role: Role, preserveFds: number, namespaces: ChildNamespace[], timeNamespace?: string | { fd: number }): { pid: number; chan: SyncChannel } {
   const [parentRead, childWrite] = libc.pipe();
   const [childRead, parentWrite] = libc.pipe();
   const slots = new FdSlots(preserveFds, childWrite, childRead);
@@ -214,13 +214,13 @@ export function spawnThroughStage1(bundle: string, preserveFds: number, namespac
       // spawnSynced's namespaces are PID ones (a time namespace comes apart: nsenter joins it)
       unshare: namespaces.filter((n) => n.type === 'pid' && !n.path).map(() => 'pid' as const),
       join: namespaces.filter((n): n is { type: 'pid'; path: string } => n.type === 'pid' && !!n.path),
-      argv: sealedArgv(sealed, sealedFds, bundle, [String(slots.syncW), String(slots.syncR)]),
+      argv: sealedArgv(sealed, sealedFds, role, [String(slots.syncW), String(slots.syncR)]),
       lastFd: slots.last,
       syncW: slots.syncW,
       syncR: slots.syncR,
       trace: traceHandoff(),
     };
-    const argv1 = sealedArgv(sealed, sealedFds, INIT_BUNDLE, [STAGE1_ARG, JSON.stringify(config)]);
+    const argv1 = sealedArgv(sealed, sealedFds, INIT_ROLE, [STAGE1_ARG, JSON.stringify(config)]);
     // a time namespace is joined by nsenter, single-threaded (as spawnSynced does)
     const timePath = typeof timeNamespace === 'object' ? `/proc/self/fd/${slots.add(timeNamespace.fd)}` : timeNamespace;
     const [path, args] = timePath ? [NSENTER, [NSENTER, `--time=${timePath}`, '--', ...argv1]] : [argv1[0] as string, argv1];
@@ -256,7 +256,7 @@ export interface InitInUserNamespace extends UserNamespaceSpawned {
 
 /** Spawn the init (stage 2 = dist/init.js) in the spec's user namespace. */
 export function spawnInitInUserNamespace(
-  spec: Spec, stateDir: string, rootfs: string, initBundle: string, preserveFds: number, consoleSocket?: string,
+  spec: Spec, stateDir: string, rootfs: string, initRole: Role, preserveFds: number, consoleSocket?: string,
 ): InitInUserNamespace {
   const nss = spec.linux?.namespaces ?? [];
   const user = findNamespace(nss, 'user') as Namespace;
@@ -302,8 +302,8 @@ export function spawnInitInUserNamespace(
       join: nss.filter((n) => n.path && n.type !== 'user' && n.type !== 'mount'),
       unshare: nss.some((n) => n.type === 'pid' && !n.path) ? ['pid'] : [],
       timeNamespaceFd: timeFd,
-      stage1Bundle: initBundle,
-      stage2Bundle: initBundle,
+      stage1Role: initRole,
+      stage2Role: initRole,
       preserveFds,
       extraFds: {
         stateDir: dirFd,
@@ -382,7 +382,7 @@ export function prepareInitInUserNamespace(
  * Returns stage 2's host PID, our child once this returns (we are a subreaper).
  */
 export function spawnExecInUserNamespace(
-  initPid: number, spec: Spec, stage1Bundle: string, execInitBundle: string, preserveFds: number, cgroupJoin: string[], consoleSocket?: string,
+  initPid: number, spec: Spec, stage1Role: Role, execInitRole: Role, preserveFds: number, cgroupJoin: string[], consoleSocket?: string,
 ): { pid: number; chan: SyncChannel; consoleSocketFd?: number } {
   const nss = (spec.linux?.namespaces ?? []).filter((n) => n.type !== 'user' && n.type !== 'mount');
   // connected here, handed down: the mapped root may not reach the socket's directory
@@ -393,8 +393,8 @@ export function spawnExecInUserNamespace(
       user: { path: `/proc/${initPid}/ns/user` },
       join: nss.map((n) => ({ type: n.type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[n.type]}` })),
       unshare: [],
-      stage1Bundle,
-      stage2Bundle: execInitBundle,
+      stage1Role,
+      stage2Role: execInitRole,
       preserveFds,
       extraFds: consoleFd !== undefined ? { console: consoleFd } : {},
     });

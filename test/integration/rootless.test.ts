@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, requireTool, sh, waitFor, type Result } from '../helpers';
 import { addTestUser, asUser as runAsUser, privateTree, removeTestUser, removeTree, runtimeDir, subRangeFor, type TestUser } from '../rootless-user';
 import type { Spec } from '../../src/spec/types';
-import { ATTACK_EXE, REOPEN } from '../engine-attack';
+import { ATTACK_ENV, ATTACK_EXE, REOPEN } from '../engine-attack';
 
 requireTool('/usr/bin/newuidmap', 'uidmap');
 requireTool('/usr/bin/setpriv', 'util-linux');
@@ -32,7 +32,8 @@ function root(cmd: string, args: string[]): Result {
 
 // everything the user reads or runs, in one private directory it can search
 const base = mkdtempSync('/tmp/toyrun-rootless-');
-const { cli: CLI, engine: ENGINE } = privateTree(base, me);
+const { cli: CLI } = privateTree(base, me);
+const ENGINE = CLI;
 const ROOTFS = join(base, 'rootfs');
 root('/bin/cp', ['-a', BUSYBOX_ROOTFS, ROOTFS]);
 root('/bin/chown', ['-R', `${me.uid}:${me.gid}`, ROOTFS]);
@@ -338,6 +339,7 @@ test('rootless: a #!/proc/self/exe entrypoint cannot write the engine of a user-
       s.root = { path: img, readonly: true };
       for (const d of ['/usr/lib', '/usr/lib64']) s.mounts!.push({ destination: d, type: 'bind', source: d, options: ['rbind', 'ro'] });
       s.process!.args = ['/attack'];
+      s.process!.env = [...(s.process!.env ?? []), ATTACK_ENV];
       s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });
     });
     const r = flow === 'create + start'

@@ -4,15 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, consoleReceiver, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
-import { spawnExecInUserNamespace } from '../../src/process/userns';
-import { loadRecord, loadSpec } from '../../src/container/store';
-import { waitpid } from '../../src/linux/libc';
-import { allJoinFiles } from '../../src/linux/cgroups/join';
-import { cgroupDriver } from '../../src/linux/cgroups/manager';
 
 const t = new Toyrun('userns');
 const HOST = 300000; // host ids of the container's root
@@ -347,67 +342,28 @@ test('exec --tty --console-socket into a user-namespaced container: the socket i
   assert.equal(leftovers(t, id), []);
 });
 
-test('exec helper: a new process enters the running container\'s user namespace, its other namespaces and its cgroup', () => {
+test('exec: the new process enters the running container\'s user namespace, its other namespaces and its cgroup', () => {
   const id = uniqueId('exec');
   const initPid = startSleeper(id, t.bundle((s) => {
     withUserns(s);
     (s.process as NonNullable<Spec['process']>).args = ['sleep', '1000'];
   }));
-  // a stand-in for the exec-init: reports what it sees, then waits for EOF
-  const dir = t.tempDir('toyrun-userns-exec-');
-  chmodSync(dir, 0o755);
-  // a runtime tree of its own (src/linux/seal.ts starts stage 1 and 2 from the
-  // install tree the bundles are in): the init bundle, the probe, the modules
-  const tree = join(dir, 'tree');
-  mkdirSync(join(tree, 'dist'), { recursive: true });
-  copyFileSync(join(REPO, 'dist', 'init.js'), join(tree, 'dist', 'init.js'));
-  symlinkSync(join(REPO, 'node_modules'), join(tree, 'node_modules'));
-  const probe = join(tree, 'dist', 'probe.js');
-  writeFileSync(probe, `
-    const fs = require('fs');
-    const [w, r] = process.argv.slice(2).map(Number);
-    const ns = ['user', 'pid', 'net', 'ipc', 'uts', 'cgroup'].map((n) => fs.readlinkSync('/proc/self/ns/' + n));
-    const status = fs.readFileSync('/proc/self/status', 'utf8');
-    fs.writeSync(w, JSON.stringify({ type: 'ready', ns, status }) + '\\n');
-    try { fs.readSync(r, Buffer.alloc(1)); } catch {}
-  `, { mode: 0o644 });
-  const stateDir = join(t.root, id);
-  const spec = loadSpec(stateDir) as Spec;
-  const rec = loadRecord(t.root, id);
-  const procs = allJoinFiles(cgroupDriver().joinFiles(rec.cgroup));
-  const g = globalThis as { toyrunBundleDir?: string };
-  g.toyrunBundleDir = join(tree, 'dist');
-  let spawned;
+  const pidFile = join(t.tempDir('toyrun-userns-exec-'), 'pid');
+  t.ok(['exec', '--detach', '--pid-file', pidFile, id, 'sleep', '1000']);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
   try {
-    spawned = spawnExecInUserNamespace(initPid, spec, 'init.js', 'probe.js', 0, procs);
+    const want = ['user', 'pid', 'net', 'ipc', 'uts', 'cgroup', 'mnt'].map((n) => readlinkSync(`/proc/${initPid}/ns/${n}`));
+    assert.equal(['user', 'pid', 'net', 'ipc', 'uts', 'cgroup', 'mnt'].map((n) => readlinkSync(`/proc/${pid}/ns/${n}`)), want);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    assert.is(statusField(status, 'Uid').split(/\s+/)[0], String(HOST), 'the mapped root outside');
+    assert.is(statusField(status, 'NSpid').split(/\s+/).length, 2, 'a member of the container\'s PID namespace');
+    assert.is(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), readFileSync(`/proc/${initPid}/cgroup`, 'utf8'), 'the init\'s cgroups');
+    assert.is(readFileSync(`/proc/${pid}/uid_map`, 'utf8'), readFileSync(`/proc/${initPid}/uid_map`, 'utf8'));
   } finally {
-    delete g.toyrunBundleDir;
+    t.run(['delete', '--force', id]);
   }
-  const { pid, chan } = spawned;
-  try {
-    const msg = chan.expect('ready') as unknown as { type: string; ns: string[]; status: string };
-    assert.is(msg.type, 'ready');
-    const want = ['user', 'pid', 'net', 'ipc', 'uts', 'cgroup'].map((n) => readlinkSync(`/proc/${initPid}/ns/${n}`));
-    assert.equal(msg.ns, want);
-    assert.is(statusField(msg.status, 'Uid').split(/\s+/)[0], '0', 'root inside');
-    assert.is(statusField(readFileSync(`/proc/${pid}/status`, 'utf8'), 'Uid').split(/\s+/)[0], String(HOST), 'the mapped uid outside');
-    assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), `/toyrun/${id}\n`);
-    assert.is(statusField(msg.status, 'NSpid').split(/\s+/).length, 2, 'a member of the container\'s PID namespace');
-  } finally {
-    chan.close();
-    waitpidBlocking(pid);
-  }
-  t.ok(['delete', '--force', id]);
   assert.equal(leftovers(t, id), []);
 });
-
-function waitpidBlocking(pid: number): void {
-  try {
-    waitpid(pid, 0);
-  } catch {
-    // not ours
-  }
-}
 
 test('a user namespace without its own network namespace gets the host /sys bound (sysfs needs the netns owner)', () => {
   const r = t.sh('grep " /sys " /proc/self/mountinfo; test -d /sys/kernel && echo has-kernel', (s) => {

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GLOBAL_VALUE_FLAGS, commandWord, parseGlobals, parseCommand } from '../../src/cli';
+import { parseGlobals, parseCommand } from '../../src/cli';
 import { COMMANDS, commandSpec, flagLists, usageText, valueFlagNames } from '../../src/commands';
 import { parseSignal } from '../../src/process/signals';
 
@@ -12,16 +12,6 @@ test('global flags before the command, both --flag value and --flag=value', () =
   assert.is(p.globals.debug, true);
   assert.is(p.command, 'create');
   assert.equal(p.rest, ['--bundle', 'b', 'id1']);
-});
-
-test("bin/toyrun's command word (which bundle it loads) is the command parseGlobals finds", () => {
-  const lines = [
-    ['state', 'x'], ['--root', '/r', 'start', 'x'], ['--root=/r', 'kill', 'x', 'KILL'], ['-root', '/r', 'delete', 'x'],
-    ['--log', 'create', 'list'], ['--debug', 'exec', 'x', 'ls'], ['--debug', 'true', 'state'], ['--', 'ps', 'x'],
-    ['--systemd-cgroup', '--criu', '/c', '--rootless=false', '--rootless', 'auto', 'events', 'x'], ['--trace', 'run', 'update'],
-    ['-', 'state'], [], ['--root'], ['--version'], ['--log-format', 'json', '--log-format=text', 'pause', 'x'],
-  ];
-  for (const argv of lines) assert.is(commandWord(argv, GLOBAL_VALUE_FLAGS), parseGlobals(argv).command, argv.join(' '));
 });
 
 test('runc flags toyrun does not need are accepted', () => {
