@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, CGROUP_V2, Toyrun, leftovers, sh, uniqueId } from '../helpers';
+import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, CGROUP_V2, REPO, Toyrun, leftovers, sh, uniqueId } from '../helpers';
 import { CgroupV2 } from '../../src/linux/cgroups/v2';
 import { removeCgroupDir } from '../../src/linux/cgroups/files';
 import type { Spec } from '../../src/spec/types';
@@ -357,6 +357,27 @@ test('CVE-2025-52881: racing /proc between the procfs and a symlink to a fake tr
     racer.kill('SIGKILL');
   }
   console.log(`  (${ran} of 200 creates won the race against the swapper and ran)`);
+});
+
+// The caller's working directory is not toyrun's configuration: podman, conmon and
+// containerd start it in directories others may write (a bundle, a cwd of the
+// user's). Bun run as a script runner reads ./bunfig.toml (whose `preload` runs
+// code) and ./.env (into the environment) from there; bin/toyrun is compiled
+// without either (Makefile, COMPILE).
+test('a bunfig.toml or .env in the caller\'s cwd changes nothing: no preload runs, no variable is set', () => {
+  const dir = t.tempDir('toyrun-cwd-');
+  const marker = join(dir, 'preloaded');
+  writeFileSync(join(dir, 'bunfig.toml'), 'preload = ["./evil.js"]\n');
+  writeFileSync(join(dir, 'evil.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran as ' + process.getuid());\n`);
+  // a layer bound of 1 byte: any unpack would fail if toyrun read it
+  writeFileSync(join(dir, '.env'), 'TOYRUN_MAX_LAYER_SIZE=1\n');
+  const id = uniqueId('cwd');
+  const r = t.run(['run', '--bundle', join(REPO, 'bundles', 'layered'), id], { cwd: dir });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, 'written by toyrun');
+  assert.not.ok(existsSync(marker), 'bunfig.toml\'s preload ran in the CLI');
+  t.run(['delete', '--force', id]);
+  assert.equal(leftovers(t, id), []);
 });
 
 test.run();
