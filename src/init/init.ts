@@ -28,7 +28,7 @@ import { runUserNamespaceStage1 } from './userns-stage1';
 import { STAGE1_ARG } from '../process/plan';
 import { SEAL_HELPER_ARG } from '../linux/rootless-seal';
 import { sealHelperMain } from '../linux/seal';
-import { inUserNamespace } from '../linux/userns';
+import { inNonInitialUserNamespace } from '../linux/rootless';
 import { joinContainerKeyring } from '../linux/keyring';
 import type { Spec, State } from '../spec/types';
 import { StageRunner } from './stages';
@@ -102,7 +102,7 @@ function doMounts(ctx: InitContext): void {
         throw new Error(`mount ${m.source ?? m.type ?? ''} to ${m.destination}: ${(e as Error).message}`, { cause: e });
       }
     }
-    cause('/linux/devices', () => createDevices(plan.rootfs, spec.linux?.devices, inUserNamespace()));
+    cause('/linux/devices', () => createDevices(plan.rootfs, spec.linux?.devices, inNonInitialUserNamespace()));
     createDevSymlinks(plan.rootfs);
     if (spec.process?.cwd) cause('/process/cwd', () => mkdirInRoot(plan.rootfs, spec.process?.cwd as string));
     finishReadonly(mctx); // the "ro" of mounts that got children above

@@ -29,15 +29,23 @@ export function rootlessFlag(): RootlessFlag {
   return flag;
 }
 
+/** Our own uid_map, read once: a process never changes user namespace (setns
+ * into one is refused to a multithreaded process, and an engine always is). */
+let ownUidMap: string | null | undefined;
+
 /** Whether we run in a user namespace other than the host's (whose uid_map maps every id to itself). */
 export function inNonInitialUserNamespace(uidMap?: string): boolean {
   let text = uidMap;
   if (text === undefined) {
-    try {
-      text = readFileSync('/proc/self/uid_map', 'utf8');
-    } catch {
-      return false;
+    if (ownUidMap === undefined) {
+      try {
+        ownUidMap = readFileSync('/proc/self/uid_map', 'utf8');
+      } catch {
+        ownUidMap = null;
+      }
     }
+    if (ownUidMap === null) return false;
+    text = ownUidMap;
   }
   const lines = text.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
   return !(lines.length === 1 && lines[0]?.[0] === 0 && lines[0][1] === 0 && lines[0][2] === 4294967295);

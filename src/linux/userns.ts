@@ -185,12 +185,6 @@ export function createUserNamespace(uidMap: IdMapping[], gidMap: IdMapping[]): n
   }
 }
 
-/** Whether the caller is in a user namespace other than the initial one (whose map is the identity of every id). */
-export function inUserNamespace(uidMap = readFileSync('/proc/self/uid_map', 'utf8')): boolean {
-  const maps = parseIdMap(uidMap);
-  return !(maps.length === 1 && maps[0]?.containerID === 0 && maps[0].hostID === 0 && maps[0].size === U32_MAX);
-}
-
 const NS_GET_NSTYPE = 0xb703;
 
 /** Refuse a user namespace path that is not one (nsenter would only say "Invalid argument"). */

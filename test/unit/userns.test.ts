@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  formatIdMap, idMapProblems, inUserNamespace, parseIdMap, toHostId, unmappedUserProblems, unreachableBy,
+  formatIdMap, idMapProblems, parseIdMap, toHostId, unmappedUserProblems, unreachableBy,
   userNamespaceProblems, writerHasCapSetgid,
 } from '../../src/linux/userns';
 import { nsenterJoinArgs } from '../../src/process/userns';
@@ -62,11 +62,6 @@ test('writerHasCapSetgid reads CapEff bit 6', () => {
   assert.is(writerHasCapSetgid('CapInh:\t0\nCapEff:\t000001ffffffffff\n'), true);
   assert.is(writerHasCapSetgid('CapEff:\t0000000000000000\n'), false);
   assert.is(writerHasCapSetgid('CapEff:\t0000000000000040\n'), true);
-});
-
-test('inUserNamespace: only the identity map of every id is the initial namespace', () => {
-  assert.is(inUserNamespace('         0          0 4294967295\n'), false);
-  assert.is(inUserNamespace('         0     100000      65536\n'), true);
 });
 
 test('unreachableBy: mode bits of every directory on the way, for owner, group, others', () => {
