@@ -119,8 +119,9 @@ test('user namespace + a relative bind source: create finishes and binds the bun
   });
   mkdirSync(join(dir, 'data'));
   writeFileSync(join(dir, 'data', 'marker'), 'userns-data\n');
-  // the deadline only stops a create that never ends (the bug walked dirname('.') forever)
-  const r = t.run(['run', '--bundle', dir, uniqueId('pfs-userns')], { timeout: 20000 });
+  // the deadline only stops a create that never ends (the bug walked dirname('.') forever);
+  // generous: a user-namespaced create takes seconds under the cgroup2 VM's emulation
+  const r = t.run(['run', '--bundle', dir, uniqueId('pfs-userns')], { timeout: 120000 });
   assert.is(r.signal, null, 'create did not finish');
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stdout, 'userns-data\n');
@@ -220,14 +221,14 @@ for (const version of [1, 2] as const) {
     });
     const id = uniqueId('pfs-frozen');
     // the deadline only stops the hang this test is about (a frozen init never reports)
-    const r = t.run(['run', '-d', '--bundle', b, id], { timeout: 20000 });
+    const r = t.run(['run', '-d', '--bundle', b, id], { timeout: 120000 });
     assert.is(r.signal, null, 'run -d hung on a frozen cgroup');
     assert.is.not(r.status, 0);
     assert.match(r.stderr, /container's cgroup unexpectedly frozen/);
     assert.equal(leftovers(t, id), []);
     assert.ok(existsSync(dir), 'the pre-made cgroup is not ours to remove');
     if (version === 1) {
-      const ref = runc(['run', '-d', '--bundle', b, uniqueId('pfs-runc-frozen')], { timeout: 20000 });
+      const ref = runc(['run', '-d', '--bundle', b, uniqueId('pfs-runc-frozen')], { timeout: 120000 });
       assert.is.not(ref.status, 0);
       assert.match(ref.stderr, /container's cgroup unexpectedly frozen/);
     }
@@ -315,6 +316,9 @@ test('Bidirectional volume (rshared bind, rootfsPropagation rshared, as containe
   // a shared mount on the host, as the kubelet's volume directories are
   assert.is(sh('/bin/mount', ['--bind', vol, vol]).status, 0);
   hostCleanups.push(() => sh('/bin/umount', ['-R', vol]));
+  // a peer group of its own: on a systemd host / is shared, and a bind of a
+  // directory on it would join /'s group (each mount below it then shows twice)
+  assert.is(sh('/bin/mount', ['--make-private', vol]).status, 0);
   assert.is(sh('/bin/mount', ['--make-shared', vol]).status, 0);
   mkdirSync(join(vol, 'from-host'));
   mkdirSync(join(vol, 'from-ctr'));
