@@ -78,14 +78,10 @@ interface Runtime {
   root: string;
 }
 
-function rssKiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-  return Number(line?.split(/\s+/)[1] ?? 0);
-}
-
-/** Proportional set size: shared pages (the engine's text) split between the processes mapping them. */
-function pssKiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').split('\n').find((l) => l.startsWith('Pss:'));
+/** A "Name:   N kB" field of a /proc/<pid> file: VmRSS of status, or Pss of
+ * smaps_rollup (shared pages, the engine's text, split between the processes mapping them). */
+function procKiB(pid: number, file: 'status' | 'smaps_rollup', field: 'VmRSS' | 'Pss'): number {
+  const line = readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
   return Number(line?.split(/\s+/)[1] ?? 0);
 }
 
@@ -118,7 +114,7 @@ async function main(): Promise<void> {
         // runc run leaves nothing to delete; toyrun run deletes on exit too
         let tCreate = 0, tStart = 0, tExec = 0, tDelete = 0;
         tCreate = timed(() => run(rt.bin, [...g, 'create', '--bundle', sleepBundle, id]));
-        (rss[rt.name] ??= []).push(rssKiB(pidOf(rt, id)));
+        (rss[rt.name] ??= []).push(procKiB(pidOf(rt, id), 'status', 'VmRSS'));
         tStart = timed(() => run(rt.bin, [...g, 'start', id]));
         tExec = timed(() => run(rt.bin, [...g, 'exec', id, 'true']));
         const tState = timed(() => run(rt.bin, [...g, 'state', id]));
@@ -179,7 +175,7 @@ async function parallelCreates(rt: Runtime, bundle: string): Promise<{ perSecond
   try {
     const failed = codes.filter((c) => c !== 0).length;
     if (failed > 0) throw new Error(`${rt.name}: ${failed} of ${PARALLEL} parallel creates failed`);
-    const pss = ids.reduce((sum, id) => sum + pssKiB(pidOf(rt, id)), 0);
+    const pss = ids.reduce((sum, id) => sum + procKiB(pidOf(rt, id), 'smaps_rollup', 'Pss'), 0);
     return { perSecond: PARALLEL / seconds, pssMiB: pss / PARALLEL / 1024 };
   } finally {
     for (const id of ids) spawnSync(rt.bin, [...g, 'delete', '--force', id], { stdio: 'ignore' });

@@ -6,6 +6,7 @@ import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { BUSYBOX_ROOTFS, REPO, TOYRUN, requireTool } from '../helpers';
 
 export interface Runtime {
@@ -114,6 +115,24 @@ export interface Scenario {
   /** A toyrun command the scenario needs; skipped (and said so) in a build without it. */
   needs?: string;
   fn: (rt: Runtime) => void;
+}
+
+/** The scenarios every podman suite starts with, however it runs podman (as root, as a user). */
+export function basicPodmanScenarios(podman: (rt: Runtime, args: string[]) => Out): Scenario[] {
+  return [
+    {
+      name: 'run --rm echo hi',
+      fn: (rt) => {
+        const r = podman(rt, ['run', '--rm', IMAGE, 'echo', 'hi']);
+        assert.is(r.stdout, 'hi\n', r.stderr);
+        assert.is(r.status, 0);
+      },
+    },
+    {
+      name: 'exit code passthrough (exit 7)',
+      fn: (rt) => assert.is(podman(rt, ['run', '--rm', IMAGE, 'sh', '-c', 'exit 7']).status, 7),
+    },
+  ];
 }
 
 /** Register every scenario once per runtime, recording each verdict for the table.

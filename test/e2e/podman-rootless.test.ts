@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, requireTool } from '../helpers';
-import { CONTAINERS_CONF, IMAGE, printResults, registerScenarios, shellQuote, type Out, type Runtime, type Scenario } from './e2e';
+import { basicPodmanScenarios, CONTAINERS_CONF, IMAGE, printResults, registerScenarios, shellQuote, type Out, type Runtime, type Scenario } from './e2e';
 import { addTestUser, asUser, privateTree, removeTestUser, removeTree, runtimeDir, subRangeFor, userDir, type TestUser } from '../rootless-user';
 import * as libc from '../../src/linux/libc';
 
@@ -68,18 +68,7 @@ function uniqueName(p: string): string {
 }
 
 const scenarios: Scenario[] = [
-  {
-    name: 'run --rm echo hi',
-    fn: (rt) => {
-      const r = podman(rt, ['run', '--rm', IMAGE, 'echo', 'hi']);
-      assert.is(r.stdout, 'hi\n', r.stderr);
-      assert.is(r.status, 0);
-    },
-  },
-  {
-    name: 'exit code passthrough (exit 7)',
-    fn: (rt) => assert.is(podman(rt, ['run', '--rm', IMAGE, 'sh', '-c', 'exit 7']).status, 7),
-  },
+  ...basicPodmanScenarios(podman),
   {
     name: 'root inside is the user outside (uid_map)',
     fn: (rt) => {

@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import {
-  CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, printResults, run, registerScenarios, shellQuote,
+  basicPodmanScenarios, CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, printResults, run, registerScenarios, shellQuote,
   toyrunHasSeccomp, uniqueName, type Out, type Runtime, type Scenario,
 } from './e2e';
 
@@ -56,18 +56,7 @@ const scenarios: Scenario[] = [
       assert.match(v, new RegExp(`^${rt.name} version \\S+`));
     },
   },
-  {
-    name: 'run --rm echo hi',
-    fn: (rt) => {
-      const r = podman(rt, ['run', '--rm', IMAGE, 'echo', 'hi']);
-      assert.is(r.stdout, 'hi\n', r.stderr);
-      assert.is(r.status, 0);
-    },
-  },
-  {
-    name: 'exit code passthrough (exit 7)',
-    fn: (rt) => assert.is(podman(rt, ['run', '--rm', IMAGE, 'sh', '-c', 'exit 7']).status, 7),
-  },
+  ...basicPodmanScenarios(podman),
   {
     name: 'run -d + exec + stop + rm',
     fn: (rt) => {
