@@ -7,7 +7,8 @@
 // (Debian package uidmap), which check each range against /etc/subuid and
 // /etc/subgid. The ranges are checked here first, so that a missing line is
 // named with the JSON path that asks for it.
-import { spawnSync } from 'node:child_process';
+// node:child_process costs every command that loads it milliseconds: required where used
+import type * as ChildProcess from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { IdMapping, Spec } from '../spec/types';
 import { findNamespace } from './namespaces';
@@ -93,6 +94,7 @@ export function writeIdMapsWithHelpers(pid: number, uidMap: IdMapping[], gidMap:
   // newgidmap first would be refused nothing; the order is the kernel's rule for the direct writes
   for (const [helper, maps] of [[NEWUIDMAP, uidMap], [NEWGIDMAP, gidMap]] as const) {
     const args = [String(pid), ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
+    const { spawnSync } = require('node:child_process') as typeof ChildProcess; // multi-range maps only
     const r = spawnSync(helper, args, { encoding: 'utf8', env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
     if (r.error) throw new Error(`${helper}: ${r.error.message}`, { cause: r.error });
     if (r.status !== 0) throw new Error(`${helper} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim()}`);

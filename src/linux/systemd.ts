@@ -4,7 +4,8 @@
 // limits across daemon-reload and removes the unit on delete. The D-Bus calls run
 // in a short helper process (src/systemd-dbus.ts, the dbus-next library): the CLI
 // is synchronous. Without systemd as the init system this is a clear error, as in runc.
-import { spawnSync } from 'node:child_process';
+// node:child_process costs every command that loads it milliseconds: required where used
+import type * as ChildProcess from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Resources } from '../spec/types';
 import { CgroupError } from './cgroups/files';
@@ -117,6 +118,7 @@ function noSystemd(): CgroupError {
 export function callSystemd(req: SystemdRequest): void {
   if (!systemdRunning()) throw noSystemd();
   const [engine, ...args] = runtimeArgv('systemd-dbus', [JSON.stringify(req)]);
+  const { spawnSync } = require('node:child_process') as typeof ChildProcess; // --systemd-cgroup only
   const r = spawnSync(engine as string, args, {
     stdio: ['ignore', 'ignore', 'pipe'], env: {}, cwd: '/', timeout: 60000, encoding: 'utf8',
   });
