@@ -15,6 +15,7 @@ import { giveTerminalTo } from '../linux/console';
 import { applyIoPriority, applyScheduler } from '../linux/sched';
 import { applyMemoryPolicy } from '../linux/mempolicy';
 import { applyPersonality } from '../linux/personality';
+import { startCollectorThreads } from '../linux/memory';
 
 export interface Finale {
   process: Process;
@@ -53,12 +54,10 @@ export function finalize(stages: StageRunner, f: Finale): never {
   stages.run('signals', () => libc.resetSignals());
   f.beforeSeccomp?.();
   // The filter binds this thread only (no TSYNC unless asked), but a thread this
-  // thread creates inherits it: JavaScriptCore starts its GC helper threads
-  // lazily, at the first collection that needs them, and under a profile that
-  // refuses clone (clone3 gets ENOSYS, src/linux/seccomp-enosys.ts) one starting
-  // between the load and execve would abort the engine (seen on a 6.1 kernel
-  // under emulation). A full collection now starts them beforehand.
-  if (f.seccomp) (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+  // thread creates inherits it: under a profile that refuses clone (clone3 gets
+  // ENOSYS, src/linux/seccomp-enosys.ts) a GC helper thread starting between the
+  // load and execve would abort the engine (seen on a 6.1 kernel under emulation)
+  if (f.seccomp) startCollectorThreads();
   stages.run('seccomp', () => {
     // From here on every syscall is filtered by the user's profile: only what
     // afterSeccomp does, the release of the held capability and execve follow.

@@ -8,6 +8,7 @@ import * as libc from './libc';
 import { NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './namespaces';
 import { constants } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { startCollectorThreads } from './memory';
 
 export interface ExitStatus {
   code: number | null;
@@ -97,11 +98,9 @@ export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: Ch
     for (const s of switches) for (const fd of [s.own, s.target]) if (fd >= 0) libc.close(fd);
     throw e;
   }
-  // JavaScriptCore starts its GC helper threads lazily, at the first collection
-  // that needs them; one starting inside the window aborts the engine (seen
-  // after an image unpack filled the heap). A full collection now starts them
-  // on our terms (<1 ms on a fresh heap). Node's V8 starts its own at boot.
-  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+  // no GC helper thread may start inside the window (seen after an image unpack
+  // filled the heap); Node's V8 starts its own at boot
+  startCollectorThreads();
   // the child starts non-dumpable (see withRealGidApart)
   return withRealGidApart(() => {
     // Between posix_spawn's clone and its execve the child is a copy of this CLI
