@@ -7,7 +7,7 @@
 // registry is reachable. Everything is removed by the names made here.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, requireTool } from '../helpers';
 import { basicPodmanScenarios, CONTAINERS_CONF, IMAGE, printResults, registerScenarios, shellQuote, type Out, type Runtime, type Scenario } from './e2e';
@@ -34,13 +34,28 @@ function setup(): void {
   cli = privateTree(base, user).cli;
   const home = userDir(base, user, 'home-');
   cwd = userDir(base, user, 'cwd-');
-  env = { HOME: home, XDG_RUNTIME_DIR: runtimeDir(user), CONTAINERS_CONF, PATH: '/usr/sbin:/usr/bin:/sbin:/bin', USER: user.name };
+  env = { HOME: home, XDG_RUNTIME_DIR: runtimeDir(user), CONTAINERS_CONF: userConf(base), PATH: '/usr/sbin:/usr/bin:/sbin:/bin', USER: user.name };
   // the busybox rootfs as an image of the user's own storage
   const tar = join(userDir(base, user, 'img-'), 'rootfs.tar');
   const t = asUser(user, ['/bin/tar', '-C', BUSYBOX_ROOTFS, '-cf', tar, '.'], env, cwd);
   assert.is(t.status, 0, t.stderr);
   const r = podmanRaw(['import', tar, IMAGE]);
   assert.is(r.status, 0, `podman import as ${user.name}: ${r.stderr}`);
+}
+
+/** The project's containers.conf with its default ulimits lowered to our own hard
+ * limits: a user can't raise one (no CAP_SYS_RESOURCE over the host), and hosts
+ * differ (a systemd service on the cgroup2 VM has a lower RLIMIT_NPROC). */
+function userConf(dir: string): string {
+  const hard = (what: string): number => {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(what));
+    const v = line?.slice(26).trim().split(/\s+/)[1];
+    return v === undefined || v === 'unlimited' ? Infinity : Number(v);
+  };
+  const nofile = Math.min(20000, hard('Max open files')), nproc = Math.min(32768, hard('Max processes'));
+  const file = join(dir, 'containers.conf');
+  writeFileSync(file, readFileSync(CONTAINERS_CONF, 'utf8').replace(/^default_ulimits = .*$/m, `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`), { mode: 0o644 });
+  return file;
 }
 
 function runtimePath(rt: Runtime): string {
