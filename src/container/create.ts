@@ -5,7 +5,6 @@
 // far is undone: no state dir, cgroup, process or mount is left behind.
 import { spec13Problems } from './spec13-checks';
 import { timeOffsetsText } from '../linux/timens';
-import { newTimeNamespace } from '../process/timens-holder';
 import { moveNetDevices } from '../linux/netdev';
 import { resourcesForVersion } from '../linux/resources13';
 import { findResctrl, joinIntelRdt, removeIntelRdt, setupIntelRdt } from '../linux/intelrdt';
@@ -18,10 +17,9 @@ import {
   toOciState, writeFileAtomic, type ContainerRecord,
 } from './store';
 import { setCgroupWarningSink } from '../linux/cgroups/files';
-import { allJoinFiles, moveIntoCgroup, startMoveGracePeriod } from '../linux/cgroups/join';
 import { hostHierarchies, resolveCgroupPath } from '../linux/cgroups/layout';
 import { cgroupDriver } from '../linux/cgroups/manager';
-import type { CgroupRecord } from '../linux/cgroups/types';
+import type { CgroupDriver, CgroupRecord, JoinFiles } from '../linux/cgroups/types';
 import { failpoint } from '../failpoint';
 import { pidsProperties, scopeFor, setUnitProperties, startScope, stopUnit } from '../linux/systemd';
 import { findNamespace } from '../linux/namespaces';
@@ -31,7 +29,7 @@ import { checkSysctls } from '../linux/sysctl';
 import { seccompProblems } from '../linux/seccomp';
 import { processHostProblems, processHostWarnings } from './host-checks';
 import type { SyncChannel } from '../process/channel';
-import { spawnSynced } from '../process/launch';
+import { CgroupEntry, launch, type Launched, type LaunchRequest } from '../process/launch';
 import type { InitPlan } from '../process/plan';
 import { ChildError, ProtocolError } from '../process/protocol';
 import { INIT_ROLE } from '../paths';
@@ -43,7 +41,8 @@ import { logDebug, logWarn, trace } from '../log';
 import { checkUserNamespacePath, userNamespaceProblems } from '../linux/userns';
 import { rootlessProblems } from './rootless-checks';
 import { idmapProblems } from '../linux/idmap';
-import { prepareInitInUserNamespace, spawnInitInUserNamespace } from '../process/userns';
+import { checkInitUserNamespace, handFifosToMappedRoot, initUserNamespace, type InitUserNamespace } from './create-userns';
+import { UndoStack } from './undo';
 import { sessionKeyringName } from '../linux/keyring';
 import { traceHandoff, traceStage } from '../trace/record';
 
@@ -170,8 +169,18 @@ export function resolveBindSources(spec: Spec, bundle: string): void {
   }
 }
 
-/** Run the whole create; on success the init is blocked on exec.fifo. */
-export function createContainer(opts: CreateOptions): Created {
+/** What create asks of the world beyond its state dir, swappable so that a test can
+ * fail each step in turn (test/unit/create-undo.test.ts): the launcher and the cgroup driver. */
+export interface CreateEnv {
+  launch(request: LaunchRequest): Launched;
+  cgroups(): CgroupDriver;
+}
+
+const HOST: CreateEnv = { launch, cgroups: cgroupDriver };
+
+/** Run the whole create; on success the init is blocked on exec.fifo. On failure
+ * everything acquired is released in reverse (UndoStack): the state dir last. */
+export function createContainer(opts: CreateOptions, env: CreateEnv = HOST): Created {
   const id = validateContainerId(opts.id);
   checkPreservedFds(opts.preserveFds);
   const bundle = resolve(opts.bundle ?? process.cwd());
@@ -183,22 +192,23 @@ export function createContainer(opts: CreateOptions): Created {
   if (opts.terminal && spec.process) spec.process.terminal = true;
   const rootPath = spec.root?.path ?? 'rootfs';
   let rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
+  const configFile = join(bundle, 'config.json');
   const problems = [...hostProblems(spec, rootfs), ...(spec['org.toyrun.image'] ? opts.image().problems(opts.root, bundle, spec['org.toyrun.image']) : [])];
-  if (problems.length > 0) throw new ValidationError(join(bundle, 'config.json'), problems);
+  if (problems.length > 0) throw new ValidationError(configFile, problems);
   for (const w of processHostWarnings(spec.process, '/process')) logWarn(w);
 
   trace('validated config');
   const usernsWanted = findNamespace(spec.linux?.namespaces, 'user') !== undefined;
-  // The grace period that moving the init through cgroup.procs waits for starts
-  // now and runs while we claim the id and the init boots (startMoveGracePeriod).
-  // It holds the cgroup mutex meanwhile: the cgroup made below waits for its end.
-  if (!usernsWanted) startMoveGracePeriod();
+  // Without a user namespace the grace period that joining the cgroup waits for
+  // starts now, and runs while we claim the id and the init boots (CgroupEntry).
+  const entry = new CgroupEntry(usernsWanted);
   traceStage('claim id');
   const dir = claimContainerDir(opts.root, id);
   // Held until create returns: start/kill/delete of this id wait for it (the
   // kernel drops the lock if we are killed, and `creator` then reads as dead).
   const unlock = lockContainer(opts.root, id);
-  const undo: (() => void)[] = [() => removeContainerDir(dir)];
+  const undo = new UndoStack();
+  undo.push('state dir', () => removeContainerDir(dir)); // last: it holds the record of the rest
   try {
     const rec: ContainerRecord = {
       id,
@@ -215,105 +225,130 @@ export function createContainer(opts: CreateOptions): Created {
     };
     saveRecord(dir, rec); // from here on, `delete --force` can find and undo everything
     writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
-    libc.mkfifo(join(dir, 'exec.fifo'), 0o600);
+    libc.mkfifo(join(dir, 'exec.fifo'), 0o600); // in the state dir: they go with it
     libc.mkfifo(join(dir, START_FIFO), 0o600);
     failpoint('create:claimed');
 
     const image = spec['org.toyrun.image'];
-    let imageMount: ContainerRecord['imageMount'];
     if (image) {
-      imageMount = opts.image().mount(opts.root, dir, bundle, rootfs, image);
-      const m = imageMount;
-      undo.push(() => opts.image().unmount(m, true));
-      rootfs = rec.rootfs = imageMount.target; // the merged overlay, under the state dir
-      rec.imageMount = imageMount;
+      const m = opts.image().mount(opts.root, dir, bundle, rootfs, image);
+      undo.push('image mount', () => opts.image().unmount(m, true));
+      rootfs = rec.rootfs = m.target; // the merged overlay, under the state dir
+      rec.imageMount = m;
       saveRecord(dir, rec); // a create that dies from here on leaves `delete --force` a mount to undo
     }
 
-    // Without a user namespace the init is spawned before the cgroup is made: its
-    // engine boots (~6 ms) while we make the cgroup, and it only joins it once the
-    // plan arrives. With one, the init must be born into a namespace we set up
-    // around the cgroup (src/process/userns.ts), so the cgroup comes first.
-    let spawned: { pid: number; chan: SyncChannel } | undefined;
-    let killInit = (): void => undefined;
-    const recordInit = (s: { pid: number; chan: SyncChannel }): void => {
-      spawned = s;
-      const pid = s.pid;
-      killInit = (): void => {
-        try {
-          libc.kill(pid, 9);
-        } catch {
-          // already gone
-        }
-        waitGone(pid);
-      };
-      undo.push(killInit);
-      rec.pid = pid;
-      rec.pidStartTime = processStartTime(pid) ?? '';
-      saveRecord(dir, rec);
-      trace('init spawned');
+    // The init: killed (once) by its own undo entry, and first thing by the cgroup's
+    // and the scope's, whose removal fails while it is inside.
+    let child: Launched | undefined;
+    let killed = false;
+    const killInit = (): void => {
+      if (!child || killed) return;
+      killed = true;
+      try {
+        libc.kill(child.pid, 9);
+      } catch {
+        // already gone
+      }
+      waitGone(child.pid);
     };
-    traceStage('spawn init');
-    if (!usernsWanted) recordInit(spawnInit(spec, opts));
-    traceStage('cgroup');
 
     setCgroupWarningSink(logWarn); // e.g. a weightDevice the device can't take: to --log
-    const driver = cgroupDriver();
+    const driver = env.cgroups();
     const cgPath = resolveCgroupPath(spec.linux?.cgroupsPath, id, opts.systemdCgroup); // relative: joined per hierarchy by the driver
     const scope = opts.systemdCgroup ? scopeFor(spec.linux?.cgroupsPath, id) : undefined;
-    // Record the directories before making them: a create killed between the
-    // mkdir and the save would otherwise leave a cgroup nobody knows about.
-    const hierarchies = hostHierarchies();
-    const dirs = driver.plannedDirs(cgPath);
-    // Checked before anything of ours is in the cgroup (a pre-made one is not ours to remove).
-    const frozen = frozenCgroupProblem(dirs, hierarchies);
-    if (frozen) throw new ContainerError(frozen);
-    rec.cgroup = { version: driver.version, paths: dirs, path: cgPath, ...(scope ? { systemdUnit: scope.unit } : {}) };
-    saveRecord(dir, rec);
     // pids.max is written once the init is ready: its engine still starts threads while
     // it boots, and a low limit (1.3's 0 among them) would abort it (v2 counts threads)
     const { now: resources, onceReady } = splitPidsLimit(resourcesForVersion(spec.linux?.resources, spec.ociVersion));
-    if (scope) {
-      // systemd makes the scope's cgroup and moves the init into it (a scope must
-      // start with a process: ours is spawned already, unless a user namespace waits)
-      if (!spawned) throw new ContainerError('--systemd-cgroup with a user namespace is not supported by toyrun yet: run without --systemd-cgroup');
-      const unit = scope.unit;
-      undo.push(() => {
-        killInit();
-        stopUnit(unit); // systemd removes the scope's cgroup
+    let cgroup: CgroupRecord | undefined;
+    const makeCgroup = (): JoinFiles => {
+      traceStage('cgroup');
+      // Record the directories before making them: a create killed between the
+      // mkdir and the save would otherwise leave a cgroup nobody knows about.
+      const dirs = driver.plannedDirs(cgPath);
+      // Checked before anything of ours is in the cgroup (a pre-made one is not ours to remove).
+      const frozen = frozenCgroupProblem(dirs, hostHierarchies());
+      if (frozen) throw new ContainerError(frozen);
+      rec.cgroup = { version: driver.version, paths: dirs, path: cgPath, ...(scope ? { systemdUnit: scope.unit } : {}) };
+      saveRecord(dir, rec);
+      if (scope) {
+        // systemd makes the scope's cgroup and moves the init into it (a scope must
+        // start with a process: ours is spawned already, unless a user namespace waits)
+        if (!child) throw new ContainerError('--systemd-cgroup with a user namespace is not supported by toyrun yet: run without --systemd-cgroup');
+        const unit = scope.unit;
+        undo.push('systemd scope', () => {
+          killInit();
+          stopUnit(unit); // systemd removes the scope's cgroup
+        });
+        startScope(scope, child.pid, id, resources, driver.version);
+      }
+      const made = driver.create(cgPath);
+      cgroup = made;
+      if (scope) made.systemdUnit = scope.unit;
+      undo.push('cgroup', () => {
+        killInit(); // it may have joined: a populated cgroup can't be removed
+        try {
+          if (!scope) driver.destroy(made);
+        } finally {
+          removeMadeDirs(made);
+        }
       });
-      startScope(scope, spawned.pid, id, resources, driver.version);
-    }
-    const cgroup: CgroupRecord = driver.create(cgPath);
-    if (scope) cgroup.systemdUnit = scope.unit;
-    // undo runs backwards: the init (which may have joined) dies before the rmdir
-    undo.push(() => removeMadeDirs(cgroup), () => (scope ? undefined : driver.destroy(cgroup)), () => killInit());
-    rec.cgroup = cgroup;
-    saveRecord(dir, rec);
-    const joining = driver.joinFiles(cgroup);
-    if (spawned) moveIntoCgroup(spawned.pid, joining.byParent); // while its engine boots
-    driver.apply(cgroup, resources);
-    driver.applyDevices(cgroup, spec.linux?.resources?.devices); // always: deny-all and the defaults at least
-    failpoint('create:cgroup');
-    trace('cgroup ready');
+      rec.cgroup = made;
+      saveRecord(dir, rec);
+      driver.apply(made, resources);
+      driver.applyDevices(made, spec.linux?.resources?.devices); // always: deny-all and the defaults at least
+      failpoint('create:cgroup');
+      trace('cgroup ready');
+      return driver.joinFiles(made);
+    };
 
-    if (usernsWanted) startMoveGracePeriod(); // the stages take about as long as the grace period
-    if (usernsWanted) traceStage('user namespace');
-    const userns = usernsWanted
-      ? spawnInitInUserNamespace(spec, dir, rootfs, INIT_ROLE, opts.preserveFds, opts.consoleSocket)
-      : undefined;
-    if (userns) recordInit(userns);
-    if (!spawned) throw new ContainerError('internal: the init was not spawned');
-    const pid = spawned.pid;
+    // With a user namespace, what the init is handed and what host root checks
+    // (src/container/create-userns.ts): opened at the spawn, after the cgroup.
+    let userns: InitUserNamespace | undefined;
+    const pidNs = findNamespace(spec.linux?.namespaces, 'pid');
+    const timeNs = findNamespace(spec.linux?.namespaces, 'time');
+    let selfJoin: string[];
+    try {
+      ({ selfJoin } = entry.enter({
+        spawn: () => {
+          traceStage(usernsWanted ? 'user namespace' : 'spawn init');
+          if (usernsWanted) userns = initUserNamespace(spec, dir, rootfs, opts.consoleSocket);
+          const c = env.launch({
+            role: INIT_ROLE,
+            preserveFds: opts.preserveFds,
+            pid: pidNs ? { path: pidNs.path } : undefined,
+            time: timeNs ? (timeNs.path ? { path: timeNs.path } : { offsets: timeOffsetsText(spec) }) : undefined,
+            ...userns?.request,
+          });
+          child = c;
+          undo.push('init', killInit);
+          rec.pid = c.pid;
+          rec.pidStartTime = processStartTime(c.pid) ?? '';
+          saveRecord(dir, rec);
+          trace('init spawned');
+          return c;
+        },
+        cgroup: makeCgroup,
+        beforeJoin: (c) => {
+          if (usernsWanted) checkInitUserNamespace(spec, c, configFile, rootfs);
+        },
+      }));
+    } finally {
+      userns?.close();
+    }
+    if (!child || !cgroup) throw new ContainerError('internal: the init was not spawned');
+    const spawned: Launched = child;
+    const made: CgroupRecord = cgroup;
+    const uns = userns as InitUserNamespace | undefined; // (assigned in a callback)
+    if (uns) handFifosToMappedRoot(spawned, dir);
     const rdt = spec.linux?.intelRdt;
     if (rdt) {
       rec.intelRdt = setupIntelRdt(findResctrl() as string, id, rdt); // checked mounted by hostProblems
       const r = rec.intelRdt;
-      undo.push(() => removeIntelRdt(r));
+      undo.push('intel rdt', () => removeIntelRdt(r));
       saveRecord(dir, rec);
-      joinIntelRdt(r, pid);
+      joinIntelRdt(r, spawned.pid);
     }
-    if (userns) prepareInitInUserNamespace(spec, userns, join(bundle, 'config.json'), dir, rootfs, allJoinFiles(joining));
 
     const plan: InitPlan = {
       type: 'plan',
@@ -326,12 +361,10 @@ export function createContainer(opts: CreateOptions): Created {
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       consoleSocket: opts.consoleSocket,
-      cgroupJoin: userns ? [] : joining.bySelf, // with a user namespace, joined by us above
-      cgroupPaths: cgroup.paths,
+      cgroupJoin: selfJoin,
+      cgroupPaths: made.paths,
       cgroupHierarchies: hostHierarchies().map((h) => ({ controllers: h.controllers, version: h.version })),
-      stateDirFd: userns?.stateDirFd,
-      idmapFds: userns?.idmapFds,
-      consoleSocketFd: userns?.consoleSocketFd,
+      ...uns?.planFds(spawned),
       sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(id),
       trace: traceHandoff(),
     };
@@ -342,24 +375,19 @@ export function createContainer(opts: CreateOptions): Created {
       // the unit first (else daemon-reload would reset pids.max), then the file: systemd
       // writes TasksMax into the cgroup, and a limit of 0 is 1 for systemd (pidsProperties)
       if (scope) setUnitProperties(scope.unit, pidsProperties(onceReady));
-      driver.apply(cgroup, onceReady);
+      driver.apply(made, onceReady);
     }
     failpoint('create:ready');
 
     trace('init ready');
-    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    if (opts.pidFile) writePidFile(opts.pidFile, spawned.pid);
     delete rec.creator;
     saveRecord(dir, rec);
     return { rec, dir, spec };
   } catch (e) {
     traceStage('undo');
-    for (const step of undo.reverse()) {
-      try {
-        step();
-      } catch (err) {
-        logWarn(`cleanup after failed create: ${(err as Error).message}`);
-      }
-    }
+    const released = undo.unwind((name, err) => logWarn(`cleanup after failed create: ${name}: ${(err as Error).message}`));
+    logDebug(`create failed: released ${released.join(', ')}`);
     throw e;
   } finally {
     unlock();
@@ -389,22 +417,6 @@ function removeMadeDirs(cg: CgroupRecord): void {
     } catch {
       // not empty: shared with another container
     }
-  }
-}
-
-/** Spawn the init. PID (and time) namespaces apply to the children of the
- * calling thread, so the main thread switches into them just for this spawn:
- * the init must be the *first* process of a new PID namespace (it becomes PID 1). */
-function spawnInit(spec: Spec, opts: CreateOptions): { pid: number; chan: SyncChannel } {
-  const pidNs = findNamespace(spec.linux?.namespaces, 'pid');
-  // a time namespace, joined by path or new (made by a holder, src/process/timens-holder.ts),
-  // is entered through nsenter: setns of a time namespace needs one thread
-  const timeNs = findNamespace(spec.linux?.namespaces, 'time');
-  const newTime = timeNs && !timeNs.path ? newTimeNamespace(timeOffsetsText(spec)) : undefined;
-  try {
-    return spawnSynced(INIT_ROLE, opts.preserveFds, pidNs ? [{ type: 'pid', path: pidNs.path }] : [], newTime !== undefined ? { fd: newTime } : timeNs?.path);
-  } finally {
-    if (newTime !== undefined) libc.close(newTime);
   }
 }
 

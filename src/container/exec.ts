@@ -7,27 +7,26 @@
 // subreaper (conmon, containerd-shim), as runc does. Failures exit 255.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exitCode, waitForwardingSignals, type ChildNamespace } from '../linux/spawn';
+import { exitCode, waitForwardingSignals } from '../linux/spawn';
 import * as libc from '../linux/libc';
 import { loadContainer } from './load';
 import { ContainerError, containerDir, loadSpec } from './store';
 import { findNamespace, NS_PROC_NAME } from '../linux/namespaces';
 import type { SyncChannel } from '../process/channel';
-import { spawnSynced } from '../process/launch';
+import { CgroupEntry, launch, type Launched } from '../process/launch';
 import type { ExecPlan } from '../process/plan';
 import { ChildError, ProtocolError } from '../process/protocol';
 import { ValidationError } from '../spec/validate';
 import { writePidFile } from './store';
-import { EXEC_INIT_ROLE, INIT_ROLE } from '../paths';
-import { spawnExecInUserNamespace } from '../process/userns';
+import { EXEC_INIT_ROLE } from '../paths';
+import { connectConsoleSocket } from '../linux/console';
 import { processHostProblems, processHostWarnings } from './host-checks';
-import { allJoinFiles, moveIntoCgroup, startMoveGracePeriod } from '../linux/cgroups/join';
 import { cgroupDriver } from '../linux/cgroups/manager';
 import { ConsoleReceiver, relayTerminal } from '../process/tty-relay';
 import { logDebug, logWarn } from '../log';
 import { sessionKeyringName } from '../linux/keyring';
 import { traceHandoff, traceStage } from '../trace/record';
-import type { Process, Spec } from '../spec/types';
+import type { Process } from '../spec/types';
 import { setAffinity } from '../linux/sched';
 import type { ContainerRecord } from './store';
 import { joinIntelRdt } from '../linux/intelrdt';
@@ -42,14 +41,6 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds: number;
   ignorePaused?: boolean;
-}
-
-/** The exec-init enters the container's PID (and time) namespace as a first
- * child of this thread, the way create starts the init (spawnSynced). */
-function spawnExecInit(initPid: number, forChildren: ChildNamespace['type'][], preserveFds: number): { pid: number; chan: SyncChannel } {
-  const namespaces = forChildren.filter((type) => type === 'pid').map((type) => ({ type, path: `/proc/${initPid}/ns/${NS_PROC_NAME[type]}` }));
-  // the time namespace through nsenter: setns of one needs a single-threaded caller
-  return spawnSynced(EXEC_INIT_ROLE, preserveFds, namespaces, forChildren.includes('time') ? `/proc/${initPid}/ns/time` : undefined);
 }
 
 /** Drive the exec-init until it has execve'd (EOF after "ready") or failed. */
@@ -98,23 +89,24 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   const spec = loadSpec(containerDir(opts.root, opts.id));
   const nss = spec?.linux?.namespaces ?? [];
   const userns = findNamespace(nss, 'user') !== undefined;
-  if (!userns) startMoveGracePeriod(); // paid while the helper is spawned and boots
-  const forChildren = (['pid', 'time'] as const).filter((t) => findNamespace(nss, t));
-  const namespaces = nss
-    .filter((n) => !['pid', 'time', 'user'].includes(n.type))
-    .map((n) => ({ type: n.type, path: `/proc/${rec.pid}/ns/${NS_PROC_NAME[n.type]}` }));
+  const entry = new CgroupEntry(userns); // the grace period is paid while the helper is spawned and boots
+  // Everything is joined through the init's /proc/<pid>/ns files. PID and time
+  // apply to children only: launch() switches them. The rest the exec-init joins
+  // itself, unless a user namespace is in the way: then nsenter joins all but the
+  // mount namespace (one the host made, such as a podman network namespace, can't
+  // be joined from inside), and the exec-init the mount namespace.
+  const nsPath = (n: { type: keyof typeof NS_PROC_NAME }): string => `/proc/${rec.pid}/ns/${NS_PROC_NAME[n.type]}`;
+  const others = nss.filter((n) => !['pid', 'time', 'user'].includes(n.type)).map((n) => ({ type: n.type, path: nsPath(n) }));
+  const pidNs = findNamespace(nss, 'pid');
+  const timeNs = findNamespace(nss, 'time');
 
   const receiver = p.terminal && !opts.consoleSocket ? new ConsoleReceiver() : undefined;
   try {
-    // With a user namespace, nsenter and stage 1 (src/process/userns.ts) join all but
-    // the mount namespace (one may be the host's, which can't be joined from inside),
-    // and the host-owned cgroup files are written by us.
-    const joining = cgroupDriver().joinFiles(rec.cgroup);
     const plan: ExecPlan = {
       type: 'exec',
       process: p,
-      namespaces: userns ? namespaces.filter((n) => n.type === 'mount') : namespaces,
-      cgroupJoin: userns ? [] : joining.bySelf,
+      namespaces: userns ? others.filter((n) => n.type === 'mount') : others,
+      cgroupJoin: [],
       seccomp: spec?.linux?.seccomp,
       seccompCache: join(opts.root, '.seccomp'),
       consoleSocket: opts.consoleSocket ?? receiver?.path,
@@ -126,32 +118,59 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       trace: traceHandoff(),
     };
     traceStage('spawn exec helper');
-    const spawned: { pid: number; chan: SyncChannel; consoleSocketFd?: number } = userns
-      ? spawnExecInUserNamespace(rec.pid, spec as Spec, INIT_ROLE, EXEC_INIT_ROLE, opts.preserveFds, allJoinFiles(joining), plan.consoleSocket)
-      : spawnExecInit(rec.pid, [...forChildren], opts.preserveFds);
-    const { pid, chan } = spawned;
-    plan.consoleSocketFd = spawned.consoleSocketFd;
+    // With a user namespace the console socket is connected here and handed down:
+    // the mapped root may not reach the socket's directory.
+    const consoleFd = userns && plan.consoleSocket ? connectConsoleSocket(plan.consoleSocket) : undefined;
+    let child: Launched | undefined;
     try {
-      // execCPUAffinity.initial applies before the move into the container's cgroup:
-      // set here on the helper's (main) thread, and again by the helper itself first thing
-      setAffinity(pid, p.execCPUAffinity?.initial, 'execCPUAffinity.initial');
-      if (!userns) moveIntoCgroup(pid, joining.byParent); // while its engine boots
-      if (rec.intelRdt) joinIntelRdt(rec.intelRdt, pid);
-      traceStage('drive exec helper');
-      awaitExec(chan, plan);
-    } catch (e) {
       try {
-        libc.kill(pid, 9); // after a failed move it still waits for the plan; otherwise it is exiting anyway
-      } catch {
-        // exited after reporting
+        const entered = entry.enter({
+          spawn: () => {
+            child = launch({
+              role: EXEC_INIT_ROLE,
+              preserveFds: opts.preserveFds,
+              pid: pidNs ? { path: nsPath(pidNs) } : undefined,
+              time: timeNs ? { path: nsPath(timeNs) } : undefined,
+              ...(userns ? {
+                user: { path: `/proc/${rec.pid}/ns/user` },
+                join: others.filter((n) => n.type !== 'mount'),
+                extraFds: consoleFd !== undefined ? { console: consoleFd } : {},
+              } : {}),
+            });
+            return child;
+          },
+          cgroup: () => cgroupDriver().joinFiles(rec.cgroup),
+          // execCPUAffinity.initial applies before the move into the container's cgroup:
+          // set here on the helper's (main) thread, and again by the helper itself first thing
+          beforeJoin: (c) => setAffinity(c.pid, p.execCPUAffinity?.initial, 'execCPUAffinity.initial'),
+        });
+        plan.cgroupJoin = entered.selfJoin;
+      } finally {
+        if (consoleFd !== undefined) libc.close(consoleFd);
       }
-      try {
-        libc.waitpid(pid, 0); // it exits 255 right after reporting: reap it
-      } catch {
-        // already reaped
+      const spawned = child as Launched;
+      plan.consoleSocketFd = spawned.fds.console;
+      if (rec.intelRdt) joinIntelRdt(rec.intelRdt, spawned.pid);
+      traceStage('drive exec helper');
+      awaitExec(spawned.chan, plan);
+    } catch (e) {
+      const c = child as Launched | undefined;
+      if (c) {
+        c.chan.close(); // one that still waits for its plan reads EOF and exits
+        try {
+          libc.kill(c.pid, 9); // after a failed move it still waits for the plan; otherwise it is exiting anyway
+        } catch {
+          // exited after reporting
+        }
+        try {
+          libc.waitpid(c.pid, 0); // it exits 255 right after reporting: reap it
+        } catch {
+          // already reaped
+        }
       }
       throw e;
     }
+    const pid = (child as unknown as Launched).pid;
     logDebug(`exec: process ${pid} running in container ${opts.id}: ${JSON.stringify(p.args)}`);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     if (opts.detach) return 0;
