@@ -8,22 +8,21 @@ import { loadContainer } from './load';
 import { requireStatus } from './status';
 
 export function pauseContainer(root: string, id: string): void {
-  const unlock = lockContainer(root, id);
-  try {
-    const { rec, status } = loadContainer(root, id);
-    requireStatus('pause', status);
-    cgroupDriver().freeze(rec.cgroup);
-  } finally {
-    unlock();
-  }
+  setFrozen(root, id, 'pause', true);
 }
 
 export function resumeContainer(root: string, id: string): void {
+  setFrozen(root, id, 'resume', false);
+}
+
+function setFrozen(root: string, id: string, op: 'pause' | 'resume', frozen: boolean): void {
   const unlock = lockContainer(root, id);
   try {
     const { rec, status } = loadContainer(root, id);
-    requireStatus('resume', status);
-    cgroupDriver().thaw(rec.cgroup);
+    requireStatus(op, status);
+    const driver = cgroupDriver();
+    if (frozen) driver.freeze(rec.cgroup);
+    else driver.thaw(rec.cgroup);
   } finally {
     unlock();
   }
