@@ -84,6 +84,20 @@ for (const op of OPERATIONS) {
   });
 }
 
+test('one way into a container: only launch() (process/launch.ts) starts a runtime process into namespaces, and picks the strategy', () => {
+  const callers = (call: string): string[] => FILES.filter((f) => readFileSync(join(SRC, f), 'utf8').includes(`${call}(`)).sort();
+  // the namespace switch: the direct strategy, and user-namespace stage 1 (which runs inside the namespace)
+  assert.equal(callers('spawnIntoNamespaces'), ['init/userns-stage1.ts', 'linux/spawn.ts', 'process/launch.ts']);
+  // the user-namespace strategies are chosen by launch() alone
+  for (const strategy of ['spawnInUserNamespace', 'spawnThroughStage1']) assert.equal(callers(strategy), ['process/launch.ts', 'process/userns.ts']);
+  assert.equal(FILES.filter((f) => (GRAPH.get(f) ?? []).some((d) => d.path === 'process/userns.ts' && !d.typeOnly)), []);
+  // create and exec both go through it, and through CgroupEntry's one order
+  for (const op of ['container/create.ts', 'container/exec.ts']) {
+    const text = readFileSync(join(SRC, op), 'utf8');
+    assert.ok(text.includes('new CgroupEntry(') && /\blaunch\(/.test(text.replace(/env\.launch\(/g, 'launch(')), op);
+  }
+});
+
 test('the trace recorder itself stays in the kernel layer', () => {
   const bad = RECORDER.flatMap((f) => (GRAPH.get(f) ?? []).filter((d) => !d.path.startsWith('linux/') && !RECORDER.includes(d.path)).map((d) => `${f} → ${d.path}`));
   assert.equal(bad, []);
