@@ -3,12 +3,11 @@
 // `--flag value` and `--flag=value` work. The environment may be empty and the
 // cwd arbitrary (podman runs some commands with only XDG_RUNTIME_DIR set).
 import minimist from 'minimist';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configureLog, logDebug, logError, writeFd } from './log';
 import { DEFAULT_ROOT, OCI_VERSION } from './container/store';
 import { defaultRoot, setRootlessFlag } from './linux/rootless';
-import type { Spec } from './spec/types';
 import { VERSION } from './version';
 import { commandSpec, commandTable, flagLists, usageText, type CommandContext, type GlobalOptions } from './commands';
 import { startTrace, traceError } from './trace/record';
@@ -91,7 +90,7 @@ const GLOBAL_HELP = `  --root DIR            state directory (default ${DEFAULT_
 `;
 
 /** A command's flags, as declared in the registry (src/commands.ts). */
-function parseFlags(command: string, rest: string[]): minimist.ParsedArgs {
+export function parseFlags(command: string, rest: string[]): minimist.ParsedArgs {
   const f = flagLists(command);
   return parseCommand(rest, f.strings, f.booleans, f.alias);
 }
@@ -123,13 +122,13 @@ export function psIdIndex(rest: string[]): number {
   return rest.length;
 }
 
-function requireId(args: minimist.ParsedArgs, command: string): string {
+export function requireId(args: minimist.ParsedArgs, command: string): string {
   const id = args._[0];
   if (id === undefined || id === '') throw new UsageError(`${command}: container id is required`);
   return String(id);
 }
 
-function intFlag(v: unknown, name: string, def = 0): number {
+export function intFlag(v: unknown, name: string, def = 0): number {
   if (v === undefined || v === '') return def;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`invalid --${name} ${JSON.stringify(v)}`);
@@ -138,20 +137,6 @@ function intFlag(v: unknown, name: string, def = 0): number {
 
 function out(s: string): void {
   writeFd(1, s);
-}
-
-/** Volumes for `run -v HOST:CTR[:ro]` (host dir created if missing). */
-function volumeMounts(v: unknown): NonNullable<Spec['mounts']> {
-  const list = v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
-  return list.map((spec) => {
-    const parts = spec.split(':');
-    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new UsageError(`invalid volume ${JSON.stringify(spec)}: HOST:CONTAINER[:ro]`);
-    const [host, ctr, mode] = parts as [string, string, string | undefined];
-    if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new UsageError(`invalid volume mode ${JSON.stringify(mode)}: ro or rw`);
-    const abs = resolve(host);
-    mkdirSync(abs, { recursive: true });
-    return { destination: ctr, type: 'bind', source: abs, options: ['rbind', mode === 'ro' ? 'ro' : 'rw', 'rprivate'] };
-  });
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -184,54 +169,6 @@ export async function main(argv: string[]): Promise<number> {
     if (!g.root && !['spec', 'features', 'version', 'trace'].includes(command)) throw new UsageError(g.rootError ?? 'no state directory: give --root DIR');
     if (g.trace) startTrace(g.trace, command);
     switch (command) {
-      case 'create': {
-        const a = parseFlags(command, rest);
-        (require('./create') as typeof import('./create')).createContainer({
-          root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
-          preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
-          consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup, noNewKeyring: a['no-new-keyring'] === true,
-        });
-        return 0;
-      }
-      case 'run': {
-        const a = parseFlags(command, rest);
-        return await (require('./run') as typeof import('./run')).runContainer({
-          root: g.root, id: requireId(a, command), bundle: a.bundle, pidFile: a['pid-file'],
-          preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
-          consoleSocket: a['console-socket'], systemdCgroup: g.systemdCgroup, extraMounts: volumeMounts(a.volume),
-          terminal: a.tty === true || undefined, noNewKeyring: a['no-new-keyring'] === true,
-        }, a.detach === true, a.keep === true);
-      }
-      case 'start': {
-        (require('./start') as typeof import('./start')).startContainer(g.root, requireId(parseFlags(command, rest), command));
-        return 0;
-      }
-      case 'state':
-        out((require('./query') as typeof import('./query')).stateCommand(g.root, requireId(parseFlags(command, rest), command)));
-        return 0;
-      case 'kill': {
-        const a = parseFlags(command, rest);
-        (require('./kill') as typeof import('./kill')).killContainer(g.root, requireId(a, command), a._[1] === undefined ? undefined : String(a._[1]), a.all === true);
-        return 0;
-      }
-      case 'delete': {
-        const a = parseFlags(command, rest);
-        (require('./delete') as typeof import('./delete')).deleteContainer(g.root, requireId(a, command), a.force === true);
-        return 0;
-      }
-      case 'list': {
-        const a = parseFlags(command, rest);
-        out((require('./query') as typeof import('./query')).listCommand(g.root, a.format ?? 'table', a.quiet === true));
-        return 0;
-      }
-      case 'ps': {
-        // runc: `ps [--format F] ID [ps options]`; what follows the id is ps(1)'s (go-runc Top passes "-ef")
-        const at = psIdIndex(rest);
-        const a = parseFlags(command, rest.slice(0, at + 1));
-        const psArgs = rest.slice(at + 1).filter((x, i) => !(i === 0 && x === '--'));
-        out((require('./query') as typeof import('./query')).psCommand(g.root, requireId(a, command), a.format ?? 'table', [...(a['--'] ?? []).map(String), ...psArgs]));
-        return 0;
-      }
       case 'spec': {
         const a = parseFlags(command, rest);
         const file = join(resolve(a.bundle ?? process.cwd()), 'config.json');

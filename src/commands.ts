@@ -1,7 +1,9 @@
-// The commands: their flags and help as data (COMMANDS), and the handlers of
-// those beyond the core lifecycle (exec, pause, update, ...); cli.ts dispatches.
+// The commands: their flags and help as data (COMMANDS), and their handlers
+// (commandTable: src/<command>.ts, each flags → typed options → one call into
+// src/container/); cli.ts dispatches (spec, features, version inline).
 // Modules are required on dispatch, not imported: every toyrun command is a
 // fresh process, and evaluating code it will not run is start-up time.
+import type { ImagePort } from './container/image-port';
 import type { LogFormat } from './log';
 
 export interface GlobalOptions {
@@ -22,16 +24,30 @@ export interface CommandContext extends GlobalOptions {
 
 export type CommandHandler = (ctx: CommandContext, rest: string[]) => number | Promise<number>;
 
+/** The image store for create, run and delete: loaded only for a container that
+ * uses one (container/ does not import image/: the commands hand it in). */
+export function imagePort(): ImagePort {
+  return (require('./image/mount') as typeof import('./image/mount')).imagePort;
+}
+
 export const commandTable: Record<string, CommandHandler> = {
+  create: (ctx, rest) => (require('./create') as typeof import('./create')).createCommand(ctx, rest),
+  start: (ctx, rest) => (require('./start') as typeof import('./start')).startCommand(ctx, rest),
+  run: (ctx, rest) => (require('./run') as typeof import('./run')).runCommand(ctx, rest),
+  kill: (ctx, rest) => (require('./kill') as typeof import('./kill')).killCommand(ctx, rest),
+  delete: (ctx, rest) => (require('./delete') as typeof import('./delete')).deleteCommand(ctx, rest),
+  state: (ctx, rest) => (require('./query') as typeof import('./query')).stateCommand(ctx, rest),
+  list: (ctx, rest) => (require('./query') as typeof import('./query')).listCommand(ctx, rest),
+  ps: (ctx, rest) => (require('./query') as typeof import('./query')).psCommand(ctx, rest),
   trace: (ctx, rest) => (require('./trace/command') as typeof import('./trace/command')).traceCommand(ctx, rest),
   layers: (ctx, rest) => (require('./layers') as typeof import('./layers')).layersCommand(ctx, rest),
   import: (ctx, rest) => (require('./import') as typeof import('./import')).importCommand(ctx, rest),
   exec: (ctx, rest) => (require('./exec') as typeof import('./exec')).execCommand(ctx, rest),
   // resources (cgroups)
-  pause: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).pauseCommand(ctx, rest),
-  resume: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).resumeCommand(ctx, rest),
-  update: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).updateCommand(ctx, rest),
-  events: (ctx, rest) => (require('./resource-commands') as typeof import('./resource-commands')).eventsCommand(ctx, rest),
+  pause: (ctx, rest) => (require('./pause') as typeof import('./pause')).pauseCommand(ctx, rest),
+  resume: (ctx, rest) => (require('./pause') as typeof import('./pause')).resumeCommand(ctx, rest),
+  update: (ctx, rest) => (require('./update') as typeof import('./update')).updateCommand(ctx, rest),
+  events: (ctx, rest) => (require('./events') as typeof import('./events')).eventsCommand(ctx, rest),
 };
 
 // ---- the registry: every command and its flags, declared once ---------------------

@@ -1,76 +1,25 @@
-// Read-only commands: state, list, ps. Their stdout is parsed by callers
-// (containerd decodes `ps --format json` and `list --format json`), so on
-// success they print exactly the document and nothing else.
-import type * as ChildProcess from 'node:child_process';
-import { ContainerError, listIds, toOciState } from './container/store';
-import { containerState, loadContainer } from './container/load';
-import { cgroupDriver } from './linux/cgroups/manager';
-import { isRootless, pidNamespaceMembers } from './linux/rootless';
+// `toyrun state ID`, `list [--format F] [--quiet]`, `ps [--format F] ID [PS-ARGS]`:
+// the command lines of the read-only operations (src/container/query.ts).
+import { parseFlags, psIdIndex, requireId } from './cli';
+import type { CommandHandler } from './commands';
+import { listText, psText, stateText } from './container/query';
 
-import type { State } from './spec/types';
+export const stateCommand: CommandHandler = (ctx, rest) => {
+  ctx.out(stateText(ctx.root, requireId(parseFlags('state', rest), 'state')));
+  return 0;
+};
 
-export function stateCommand(root: string, id: string): string {
-  return JSON.stringify(containerState(root, id), null, 2) + '\n';
-}
+export const listCommand: CommandHandler = (ctx, rest) => {
+  const a = parseFlags('list', rest);
+  ctx.out(listText(ctx.root, a.format ?? 'table', a.quiet === true));
+  return 0;
+};
 
-export function listStates(root: string): State[] {
-  const out: State[] = [];
-  for (const id of listIds(root)) {
-    try {
-      const { rec, status } = loadContainer(root, id);
-      out.push(toOciState(rec, status));
-    } catch {
-      // removed while we were listing
-    }
-  }
-  return out;
-}
-
-export function listCommand(root: string, format: string, quiet: boolean): string {
-  const states = listStates(root);
-  if (quiet) return states.map((s) => s.id + '\n').join('');
-  if (format === 'json') return JSON.stringify(states) + '\n';
-  const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
-  for (const s of states) rows.push([s.id, String(s.pid), s.status, s.bundle, s.created, s.owner || 'root']);
-  return table(rows);
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('') + '\n').join('');
-}
-
-export function psCommand(root: string, id: string, format: string, psArgs: string[]): string {
-  // A stopped container is listed too (runc): its cgroup may still hold processes
-  // (a shared PID namespace), and an empty one prints the bare table header.
-  const { rec, doubts } = loadContainer(root, id);
-  // a cgroup state.json names but the kernel does not confirm is never listed (src/container/trust.ts)
-  if (doubts.length > 0 && Object.keys(rec.cgroup.paths).length === 0) throw new ContainerError(['container has no cgroup to list', ...doubts].join(': '));
-  // rootless without a cgroup (src/linux/cgroups/rootless.ts): the init's PID namespace
-  const pids = Object.keys(rec.cgroup.paths).length === 0 && isRootless() && rec.pidStartTime !== '' && rec.pid > 0
-    ? pidNamespaceMembers(rec.pid) : cgroupDriver().pids(rec.cgroup);
-  // runc encodes Go's nil slice: `null`, not `[]` (test/fixtures/runc-ps-stopped.json)
-  if (format === 'json') return (pids.length === 0 ? 'null' : JSON.stringify(pids)) + '\n';
-  // Table: ps(1)'s own output, keeping the header and the container's lines.
-  const { execFileSync } = require('node:child_process') as typeof ChildProcess; // only the table form needs it
-  const out = execFileSync(psBinary(), psArgs.length > 0 ? psArgs : ['-ef'], { encoding: 'utf8', env: { LC_ALL: 'C' } });
-  const lines = out.split('\n');
-  const header = lines[0] ?? '';
-  const pidCol = header.trim().split(/\s+/).indexOf('PID');
-  if (pidCol < 0) throw new Error(`ps: no PID column in ${JSON.stringify(header)}`);
-  const want = new Set(pids.map(String));
-  const keep = lines.slice(1).filter((l) => want.has(l.trim().split(/\s+/)[pidCol] ?? ''));
-  return [header, ...keep].join('\n') + '\n';
-}
-
-function psBinary(): string {
-  for (const p of ['/usr/bin/ps', '/bin/ps']) {
-    try {
-      require('node:fs').accessSync(p);
-      return p;
-    } catch {
-      // try the next
-    }
-  }
-  throw new Error('ps: /usr/bin/ps not found (install procps)');
-}
+export const psCommand: CommandHandler = (ctx, rest) => {
+  // runc: `ps [--format F] ID [ps options]`; what follows the id is ps(1)'s (go-runc Top passes "-ef")
+  const at = psIdIndex(rest);
+  const a = parseFlags('ps', rest.slice(0, at + 1));
+  const psArgs = rest.slice(at + 1).filter((x, i) => !(i === 0 && x === '--'));
+  ctx.out(psText(ctx.root, requireId(a, 'ps'), a.format ?? 'table', [...(a['--'] ?? []).map(String), ...psArgs]));
+  return 0;
+};

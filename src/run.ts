@@ -1,54 +1,38 @@
-// `toyrun run`: create + start, then (unless --detach) wait for the container,
-// forward signals to it, delete it (unless --keep), and exit with its status (128+N for signal N).
-import { createContainer, loadBundleSpec, type CreateOptions } from './create';
-import { traceStage } from './trace/record';
+// `toyrun run [flags] ID`: the command line of the run operation
+// (src/container/run.ts): create + start, then (unless --detach) wait, delete
+// (unless --keep), and exit with the container's status.
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from './cli';
-import { ConsoleReceiver, relayTerminal } from './process/tty-relay';
-import { startContainer } from './start';
-import { deleteContainer } from './delete';
-import { exitCode, waitForwardingSignals } from './linux/spawn';
-import { logError, trace } from './log';
+import { intFlag, parseFlags, requireId, UsageError } from './cli';
+import { imagePort, type CommandHandler } from './commands';
+import { loadBundleSpec, type CreateOptions } from './container/create';
+import { relaysTerminal, runContainer } from './container/run';
+import type { Spec } from './spec/types';
 
-/** `keep` (run --keep): the container is not deleted when it exits (or fails to
- * start), and stays "stopped" for state/ps/delete, as runc does. */
-export function runContainer(opts: CreateOptions, detach: boolean, keep = false): Promise<number> {
-  // process.terminal without a console socket: toyrun receives the pty itself
-  // and relays it to the user's terminal (runc's behaviour)
-  const spec = loadBundleSpec(resolve(opts.bundle ?? process.cwd()));
-  const terminal = !opts.consoleSocket && (opts.terminal === true || spec.process?.terminal === true);
-  if (terminal && detach) throw new UsageError('cannot allocate tty if toyrun will detach without setting console socket');
-  const receiver = terminal ? new ConsoleReceiver() : undefined;
-  let created: ReturnType<typeof createContainer>;
-  let master: number | undefined;
-  try {
-    created = createContainer({ ...opts, spec, startsAtOnce: true, ...(receiver ? { consoleSocket: receiver.path } : {}) });
-    try {
-      if (receiver) master = receiver.receiveMaster();
-      startContainer(opts.root, opts.id);
-      trace('started');
-    } catch (e) {
-      if (!keep) deleteContainer(opts.root, opts.id, true);
-      throw e;
-    }
-  } finally {
-    receiver?.close();
-  }
-  if (detach) return Promise.resolve(0);
-  // forwarding starts before the relay, which yields to the event loop for it
-  traceStage('wait for exit');
-  const exited = waitForwardingSignals(created.rec.pid, { terminal: master !== undefined });
-  const relayed = master !== undefined ? relayTerminal(master) : Promise.resolve();
-  return Promise.all([exited, relayed]).then(([st]) => {
-    trace('container exited');
-    const status = exitCode(st);
-    if (keep) return status;
-    try {
-      deleteContainer(opts.root, opts.id, true);
-      trace('deleted');
-    } catch (e) {
-      logError((e as Error).message);
-    }
-    return status;
+/** Volumes for `run -v HOST:CTR[:ro]` (host dir created if missing). */
+function volumeMounts(v: unknown): NonNullable<Spec['mounts']> {
+  const list = v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+  return list.map((spec) => {
+    const parts = spec.split(':');
+    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new UsageError(`invalid volume ${JSON.stringify(spec)}: HOST:CONTAINER[:ro]`);
+    const [host, ctr, mode] = parts as [string, string, string | undefined];
+    if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new UsageError(`invalid volume mode ${JSON.stringify(mode)}: ro or rw`);
+    const abs = resolve(host);
+    mkdirSync(abs, { recursive: true });
+    return { destination: ctr, type: 'bind', source: abs, options: ['rbind', mode === 'ro' ? 'ro' : 'rw', 'rprivate'] };
   });
 }
+
+export const runCommand: CommandHandler = async (ctx, rest) => {
+  const a = parseFlags('run', rest);
+  const opts: CreateOptions = {
+    root: ctx.root, id: requireId(a, 'run'), bundle: a.bundle, pidFile: a['pid-file'],
+    preserveFds: intFlag(a['preserve-fds'], 'preserve-fds'), noPivot: a['no-pivot'] === true,
+    consoleSocket: a['console-socket'], systemdCgroup: ctx.systemdCgroup, extraMounts: volumeMounts(a.volume),
+    terminal: a.tty === true || undefined, noNewKeyring: a['no-new-keyring'] === true, image: imagePort,
+  };
+  const detach = a.detach === true;
+  const spec = loadBundleSpec(resolve(opts.bundle ?? process.cwd()));
+  if (relaysTerminal(opts, spec) && detach) throw new UsageError('cannot allocate tty if toyrun will detach without setting console socket');
+  return await runContainer({ ...opts, spec }, detach, a.keep === true);
+};

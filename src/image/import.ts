@@ -11,8 +11,6 @@ import { isGzip, LayerError, sha256File, tarLib, unpackLayer } from './layers';
 import { defaultSpec } from '../spec/default';
 import type { Spec, User } from '../spec/types';
 
-export class ImportError extends Error {}
-
 /** The parts of an image config (OCI image-spec "config" object) that make a bundle. */
 export interface ImageConfig {
   config?: {
@@ -40,7 +38,7 @@ function readJson<T>(file: string, what: string): T {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (e) {
-    throw new ImportError(`${what} ${file}: ${(e as Error).message}`, { cause: e });
+    throw new LayerError(`${what} ${file}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -51,10 +49,10 @@ function inside(base: string, rel: string, what: string): string {
   try {
     real = realpathSync(p);
   } catch {
-    throw new ImportError(`${what} ${rel}: not found in the archive`);
+    throw new LayerError(`${what} ${rel}: not found in the archive`);
   }
   const r = relative(realpathSync(base), real);
-  if (r === '..' || r.startsWith('../') || isAbsolute(r)) throw new ImportError(`${what} ${rel}: points outside the archive`);
+  if (r === '..' || r.startsWith('../') || isAbsolute(r)) throw new LayerError(`${what} ${rel}: points outside the archive`);
   return real;
 }
 
@@ -68,10 +66,10 @@ interface DockerManifestEntry {
 
 function readDockerArchive(dir: string, ref: string | undefined): SavedImage {
   const manifest = readJson<DockerManifestEntry[]>(join(dir, 'manifest.json'), 'docker-archive manifest');
-  if (!Array.isArray(manifest) || manifest.length === 0) throw new ImportError('docker-archive manifest.json lists no image');
+  if (!Array.isArray(manifest) || manifest.length === 0) throw new LayerError('docker-archive manifest.json lists no image');
   const entry = ref ? manifest.find((m) => (m.RepoTags ?? []).includes(ref)) : manifest[0];
-  if (!entry) throw new ImportError(`no image tagged ${ref} in the archive (tags: ${manifest.flatMap((m) => m.RepoTags ?? []).join(', ')})`);
-  if (!ref && manifest.length > 1) throw new ImportError(`the archive holds ${manifest.length} images: choose one with --image TAG`);
+  if (!entry) throw new LayerError(`no image tagged ${ref} in the archive (tags: ${manifest.flatMap((m) => m.RepoTags ?? []).join(', ')})`);
+  if (!ref && manifest.length > 1) throw new LayerError(`the archive holds ${manifest.length} images: choose one with --image TAG`);
   return {
     config: readJson<ImageConfig>(inside(dir, entry.Config, 'image config'), 'image config'),
     layers: entry.Layers.map((l) => ({ file: inside(dir, l, 'layer') })),
@@ -101,14 +99,14 @@ const REF_NAME = 'org.opencontainers.image.ref.name';
 
 function blobPath(dir: string, digest: string): string {
   const m = /^(sha256|sha512):([0-9a-f]+)$/.exec(digest);
-  if (!m) throw new ImportError(`unsupported digest ${JSON.stringify(digest)}`);
+  if (!m) throw new LayerError(`unsupported digest ${JSON.stringify(digest)}`);
   return inside(dir, join('blobs', m[1] as string, m[2] as string), 'blob');
 }
 
 /** A blob whose bytes don't match its digest is corrupt (or tampered with). */
 function verifiedBlob(dir: string, digest: string): string {
   const file = blobPath(dir, digest);
-  if (digest.startsWith('sha256:') && sha256File(file) !== digest.slice(7)) throw new ImportError(`blob ${digest}: content does not match its digest`);
+  if (digest.startsWith('sha256:') && sha256File(file) !== digest.slice(7)) throw new LayerError(`blob ${digest}: content does not match its digest`);
   return file;
 }
 
@@ -118,16 +116,16 @@ function isIndex(d: Descriptor | OciManifest): boolean {
 
 function pickManifest(dir: string, index: OciIndex, ref: string | undefined): Descriptor {
   const all = index.manifests ?? [];
-  if (all.length === 0) throw new ImportError('index.json lists no manifest');
+  if (all.length === 0) throw new LayerError('index.json lists no manifest');
   if (ref) {
     const hit = all.find((d) => d.annotations?.[REF_NAME] === ref || d.annotations?.['io.containerd.image.name'] === ref);
-    if (!hit) throw new ImportError(`no image named ${ref} in the layout`);
+    if (!hit) throw new LayerError(`no image named ${ref} in the layout`);
     return hit;
   }
   const here = all.filter((d) => !d.platform || (d.platform.os === 'linux' && d.platform.architecture === 'amd64'));
-  if (here.length === 0) throw new ImportError('no linux/amd64 image in the layout');
+  if (here.length === 0) throw new LayerError('no linux/amd64 image in the layout');
   if (here.length > 1 && !here.every((d) => d.digest === here[0]?.digest)) {
-    throw new ImportError(`the layout holds ${here.length} images: choose one with --image NAME`);
+    throw new LayerError(`the layout holds ${here.length} images: choose one with --image NAME`);
   }
   const d = here[0] as Descriptor;
   return isIndex(d) ? pickManifest(dir, readJson<OciIndex>(verifiedBlob(dir, d.digest), 'image index'), undefined) : d;
@@ -138,7 +136,7 @@ function readOciLayout(dir: string, ref: string | undefined): SavedImage {
   const manifest = readJson<OciManifest>(verifiedBlob(dir, desc.digest), 'image manifest');
   if (isIndex(manifest)) return readOciLayout(dir, undefined);
   for (const l of manifest.layers) {
-    if (/zstd/.test(l.mediaType ?? '')) throw new ImportError(`layer ${l.digest}: zstd layers are not supported (gzip or plain tar only)`);
+    if (/zstd/.test(l.mediaType ?? '')) throw new LayerError(`layer ${l.digest}: zstd layers are not supported (gzip or plain tar only)`);
   }
   return {
     config: readJson<ImageConfig>(verifiedBlob(dir, manifest.config.digest), 'image config'),
@@ -150,7 +148,7 @@ function readOciLayout(dir: string, ref: string | undefined): SavedImage {
 function readSavedImage(dir: string, ref: string | undefined): SavedImage {
   if (existsSync(join(dir, 'index.json')) && existsSync(join(dir, 'oci-layout'))) return readOciLayout(dir, ref);
   if (existsSync(join(dir, 'manifest.json'))) return readDockerArchive(dir, ref);
-  throw new ImportError('not an image archive: neither an OCI layout (oci-layout, index.json) nor a docker-archive (manifest.json)');
+  throw new LayerError('not an image archive: neither an OCI layout (oci-layout, index.json) nor a docker-archive (manifest.json)');
 }
 
 // ---- image config -> spec ----------------------------------------------------------------------
@@ -188,12 +186,12 @@ export function resolveUser(user: string | undefined, layers: string[]): User {
   if (!user) return { uid: 0, gid: 0 };
   const [u = '', g] = user.split(':');
   const pw = dbEntry(fileFromLayers(layers, 'etc/passwd'), u);
-  if (!pw && !/^\d+$/.test(u)) throw new ImportError(`image User ${JSON.stringify(user)}: no user ${u} in the image's /etc/passwd`);
+  if (!pw && !/^\d+$/.test(u)) throw new LayerError(`image User ${JSON.stringify(user)}: no user ${u} in the image's /etc/passwd`);
   const uid = pw ? Number(pw[2]) : Number(u);
   let gid = pw && /^\d+$/.test(pw[3] ?? '') ? Number(pw[3]) : 0;
   if (g !== undefined) {
     const gr = /^\d+$/.test(g) ? undefined : dbEntry(fileFromLayers(layers, 'etc/group'), g);
-    if (!gr && !/^\d+$/.test(g)) throw new ImportError(`image User ${JSON.stringify(user)}: no group ${g} in the image's /etc/group`);
+    if (!gr && !/^\d+$/.test(g)) throw new LayerError(`image User ${JSON.stringify(user)}: no group ${g} in the image's /etc/group`);
     gid = gr ? Number(gr[2]) : Number(g);
   }
   return { uid, gid };
@@ -238,10 +236,10 @@ function placeLayer(file: string, dir: string, owned: boolean): string {
 }
 
 export function importImage(archive: string, dir: string, ref?: string): Spec {
-  if (!existsSync(archive)) throw new ImportError(`${archive}: no such file or directory`);
+  if (!existsSync(archive)) throw new LayerError(`${archive}: no such file or directory`);
   const createdDir = !existsSync(dir);
   mkdirSync(dir, { recursive: true });
-  if (existsSync(join(dir, 'config.json'))) throw new ImportError(`${join(dir, 'config.json')} exists: import into a new directory`);
+  if (existsSync(join(dir, 'config.json'))) throw new LayerError(`${join(dir, 'config.json')} exists: import into a new directory`);
   const layersDir = join(dir, 'layers');
   const createdLayersDir = !existsSync(layersDir);
   const placed: string[] = [];
@@ -254,7 +252,7 @@ export function importImage(archive: string, dir: string, ref?: string): Spec {
       try {
         unpackLayer(archive, staging);
       } catch (e) {
-        if (e instanceof LayerError) throw new ImportError(`${archive}: ${e.detail}`, { cause: e });
+        if (e instanceof LayerError) throw new LayerError(`${archive}: ${e.detail}`, { cause: e });
         throw e;
       }
       source = staging;

@@ -24,8 +24,9 @@ import { makeWhiteout, markOpaque, overlayMounts } from '../linux/overlay';
 import { listIds, loadRecord } from '../container/store';
 import { logDebug } from '../log';
 
-/** A layer archive refused or not unpacked. `detail` is the message without the
- * "layer ARCHIVE: " context, for a caller that names the archive its own way. */
+/** The image code's one error: a layer archive or image archive refused, or not
+ * unpacked (import too). `detail` is the message without the "layer ARCHIVE: "
+ * context, for a caller that names the archive its own way. */
 export class LayerError extends Error {
   readonly detail: string;
   constructor(message: string, options?: ErrorOptions & { detail?: string }) {

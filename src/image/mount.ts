@@ -7,12 +7,12 @@
 // gets its own merged root; the init then treats it as any other rootfs.
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { ContainerRecord } from '../container/store';
+import type { ImageMount, ImagePort } from '../container/image-port';
 import type { ImageRoot } from '../spec/types';
 import { ensureLayer, LayerError, layerStoreDir, lockStore, openStore } from './layers';
 import { badOverlayPath, mountOverlay, overlayMounts, unmountOverlay } from '../linux/overlay';
 
-export type ImageMount = NonNullable<ContainerRecord['imageMount']>;
+export type { ImageMount };
 
 function upperPaths(bundle: string, image: ImageRoot): { upper: string; work: string } {
   const upper = resolve(bundle, image.upperDir ?? 'upper');
@@ -145,3 +145,6 @@ export function unmountImage(m: ImageMount, _failedCreate: boolean): void {
   rmSync(m.work, { recursive: true, force: true });
   if (!m.persistent) rmSync(m.upper, { recursive: true, force: true });
 }
+
+/** The image store as create and delete use it (src/container/image-port.ts). */
+export const imagePort: ImagePort = { problems: imageProblems, mount: mountImage, proven: provenImageMount, unmount: unmountImage };

@@ -81,7 +81,12 @@ export class SyncChannel {
     return line;
   }
 
+  private closed = false;
+
+  /** Close both ends, once (a second call must not close numbers reused meanwhile). */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     libc.close(this.readFd);
     libc.close(this.writeFd);
   }

@@ -7,8 +7,6 @@ import { logWarn } from '../log';
 
 export type HookName = keyof Hooks;
 
-export class HookError extends Error {}
-
 /**
  * Where a hook starts. The spec is silent; runc's choice is followed: hooks run
  * in the runtime's namespaces start in the bundle (runc chdirs there), the
@@ -58,12 +56,12 @@ function runHook(hook: Hook, name: HookName, state: State, cwd: string): void {
   // A hook need not read its stdin: a closed pipe (EPIPE) is not its failure.
   if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') {
     const err = r.error as NodeJS.ErrnoException;
-    if (err.code === 'ETIMEDOUT') throw new HookError(`${what}: timed out after ${hook.timeout}s`);
-    throw new HookError(`${what}: ${err.code ?? err.message}`, { cause: err });
+    if (err.code === 'ETIMEDOUT') throw new Error(`${what}: timed out after ${hook.timeout}s`);
+    throw new Error(`${what}: ${err.code ?? err.message}`, { cause: err });
   }
-  if (r.signal) throw new HookError(`${what}: killed by ${r.signal}${hook.timeout ? ` (timeout ${hook.timeout}s)` : ''}`);
+  if (r.signal) throw new Error(`${what}: killed by ${r.signal}${hook.timeout ? ` (timeout ${hook.timeout}s)` : ''}`);
   if (r.status !== 0) {
     const stderr = r.stderr?.toString().trim();
-    throw new HookError(`${what}: exit status ${r.status}${stderr ? `: ${stderr}` : ''}`);
+    throw new Error(`${what}: exit status ${r.status}${stderr ? `: ${stderr}` : ''}`);
   }
 }

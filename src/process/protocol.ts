@@ -4,7 +4,7 @@
 // errors come out. Three conversations, every message in one table (PROTOCOL
 // below), each side reading with channel.ts's expect(), which fails on anything else:
 //
-//   create:  runtime → init    plan            the InitPlan (fds: see spawnSynced)
+//   create:  runtime → init    plan            the InitPlan (fds: see FdSlots)
 //            init → runtime    createRuntime   mounts done, before pivot_root
 //            runtime → init    continue        prestart/createRuntime hooks ran; the state they saw
 //            init → runtime    ready           about to block on exec.fifo; stage timings

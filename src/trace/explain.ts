@@ -1,6 +1,6 @@
 // One plain sentence per stage: why the runtime asks the kernel what it asks there,
 // and where the code is. Keyed by the stage names of src/init/init.ts, src/init/exec-init.ts
-// and the CLI's phases (src/create.ts, src/start.ts, src/delete.ts, src/exec.ts).
+// and the CLI's phases (src/container/create.ts, start.ts, delete.ts, exec.ts).
 export interface StageNote {
   why: string;
   /** Source file and function; the steps' own `at` names the exact callers. */
@@ -9,18 +9,18 @@ export interface StageNote {
 
 export const STAGE_NOTES: Record<string, StageNote> = {
   // ---- the CLI
-  'validate config': { why: 'Before touching the kernel, config.json is checked against the schema and the host (paths, namespaces, sysctls), so bad input fails with a JSON path and leaves nothing behind.', src: 'src/create.ts createContainer, hostProblems' },
+  'validate config': { why: 'Before touching the kernel, config.json is checked against the schema and the host (paths, namespaces, sysctls), so bad input fails with a JSON path and leaves nothing behind.', src: 'src/container/create.ts createContainer, hostProblems' },
   'claim id': { why: 'The state directory is the container\'s identity on the host: it is created atomically and locked, and exec.fifo is made here because the init will block on it until `start`.', src: 'src/container/store.ts claimContainerDir, lockContainer' },
-  'spawn init': { why: 'unshare(CLONE_NEWPID) changes the PID namespace of the caller\'s future children, not its own: so the CLI unshares, spawns the init (which becomes PID 1 of the new namespace) and switches back. The init is the runtime\'s own engine, so it runs from a read-only overlay of toyrun\'s install tree (fsopen/fsmount, never attached anywhere): a container can never get that file open for writing (CVE-2019-5736).', src: 'src/linux/seal.ts sealRuntime, src/linux/spawn.ts spawnIntoNamespaces, src/process/launch.ts spawnSynced' },
+  'spawn init': { why: 'unshare(CLONE_NEWPID) changes the PID namespace of the caller\'s future children, not its own: so the CLI unshares, spawns the init (which becomes PID 1 of the new namespace) and switches back. The init is the runtime\'s own engine, so it runs from a read-only overlay of toyrun\'s install tree (fsopen/fsmount, never attached anywhere): a container can never get that file open for writing (CVE-2019-5736).', src: 'src/linux/seal.ts sealRuntime, src/linux/spawn.ts spawnIntoNamespaces, src/process/launch.ts launch, CgroupEntry' },
   cgroup: { why: 'A cgroup is a directory in cgroupfs: mkdir creates it, and writing a value into one of its files (memory.limit_in_bytes, devices.deny, ...) is how a limit is set; writing a PID into cgroup.procs/tasks moves a process in.', src: 'src/linux/cgroups/manager.ts cgroupDriver, files.ts writeCgroupFile' },
-  'user namespace': { why: 'A multithreaded engine cannot unshare(CLONE_NEWUSER): a holder process makes the namespace, the CLI writes uid_map/gid_map as the privileged parent, and nsenter starts the next stage inside it.', src: 'src/process/userns.ts spawnInitInUserNamespace, src/linux/userns.ts createUserNamespace' },
-  'drive init': { why: 'The init is another program, so its plan (the config, the rootfs, the cgroup files) goes over a pipe; the CLI then waits for it to report each step, running the hooks it asks for.', src: 'src/create.ts driveInit, src/process/channel.ts SyncChannel' },
-  undo: { why: 'Something failed: everything created so far is undone in reverse order (the init is killed, the cgroup removed, the state directory deleted), so a failed create leaves nothing behind.', src: 'src/create.ts createContainer (undo list)' },
-  start: { why: 'Opening exec.fifo for writing is the signal: the init, blocked in open/read on its other end, wakes up and goes on to become the container\'s program.', src: 'src/start.ts startContainer' },
+  'user namespace': { why: 'A multithreaded engine cannot unshare(CLONE_NEWUSER): a holder process makes the namespace, the CLI writes uid_map/gid_map as the privileged parent, and nsenter starts the next stage inside it.', src: 'src/process/launch.ts launch, src/process/userns.ts spawnInUserNamespace, src/container/create-userns.ts, src/linux/userns.ts createUserNamespace' },
+  'drive init': { why: 'The init is another program, so its plan (the config, the rootfs, the cgroup files) goes over a pipe; the CLI then waits for it to report each step, running the hooks it asks for.', src: 'src/container/create.ts driveInit, src/process/channel.ts SyncChannel' },
+  undo: { why: 'Something failed: everything created so far is undone in reverse order (the init is killed, the cgroup removed, the state directory deleted), so a failed create leaves nothing behind.', src: 'src/container/create.ts createContainer (undo list)' },
+  start: { why: 'Opening exec.fifo for writing is the signal: the init, blocked in open/read on its other end, wakes up and goes on to become the container\'s program.', src: 'src/container/start.ts startContainer' },
   'wait for exit': { why: '`run` stays in the foreground: it forwards signals to the container\'s process and waits for it to exit.', src: 'src/run.ts runContainer, src/linux/spawn.ts waitForwardingSignals' },
-  delete: { why: 'Delete undoes create from the outside: kill what is left, unmount, rmdir the cgroup directories (the kernel refuses while a process is inside) and remove the state directory.', src: 'src/delete.ts deleteContainer' },
-  'spawn exec helper': { why: 'A new process joins an existing container: like the init, it is spawned into the container\'s PID namespace (which applies only to children) and receives its plan over a pipe.', src: 'src/exec.ts execInContainer, spawnExecInit' },
-  'drive exec helper': { why: 'The CLI waits until the helper reports ready (or an error), the same handshake as for the init.', src: 'src/exec.ts awaitExec' },
+  delete: { why: 'Delete undoes create from the outside: kill what is left, unmount, rmdir the cgroup directories (the kernel refuses while a process is inside) and remove the state directory.', src: 'src/container/delete.ts deleteContainer' },
+  'spawn exec helper': { why: 'A new process joins an existing container: like the init, it is spawned into the container\'s PID namespace (which applies only to children) and receives its plan over a pipe.', src: 'src/container/exec.ts execInContainer, spawnExecInit' },
+  'drive exec helper': { why: 'The CLI waits until the helper reports ready (or an error), the same handshake as for the init.', src: 'src/container/exec.ts awaitExec' },
   // ---- user-namespace stage 1
   'user namespace stage 1': { why: 'Inside the new user namespace this process holds every capability, so namespaces it now creates (PID) are owned by the container\'s user namespace; it spawns stage 2 as PID 1 and exits.', src: 'src/init/userns-stage1.ts runUserNamespaceStage1' },
   // ---- the init (and the exec helper, which shares the later stages)

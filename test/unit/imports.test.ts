@@ -57,7 +57,7 @@ test('src/linux/ imports only src/linux/, the OCI types, the install paths and t
   assert.equal(bad, []);
 });
 
-const COMMANDS = ['cli.ts', 'commands.ts', 'toyrun.ts', 'create.ts', 'start.ts', 'delete.ts', 'kill.ts', 'run.ts', 'exec.ts', 'query.ts', 'pause.ts', 'update.ts', 'events.ts', 'import.ts', 'layers.ts', 'resource-commands.ts', 'features.ts'];
+const COMMANDS = ['cli.ts', 'commands.ts', 'toyrun.ts', 'create.ts', 'start.ts', 'delete.ts', 'kill.ts', 'run.ts', 'exec.ts', 'query.ts', 'pause.ts', 'update.ts', 'events.ts', 'import.ts', 'layers.ts', 'features.ts'];
 
 for (const init of ['init/init.ts', 'init/exec-init.ts']) {
   test(`${init} never loads a command module`, () => {
@@ -66,9 +66,36 @@ for (const init of ['init/init.ts', 'init/exec-init.ts']) {
   });
 }
 
-test('commands do not borrow from each other (run composes create, start and delete; resource-commands fronts pause, update, events)', () => {
-  const bad = COMMANDS.filter((f) => f !== 'run.ts' && f !== 'resource-commands.ts').flatMap((f) => (GRAPH.get(f) ?? []).filter((d) => !d.typeOnly && COMMANDS.includes(d.path) && d.path !== 'commands.ts' && d.path !== 'cli.ts').map((d) => `${f} → ${d.path}`));
+test('commands do not borrow from each other', () => {
+  const bad = COMMANDS.flatMap((f) => (GRAPH.get(f) ?? []).filter((d) => !d.typeOnly && COMMANDS.includes(d.path) && d.path !== 'commands.ts' && d.path !== 'cli.ts').map((d) => `${f} → ${d.path}`));
   assert.equal(bad, []);
+});
+
+// The engine API: one operation per file in src/container/, and each command file
+// is its command line (flags → typed options → one call), as crun's src/*.c over
+// libcrun: the work never sits in the command, so it reaches no lower layer itself.
+const OPERATIONS = ['create', 'start', 'delete', 'kill', 'run', 'exec', 'pause', 'update', 'events', 'query'];
+
+for (const op of OPERATIONS) {
+  test(`src/${op}.ts is thin: it calls container/${op}.ts, and reaches neither process/ nor linux/ (exec's --apparmor probe aside)`, () => {
+    const deps = (GRAPH.get(`${op}.ts`) ?? []).map((d) => d.path);
+    assert.ok(deps.includes(`container/${op}.ts`), deps.join(' '));
+    assert.equal(deps.filter((d) => (d.startsWith('process/') || d.startsWith('linux/')) && d !== 'linux/lsm.ts'), []);
+  });
+}
+
+test('one way into a container: only launch() (process/launch.ts) starts a runtime process into namespaces, and picks the strategy', () => {
+  const callers = (call: string): string[] => FILES.filter((f) => readFileSync(join(SRC, f), 'utf8').includes(`${call}(`)).sort();
+  // the namespace switch: the direct strategy, and user-namespace stage 1 (which runs inside the namespace)
+  assert.equal(callers('spawnIntoNamespaces'), ['init/userns-stage1.ts', 'linux/spawn.ts', 'process/launch.ts']);
+  // the user-namespace strategies are chosen by launch() alone
+  for (const strategy of ['spawnInUserNamespace', 'spawnThroughStage1']) assert.equal(callers(strategy), ['process/launch.ts', 'process/userns.ts']);
+  assert.equal(FILES.filter((f) => (GRAPH.get(f) ?? []).some((d) => d.path === 'process/userns.ts' && !d.typeOnly)), []);
+  // create and exec both go through it, and through CgroupEntry's one order
+  for (const op of ['container/create.ts', 'container/exec.ts']) {
+    const text = readFileSync(join(SRC, op), 'utf8');
+    assert.ok(text.includes('new CgroupEntry(') && /\blaunch\(/.test(text.replace(/env\.launch\(/g, 'launch(')), op);
+  }
 });
 
 test('the trace recorder itself stays in the kernel layer', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { unreachableBy } from '../../src/linux/userns';
 import { readonlyLater } from '../../src/linux/mounts';
 import { parseMountInfo } from '../../src/linux/mountinfo';
-import { resolveBindSources } from '../../src/create';
+import { resolveBindSources } from '../../src/container/create';
 import type { Mount, Spec } from '../../src/spec/types';
 
 const REPO = join(__dirname, '..', '..');

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CgroupV2 } from '../../src/linux/cgroups/v2';
-import { mergeResources, withUnlimitedSwap } from '../../src/update';
+import { mergeResources, withUnlimitedSwap } from '../../src/container/update';
 
 test('withUnlimitedSwap: only --memory -1 without a swap value', () => {
   assert.equal(withUnlimitedSwap({ memory: { limit: -1 } }), { memory: { limit: -1, swap: -1 } });

@@ -1,9 +1,9 @@
 // What an ordinary user's create needs from the host, said before anything is
 // made (src/linux/rootless.ts says what rootless mode is).
-import type { Spec } from './spec/types';
-import { findNamespace } from './linux/namespaces';
-import { isRootless, isUnprivileged } from './linux/rootless';
-import { rootlessIdMapProblems } from './linux/rootless-idmap';
+import type { Spec } from '../spec/types';
+import { findNamespace } from '../linux/namespaces';
+import { isRootless, isUnprivileged } from '../linux/rootless';
+import { rootlessIdMapProblems } from '../linux/rootless-idmap';
 import { readFileSync } from 'node:fs';
 
 /** Problems with JSON paths; [] when root or when nothing is missing. */
