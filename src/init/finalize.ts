@@ -58,7 +58,7 @@ export function finalize(stages: StageRunner, f: Finale): never {
   // ENOSYS, src/linux/seccomp-enosys.ts) a GC helper thread starting between the
   // load and execve would abort the engine (seen on a 6.1 kernel under emulation)
   if (f.seccomp) startCollectorThreads();
-  stages.run('seccomp', () => {
+  stages.runLast('seccomp', () => {
     // From here on every syscall is filtered by the user's profile: only what
     // afterSeccomp does, the release of the held capability and execve follow.
     const filter = f.seccomp;

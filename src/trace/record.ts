@@ -54,9 +54,18 @@ let stageName = '';
 const causes: string[] = [];
 /** CLOCK_MONOTONIC from libc.ts, looked up on first use (libc.ts imports this module). */
 let monotonic: (() => number) | undefined;
+let frozenAt: number | undefined;
 function clock(): number {
+  if (frozenAt !== undefined) return frozenAt;
   monotonic ??= (require('../linux/libc') as typeof import('../linux/libc')).monotonicMs;
   return monotonic();
+}
+
+/** From now on every record carries the time of this call: past a seccomp
+ * filter, clock_gettime may be a syscall the profile refuses (no vDSO clock on
+ * some hosts), src/init/finalize.ts. */
+export function freezeTraceClock(): void {
+  frozenAt = clock();
 }
 let startedAt = 0;
 let lastFailure: TraceRecord | undefined;
