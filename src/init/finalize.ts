@@ -15,7 +15,6 @@ import { giveTerminalTo } from '../linux/console';
 import { applyIoPriority, applyScheduler } from '../linux/sched';
 import { applyMemoryPolicy } from '../linux/mempolicy';
 import { applyPersonality } from '../linux/personality';
-import { startCollectorThreads } from '../linux/memory';
 
 export interface Finale {
   process: Process;
@@ -53,11 +52,6 @@ export function finalize(stages: StageRunner, f: Finale): never {
   stages.run('file descriptors', () => prepareFds(f.preserveFds));
   stages.run('signals', () => libc.resetSignals());
   f.beforeSeccomp?.();
-  // The filter binds this thread only (no TSYNC unless asked), but a thread this
-  // thread creates inherits it: under a profile that refuses clone (clone3 gets
-  // ENOSYS, src/linux/seccomp-enosys.ts) a GC helper thread starting between the
-  // load and execve would abort the engine (seen on a 6.1 kernel under emulation)
-  if (f.seccomp) startCollectorThreads();
   stages.runLast('seccomp', () => {
     // From here on every syscall is filtered by the user's profile: only what
     // afterSeccomp does, the release of the held capability and execve follow.

@@ -52,12 +52,11 @@ export function dropCleanFileMappings(): void {
 
 let collectorStarted = false;
 /** Start the engine's garbage-collector helper threads now, once. JavaScriptCore
- * starts them lazily, at the first collection that needs them, and a thread
- * that starts at the wrong moment aborts the engine: while the caller's PID
- * namespace for children differs from its own (the kernel refuses the thread,
- * src/linux/spawn.ts), or under a seccomp filter that refuses clone (the init
- * and exec helper between the filter and execve, src/init/finalize.ts). A full
- * collection starts them (<1 ms on a fresh heap) and shrinks the heap too. */
+ * starts them lazily, at the first collection that needs them, and one that
+ * starts while the caller's PID namespace for children differs from its own
+ * aborts the engine (the kernel refuses the thread, src/linux/spawn.ts). A full
+ * collection starts them (<1 ms on a fresh heap) and shrinks the heap too (an
+ * init waiting for `start`). */
 export function startCollectorThreads(): void {
   if (collectorStarted) return;
   collectorStarted = true;
