@@ -22,7 +22,7 @@ import { connectListener, prepareSeccompFilter, sendListenerFd, type SeccompFilt
 import { setupConsole, type ConsoleHandle } from '../linux/console';
 import { runHooks } from '../process/hooks';
 import { writeFd } from '../log';
-import { dropCleanFileMappings, startCollectorThreads } from '../linux/memory';
+import { dropCleanFileMappings } from '../linux/memory';
 import { openStartReporter, reportStartFailure } from '../process/startsync';
 import { runUserNamespaceStage1 } from './userns-stage1';
 import { STAGE1_ARG } from '../process/plan';
@@ -236,11 +236,9 @@ function main(): void {
   }
   if (!chan.trySend({ type: 'ready', stages: stages.times })) process.exit(1); // create is gone
   chan.close();
-  if (!plan.startsAtOnce) {
-    // shrink an init that may wait a long time for `start`, while nobody waits for it
-    startCollectorThreads();
-    dropCleanFileMappings();
-  }
+  // shrink an init that may wait a long time for `start` (no collection here: its
+  // helper threads would start now, counted against a pids limit of 1-4 and refused)
+  if (!plan.startsAtOnce) dropCleanFileMappings();
   try {
     stage('wait for start', () => waitForStart(ctx));
     becomeProcess(ctx);

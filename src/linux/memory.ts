@@ -55,8 +55,7 @@ let collectorStarted = false;
  * starts them lazily, at the first collection that needs them, and one that
  * starts while the caller's PID namespace for children differs from its own
  * aborts the engine (the kernel refuses the thread, src/linux/spawn.ts). A full
- * collection starts them (<1 ms on a fresh heap) and shrinks the heap too (an
- * init waiting for `start`). */
+ * collection starts them (<1 ms on a fresh heap). */
 export function startCollectorThreads(): void {
   if (collectorStarted) return;
   collectorStarted = true;
