@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { configureLog, logDebug, logError, writeFd } from './log';
 import { DEFAULT_ROOT, OCI_VERSION } from './container/store';
 import { defaultRoot, setRootlessFlag } from './linux/rootless';
+import { hostCgroupVersion } from './linux/cgroups/layout';
 import { VERSION } from './version';
 import { commandSpec, commandTable, flagLists, usageText, type CommandContext, type GlobalOptions } from './commands';
 import { startTrace, traceError } from './trace/record';
@@ -173,7 +174,7 @@ export async function main(argv: string[]): Promise<number> {
         const a = parseFlags(command, rest);
         const file = join(resolve(a.bundle ?? process.cwd()), 'config.json');
         if (existsSync(file)) throw new UsageError(`File ${file} exists. Remove it first`);
-        writeFileSync(file, (require('./spec/runc-default') as typeof import('./spec/runc-default')).runcSpecText(a.rootless === true));
+        writeFileSync(file, (require('./spec/runc-default') as typeof import('./spec/runc-default')).runcSpecText(a.rootless === true, hostCgroupVersion() === 2));
         return 0;
       }
       case 'features':

@@ -9,6 +9,7 @@ import * as libc from './libc';
 import { MS, O, SYS, SysError } from './libc';
 import type { Mount } from '../spec/types';
 import { attachTreeAt } from './idmap';
+import { hostHierarchies, ownCgroups, relToMount } from './cgroups/layout';
 
 // ---- option parsing --------------------------------------------------------
 
@@ -480,6 +481,13 @@ function mountProc(ctx: MountContext, m: Mount, o: ParsedOptions): void {
   mountAt(ctx, m.destination, (target) => finishMount(target, o, false));
 }
 
+/** The directory of our own cgroup on the host's cgroup2 mount, read before pivot_root. */
+function ownUnifiedCgroupDir(): string | undefined {
+  const h = hostHierarchies().find((x) => x.version === 2);
+  const path = ownCgroups().unified;
+  return h && path !== undefined ? posix.join(h.mountpoint, relToMount(h, path)) : undefined;
+}
+
 /** /sys/fs/cgroup inside the container. On v2, one cgroup2 mount. On v1, a tmpfs
  * with one mount per hierarchy: the hierarchy itself when the container has a
  * cgroup namespace (its root is then the container's cgroup), else a bind of
@@ -498,8 +506,9 @@ function mountCgroups(ctx: MountContext, m: Mount, o: ParsedOptions): void {
         // A user namespace without its own cgroup namespace may not mount cgroup2 (EPERM:
         // the cgroup namespace is the host's; runc #2158). runc binds the host's whole
         // /sys/fs/cgroup then; we bind the container's own cgroup, as on v1, so that no
-        // other cgroup is reachable.
-        const own = ctx.cgroupPaths.unified;
+        // other cgroup is reachable — rootless without a delegated cgroup, the one it
+        // shares with its caller (ours now: the init has not moved).
+        const own = ctx.cgroupPaths.unified ?? ownUnifiedCgroupDir();
         if (!(e instanceof SysError && (e.code === 'EPERM' || e.code === 'EBUSY')) || !own) throw e;
         libc.mount(own, t, null, MS.BIND, null);
         bound = true;

@@ -7,7 +7,8 @@ import type { Spec } from './types';
 
 const CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
-export function runcDefaultSpec(rootless: boolean, ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 }): Spec {
+/** `unified`: the host is cgroup2-only, where runc adds a cgroup namespace after the mount one. */
+export function runcDefaultSpec(rootless: boolean, ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 }, unified = false): Spec {
   const spec: Spec = {
     ociVersion: '1.0.2-dev',
     process: {
@@ -41,9 +42,10 @@ export function runcDefaultSpec(rootless: boolean, ids = { uid: process.geteuid?
       ...(rootless
         ? { uidMappings: [{ containerID: 0, hostID: ids.uid, size: 1 }], gidMappings: [{ containerID: 0, hostID: ids.gid, size: 1 }] }
         : { resources: { devices: [{ allow: false, access: 'rwm' }] } }),
-      namespaces: rootless
-        ? [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'user' }]
-        : [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      namespaces: [
+        { type: 'pid' }, ...(rootless ? [] : [{ type: 'network' as const }]), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' },
+        ...(unified ? [{ type: 'cgroup' as const }] : []), ...(rootless ? [{ type: 'user' as const }] : []),
+      ],
       maskedPaths: [
         '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
         '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi',
@@ -55,6 +57,6 @@ export function runcDefaultSpec(rootless: boolean, ids = { uid: process.geteuid?
 }
 
 /** runc's layout: tab-indented, no trailing newline. */
-export function runcSpecText(rootless: boolean): string {
-  return JSON.stringify(runcDefaultSpec(rootless), null, '\t');
+export function runcSpecText(rootless: boolean, unified: boolean): string {
+  return JSON.stringify(runcDefaultSpec(rootless, undefined, unified), null, '\t');
 }

@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, requireTool, sh, waitFor, type Result } from '../helpers';
+import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, CGROUP_V2, requireTool, sh, waitFor, type Result } from '../helpers';
 import { addTestUser, asUser as runAsUser, privateTree, removeTestUser, removeTree, runtimeDir, subRangeFor, type TestUser } from '../rootless-user';
 import type { Spec } from '../../src/spec/types';
 import { ATTACK_ENV, ATTACK_EXE, REOPEN } from '../engine-attack';
@@ -276,7 +276,13 @@ test('rootless: a delegated cgroup2 subtree (chown\'d to the user, the caller in
     for (const p of [deleg, caller]) {
       for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) chownSync(join(p, f), me.uid, me.gid);
     }
-    const hugetlb = readFileSync(join(deleg, 'cgroup.controllers'), 'utf8').includes('hugetlb');
+    const available = readFileSync(join(deleg, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+    const hugetlb = available.includes('hugetlb');
+    // memory on cgroup2 (a unified host): the delegated subtree offers it to its
+    // children, as a delegating manager does before handing the subtree over
+    const memory = CGROUP_V2 && available.includes('memory');
+    const offered = [...(memory ? ['+memory'] : []), ...(hugetlb ? ['+hugetlb'] : [])];
+    if (offered.length > 0) writeFileSync(join(deleg, 'cgroup.subtree_control'), offered.join(' '));
     const b = bundle((s) => {
       s.process!.args = ['sleep', '3600'];
       s.linux!.cgroupsPath = `/${deleg.slice(CGROUP2_MOUNT.length + 1)}/${id}`;
@@ -288,8 +294,9 @@ test('rootless: a delegated cgroup2 subtree (chown\'d to the user, the caller in
     const log = userFile('deleg.log');
     const r = inCaller([CLI, '--log', log, 'run', '--detach', '--bundle', b, id]);
     assert.is(r.status, 0, r.stderr);
-    // v1 memory is root's; the cgroup2 side has what the host put there (hugetlb here)
-    assert.match(readFileSync(log, 'utf8'), /rootless: linux.resources.memory not applied/);
+    // v1 memory is root's (a hybrid host); the cgroup2 side has what the host put there
+    if (memory) assert.is(readFileSync(join(deleg, id, 'memory.max'), 'utf8').trim(), String(64 << 20));
+    else assert.match(readFileSync(log, 'utf8'), /rootless: linux.resources.memory not applied/);
     assert.not.match(readFileSync(log, 'utf8'), /hugepageLimits not applied/);
     const pid = JSON.parse(asUser([CLI, 'state', id]).stdout).pid as number;
     assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), new RegExp(`^0::/toyrun-rootless-${tag}/${id}$`, 'm'));
