@@ -37,3 +37,20 @@ if (echo pwned >>/proc/self/fd/$fd) 2>/tmp/e; then echo "append: WROTE"; else ec
 if (exec 9<>/proc/self/fd/$fd) 2>/tmp/e; then echo "rdwr: OPENED"; else echo "rdwr: $(cat /tmp/e)"; fi
 if dd if=/dev/zero of=/proc/self/fd/$fd bs=1 count=1 conv=notrunc 2>/tmp/e; then echo "wronly: WROTE"; else echo "wronly: $(cat /tmp/e)"; fi
 `;
+
+/** Whether this kernel's overlayfs takes a detached mount as a lower layer (the
+ * seal's empty second layer, src/linux/seal.ts): 6.1 refuses ("failed to clone
+ * lowerpath", EINVAL) and the seal falls back to a read-only bind clone there. */
+export function sealIsOverlay(): boolean {
+  const libc = require('../src/linux/libc') as typeof import('../src/linux/libc');
+  let empty = -1, ovl = -1;
+  try {
+    empty = libc.newFilesystemMount('tmpfs', ['size=4k', 'nr_inodes=4', 'mode=0555'], 1);
+    ovl = libc.newFilesystemMount('overlay', [`lowerdir=/tmp:/proc/self/fd/${empty}`], 1);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    for (const fd of [ovl, empty]) if (fd >= 0) libc.close(fd);
+  }
+}
