@@ -3,7 +3,7 @@
 // stub records its own location; a bundle run directly (node dist/node/toyrun.js)
 // sits in the directory of the script the engine was started with.
 import { realpathSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 
 export function bundleDir(): string {
   const fromStub = (globalThis as { toyrunBundleDir?: string }).toyrunBundleDir;
@@ -16,11 +16,6 @@ export function bundleDir(): string {
 export const ROLES = ['init', 'exec-init', 'systemd-dbus'] as const;
 export type Role = (typeof ROLES)[number];
 export const INIT_ROLE: Role = 'init', EXEC_INIT_ROLE: Role = 'exec-init';
-
-/** A sibling bundle (init.js, ...) of the running CLI. */
-export function bundlePath(name: string): string {
-  return join(bundleDir(), name);
-}
 
 /** The install root: the directory holding dist/ and node_modules/ (the Node
  * bundles are one level deeper, in dist/node/). */

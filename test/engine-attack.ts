@@ -7,6 +7,10 @@
 // rest as JavaScript. It keeps a handle on the engine
 // across an execve of sh, waits until no runtime process executes the engine any
 // more (ETXTBSY gone), and reopens it for writing: append, read-write, write-only.
+import { statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO } from './helpers';
+
 /** The container process's environment variable that makes a compiled Bun executable run a script. */
 export const ATTACK_ENV = 'BUN_BE_BUN=1';
 
@@ -38,19 +42,25 @@ if (exec 9<>/proc/self/fd/$fd) 2>/tmp/e; then echo "rdwr: OPENED"; else echo "rd
 if dd if=/dev/zero of=/proc/self/fd/$fd bs=1 count=1 conv=notrunc 2>/tmp/e; then echo "wronly: WROTE"; else echo "wronly: $(cat /tmp/e)"; fi
 `;
 
-/** Whether this kernel's overlayfs takes a detached mount as a lower layer (the
- * seal's empty second layer, src/linux/seal.ts): 6.1 refuses ("failed to clone
- * lowerpath", EINVAL) and the seal falls back to a read-only bind clone there. */
+/** statfs(2)'s f_type of overlayfs, as ATTACK_EXE prints it ("exe on fs 0x..."). */
+export const OVERLAYFS_SUPER_MAGIC = '0x794c7630';
+
+/** Whether the runtime's seal (src/linux/seal.ts) is an overlay on this kernel:
+ * 6.1's overlayfs refuses the seal's detached lower layer ("failed to clone
+ * lowerpath", EINVAL) and the seal is the read-only bind clone there. Asked of
+ * sealRuntime itself, for the checkout's tree. */
 export function sealIsOverlay(): boolean {
-  const libc = require('../src/linux/libc') as typeof import('../src/linux/libc');
-  let empty = -1, ovl = -1;
+  const g = globalThis as { toyrunBundleDir?: string };
+  const before = g.toyrunBundleDir;
+  g.toyrunBundleDir = join(REPO, 'dist');
   try {
-    empty = libc.newFilesystemMount('tmpfs', ['size=4k', 'nr_inodes=4', 'mode=0555'], 1);
-    ovl = libc.newFilesystemMount('overlay', [`lowerdir=/tmp:/proc/self/fd/${empty}`], 1);
-    return true;
-  } catch {
-    return false;
+    const sealed = (require('../src/linux/seal') as typeof import('../src/linux/seal')).sealRuntime();
+    try {
+      return statfsSync(`/proc/self/fd/${sealed.trees[0]?.fd}`).type === Number(OVERLAYFS_SUPER_MAGIC);
+    } finally {
+      sealed.close();
+    }
   } finally {
-    for (const fd of [ovl, empty]) if (fd >= 0) libc.close(fd);
+    g.toyrunBundleDir = before;
   }
 }

@@ -14,11 +14,7 @@ export class StageRunner {
   private readonly seen = new Set<string>();
 
   run<T>(name: string, fn: () => T): T {
-    // two stages of one name would make an error or a timing ambiguous
-    if (this.seen.has(name)) throw new Error(`stage ${JSON.stringify(name)} is run twice`);
-    this.seen.add(name);
-    this.current = name;
-    traceStage(name);
+    this.enter(name);
     const t0 = performance.now();
     const out = fn();
     this.times.push([name, performance.now() - t0]);
@@ -30,12 +26,17 @@ export class StageRunner {
    * has no vDSO clock (an emulated VM), clock_gettime is a real syscall, a
    * strict profile refuses it, and the engine aborts on the error (seen on 6.1). */
   runLast(name: string, fn: () => void): void {
+    this.enter(name);
+    freezeTraceClock();
+    fn();
+  }
+
+  private enter(name: string): void {
+    // two stages of one name would make an error or a timing ambiguous
     if (this.seen.has(name)) throw new Error(`stage ${JSON.stringify(name)} is run twice`);
     this.seen.add(name);
     this.current = name;
     traceStage(name);
-    freezeTraceClock();
-    fn();
   }
 
   /** An error for the runtime: prefixed with the stage, unless it is the program's

@@ -49,15 +49,3 @@ export function dropCleanFileMappings(): void {
     }
   }
 }
-
-let collectorStarted = false;
-/** Start the engine's garbage-collector helper threads now, once. JavaScriptCore
- * starts them lazily, at the first collection that needs them, and one that
- * starts while the caller's PID namespace for children differs from its own
- * aborts the engine (the kernel refuses the thread, src/linux/spawn.ts). A full
- * collection starts them (<1 ms on a fresh heap). */
-export function startCollectorThreads(): void {
-  if (collectorStarted) return;
-  collectorStarted = true;
-  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
-}

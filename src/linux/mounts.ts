@@ -9,7 +9,7 @@ import * as libc from './libc';
 import { MS, O, SYS, SysError } from './libc';
 import type { Mount } from '../spec/types';
 import { attachTreeAt } from './idmap';
-import { hostHierarchies, ownCgroups, relToMount } from './cgroups/layout';
+import { ownUnifiedDir } from './cgroups/layout';
 
 // ---- option parsing --------------------------------------------------------
 
@@ -481,13 +481,6 @@ function mountProc(ctx: MountContext, m: Mount, o: ParsedOptions): void {
   mountAt(ctx, m.destination, (target) => finishMount(target, o, false));
 }
 
-/** The directory of our own cgroup on the host's cgroup2 mount, read before pivot_root. */
-function ownUnifiedCgroupDir(): string | undefined {
-  const h = hostHierarchies().find((x) => x.version === 2);
-  const path = ownCgroups().unified;
-  return h && path !== undefined ? posix.join(h.mountpoint, relToMount(h, path)) : undefined;
-}
-
 /** /sys/fs/cgroup inside the container. On v2, one cgroup2 mount. On v1, a tmpfs
  * with one mount per hierarchy: the hierarchy itself when the container has a
  * cgroup namespace (its root is then the container's cgroup), else a bind of
@@ -508,7 +501,7 @@ function mountCgroups(ctx: MountContext, m: Mount, o: ParsedOptions): void {
         // /sys/fs/cgroup then; we bind the container's own cgroup, as on v1, so that no
         // other cgroup is reachable — rootless without a delegated cgroup, the one it
         // shares with its caller (ours now: the init has not moved).
-        const own = ctx.cgroupPaths.unified ?? ownUnifiedCgroupDir();
+        const own = ctx.cgroupPaths.unified ?? ownUnifiedDir(); // read before pivot_root
         if (!(e instanceof SysError && (e.code === 'EPERM' || e.code === 'EBUSY')) || !own) throw e;
         libc.mount(own, t, null, MS.BIND, null);
         bound = true;

@@ -8,7 +8,6 @@ import * as libc from './libc';
 import { NS_CLONE_FLAG, openOwnNamespace, restoreNamespace } from './namespaces';
 import { constants } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { startCollectorThreads } from './memory';
 
 export interface ExitStatus {
   code: number | null;
@@ -98,8 +97,6 @@ export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: Ch
     for (const s of switches) for (const fd of [s.own, s.target]) if (fd >= 0) libc.close(fd);
     throw e;
   }
-  // no GC helper thread may start inside the window (seen after an image unpack
-  // filled the heap); Node's V8 starts its own at boot
   startCollectorThreads();
   // the child starts non-dumpable (see withRealGidApart)
   return withRealGidApart(() => {
@@ -127,6 +124,19 @@ export function spawnIntoNamespaces(prepared: libc.PreparedSpawn, namespaces: Ch
       libc.prctl(libc.PR.SET_DUMPABLE, dumpable);
     }
   });
+}
+
+let collectorStarted = false;
+/** Start the engine's garbage-collector helper threads now, once. JavaScriptCore
+ * starts them lazily, at the first collection that needs them, and one starting
+ * while our PID namespace for children differs from our own aborts the engine
+ * (the kernel refuses the thread: seen after an image unpack filled the heap).
+ * A full collection starts them (<1 ms on a fresh heap); Node's V8 starts its
+ * own at boot. */
+function startCollectorThreads(): void {
+  if (collectorStarted) return;
+  collectorStarted = true;
+  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
 }
 
 /** A gid this thread may take as its real gid other than `egid`: any, in the

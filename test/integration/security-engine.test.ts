@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, FIXTURES, REPO, Toyrun, leftovers, sh, statusField, uniqueId, waitFor, type Result } from '../helpers';
 import { CAPABILITY_NUMBERS } from '../../src/linux/capabilities';
 import type { Spec } from '../../src/spec/types';
-import { ATTACK_ENV, ATTACK_EXE, REOPEN, sealIsOverlay } from '../engine-attack';
+import { ATTACK_ENV, ATTACK_EXE, OVERLAYFS_SUPER_MAGIC, REOPEN, sealIsOverlay } from '../engine-attack';
 
 const t = new Toyrun('security-engine');
 test.after(() => t.cleanup());
@@ -130,7 +130,6 @@ for (const flow of FLOWS) {
     waitStopped(id);
     const text = readFileSync(out, 'utf8');
     // the engine the container got is on the sealed overlay, or on the bind fallback (the host's filesystem type)
-    const OVERLAYFS_SUPER_MAGIC = '0x794c7630';
     assert.match(text, /exe on fs 0x[0-9a-f]+/, text);
     if (flow.includes('bind fallback') || !sealIsOverlay()) assert.not.match(text, OVERLAYFS_SUPER_MAGIC, text);
     else assert.match(text, `exe on fs ${OVERLAYFS_SUPER_MAGIC}`, text);

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as libc from '../libc';
 import { readControllers, writeCgroupFile } from './files';
-import { hostHierarchies, ownCgroups, relToMount } from './layout';
+import { ownUnifiedDir } from './layout';
 import type { JoinFiles } from './types';
 
 /** How a new process joins the container's cgroup: `byParent` files get its PID
@@ -49,12 +49,11 @@ export function procsJoin(unified: string): JoinFiles {
  * and the real move a few milliseconds later finds it paid. Only a head start:
  * if the write fails, or comes too late, the real move waits as it would have. */
 export function startMoveGracePeriod(): void {
-  const h = hostHierarchies().find((x) => x.version === 2);
-  const own = ownCgroups().unified;
-  if (!h || own === undefined) return;
+  const own = ownUnifiedDir();
+  if (own === undefined) return;
   let fd: number;
   try {
-    fd = libc.openat(libc.AT_FDCWD, join(h.mountpoint, relToMount(h, own), 'cgroup.procs'), libc.O.WRONLY | libc.O.CLOEXEC);
+    fd = libc.openat(libc.AT_FDCWD, join(own, 'cgroup.procs'), libc.O.WRONLY | libc.O.CLOEXEC);
   } catch {
     return;
   }

@@ -102,6 +102,13 @@ export function v2CgroupPath(path: string, own: Record<string, string> = ownCgro
   return path.startsWith('/') ? path : join(dirname(own.unified ?? '/'), path);
 }
 
+/** Our own cgroup's directory on the host's cgroup2 mount (undefined without one). */
+export function ownUnifiedDir(): string | undefined {
+  const h = hostHierarchies().find((x) => x.version === 2);
+  const own = ownCgroups().unified;
+  return h && own !== undefined ? join(h.mountpoint, relToMount(h, own)) : undefined;
+}
+
 export function ownCgroups(): Record<string, string> {
   try {
     return parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
