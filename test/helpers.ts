@@ -3,16 +3,31 @@
 // Every test file gets its own --root, and every container a unique id, so
 // files can run side by side; cleanup deletes by id, never by name pattern.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Spec } from '../src/spec/types';
 import { accept, close as closeFd } from '../src/linux/libc';
 import { listenConsoleSocket, recvConsoleMessage, type ConsoleMessage } from '../src/linux/console';
 import { hostCgroupVersion, hostHierarchies } from '../src/linux/cgroups/layout';
+import { unreachableBy } from '../src/linux/userns';
 
 export const REPO = resolve(__dirname, '..');
 export const TOYRUN = join(REPO, 'bin', 'toyrun');
-export const BUSYBOX_ROOTFS = join(REPO, 'bundles', 'busybox', 'rootfs');
+/** The busybox rootfs the tests run. A checkout in a directory only root may
+ * search (`mktemp -d` makes one, mode 0700) is out of reach of a container's
+ * mapped root and of the test users: the tests then run a copy of it in a
+ * world-searchable directory of their own, removed when the test process exits. */
+function reachableRootfs(): string {
+  const rootfs = join(REPO, 'bundles', 'busybox', 'rootfs');
+  if (unreachableBy(rootfs, 65534, 65534) === undefined) return rootfs;
+  const dir = mkdtempSync('/tmp/toyrun-test-rootfs-');
+  chmodSync(dir, 0o755);
+  const r = spawnSync('/bin/cp', ['-a', rootfs, join(dir, 'rootfs')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`copying ${rootfs} where a mapped root can reach it: ${r.stderr}`);
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'rootfs');
+}
+export const BUSYBOX_ROOTFS = reachableRootfs();
 /** Real callers' configs and runc's reference outputs, kept in the repository. */
 export const FIXTURES = join(REPO, 'test', 'fixtures');
 
