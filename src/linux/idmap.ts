@@ -7,7 +7,7 @@
 // is handed down to the init, which move_mount()s it into place.
 import { release } from 'node:os';
 import * as libc from './libc';
-import { AT_FDCWD, O, SYS, SysError } from './libc';
+import { AT_FDCWD, MS, O, SYS, SysError } from './libc';
 import type { IdMapping, Mount, Spec } from '../spec/types';
 
 const OPEN_TREE_CLONE = 1;
@@ -40,6 +40,12 @@ export function idmappedTree(source: string, usernsFd: number, recursive: boolea
   try {
     const attr = Buffer.alloc(32); // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }
     attr.writeBigUInt64LE(BigInt(MOUNT_ATTR_IDMAP), 0);
+    // A clone of a shared mount joins its peer group (clone_mnt without CL_PRIVATE):
+    // every mount the init later makes on this tree (proc, dev, sys under the
+    // rootfs; anything below a volume) would appear in the host's namespace, and
+    // pivot_root refuses a shared new root (EINVAL). On a systemd host "/" is shared.
+    // Slave, as the rootfs's default rslave: host mounts still reach in, ours never leak out.
+    attr.writeBigUInt64LE(BigInt(MS.SLAVE), 16);
     attr.writeBigUInt64LE(BigInt(usernsFd), 24);
     syscall('mount_setattr', source, SYS.mount_setattr, 'int', fd, 'str', '', 'unsigned int', AT_EMPTY_PATH | rec, 'void *', attr, 'size_t', 32);
     return fd;

@@ -524,5 +524,46 @@ test('idmapped volumes: the container\'s maps, or the mount\'s own', () => {
   }, /\/mounts\/\d+\/options: idmap is only supported on bind mounts/);
 });
 
+/** Run one container from a mount namespace whose "/" is rshared, as on every
+ * systemd host (the project machine's is private, where no peer exists to leak
+ * to); returns its result and the mountinfo of that namespace once it has exited. */
+function runFromSharedRoot(bundle: string, id: string): { status: number; out: string; err: string; hostMounts: string[] } {
+  t.track(id);
+  const script = 'mount --make-rshared / || exit 99; "$0" --root "$1" run --bundle "$2" "$3"; echo "rc=$?"; cat /proc/self/mountinfo >&2';
+  const r = sh('unshare', ['-m', '--propagation', 'unchanged', 'sh', '-c', script, TOYRUN, t.root, bundle, id]);
+  const rc = /rc=(\d+)\n?$/.exec(r.stdout);
+  assert.ok(rc, `${r.stdout}\n${r.stderr}`);
+  const mountinfo = r.stderr.split('\n').filter((l) => / - \S+ /.test(l));
+  const errLines = r.stderr.split('\n').filter((l) => !/ - \S+ /.test(l)).join('\n');
+  return { status: Number(rc[1]), out: r.stdout.slice(0, rc.index), err: errLines, hostMounts: mountinfo.map((l) => l.split(' ')[4] as string) };
+}
+
+test('attack: on a host whose / is shared, nothing mounted on an idmapped rootfs or volume reaches the host', () => {
+  // A clone of a shared mount is a peer of it: the init's proc, dev and sys, and
+  // whatever the container's root mounts later, would appear in the host's
+  // namespace below the rootfs and the volume (and pivot_root refuses a shared root).
+  const dir = t.tempDir('toyrun-userns-idmap-shared-');
+  chmodSync(dir, 0o755);
+  const c = sh('/bin/cp', ['-a', BUSYBOX_ROOTFS, join(dir, 'rootfs')]);
+  assert.is(c.status, 0, c.stderr);
+  const vol = volume(0, 0o755);
+  const attacker = `mkdir -p /pwn ${VOL}/pwn && mount -t tmpfs pwned /pwn && mount -t tmpfs pwned ${VOL}/pwn && grep -c pwned /proc/self/mountinfo`;
+  const bundle = t.bundle((s) => {
+    withUserns(s);
+    (s.process as NonNullable<Spec['process']>).args = ['sh', '-c', attacker];
+    const caps = (s.process as NonNullable<Spec['process']>).capabilities ?? {};
+    for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_SYS_ADMIN'];
+    (s.process as NonNullable<Spec['process']>).capabilities = caps;
+    s.root = { path: join(dir, 'rootfs'), readonly: false };
+    s.annotations = { ...(s.annotations ?? {}), 'org.toyrun.idmap-rootfs': 'true' };
+    s.mounts = [...(s.mounts ?? []), { destination: VOL, type: 'bind', source: vol, options: ['rbind', 'rw', 'idmap'] }];
+  });
+  const r = runFromSharedRoot(bundle, uniqueId('idshared'));
+  const leaked = r.hostMounts.filter((m) => m.startsWith(`${dir}/`) || m === dir || m.startsWith(`${vol}/`));
+  assert.equal(leaked, [], 'mounts of the container in the host namespace');
+  assert.is(r.status, 0, r.err);
+  assert.is(r.out.trim(), '2', 'the attacker\'s two mounts, inside');
+});
+
 test.after(() => t.cleanup());
 test.run();
