@@ -44,6 +44,28 @@ export interface Result {
   signal: NodeJS.Signals | null;
 }
 
+/** How much slower than a quiet machine this one starts a toyrun process (at least 1,
+ * at most 20): the engine's start-up, best of three, against 40 ms. Hang deadlines
+ * (never timings: no test asserts a duration) are multiplied by it, so an emulated
+ * host (the cgroup2 VM, ~15x slower) fails only on a real hang.
+ * TOYRUN_TEST_DEADLINE_SCALE overrides it. */
+export const DEADLINE_SCALE = ((): number => {
+  const forced = Number(process.env.TOYRUN_TEST_DEADLINE_SCALE);
+  if (forced > 0) return forced;
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    spawnSync(TOYRUN, ['--version'], { stdio: 'ignore', env: {}, timeout: 60000 });
+    best = Math.min(best, performance.now() - t0);
+  }
+  return Math.min(20, Math.max(1, Math.round(best / 40)));
+})();
+
+/** A hang deadline of ms on a quiet machine, scaled for this one. */
+export function deadline(ms: number): number {
+  return ms * DEADLINE_SCALE;
+}
+
 /** Run a command and collect its output through files, not pipes: a container
  * started by `create` or `run --detach` inherits the caller's stdout/stderr and
  * would hold pipes open (and spawnSync waiting) until it exits. */
@@ -53,7 +75,7 @@ export function sh(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Re
   const errFd = openSync(join(dir, 'err'), 'w+');
   try {
     const input = opts.input;
-    const r = spawnSync(cmd, args, { timeout: 60000, ...opts, stdio: [input === undefined ? 'ignore' : 'pipe', outFd, errFd] });
+    const r = spawnSync(cmd, args, { timeout: deadline(60000), ...opts, stdio: [input === undefined ? 'ignore' : 'pipe', outFd, errFd] });
     return { status: r.status ?? -1, stdout: readFileSync(join(dir, 'out'), 'utf8'), stderr: readFileSync(join(dir, 'err'), 'utf8'), signal: r.signal };
   } finally {
     closeSync(outFd);
@@ -168,7 +190,7 @@ export function statusField(text: string, field: string): string {
 
 /** Poll until fn() is truthy (a safety deadline, not a timing assertion). */
 export function waitFor<T>(fn: () => T | undefined | false, what: string, ms = 15000): T {
-  const end = Date.now() + ms;
+  const end = Date.now() + deadline(ms);
   for (;;) {
     const v = fn();
     if (v) return v;

@@ -6,7 +6,7 @@ import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
 import { closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, FIXTURES, leftovers, REPO, TOYRUN, type Result, type Toyrun } from './helpers';
+import { BUSYBOX_ROOTFS, deadline, FIXTURES, leftovers, REPO, TOYRUN, type Result, type Toyrun } from './helpers';
 
 // ---- running toyrun without waiting ------------------------------------------
 
@@ -34,7 +34,7 @@ export function startToyrun(root: string, args: string[], opts: SpawnOptions & {
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill('SIGKILL');
-  }, timeoutMs);
+  }, deadline(timeoutMs));
   const collect = (status: number, signal: NodeJS.Signals | null, extra = ''): Result & { timedOut: boolean } => {
     clearTimeout(timer);
     const stdout = readFileSync(join(dir, 'stdout'), 'utf8'), stderr = readFileSync(join(dir, 'stderr'), 'utf8') + extra;
@@ -80,9 +80,9 @@ export function procState(pid: number): string | undefined {
 }
 
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 30000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const end = Date.now() + deadline(timeoutMs);
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

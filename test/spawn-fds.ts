@@ -4,14 +4,14 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { TOYRUN, type Result } from './helpers';
+import { deadline, TOYRUN, type Result } from './helpers';
 
 export function toyrunWithFds(root: string, args: string[], extraFds: number[]): Result {
   const dir = mkdtempSync('/tmp/toyrun-fds-');
   const outFd = openSync(join(dir, 'out'), 'w+');
   const errFd = openSync(join(dir, 'err'), 'w+');
   try {
-    const r = spawnSync(TOYRUN, ['--root', root, ...args], { env: {}, cwd: '/', timeout: 60000, stdio: ['ignore', outFd, errFd, ...extraFds] });
+    const r = spawnSync(TOYRUN, ['--root', root, ...args], { env: {}, cwd: '/', timeout: deadline(60000), stdio: ['ignore', outFd, errFd, ...extraFds] });
     return { status: r.status ?? -1, stdout: readFileSync(join(dir, 'out'), 'utf8'), stderr: readFileSync(join(dir, 'err'), 'utf8'), signal: r.signal };
   } finally {
     closeSync(outFd);

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CGROUP2_MOUNT, cgroup2RootControllers, cgroup2ToyrunControllers, sh, TOYRUN, Toyrun, uniqueId, type Result, waitFor } from '../helpers';
+import { deadline, CGROUP2_MOUNT, cgroup2RootControllers, cgroup2ToyrunControllers, sh, TOYRUN, Toyrun, uniqueId, type Result, waitFor } from '../helpers';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('cgroups-v2');
@@ -36,7 +36,7 @@ function v2create(bundle: string, id: string): { status: number | null; output: 
   const fd = openSync(log, 'w');
   try {
     const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', WRAP, TOYRUN, '--root', t.root, 'create', '--bundle', bundle, id], {
-      stdio: ['ignore', fd, fd], env: {}, cwd: '/', timeout: 60000,
+      stdio: ['ignore', fd, fd], env: {}, cwd: '/', timeout: deadline(60000),
     });
     return { status: r.status, output: readFileSync(log, 'utf8'), log };
   } finally {

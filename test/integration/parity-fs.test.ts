@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, CGROUP_V2, FIXTURES, Toyrun, leftovers, requireTool, sh, uniqueId, type Result } from '../helpers';
+import { deadline, BUSYBOX_ROOTFS, CGROUP2_MOUNT, CGROUP_V2, FIXTURES, Toyrun, leftovers, requireTool, sh, uniqueId, type Result } from '../helpers';
 import type { Hook, Mount, Spec } from '../../src/spec/types';
 
 const t = new Toyrun('parity-fs');
@@ -121,7 +121,7 @@ test('user namespace + a relative bind source: create finishes and binds the bun
   writeFileSync(join(dir, 'data', 'marker'), 'userns-data\n');
   // the deadline only stops a create that never ends (the bug walked dirname('.') forever);
   // generous: a user-namespaced create takes seconds under the cgroup2 VM's emulation
-  const r = t.run(['run', '--bundle', dir, uniqueId('pfs-userns')], { timeout: 120000 });
+  const r = t.run(['run', '--bundle', dir, uniqueId('pfs-userns')], { timeout: deadline(120000) });
   assert.is(r.signal, null, 'create did not finish');
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stdout, 'userns-data\n');
@@ -221,14 +221,14 @@ for (const version of [1, 2] as const) {
     });
     const id = uniqueId('pfs-frozen');
     // the deadline only stops the hang this test is about (a frozen init never reports)
-    const r = t.run(['run', '-d', '--bundle', b, id], { timeout: 120000 });
+    const r = t.run(['run', '-d', '--bundle', b, id], { timeout: deadline(120000) });
     assert.is(r.signal, null, 'run -d hung on a frozen cgroup');
     assert.is.not(r.status, 0);
     assert.match(r.stderr, /container's cgroup unexpectedly frozen/);
     assert.equal(leftovers(t, id), []);
     assert.ok(existsSync(dir), 'the pre-made cgroup is not ours to remove');
     if (version === 1) {
-      const ref = runc(['run', '-d', '--bundle', b, uniqueId('pfs-runc-frozen')], { timeout: 120000 });
+      const ref = runc(['run', '-d', '--bundle', b, uniqueId('pfs-runc-frozen')], { timeout: deadline(120000) });
       assert.is.not(ref.status, 0);
       assert.match(ref.stderr, /container's cgroup unexpectedly frozen/);
     }

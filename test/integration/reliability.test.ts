@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { BUSYBOX_ROOTFS, leftovers, sh, Toyrun, TOYRUN, uniqueId } from '../helpers';
+import { deadline, BUSYBOX_ROOTFS, leftovers, sh, Toyrun, TOYRUN, uniqueId } from '../helpers';
 import {
   badOutcome, checkHostileId, copyable, CREATE_STAGES, createStoppedAt, footprint, footprintLeaks, fuzzBases, HOSTILE_IDS, makeFuzzEnv, mutate, pool, procState,
   rng, runFuzzCase, runToyrun, waitFor, type FuzzFinding,
@@ -276,7 +276,7 @@ test('huge arrays fail fast and clearly: more mounts than fs.mount-max, a seccom
   ];
   for (const [edit, expected] of cases) {
     const id = uniqueId(`${PREFIX}-huge`);
-    const r = t.run(['create', '--bundle', t.bundle(edit), id], { timeout: 20000 });
+    const r = t.run(['create', '--bundle', t.bundle(edit), id], { timeout: deadline(20000) });
     assert.is(r.status, 1, r.stderr);
     assert.match(r.stderr, expected);
     assertNoLeftovers(id);
@@ -340,7 +340,7 @@ test('fuzzed flags: every combination ends in success or a clear error', async (
     }
   }
   for (const globals of [['--root'], ['--log', '/nonexistent/dir/log'], ['--log-format', 'yaml'], ['--root', '/dev/null'], ['--root', ''], ['--debug=maybe']]) {
-    const r = sh(TOYRUN, [...globals, 'list'], { env: {}, timeout: 30000 });
+    const r = sh(TOYRUN, [...globals, 'list'], { env: {}, timeout: deadline(30000) });
     assert.is(badOutcome({ ...r, timedOut: false }), undefined, globals.join(' '));
   }
 });

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CGROUP2_MOUNT, CGROUP_V2, cgroupDir, cgroup2ToyrunControllers, FIXTURES, leftovers, TOYRUN, Toyrun, uniqueId, waitFor } from '../helpers';
+import { deadline, CGROUP2_MOUNT, CGROUP_V2, cgroupDir, cgroup2ToyrunControllers, FIXTURES, leftovers, TOYRUN, Toyrun, uniqueId, waitFor } from '../helpers';
 import { blkioToIoWeight, CgroupV2, sharesToWeight } from '../../src/linux/cgroups/v2';
 import { startMoveGracePeriod } from '../../src/linux/cgroups/join';
 import type { Spec } from '../../src/spec/types';
@@ -46,7 +46,7 @@ function tryCreate(args: string[], id: string): { status: number | null; output:
   const fd = openSync(log, 'w');
   try {
     t.track(id);
-    const r = spawnSync(TOYRUN, ['--root', t.root, ...args], { stdio: ['ignore', fd, fd], env: {}, cwd: '/', timeout: 60000 });
+    const r = spawnSync(TOYRUN, ['--root', t.root, ...args], { stdio: ['ignore', fd, fd], env: {}, cwd: '/', timeout: deadline(60000) });
     return { status: r.status, output: readFileSync(log, 'utf8') };
   } finally {
     closeSync(fd);
@@ -596,7 +596,7 @@ test('a pids limit of 1 to 4 never kills the init (run, and create → start); r
     waitFor(() => t.state(id).status === 'stopped', 'the process to finish');
     t.ok(['delete', id]);
     assert.equal(leftovers(t, id), []);
-    const rc = spawnSync('runc', ['--root', join(t.root, 'runc'), 'run', '--bundle', bundle, uniqueId('runc')], { encoding: 'utf8', timeout: 60000 });
+    const rc = spawnSync('runc', ['--root', join(t.root, 'runc'), 'run', '--bundle', bundle, uniqueId('runc')], { encoding: 'utf8', timeout: deadline(60000) });
     assert.is(rc.status, 0, `runc, limit ${limit}: ${rc.stderr}`);
   }
 });
@@ -629,7 +629,7 @@ test('blockIO.weightDevice on a device without BFQ or iocost: a warning in the l
   else assert.ok(warned, `scheduler ${sched.trim()}: the warning names the entry and the device`);
   // runc 1.1.5 ignores such weights on cgroup2 (it writes them only where BFQ is);
   // on v1 it fails create with EOPNOTSUPP, where toyrun warns on both layouts.
-  const rc = spawnSync('runc', ['--root', join(t.root, 'runc'), 'run', '--bundle', bundle, uniqueId('runc')], { encoding: 'utf8', timeout: 60000 });
+  const rc = spawnSync('runc', ['--root', join(t.root, 'runc'), 'run', '--bundle', bundle, uniqueId('runc')], { encoding: 'utf8', timeout: deadline(60000) });
   if (CGROUP_V2) assert.is(rc.status, 0, `runc: ${rc.stderr}`);
 });
 

@@ -8,7 +8,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, s
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, FIXTURES, REPO, Toyrun, leftovers, sh, statusField, uniqueId, waitFor, type Result } from '../helpers';
+import { deadline, BUSYBOX_ROOTFS, FIXTURES, REPO, Toyrun, leftovers, sh, statusField, uniqueId, waitFor, type Result } from '../helpers';
 import { CAPABILITY_NUMBERS } from '../../src/linux/capabilities';
 import type { Spec } from '../../src/spec/types';
 import { ATTACK_ENV, ATTACK_EXE, OVERLAYFS_SUPER_MAGIC, REOPEN, sealIsOverlay } from '../engine-attack';
@@ -45,7 +45,7 @@ function copyRun(args: string[], opts: { prefix?: string[]; env?: Record<string,
   const fd = openSync(out, 'w');
   try {
     const argv = [...(opts.prefix ?? []), CLI, '--root', t.root, ...args];
-    const r = spawnSync(argv[0] as string, argv.slice(1), { stdio: ['ignore', fd, fd], env: opts.env ?? {}, cwd: '/', timeout: 60000 });
+    const r = spawnSync(argv[0] as string, argv.slice(1), { stdio: ['ignore', fd, fd], env: opts.env ?? {}, cwd: '/', timeout: deadline(60000) });
     const text = readFileSync(out, 'utf8');
     return { status: r.status ?? -1, stdout: text, stderr: text, signal: r.signal, out };
   } finally {

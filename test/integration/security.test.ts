@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, FIXTURES, TOYRUN, Toyrun, leftovers, sh, statusField, uniqueId, type Result } from '../helpers';
+import { deadline, BUSYBOX_ROOTFS, FIXTURES, TOYRUN, Toyrun, leftovers, sh, statusField, uniqueId, type Result } from '../helpers';
 import { CAPABILITY_NUMBERS } from '../../src/linux/capabilities';
 import type { Spec } from '../../src/spec/types';
 
@@ -24,7 +24,7 @@ function runToFile(args: string[], extraFds: number[] = []): Result {
   const out = join(t.tempDir('toyrun-sec-out-'), 'out');
   const fd = openSync(out, 'w');
   try {
-    const r = spawnSync(TOYRUN, ['--root', t.root, ...args], { stdio: ['ignore', fd, fd, ...extraFds], env: {}, cwd: '/', timeout: 60000 });
+    const r = spawnSync(TOYRUN, ['--root', t.root, ...args], { stdio: ['ignore', fd, fd, ...extraFds], env: {}, cwd: '/', timeout: deadline(60000) });
     const text = readFileSync(out, 'utf8');
     return { status: r.status ?? -1, stdout: text, stderr: text, signal: r.signal };
   } finally {

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CGROUP2_MOUNT, CGROUP_V2, leftovers, SYSTEMD_BOOTED, TOYRUN, Toyrun, uniqueId, waitFor } from '../helpers';
+import { deadline, CGROUP2_MOUNT, CGROUP_V2, leftovers, SYSTEMD_BOOTED, TOYRUN, Toyrun, uniqueId, waitFor } from '../helpers';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('systemd');
@@ -19,7 +19,7 @@ function tryCreate(args: string[], id: string): { status: number | null; output:
   const fd = openSync(log, 'w');
   try {
     t.track(id);
-    const r = spawnSync(TOYRUN, ['--root', t.root, '--systemd-cgroup', ...args], { stdio: ['ignore', fd, fd], env: {}, cwd: '/', timeout: 120000 });
+    const r = spawnSync(TOYRUN, ['--root', t.root, '--systemd-cgroup', ...args], { stdio: ['ignore', fd, fd], env: {}, cwd: '/', timeout: deadline(120000) });
     return { status: r.status, output: readFileSync(log, 'utf8') };
   } finally {
     closeSync(fd);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as libc from '../../src/linux/libc';
 import { type ConsoleMessage } from '../../src/linux/console';
-import { TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, uniqueId, waitFor } from '../helpers';
+import { deadline, TOYRUN, Toyrun, consoleReceiver, drainPty, leftovers, uniqueId, waitFor } from '../helpers';
 
 const t = new Toyrun('terminal');
 test.after(() => t.cleanup());
@@ -91,7 +91,7 @@ for (const [how, fromConfig] of [['process.terminal in config.json', true], ['th
     const r = spawnSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], {
       input: 'tty; stty size; exit 5\n',
       encoding: 'utf8',
-      timeout: 30000,
+      timeout: deadline(30000),
     });
     const out = String(r.stdout).replace(/\r/g, '');
     assert.match(out, /\/dev\/pts\/0\n45 123\n/);
@@ -108,7 +108,7 @@ test('exec -t without a console socket: the new pty is relayed to the user\'s te
   t.ok(['run', '--detach', '--bundle', bundle, id]);
   try {
     const cmd = `stty cols 77 rows 22; ${TOYRUN} --root ${t.root} exec -t ${id} sh`;
-    const r = spawnSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], { input: 'tty; stty size; exit 4\n', encoding: 'utf8', timeout: 30000 });
+    const r = spawnSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], { input: 'tty; stty size; exit 4\n', encoding: 'utf8', timeout: deadline(30000) });
     assert.match(String(r.stdout).replace(/\r/g, ''), /\/dev\/pts\/\d+\n22 77\n/);
     assert.is(r.status, 4);
   } finally {

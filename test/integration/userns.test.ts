@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, consoleReceiver, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty } from '../helpers';
+import { deadline, BUSYBOX_ROOTFS, consoleReceiver, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
 
 const t = new Toyrun('userns');
@@ -251,7 +251,7 @@ test('--preserve-fds reach the process through every stage', () => {
     const id = uniqueId('fds');
     t.track(id);
     const r = spawnSync(TOYRUN, ['--root', t.root, 'run', '--preserve-fds', '1', '--bundle', bundle, id], {
-      stdio: ['ignore', o, o, fd], env: {}, cwd: '/', timeout: 60000,
+      stdio: ['ignore', o, o, fd], env: {}, cwd: '/', timeout: deadline(60000),
     });
     closeSync(o);
     assert.is(r.status, 0, readFileSync(out, 'utf8'));
