@@ -126,7 +126,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'no-new-privs', help: 'set no_new_privs' },
       { name: 'ignore-paused', help: 'exec even in a paused container' },
       { name: 'process-label', value: 'LABEL', help: 'SELinux label: refused (no SELinux here)' },
-      { name: 'apparmor', value: 'PROFILE', help: 'AppArmor profile: refused' },
+      { name: 'apparmor', value: 'PROFILE', help: 'AppArmor profile for the process (default: the container\'s)' },
       { name: 'cgroup', value: 'PATH', help: 'a sub-cgroup to join: refused' },
     ],
   },

@@ -47,7 +47,7 @@ export function featuresDocument(): Record<string, unknown> {
             supportedFlags: SECCOMP_FLAGS,
           }
         : { enabled: false },
-      apparmor: { enabled: false },
+      apparmor: { enabled: true }, // applied when the host has AppArmor (src/linux/lsm.ts)
       selinux: { enabled: false },
       // implemented (src/linux/intelrdt.ts) whether or not this host has resctrl: the
       // features document describes the runtime, not the host; create says when it is absent

@@ -78,15 +78,19 @@ function containerCpus(rec: ContainerRecord): string {
 }
 
 export async function execInContainer(opts: ExecOptions): Promise<number> {
-  const p = opts.process;
+  const { rec, status } = loadContainer(opts.root, opts.id);
+  const spec = loadSpec(containerDir(opts.root, opts.id));
+  // A process without a profile of its own runs under the container's (runc's
+  // rule): an exec'd shell must not be the one unconfined process in a confined container.
+  const p: Process = opts.process.apparmorProfile || !spec?.process?.apparmorProfile
+    ? opts.process
+    : { ...opts.process, apparmorProfile: spec.process.apparmorProfile };
   // the very checks create makes (src/container/host-checks.ts)
   const problems = processHostProblems(p, '');
   if (problems.length > 0) throw new ValidationError('exec process', problems);
   for (const w of processHostWarnings(p, '')) logWarn(w);
-  const { rec, status } = loadContainer(opts.root, opts.id);
   // joining a frozen cgroup freezes the new process too: only on request
   requireStatus(opts.ignorePaused ? 'exec --ignore-paused' : 'exec', status);
-  const spec = loadSpec(containerDir(opts.root, opts.id));
   const nss = spec?.linux?.namespaces ?? [];
   const userns = findNamespace(nss, 'user') !== undefined;
   const entry = new CgroupEntry(userns); // the grace period is paid while the helper is spawned and boots

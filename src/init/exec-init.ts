@@ -27,6 +27,7 @@ import { setupConsole, type ConsoleHandle } from '../linux/console';
 import { setAffinity } from '../linux/sched';
 import { StageRunner } from './stages';
 import { finalize } from './finalize';
+import { openContainerProc, procfsForWrites } from '../linux/procfs';
 import { joinExecKeyring } from '../linux/keyring';
 import { attachTrace, traceError } from '../trace/record';
 
@@ -81,6 +82,7 @@ function becomeProcess(plan: ExecPlan, chan: SyncChannel, filter: SeccompFilter 
     memoryPolicy: plan.memoryPolicy,
     personality: plan.personality,
     preserveFds: plan.preserveFds,
+    procFd: () => procfsForWrites(openContainerProc),
     seccomp: filter,
     // Reported before the filter goes in: the profile may not allow our write.
     // A failure from here on still reaches `exec` as an error after "ready".

@@ -15,6 +15,7 @@ import { giveTerminalTo } from '../linux/console';
 import { applyIoPriority, applyScheduler } from '../linux/sched';
 import { applyMemoryPolicy } from '../linux/mempolicy';
 import { applyPersonality } from '../linux/personality';
+import { applyApparmorProfile } from '../linux/lsm';
 
 export interface Finale {
   process: Process;
@@ -25,6 +26,8 @@ export interface Finale {
   memoryPolicy?: MemoryPolicy;
   personality?: { domain: string; flags?: string[] };
   preserveFds: number;
+  /** A procfs of the process's own PID namespace, for writes (src/linux/procfs.ts). */
+  procFd: () => number;
   seccomp?: SeccompFilter;
   /** Right before the filter goes in (exec reports "ready" here: the profile may forbid the write later). */
   beforeSeccomp?: () => void;
@@ -37,6 +40,9 @@ export function finalize(stages: StageRunner, f: Finale): never {
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN (seccomp(2)):
   // held, effective, until the filter is in, so that the load stays the last step.
   const hold = f.seccomp && !p.noNewPrivileges && !holdsSysAdmin(p) ? 'CAP_SYS_ADMIN' : undefined;
+  // First, while root with every capability and before no_new_privs: the
+  // profile is only named here and takes hold at execve (runc's order).
+  stages.run('AppArmor profile', () => cause('/process/apparmorProfile', () => applyApparmorProfile(p.apparmorProfile, f.procFd)));
   // Inherited across execve; set while we still hold CAP_SYS_NICE/CAP_SYS_ADMIN
   // (real-time policies, negative nice, the RT I/O class need them).
   stages.run('scheduler', () => cause('/process/scheduler', () => applyScheduler(p.scheduler)));

@@ -177,6 +177,7 @@ function becomeProcess(ctx: InitContext): never {
     memoryPolicy: ctx.spec.linux?.memoryPolicy,
     personality: ctx.spec.linux?.personality,
     preserveFds: ctx.plan.preserveFds,
+    procFd: () => procfsForWrites(ctx.procMount),
     seccomp: ctx.seccomp,
     afterSeccomp: () => {
       if (ctx.seccomp && ctx.seccompListener !== undefined && ctx.state) {

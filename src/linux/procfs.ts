@@ -25,15 +25,41 @@ let privateProc: number | undefined;
 /** A private procfs of this process's PID namespace (made once, close-on-exec).
  * Where the kernel refuses a new instance (a user namespace without its own PID
  * namespace may not mount proc), the container's own /proc mount is used. */
-export function procfsForWrites(containerProc?: number): number {
+export function procfsForWrites(containerProc?: number | (() => number)): number {
   if (privateProc !== undefined) return privateProc;
   try {
     privateProc = libc.newFilesystemMount('proc', [], MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC);
   } catch (e) {
     if (!(e instanceof SysError && e.code === 'EPERM') || containerProc === undefined) throw e;
-    privateProc = containerProc;
+    privateProc = typeof containerProc === 'function' ? containerProc() : containerProc;
   }
   return privateProc;
+}
+
+const PROC_ROOT_INO = 1;
+
+/** The container's /proc, for a process that joined the container's mount
+ * namespace (the exec helper) and holds no fd of its own on it: looked up in the
+ * root without following a symlink, and refused unless it is a procfs's root. */
+export function openContainerProc(): number {
+  const R = RESOLVE;
+  const rootFd = libc.openat(libc.AT_FDCWD, '/', O.PATH | O.DIRECTORY | O.CLOEXEC);
+  let fd: number;
+  try {
+    fd = libc.openat2(rootFd, 'proc', O.PATH | O.DIRECTORY | O.CLOEXEC, R.IN_ROOT | R.NO_SYMLINKS | R.NO_MAGICLINKS, '/proc');
+  } finally {
+    libc.close(rootFd);
+  }
+  try {
+    const type = libc.fstatfsType(fd, '/proc');
+    if (type !== PROC_SUPER_MAGIC || fstatSync(fd).ino !== PROC_ROOT_INO) {
+      throw new Error(`/proc in the container is not a procfs root (f_type 0x${type.toString(16)}): refused`);
+    }
+    return fd;
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
 }
 
 /** A path below the procfs root, refused if it could climb out or is empty. */

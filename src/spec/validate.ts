@@ -1,5 +1,6 @@
 // Validation of config.json and exec process files: the precompiled JSON schema
 // (schema/config.schema.json) first, then the rules a schema can't express.
+import { posix } from 'node:path';
 import type { AjvError, Validator } from './generated/validators';
 
 /** The generated validators are ~250 KB of code: load them only when validating. */
@@ -64,6 +65,12 @@ function semanticProblems(spec: Spec): string[] {
   });
   (spec.mounts ?? []).forEach((m, i) => {
     if (!m.destination.startsWith('/')) problems.push(`/mounts/${i}/destination must be an absolute path`);
+    // Only a procfs may be /proc: the runtime writes through it (the AppArmor
+    // profile, sysctls), and an image's volume there would take those writes
+    // (CVE-2019-16884; runc's rule and words).
+    else if (posix.resolve(m.destination) === '/proc' && m.type !== 'proc') {
+      problems.push(`/mounts/${i}: "${m.destination}" cannot be mounted because it is not of type proc`);
+    }
   });
   if (spec.process && (spec.process.args === undefined || spec.process.args.length === 0)) {
     problems.push('/process/args must name the program to run');

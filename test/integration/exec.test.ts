@@ -194,12 +194,12 @@ test('a bad --process file names the JSON path; nothing is started', () => {
   const r = exec(['--process', file, id]);
   assert.is(r.status, 255);
   assert.match(r.stderr, '/args must be array');
-  writeFileSync(file, JSON.stringify({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 }, apparmorProfile: 'docker-default' }));
+  writeFileSync(file, JSON.stringify({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 }, apparmorProfile: 'toyrun-no-such-profile' }));
   const a = exec(['--process', file, id]);
   assert.is(a.status, 255);
   // the kernel's AppArmor is on in Debian's (the cgroup2 VM), off on the project machines
   assert.match(a.stderr, apparmorEnabled()
-    ? '/apparmorProfile: applying AppArmor profile docker-default is not supported by toyrun'
+    ? '/apparmorProfile: AppArmor profile "toyrun-no-such-profile" is not loaded'
     : '/apparmorProfile: AppArmor is not available on this host');
   assert.is(JSON.parse(t.ok(['ps', '--format', 'json', id]).stdout).length, 1);
 });
