@@ -52,7 +52,7 @@ export function lsmProblems(p: Process | undefined, at = '/process'): string[] {
     else if (profile !== 'unconfined' && !profile.startsWith(':')) {
       // known before anything is made: the kernel would refuse the name at the last step (ENOENT)
       const loaded = loadedApparmorProfiles();
-      if (loaded && !loaded.has(profile)) problems.push(`${at}/apparmorProfile: AppArmor profile ${JSON.stringify(profile)} is not loaded (load it with apparmor_parser -r)`);
+      if (loaded && !loaded.has(profile)) problems.push(`${at}/apparmorProfile: AppArmor profile ${profile} is not loaded (load it with apparmor_parser -r)`);
     }
   }
   if (p?.selinuxLabel) {

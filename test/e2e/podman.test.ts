@@ -2,7 +2,8 @@
 // Every container gets a unique name and is removed by it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { apparmorEnabled } from '../../src/linux/lsm';
 import {
   basicPodmanScenarios, CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, printResults, run, registerScenarios, shellQuote,
   toyrunHasSeccomp, uniqueName, type Out, type Runtime, type Scenario,
@@ -71,6 +72,28 @@ const scenarios: Scenario[] = [
         assert.is(status(rt, n), 'exited');
         ok(rt, ['rm', n]);
         assert.is.not(podman(rt, ['container', 'exists', n]).status, 0);
+      } finally {
+        remove(rt, n);
+      }
+    },
+  },
+  {
+    // podman confines with its containers-default profile where the kernel has
+    // AppArmor and apparmor_parser is installed (a stock Debian 12), and names none elsewhere
+    name: 'AppArmor: podman\'s profile confines run and exec, or none is asked for',
+    fn: (rt) => {
+      const n = uniqueName('aa');
+      detached(rt, n);
+      try {
+        const profile = ok(rt, ['inspect', '-f', '{{.AppArmorProfile}}', n]).stdout.trim();
+        if (!apparmorEnabled() || !existsSync('/sbin/apparmor_parser')) {
+          assert.is(profile, '');
+          return;
+        }
+        assert.match(profile, /^containers-default-/);
+        for (const out of [ok(rt, ['exec', n, 'cat', '/proc/1/attr/current']), ok(rt, ['exec', n, 'cat', '/proc/self/attr/current'])]) {
+          assert.is(out.stdout.trim(), `${profile} (enforce)`);
+        }
       } finally {
         remove(rt, n);
       }

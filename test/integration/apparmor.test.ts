@@ -111,14 +111,14 @@ if (!apparmorEnabled()) {
     const viaArgs = t.run(['exec', id, 'sh', '-c', PROBE]);
     assert.is(viaArgs.stdout, `${PROFILE} (enforce)\npasswd-denied\n`, viaArgs.stderr);
     const file = join(dir, `process-${id}.json`);
-    writeFileSync(file, JSON.stringify({ args: ['sh', '-c', PROBE], cwd: '/', user: { uid: 0, gid: 0 } }));
+    writeFileSync(file, JSON.stringify({ args: ['sh', '-c', PROBE], env: ['PATH=/bin:/usr/bin'], cwd: '/', user: { uid: 0, gid: 0 } }));
     const viaFile = t.run(['exec', '--process', file, id]);
     assert.is(viaFile.stdout, `${PROFILE} (enforce)\npasswd-denied\n`, viaFile.stderr);
     const own = t.run(['exec', '--apparmor', 'unconfined', id, 'sh', '-c', PROBE]);
     assert.is(own.stdout, 'unconfined\npasswd-read\n', own.stderr);
     const missing = t.run(['exec', '--apparmor', 'toyrun-no-such-profile', id, 'true']);
     assert.is(missing.status, 255);
-    assert.match(missing.stderr, '/apparmorProfile: AppArmor profile "toyrun-no-such-profile" is not loaded');
+    assert.match(missing.stderr, '/apparmorProfile: AppArmor profile toyrun-no-such-profile is not loaded');
     t.ok(['delete', '--force', id]);
   });
 

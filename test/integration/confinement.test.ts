@@ -420,7 +420,7 @@ test('an apparmorProfile this host cannot apply, and any selinuxLabel, are refus
   assertRefused((s) => {
     proc(s).apparmorProfile = 'toyrun-no-such-profile';
   }, apparmorEnabled()
-    ? /\/process\/apparmorProfile: AppArmor profile "toyrun-no-such-profile" is not loaded/
+    ? /\/process\/apparmorProfile: AppArmor profile toyrun-no-such-profile is not loaded/
     : /\/process\/apparmorProfile: AppArmor is not available on this host/);
   assertRefused((s) => {
     proc(s).selinuxLabel = 'system_u:system_r:container_t:s0';

@@ -199,7 +199,7 @@ test('a bad --process file names the JSON path; nothing is started', () => {
   assert.is(a.status, 255);
   // the kernel's AppArmor is on in Debian's (the cgroup2 VM), off on the project machines
   assert.match(a.stderr, apparmorEnabled()
-    ? '/apparmorProfile: AppArmor profile "toyrun-no-such-profile" is not loaded'
+    ? '/apparmorProfile: AppArmor profile toyrun-no-such-profile is not loaded'
     : '/apparmorProfile: AppArmor is not available on this host');
   assert.is(JSON.parse(t.ok(['ps', '--format', 'json', id]).stdout).length, 1);
 });
