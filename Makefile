@@ -10,8 +10,10 @@ EXTERNALS := --external koffi
 # the CLI and, with a role word, every runtime process (src/main.ts). A compiled
 # executable reads neither .env nor bunfig.toml from the caller's directory
 # (those would configure the engine for whoever can write the caller's cwd).
+# ESM with code splitting: each role and each command import()s its own chunks,
+# so `state` does not load the schema validators, tar or the D-Bus client.
 # (dbus-next's optional x11 and usocket are not installed: it falls back to net for the system bus)
-COMPILE = $(BUN) build src/main.ts --compile --bytecode --format=cjs --no-compile-autoload-dotenv --no-compile-autoload-bunfig $(EXTERNALS) --external x11 --external usocket --outfile $@ >/dev/null
+COMPILE = $(BUN) build src/main.ts --compile --bytecode --format=esm --splitting --no-compile-autoload-dotenv --no-compile-autoload-bunfig $(EXTERNALS) --external x11 --external usocket --outfile $@ >/dev/null
 # the Node bundles (dist/node/) exist for the Node 20 smoke test
 NODE_BUNDLE = $(BUN) build $< --target=node --format=cjs $(EXTERNALS) --external tar --external dbus-next --outdir $(@D) >/dev/null
 

@@ -1,8 +1,10 @@
 // The commands: their flags and help as data (COMMANDS), and their handlers
 // (commandTable: src/<command>.ts, each flags → typed options → one call into
 // src/container/); cli.ts dispatches (spec, features, version inline).
-// Modules are required on dispatch, not imported: every toyrun command is a
-// fresh process, and evaluating code it will not run is start-up time.
+// Handlers import() their module on dispatch: every toyrun command is a fresh
+// process, and bin/toyrun is built with code splitting (the chunks stay inside the
+// executable), so a command loads only its own chunks — loading code it will not
+// run is start-up time.
 import type { ImagePort } from './container/image-port';
 import type { LogFormat } from './log';
 
@@ -31,23 +33,23 @@ export function imagePort(): ImagePort {
 }
 
 export const commandTable: Record<string, CommandHandler> = {
-  create: (ctx, rest) => (require('./create') as typeof import('./create')).createCommand(ctx, rest),
-  start: (ctx, rest) => (require('./start') as typeof import('./start')).startCommand(ctx, rest),
-  run: (ctx, rest) => (require('./run') as typeof import('./run')).runCommand(ctx, rest),
-  kill: (ctx, rest) => (require('./kill') as typeof import('./kill')).killCommand(ctx, rest),
-  delete: (ctx, rest) => (require('./delete') as typeof import('./delete')).deleteCommand(ctx, rest),
-  state: (ctx, rest) => (require('./query') as typeof import('./query')).stateCommand(ctx, rest),
-  list: (ctx, rest) => (require('./query') as typeof import('./query')).listCommand(ctx, rest),
-  ps: (ctx, rest) => (require('./query') as typeof import('./query')).psCommand(ctx, rest),
-  trace: (ctx, rest) => (require('./trace/command') as typeof import('./trace/command')).traceCommand(ctx, rest),
-  layers: (ctx, rest) => (require('./layers') as typeof import('./layers')).layersCommand(ctx, rest),
-  import: (ctx, rest) => (require('./import') as typeof import('./import')).importCommand(ctx, rest),
-  exec: (ctx, rest) => (require('./exec') as typeof import('./exec')).execCommand(ctx, rest),
+  create: async (ctx, rest) => (await import('./create')).createCommand(ctx, rest),
+  start: async (ctx, rest) => (await import('./start')).startCommand(ctx, rest),
+  run: async (ctx, rest) => (await import('./run')).runCommand(ctx, rest),
+  kill: async (ctx, rest) => (await import('./kill')).killCommand(ctx, rest),
+  delete: async (ctx, rest) => (await import('./delete')).deleteCommand(ctx, rest),
+  state: async (ctx, rest) => (await import('./query')).stateCommand(ctx, rest),
+  list: async (ctx, rest) => (await import('./query')).listCommand(ctx, rest),
+  ps: async (ctx, rest) => (await import('./query')).psCommand(ctx, rest),
+  trace: async (ctx, rest) => (await import('./trace/command')).traceCommand(ctx, rest),
+  layers: async (ctx, rest) => (await import('./layers')).layersCommand(ctx, rest),
+  import: async (ctx, rest) => (await import('./import')).importCommand(ctx, rest),
+  exec: async (ctx, rest) => (await import('./exec')).execCommand(ctx, rest),
   // resources (cgroups)
-  pause: (ctx, rest) => (require('./pause') as typeof import('./pause')).pauseCommand(ctx, rest),
-  resume: (ctx, rest) => (require('./pause') as typeof import('./pause')).resumeCommand(ctx, rest),
-  update: (ctx, rest) => (require('./update') as typeof import('./update')).updateCommand(ctx, rest),
-  events: (ctx, rest) => (require('./events') as typeof import('./events')).eventsCommand(ctx, rest),
+  pause: async (ctx, rest) => (await import('./pause')).pauseCommand(ctx, rest),
+  resume: async (ctx, rest) => (await import('./pause')).resumeCommand(ctx, rest),
+  update: async (ctx, rest) => (await import('./update')).updateCommand(ctx, rest),
+  events: async (ctx, rest) => (await import('./events')).eventsCommand(ctx, rest),
 };
 
 // ---- the registry: every command and its flags, declared once ---------------------

@@ -6,8 +6,7 @@
 // helper and the systemd D-Bus helper — as runc is also `runc init`. The role is
 // the first argument; it is taken out of argv before the role's module loads, so
 // that module sees the argv it would as a script of its own. Each role's module is
-// required only in its branch: the bundler wraps it so that nothing of the CLI
-// runs in an init.
+// imported only in its branch: nothing of the CLI is even loaded in an init.
 import { dirname, join } from 'node:path';
 import { ROLES, type Role } from './paths';
 
@@ -20,7 +19,14 @@ const exe = process.argv0.startsWith('/proc/self/fd/') ? process.argv0 : process
 
 const role = process.argv[2] as Role | undefined;
 if (role !== undefined && (ROLES as readonly string[]).includes(role)) process.argv.splice(2, 1);
-if (role === 'init') require('./init/init');
-else if (role === 'exec-init') require('./init/exec-init');
-else if (role === 'systemd-dbus') require('./systemd-dbus');
-else require('./toyrun');
+// Loaded with import(): bin/toyrun is built with code splitting, so a role loads
+// only its own chunks (the CLI's core is ~70 KB; the schema validators, tar and
+// the D-Bus client come in only with the commands that use them).
+const loaded = role === 'init' ? import('./init/init')
+  : role === 'exec-init' ? import('./init/exec-init')
+  : role === 'systemd-dbus' ? import('./systemd-dbus')
+  : import('./toyrun');
+loaded.catch((e: unknown) => {
+  process.stderr.write(`toyrun: loading ${role ?? 'the CLI'}: ${String(e)}\n`);
+  process.exit(1);
+});

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, fstatSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Spec, State, Status } from '../spec/types';
-import { validateContainerId } from '../spec/validate';
+import { validateContainerId } from '../spec/id';
 import { flock, LOCK_EX, O, openat, AT_FDCWD, close } from '../linux/libc';
 import type { CgroupRecord } from '../linux/cgroups/types';
 import type { RdtRecord } from '../linux/intelrdt';

@@ -105,14 +105,5 @@ export function validateProcessSpec(data: unknown, file: string): Process {
   return proc;
 }
 
-/** Container IDs name a directory under the state root and appear in cgroup
- * paths: refuse anything that could walk out of it or confuse a parser. */
-export function validateContainerId(id: string | undefined): string {
-  if (id === undefined || id === '') throw new Error('container id cannot be empty');
-  // it names a directory (state dir, cgroup): NAME_MAX is 255
-  if (id.length > 255) throw new Error(`invalid container id: longer than 255 characters`);
-  if (id === '.' || id === '..' || !/^[A-Za-z0-9][A-Za-z0-9_+.-]*$/.test(id)) {
-    throw new Error(`invalid container id ${JSON.stringify(id)}: use letters, digits and _ + - . (not starting with . or -)`);
-  }
-  return id;
-}
+// validateContainerId lives in ./id (the CLI's core loads it; this module pulls in the validators)
+export { validateContainerId } from './id';
