@@ -121,6 +121,7 @@ async function main(): Promise<void> {
         const tList = timed(() => run(rt.bin, [...g, 'list']));
         const tKill = timed(() => run(rt.bin, [...g, 'kill', id, 'SIGCONT']));
         tDelete = timed(() => run(rt.bin, [...g, 'delete', '--force', id]));
+        const tVersion = timed(() => run(rt.bin, ['--version'])); // the runtime's own start-up floor
         if (i < 2) continue; // warm-up
         record(rt.name, 'run true', tRun);
         if (podman) record(rt.name, 'run (podman config)', tPodman);
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
         record(rt.name, 'kill SIGCONT', tKill);
         record(rt.name, 'delete -f', tDelete);
         record(rt.name, 'create+start+delete', tCreate + tStart + tDelete);
+        record(rt.name, '--version', tVersion);
       }
       const tFloor = timed(() => run(process.execPath, ['-e', '0']));
       if (i >= 2) record('toyrun', 'bun -e 0 (floor)', tFloor);
