@@ -2,17 +2,18 @@
 // wrappers here, which turn a -1 return into a SysError carrying the syscall,
 // the path it was about and the errno name.
 import { getKoffi, type KoffiModule } from './koffi';
-import { constants as osConstants } from 'node:os';
 import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 
-const ERRNO_NAMES: Record<number, string> = {};
-for (const [name, num] of Object.entries(osConstants.errno)) {
-  if (ERRNO_NAMES[num] === undefined) ERRNO_NAMES[num] = name;
-}
-
+let errnoNames: Record<number, string> | undefined;
 
 export function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno] ?? `E${errno}`;
+  // built on the first error, not at load: every command loads this module, few fail
+  if (!errnoNames) {
+    errnoNames = {};
+    const { constants } = require('node:os') as typeof import('node:os');
+    for (const [name, num] of Object.entries(constants.errno)) errnoNames[num] ??= name;
+  }
+  return errnoNames[errno] ?? `E${errno}`;
 }
 
 /** strerror(3) in lower case, the way Go (and so runc) prints errno text;
