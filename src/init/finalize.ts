@@ -57,16 +57,31 @@ export function finalize(stages: StageRunner, f: Finale): never {
   stages.run('no_new_privs', () => cause('/process/noNewPrivileges', () => setNoNewPrivileges(p)));
   stages.run('file descriptors', () => prepareFds(f.preserveFds));
   stages.run('signals', () => libc.resetSignals());
+  // Everything execve needs is made before the filter goes in (src/linux/libc.ts prepareExecve).
+  const execNow = libc.prepareExecve(f.execPath, p.args as string[], p.env ?? []);
+  // Nothing to do between the filter and the program (no listener to hand out, no
+  // capability to drop): both go in from one piece of machine code, so the engine
+  // runs nothing under the user's profile (libc.ts prepareSeccompExecve).
+  const filter = f.seccomp;
+  // (A --trace run keeps the two steps apart: the trace shows each call it made.)
+  const together = filter?.bpf && !filter.notify && !hold && !libc.tracer.on
+    ? libc.prepareSeccompExecve(filter.bpf.program, filter.bpf.flags, f.execPath, p.args as string[], p.env ?? [])
+    : undefined;
   f.beforeSeccomp?.();
+  if (together) {
+    stages.runLast('seccomp', () => undefined); // named; the filter goes in with the execve
+    stages.current = 'seccomp and execve';
+    traceStage('execve');
+    return cause('/linux/seccomp', together);
+  }
   stages.runLast('seccomp', () => {
     // From here on every syscall is filtered by the user's profile: only what
     // afterSeccomp does, the release of the held capability and execve follow.
-    const filter = f.seccomp;
     if (filter) cause('/linux/seccomp', () => loadSeccompFilter(filter));
     f.afterSeccomp?.();
     if (hold) releaseHeldCapability(p.capabilities);
   });
   stages.current = 'execve';
   traceStage('execve');
-  return cause('/process/args', () => libc.execve(f.execPath, p.args as string[], p.env ?? []));
+  return cause('/process/args', execNow);
 }

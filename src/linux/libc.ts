@@ -2,7 +2,7 @@
 // wrappers here, which turn a -1 return into a SysError carrying the syscall,
 // the path it was about and the errno name.
 import { getKoffi, type KoffiModule } from './koffi';
-import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 
 let errnoNames: Record<number, string> | undefined;
 
@@ -46,6 +46,7 @@ function check(ret: number | bigint, syscall: string, path?: string): number {
 // Parsed on first call: a command pays only for the functions it uses.
 const PROTOS = {
   strerror: 'const char *strerror(int)',
+  mmap: 'void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)',
   mount: 'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)',
   umount2: 'int umount2(const char *target, int flags)',
   unshare: 'int unshare(int flags)',
@@ -368,8 +369,21 @@ export function ioctl(fd: number, req: number, arg: Buffer | number, what = 'ioc
 }
 /** Returns only on failure. */
 export function execve(path: string, argv: string[], envp: string[]): never {
-  f.execve(path, [...argv, null], [...envp, null]);
-  throw new SysError('execve', path, getKoffi().errno());
+  return prepareExecve(path, argv, envp)();
+}
+/** execve made ready to call: the function bound and its arrays built now, so that
+ * calling it does next to nothing in JavaScript. The init and the exec helper call it
+ * right after the seccomp filter went in, where every syscall the engine makes on its
+ * own is filtered: a clock read (a real syscall where the clocksource has no vDSO, as
+ * hpet) under a KILL default kills the process before its program runs. */
+export function prepareExecve(path: string, argv: string[], envp: string[]): () => never {
+  const fn = f.execve;
+  const k = getKoffi();
+  const a = [...argv, null], e = [...envp, null];
+  return () => {
+    fn(path, a, e);
+    throw new SysError('execve', path, k.errno());
+  };
 }
 export function setresuid(uid: number): void {
   check(f.setresuid(uid, uid, uid), 'setresuid', String(uid));
@@ -472,6 +486,60 @@ export function seccompSetModeFilter(program: Buffer, flags: number): number {
   const koffi = getKoffi();
   sockFprog ??= koffi.pointer(koffi.struct('sock_fprog', { len: 'uint16_t', filter: 'void *' }));
   return check(f.syscall(SYS.seccomp, 'unsigned int', 1, 'unsigned int', flags, sockFprog, { len: program.length / 8, filter: program }), 'seccomp');
+}
+// seccomp(SECCOMP_SET_MODE_FILTER) then execve, as raw syscalls in a few bytes of
+// x86-64 code, so that nothing of the engine runs between the filter and the program:
+// the engine reads the clock on its own (its GC's timers), which is a real syscall
+// where the clocksource has no vDSO (hpet, as in emulated VMs), and a profile whose
+// default kills would kill the init there (seen on Debian 12's kernel in QEMU).
+//   long f(struct sock_fprog *prog, const char *path, char **argv, char **envp, unsigned long flags)
+// returns only on failure: seccomp's result (-errno, or a thread id for TSYNC), or
+// execve's -errno minus 0x10000.
+const SECCOMP_EXECVE_X64 = Buffer.from([
+  0x49, 0x89, 0xf1, //        mov r9, rsi        path
+  0x49, 0x89, 0xca, //        mov r10, rcx       envp (syscall clobbers rcx)
+  0x4c, 0x89, 0xc6, //        mov rsi, r8        flags
+  0x49, 0x89, 0xd0, //        mov r8, rdx        argv
+  0x48, 0x89, 0xfa, //        mov rdx, rdi       prog
+  0xbf, 0x01, 0, 0, 0, //     mov edi, 1         SECCOMP_SET_MODE_FILTER
+  0xb8, 0x3d, 0x01, 0, 0, //  mov eax, 317       seccomp
+  0x0f, 0x05, //              syscall
+  0x48, 0x85, 0xc0, //        test rax, rax
+  0x75, 0x16, //              jnz out
+  0x4c, 0x89, 0xcf, //        mov rdi, r9
+  0x4c, 0x89, 0xc6, //        mov rsi, r8
+  0x4c, 0x89, 0xd2, //        mov rdx, r10
+  0xb8, 0x3b, 0, 0, 0, //     mov eax, 59        execve
+  0x0f, 0x05, //              syscall
+  0x48, 0x2d, 0, 0, 0x01, 0, // sub rax, 0x10000
+  0xc3, //                    out: ret
+]);
+const EXECVE_FAILED = 0x10000;
+/** The filter and the program in one step (see above); undefined off x86-64, where
+ * the two go in one after the other. The code page comes from a memfd mapped
+ * read+exec: never writable and executable at once. */
+export function prepareSeccompExecve(program: Buffer, flags: number, path: string, argv: string[], envp: string[]): (() => never) | undefined {
+  if (process.arch !== 'x64') return undefined;
+  const koffi = getKoffi();
+  sockFprog ??= koffi.pointer(koffi.struct('sock_fprog', { len: 'uint16_t', filter: 'void *' }));
+  const fd = memfdCreate('toyrun-seccomp-execve');
+  let code: unknown;
+  try {
+    if (writeSync(fd, SECCOMP_EXECVE_X64) !== SECCOMP_EXECVE_X64.length) throw new Error('memfd: short write');
+    code = f.mmap(null, 4096, 0x1 | 0x4 /* PROT_READ|PROT_EXEC */, 0x02 /* MAP_PRIVATE */, fd, 0);
+  } finally {
+    close(fd);
+  }
+  if (!code || koffi.address(code) === 0xffffffffffffffffn) throw new SysError('mmap', 'memfd toyrun-seccomp-execve', koffi.errno());
+  const type = koffi.proto('long toyrun_seccomp_execve(sock_fprog *prog, const char *path, const char **argv, const char **envp, unsigned long flags)');
+  const prog = { len: program.length / 8, filter: program };
+  const a = [...argv, null], e = [...envp, null];
+  return () => {
+    const r = Number(koffi.call(code, type, prog, path, a, e, flags));
+    if (r <= -EXECVE_FAILED) throw new SysError('execve', path, -(r + EXECVE_FAILED));
+    if (r < 0) throw new SysError('seccomp', undefined, -r);
+    throw new Error(`seccomp: TSYNC could not synchronize thread ${r}`);
+  };
 }
 /** Reset every signal to SIG_DFL and unblock all: ignored dispositions and the
  * mask survive execve, and the engine ignores SIGPIPE, SIGXFSZ and SIGRTMIN.
