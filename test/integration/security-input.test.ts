@@ -241,8 +241,9 @@ function victimCgroup(pid: number): ContainerRecord['cgroup'] {
     const dir = join(h.mountpoint, name);
     mkdirSync(dir, { recursive: true });
     cleanups.push(() => removeCgroupDir(dir));
+    // v1's cpuset takes no task until these are set; cgroup2's root has no such files (a child inherits)
     for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-      if (existsSync(join(dir, f))) writeFileSync(join(dir, f), readFileSync(join(h.mountpoint, f)));
+      if (existsSync(join(dir, f)) && existsSync(join(h.mountpoint, f))) writeFileSync(join(dir, f), readFileSync(join(h.mountpoint, f)));
     }
     writeFileSync(join(dir, 'cgroup.procs'), String(pid));
     for (const c of h.controllers) paths[c] = dir;
