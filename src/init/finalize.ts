@@ -57,8 +57,6 @@ export function finalize(stages: StageRunner, f: Finale): never {
   stages.run('no_new_privs', () => cause('/process/noNewPrivileges', () => setNoNewPrivileges(p)));
   stages.run('file descriptors', () => prepareFds(f.preserveFds));
   stages.run('signals', () => libc.resetSignals());
-  // Everything execve needs is made before the filter goes in (src/linux/libc.ts prepareExecve).
-  const execNow = libc.prepareExecve(f.execPath, p.args as string[], p.env ?? []);
   // Nothing to do between the filter and the program (no listener to hand out, no
   // capability to drop): both go in from one piece of machine code, so the engine
   // runs nothing under the user's profile (libc.ts prepareSeccompExecve).
@@ -83,5 +81,5 @@ export function finalize(stages: StageRunner, f: Finale): never {
   });
   stages.current = 'execve';
   traceStage('execve');
-  return cause('/process/args', execNow);
+  return cause('/process/args', () => libc.execve(f.execPath, p.args as string[], p.env ?? []));
 }

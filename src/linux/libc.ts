@@ -369,21 +369,8 @@ export function ioctl(fd: number, req: number, arg: Buffer | number, what = 'ioc
 }
 /** Returns only on failure. */
 export function execve(path: string, argv: string[], envp: string[]): never {
-  return prepareExecve(path, argv, envp)();
-}
-/** execve made ready to call: the function bound and its arrays built now, so that
- * calling it does next to nothing in JavaScript. The init and the exec helper call it
- * right after the seccomp filter went in, where every syscall the engine makes on its
- * own is filtered: a clock read (a real syscall where the clocksource has no vDSO, as
- * hpet) under a KILL default kills the process before its program runs. */
-export function prepareExecve(path: string, argv: string[], envp: string[]): () => never {
-  const fn = f.execve;
-  const k = getKoffi();
-  const a = [...argv, null], e = [...envp, null];
-  return () => {
-    fn(path, a, e);
-    throw new SysError('execve', path, k.errno());
-  };
+  f.execve(path, [...argv, null], [...envp, null]);
+  throw new SysError('execve', path, getKoffi().errno());
 }
 export function setresuid(uid: number): void {
   check(f.setresuid(uid, uid, uid), 'setresuid', String(uid));
@@ -479,13 +466,17 @@ export function memfdCreate(name: string): number {
   return check(f.syscall(SYS.memfd_create, 'str', name, 'unsigned int', 1), 'memfd_create', name);
 }
 let sockFprog: unknown;
+/** struct sock_fprog *, for seccomp(2). */
+function sockFprogType(): unknown {
+  const koffi = getKoffi();
+  sockFprog ??= koffi.pointer(koffi.struct('sock_fprog', { len: 'uint16_t', filter: 'void *' }));
+  return sockFprog;
+}
 /** seccomp(SECCOMP_SET_MODE_FILTER, flags, &{len, filter}): install a compiled
  * BPF program (struct sock_filter[]) on the calling thread. */
 /** seccomp(SECCOMP_SET_MODE_FILTER); returns the listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER. */
 export function seccompSetModeFilter(program: Buffer, flags: number): number {
-  const koffi = getKoffi();
-  sockFprog ??= koffi.pointer(koffi.struct('sock_fprog', { len: 'uint16_t', filter: 'void *' }));
-  return check(f.syscall(SYS.seccomp, 'unsigned int', 1, 'unsigned int', flags, sockFprog, { len: program.length / 8, filter: program }), 'seccomp');
+  return check(f.syscall(SYS.seccomp, 'unsigned int', 1, 'unsigned int', flags, sockFprogType(), { len: program.length / 8, filter: program }), 'seccomp');
 }
 // seccomp(SECCOMP_SET_MODE_FILTER) then execve, as raw syscalls in a few bytes of
 // x86-64 code, so that nothing of the engine runs between the filter and the program:
@@ -521,7 +512,7 @@ const EXECVE_FAILED = 0x10000;
 export function prepareSeccompExecve(program: Buffer, flags: number, path: string, argv: string[], envp: string[]): (() => never) | undefined {
   if (process.arch !== 'x64') return undefined;
   const koffi = getKoffi();
-  sockFprog ??= koffi.pointer(koffi.struct('sock_fprog', { len: 'uint16_t', filter: 'void *' }));
+  sockFprogType(); // names the struct the prototype below refers to
   const fd = memfdCreate('toyrun-seccomp-execve');
   let code: unknown;
   try {
