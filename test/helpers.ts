@@ -5,7 +5,7 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Spec } from '../src/spec/types';
+import type { IdMapping, Spec } from '../src/spec/types';
 import { accept, close as closeFd } from '../src/linux/libc';
 import { listenConsoleSocket, recvConsoleMessage, type ConsoleMessage } from '../src/linux/console';
 import { hostCgroupVersion, hostHierarchies } from '../src/linux/cgroups/layout';
@@ -164,6 +164,25 @@ export function busyboxSpec(): Spec {
 }
 
 /** Everything a container could leave on the host, by id. */
+/** The tests' user namespace: the container's root is host uid/gid 300000, 65536 ids. */
+export const USERNS_MAP: IdMapping[] = [{ containerID: 0, hostID: 300000, size: 65536 }];
+
+/** A new user namespace in the spec, with these maps. */
+export function withUserns(s: Spec, uid: IdMapping[] = USERNS_MAP, gid: IdMapping[] = USERNS_MAP): void {
+  const linux = s.linux ?? (s.linux = {});
+  linux.namespaces = [...(linux.namespaces ?? []), { type: 'user' }];
+  linux.uidMappings = uid;
+  linux.gidMappings = gid;
+}
+
+/** Capabilities added to the bounding, effective and permitted sets of the spec's process. */
+export function addCaps(s: Spec, ...caps: string[]): void {
+  const p = s.process as NonNullable<Spec['process']>;
+  const c = p.capabilities ?? {};
+  for (const k of ['bounding', 'effective', 'permitted'] as const) c[k] = [...(c[k] ?? []), ...caps];
+  p.capabilities = c;
+}
+
 export function leftovers(t: Toyrun, id: string): string[] {
   const found: string[] = [];
   if (existsSync(join(t.root, id))) found.push(`state dir ${join(t.root, id)}`);

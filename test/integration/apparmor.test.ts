@@ -8,14 +8,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { leftovers, sh, Toyrun, uniqueId, waitFor } from '../helpers';
+import { addCaps, leftovers, sh, Toyrun, uniqueId, waitFor, withUserns } from '../helpers';
 import { apparmorEnabled } from '../../src/linux/lsm';
-import type { IdMapping, Process, Spec } from '../../src/spec/types';
+import type { Process, Spec } from '../../src/spec/types';
 
 const t = new Toyrun('apparmor');
 const PARSER = '/sbin/apparmor_parser';
 const PROFILE = `toyrun-test-${process.pid}`;
-const MAP: IdMapping[] = [{ containerID: 0, hostID: 300000, size: 65536 }];
 
 function proc(s: Spec): Process {
   return s.process as Process;
@@ -132,15 +131,8 @@ if (!apparmorEnabled()) {
       const id = sleeper((s) => {
         proc(s).apparmorProfile = PROFILE;
         proc(s).args = ['sh', '-c', `${plant}; exec sleep 600`];
-        const caps = proc(s).capabilities ?? {};
-        for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_SYS_ADMIN'];
-        proc(s).capabilities = caps;
-        if (userns) {
-          const linux = s.linux ?? (s.linux = {});
-          linux.namespaces = [...(linux.namespaces ?? []), { type: 'user' }];
-          linux.uidMappings = MAP;
-          linux.gidMappings = MAP;
-        }
+        addCaps(s, 'CAP_SYS_ADMIN');
+        if (userns) withUserns(s);
       });
       const pid = t.state(id).pid as number;
       const inside = (p: string): string => `/proc/${pid}/root${p}`;

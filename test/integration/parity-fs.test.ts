@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deadline, BUSYBOX_ROOTFS, CGROUP2_MOUNT, CGROUP_V2, FIXTURES, Toyrun, leftovers, requireTool, sh, uniqueId, type Result } from '../helpers';
+import { addCaps, deadline, BUSYBOX_ROOTFS, CGROUP2_MOUNT, CGROUP_V2, FIXTURES, Toyrun, leftovers, requireTool, sh, uniqueId, type Result } from '../helpers';
 import type { Hook, Mount, Spec } from '../../src/spec/types';
 
 const t = new Toyrun('parity-fs');
@@ -52,12 +52,6 @@ function bundle(fn: Edit): string {
 
 function args(s: Spec, script: string): void {
   (s.process as NonNullable<Spec['process']>).args = ['sh', '-c', script];
-}
-
-function addCaps(s: Spec, ...caps: string[]): void {
-  const c = (s.process as NonNullable<Spec['process']>).capabilities ?? {};
-  for (const k of ['bounding', 'effective', 'permitted'] as const) c[k] = [...(c[k] ?? []), ...caps];
-  (s.process as NonNullable<Spec['process']>).capabilities = c;
 }
 
 function runc(cmd: string[], opts: Parameters<typeof sh>[2] = {}): Result {

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX_ROOTFS, CGROUP2_MOUNT, CGROUP_V2, REPO, Toyrun, leftovers, sh, uniqueId } from '../helpers';
+import { addCaps, BUSYBOX_ROOTFS, CGROUP2_MOUNT, CGROUP_V2, REPO, Toyrun, leftovers, sh, uniqueId } from '../helpers';
 import { CgroupV2 } from '../../src/linux/cgroups/v2';
 import { removeCgroupDir } from '../../src/linux/cgroups/files';
 import type { Spec } from '../../src/spec/types';
@@ -53,8 +53,7 @@ function blockTargets(): { dev: [number, number]; hostReadable: boolean }[] {
 
 const MKNOD_CAPS = ['CAP_MKNOD', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID'];
 function withMknod(s: Spec): void {
-  const c = s.process!.capabilities!;
-  for (const set of ['bounding', 'effective', 'permitted'] as const) c[set] = [...(c[set] ?? []), ...MKNOD_CAPS];
+  addCaps(s, ...MKNOD_CAPS);
 }
 
 // ---- item 3: the device cgroup without linux.resources.devices -----------------

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CGROUP_V2, cgroup2ToyrunControllers, cgroupDir, leftovers, requireTool, sh, statusField, Toyrun, uniqueId, waitFor } from '../helpers';
+import { CGROUP_V2, cgroup2ToyrunControllers, cgroupDir, leftovers, requireTool, sh, statusField, Toyrun, uniqueId, waitFor, withUserns } from '../helpers';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('spec13');
@@ -184,12 +184,6 @@ test('exec: process.execCPUAffinity final is the process\'s CPU list; initial al
   // the init is not affected by execCPUAffinity (the spec: not applicable to the init)
   t.ok(['delete', '--force', id]);
 });
-
-function withUserns(s: Spec): void {
-  s.linux!.namespaces!.push({ type: 'user' });
-  s.linux!.uidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
-  s.linux!.gidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
-}
 
 function uptime(text: string): number {
   return Number(text.trim().split(/\s+/)[0]);

@@ -6,22 +6,16 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deadline, BUSYBOX_ROOTFS, consoleReceiver, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty } from '../helpers';
+import { addCaps, deadline, BUSYBOX_ROOTFS, consoleReceiver, leftovers, REPO, sh, statusField, Toyrun, TOYRUN, uniqueId, drainPty, USERNS_MAP, withUserns } from '../helpers';
 import type { IdMapping, Spec } from '../../src/spec/types';
 
 const t = new Toyrun('userns');
 const HOST = 300000; // host ids of the container's root
-const MAP: IdMapping[] = [{ containerID: 0, hostID: HOST, size: 65536 }];
+const MAP = USERNS_MAP; // root is host uid HOST
 // An existing directory of the read-only busybox rootfs: the mapped root can't
 // create mount points in a rootfs owned by the host's root.
 const VOL = '/home';
 
-function withUserns(s: Spec, uid: IdMapping[] = MAP, gid: IdMapping[] = MAP): void {
-  const linux = s.linux ?? (s.linux = {});
-  linux.namespaces = [...(linux.namespaces ?? []), { type: 'user' }];
-  linux.uidMappings = uid;
-  linux.gidMappings = gid;
-}
 
 /** A copy of the busybox rootfs owned by the mapped range, in a directory anyone can search. */
 function chownedRootfs(hostRoot: number): string {
@@ -551,9 +545,7 @@ test('attack: on a host whose / is shared, nothing mounted on an idmapped rootfs
   const bundle = t.bundle((s) => {
     withUserns(s);
     (s.process as NonNullable<Spec['process']>).args = ['sh', '-c', attacker];
-    const caps = (s.process as NonNullable<Spec['process']>).capabilities ?? {};
-    for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_SYS_ADMIN'];
-    (s.process as NonNullable<Spec['process']>).capabilities = caps;
+    addCaps(s, 'CAP_SYS_ADMIN');
     s.root = { path: join(dir, 'rootfs'), readonly: false };
     s.annotations = { ...(s.annotations ?? {}), 'org.toyrun.idmap-rootfs': 'true' };
     s.mounts = [...(s.mounts ?? []), { destination: VOL, type: 'bind', source: vol, options: ['rbind', 'rw', 'idmap'] }];
