@@ -163,7 +163,6 @@ export function busyboxSpec(): Spec {
   return spec;
 }
 
-/** Everything a container could leave on the host, by id. */
 /** The tests' user namespace: the container's root is host uid/gid 300000, 65536 ids. */
 export const USERNS_MAP: IdMapping[] = [{ containerID: 0, hostID: 300000, size: 65536 }];
 
@@ -183,6 +182,7 @@ export function addCaps(s: Spec, ...caps: string[]): void {
   p.capabilities = c;
 }
 
+/** Everything a container could leave on the host, by id. */
 export function leftovers(t: Toyrun, id: string): string[] {
   const found: string[] = [];
   if (existsSync(join(t.root, id))) found.push(`state dir ${join(t.root, id)}`);
