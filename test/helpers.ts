@@ -96,9 +96,11 @@ export class Toyrun {
   private readonly ids = new Set<string>();
   private readonly dirs: string[] = [];
 
-  constructor(name: string) {
-    mkdirSync('/run/toyrun-test', { recursive: true });
-    this.root = mkdtempSync(`/run/toyrun-test/${name}-`);
+  /** `parent`: where the state root goes; /run is a tmpfs of 10% of RAM on most hosts,
+   * so a test that stores a lot (the 1 GiB layer) puts its root on a disk instead. */
+  constructor(name: string, parent = '/run/toyrun-test') {
+    mkdirSync(parent, { recursive: true });
+    this.root = mkdtempSync(`${parent}/${name}-`);
   }
 
   /** Run `toyrun --root ROOT args...`; remembers ids of create/run for cleanup. */
