@@ -115,8 +115,8 @@ const scenarios: Scenario[] = [
       const cmdline = shellQuote(['/usr/bin/podman', '--runtime', runtimePath(rt), 'run', '-it', '--rm', IMAGE, 'sh', '-c', 'tty; echo in-pty']);
       const r = asUser(user as TestUser, ['/usr/bin/script', '-qec', cmdline, '/dev/null'], env, cwd);
       assert.is(r.status, 0, r.stderr + r.stdout);
-      assert.match(r.stdout, /\/dev\/pts\/\d+\r?\n/);
-      assert.match(r.stdout, 'in-pty');
+      assert.match(r.stdout, /\/dev\/pts\/\d+\r?\n/, `output: ${JSON.stringify(r.stdout)}`);
+      assert.match(r.stdout, 'in-pty', `output: ${JSON.stringify(r.stdout)}`);
     },
   },
 ];
