@@ -267,6 +267,9 @@ export function consoleReceiver(dir: string): { path: string; accept(): ConsoleM
 /** True on a unified (cgroup2-only) host. */
 export const CGROUP_V2 = hostCgroupVersion() === 2;
 
+/** The file of a container's cgroup that holds its memory limit on this host's layout. */
+export const MEMORY_LIMIT_FILE = CGROUP_V2 ? 'memory.max' : 'memory.limit_in_bytes';
+
 /** The cgroup2 mount: /sys/fs/cgroup on a unified host, /sys/fs/cgroup/unified on a hybrid one. */
 export const CGROUP2_MOUNT = hostHierarchies().find((h) => h.version === 2)?.mountpoint ?? '/sys/fs/cgroup/unified';
 

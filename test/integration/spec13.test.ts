@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CGROUP_V2, cgroup2ToyrunControllers, cgroupDir, leftovers, requireTool, sh, statusField, Toyrun, uniqueId, waitFor, withUserns } from '../helpers';
+import { CGROUP_V2, cgroup2ToyrunControllers, cgroupDir, leftovers, MEMORY_LIMIT_FILE, requireTool, sh, statusField, Toyrun, uniqueId, waitFor, withUserns } from '../helpers';
 import type { Spec } from '../../src/spec/types';
 
 const t = new Toyrun('spec13');
@@ -439,11 +439,10 @@ test('update: memory.checkBeforeUpdate refuses a limit below the current usage, 
   const r = t.run(['update', '--resources', file, id]);
   assert.is.not(r.status, 0);
   assert.match(r.stderr, /linux\.resources\.memory\.limit: 4096 is below the container's current memory usage \(\d+\) and checkBeforeUpdate is set/);
-  const limitFile = CGROUP_V2 ? 'memory.max' : 'memory.limit_in_bytes';
-  assert.is(cgRead('memory', id, limitFile), String(256 * 1024 * 1024));
+  assert.is(cgRead('memory', id, MEMORY_LIMIT_FILE), String(256 * 1024 * 1024));
   writeFileSync(file, JSON.stringify({ memory: { limit: 128 * 1024 * 1024 } }));
   t.ok(['update', '--resources', file, id]);
-  assert.is(cgRead('memory', id, limitFile), String(128 * 1024 * 1024));
+  assert.is(cgRead('memory', id, MEMORY_LIMIT_FILE), String(128 * 1024 * 1024));
   t.ok(['delete', '--force', id]);
 });
 
