@@ -3,18 +3,9 @@
 // the path it was about and the errno name.
 import { getKoffi, type KoffiModule } from './koffi';
 import { mkdirSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { errnoName } from './errno';
 
-let errnoNames: Record<number, string> | undefined;
-
-export function errnoName(errno: number): string {
-  // built on the first error, not at load: every command loads this module, few fail
-  if (!errnoNames) {
-    errnoNames = {};
-    const { constants } = require('node:os') as typeof import('node:os');
-    for (const [name, num] of Object.entries(constants.errno)) errnoNames[num] ??= name;
-  }
-  return errnoNames[errno] ?? `E${errno}`;
-}
+export { errnoName };
 
 /** strerror(3) in lower case, the way Go (and so runc) prints errno text;
  * podman and containerd match on these words ("no such file or directory"). */
