@@ -1,8 +1,9 @@
 // The create operation (`toyrun create`, src/create.ts, is its command line):
-// validate the bundle, claim the id, prepare the cgroup and
-// exec.fifo, then spawn the init into the container's PID namespace and walk it
-// through its stages over the sync pipe. On any failure everything created so
-// far is undone: no state dir, cgroup, process or mount is left behind.
+// validate the bundle, claim the id, spawn the init into the container's PID
+// namespace (it boots while the rest is prepared: CgroupEntry), record it, make
+// exec.fifo and the cgroup, then walk the init through its stages over the sync
+// pipe. On any failure everything created so far is undone: no state dir,
+// cgroup, process or mount is left behind.
 import { spec13Problems } from './spec13-checks';
 import { timeOffsetsText } from '../linux/timens';
 import { moveNetDevices } from '../linux/netdev';
@@ -202,6 +203,8 @@ export function createContainer(opts: CreateOptions, env: CreateEnv = HOST): Cre
   // Without a user namespace the grace period that joining the cgroup waits for
   // starts now, and runs while we claim the id and the init boots (CgroupEntry).
   const entry = new CgroupEntry(usernsWanted);
+  const pidNs = findNamespace(spec.linux?.namespaces, 'pid');
+  const timeNs = findNamespace(spec.linux?.namespaces, 'time');
   traceStage('claim id');
   const dir = claimContainerDir(opts.root, id);
   // Held until create returns: start/kill/delete of this id wait for it (the
@@ -223,23 +226,9 @@ export function createContainer(opts: CreateOptions, env: CreateEnv = HOST): Cre
       creator: { pid: process.pid, startTime: processStartTime(process.pid) ?? '' },
       ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     };
-    saveRecord(dir, rec); // from here on, `delete --force` can find and undo everything
-    writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
-    libc.mkfifo(join(dir, 'exec.fifo'), 0o600); // in the state dir: they go with it
-    libc.mkfifo(join(dir, START_FIFO), 0o600);
-    failpoint('create:claimed');
 
-    const image = spec['org.toyrun.image'];
-    if (image) {
-      const m = opts.image().mount(opts.root, dir, bundle, rootfs, image);
-      undo.push('image mount', () => opts.image().unmount(m, true));
-      rootfs = rec.rootfs = m.target; // the merged overlay, under the state dir
-      rec.imageMount = m;
-      saveRecord(dir, rec); // a create that dies from here on leaves `delete --force` a mount to undo
-    }
-
-    // The init: killed (once) by its own undo entry, and first thing by the cgroup's
-    // and the scope's, whose removal fails while it is inside.
+    // The init: killed (once) by its own undo entry, and first thing by the undo of
+    // what it could hold or be inside (the image mount, the cgroup, the scope).
     let child: Launched | undefined;
     let killed = false;
     const killInit = (): void => {
@@ -252,6 +241,48 @@ export function createContainer(opts: CreateOptions, env: CreateEnv = HOST): Cre
       }
       waitGone(child.pid);
     };
+    // With a user namespace, what the init is handed and what host root checks
+    // (src/container/create-userns.ts): opened at the spawn, after the cgroup.
+    let userns: InitUserNamespace | undefined;
+    const spawnInit = (): Launched => {
+      traceStage(usernsWanted ? 'user namespace' : 'spawn init');
+      if (usernsWanted) userns = initUserNamespace(spec, dir, rootfs, opts.consoleSocket);
+      const c = env.launch({
+        role: INIT_ROLE,
+        preserveFds: opts.preserveFds,
+        pid: pidNs ? { path: pidNs.path } : undefined,
+        time: timeNs ? (timeNs.path ? { path: timeNs.path } : { offsets: timeOffsetsText(spec) }) : undefined,
+        ...userns?.request,
+      });
+      child = c;
+      undo.push('init', killInit);
+      rec.pid = c.pid;
+      rec.pidStartTime = processStartTime(c.pid) ?? '';
+      trace('init spawned');
+      return c;
+    };
+    // Without a user namespace the init is spawned now: its engine's boot, the longest
+    // step of a create, runs while we record, mount the image and make the cgroup
+    // (it reads nothing but its plan until then; if we die, it reads EOF and exits).
+    entry.spawnFirst(spawnInit);
+    traceStage('record');
+    saveRecord(dir, rec); // from here on, `delete --force` can find and undo everything
+    writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec));
+    libc.mkfifo(join(dir, 'exec.fifo'), 0o600); // in the state dir: they go with it
+    libc.mkfifo(join(dir, START_FIFO), 0o600);
+    failpoint('create:claimed');
+
+    const image = spec['org.toyrun.image'];
+    if (image) {
+      const m = opts.image().mount(opts.root, dir, bundle, rootfs, image);
+      undo.push('image mount', () => {
+        killInit(); // spawned first: gone before what it could be handed goes
+        opts.image().unmount(m, true);
+      });
+      rootfs = rec.rootfs = m.target; // the merged overlay, under the state dir
+      rec.imageMount = m;
+      saveRecord(dir, rec); // a create that dies from here on leaves `delete --force` a mount to undo
+    }
 
     setCgroupWarningSink(logWarn); // e.g. a weightDevice the device can't take: to --log
     const driver = env.cgroups();
@@ -302,30 +333,12 @@ export function createContainer(opts: CreateOptions, env: CreateEnv = HOST): Cre
       return driver.joinFiles(made);
     };
 
-    // With a user namespace, what the init is handed and what host root checks
-    // (src/container/create-userns.ts): opened at the spawn, after the cgroup.
-    let userns: InitUserNamespace | undefined;
-    const pidNs = findNamespace(spec.linux?.namespaces, 'pid');
-    const timeNs = findNamespace(spec.linux?.namespaces, 'time');
     let selfJoin: string[];
     try {
       ({ selfJoin } = entry.enter({
         spawn: () => {
-          traceStage(usernsWanted ? 'user namespace' : 'spawn init');
-          if (usernsWanted) userns = initUserNamespace(spec, dir, rootfs, opts.consoleSocket);
-          const c = env.launch({
-            role: INIT_ROLE,
-            preserveFds: opts.preserveFds,
-            pid: pidNs ? { path: pidNs.path } : undefined,
-            time: timeNs ? (timeNs.path ? { path: timeNs.path } : { offsets: timeOffsetsText(spec) }) : undefined,
-            ...userns?.request,
-          });
-          child = c;
-          undo.push('init', killInit);
-          rec.pid = c.pid;
-          rec.pidStartTime = processStartTime(c.pid) ?? '';
+          const c = spawnInit(); // with a user namespace: here, after the cgroup
           saveRecord(dir, rec);
-          trace('init spawned');
           return c;
         },
         cgroup: makeCgroup,

@@ -121,8 +121,9 @@ function spawnDirect(r: StrategyRequest): Launched {
  * grace period then: it runs while the caller claims, validates and spawns),
  * then enter():
  *
- *   direct           grace period (begun) → spawn → cgroup (create makes it while
- *                    the child's engine boots) → checks → the parent writes the
+ *   direct           grace period (begun) → spawn (create: spawnFirst, before it
+ *                    records and mounts) → cgroup (made while the child's engine
+ *                    boots) → checks → the parent writes the
  *                    child's PID into the `byParent` files; the child joins the
  *                    `bySelf` ones itself, first thing (src/linux/cgroups/join.ts)
  *   user namespace   cgroup (the child must be born into namespaces set up around
@@ -134,8 +135,18 @@ function spawnDirect(r: StrategyRequest): Launched {
  * the cgroup. enter() returns the files the plan asks the child to join.
  */
 export class CgroupEntry {
+  private spawned?: Launched;
+
   constructor(private readonly userNamespace: boolean) {
     if (!userNamespace) startMoveGracePeriod();
+  }
+
+  /** The direct strategy's spawn, as early as the caller can: the child's engine
+   * boots (its longest step) while the caller records, mounts and makes the
+   * cgroup, the child blocked on its plan all along. With a user namespace the
+   * cgroup must come first: nothing happens here, enter() spawns. */
+  spawnFirst(spawn: () => Launched): void {
+    if (!this.userNamespace) this.spawned = spawn();
   }
 
   enter(steps: {
@@ -147,7 +158,7 @@ export class CgroupEntry {
     beforeJoin?(child: Launched): void;
   }): { child: Launched; selfJoin: string[] } {
     if (!this.userNamespace) {
-      const child = steps.spawn();
+      const child = this.spawned ?? steps.spawn();
       const files = steps.cgroup();
       steps.beforeJoin?.(child);
       moveIntoCgroup(child.pid, files.byParent); // while its engine boots

@@ -1,7 +1,8 @@
 // create's undo order (src/container/create.ts, src/container/undo.ts), with a
 // fake launcher and a fake cgroup driver: each step fails in turn, and what create
-// had acquired must be released in reverse — the init killed before its cgroup
-// (a populated cgroup can't be removed), the image unmounted before the state dir
+// had acquired must be released in reverse — the init (spawned first, without a
+// user namespace) killed before its cgroup (a populated cgroup can't be removed)
+// and before the image is unmounted, the image unmounted before the state dir
 // that holds it is removed, the state dir last — and nothing left: no state dir,
 // no process, no cgroup, no mount, no open fd. (Real-kernel leftovers of failed
 // creates: test/integration/failures.test.ts.)
@@ -39,19 +40,19 @@ test('UndoStack releases last-acquired first, and a failing release does not sto
 });
 
 /** Where each step of a create can fail, in the order create reaches them. */
-const STEPS = ['image mount', 'launch', 'cgroup create', 'cgroup apply', 'devices', 'createRuntime', 'ready', 'pid file'] as const;
+const STEPS = ['launch', 'image mount', 'cgroup create', 'cgroup apply', 'devices', 'createRuntime', 'ready', 'pid file'] as const;
 type Step = (typeof STEPS)[number];
 
 /** What each failure must release, in this order (the names create's UndoStack uses). */
 const RELEASED: Record<Step, string[]> = {
-  'image mount': ['state dir'],
-  launch: ['image mount', 'state dir'],
-  'cgroup create': ['init', 'image mount', 'state dir'],
-  'cgroup apply': ['cgroup', 'init', 'image mount', 'state dir'],
-  devices: ['cgroup', 'init', 'image mount', 'state dir'],
-  createRuntime: ['cgroup', 'init', 'image mount', 'state dir'],
-  ready: ['cgroup', 'init', 'image mount', 'state dir'],
-  'pid file': ['cgroup', 'init', 'image mount', 'state dir'],
+  launch: ['state dir'],
+  'image mount': ['init', 'state dir'],
+  'cgroup create': ['image mount', 'init', 'state dir'],
+  'cgroup apply': ['cgroup', 'image mount', 'init', 'state dir'],
+  devices: ['cgroup', 'image mount', 'init', 'state dir'],
+  createRuntime: ['cgroup', 'image mount', 'init', 'state dir'],
+  ready: ['cgroup', 'image mount', 'init', 'state dir'],
+  'pid file': ['cgroup', 'image mount', 'init', 'state dir'],
 };
 
 /** A real process stands in for the init (create must kill it); posix_spawn
