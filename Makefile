@@ -13,7 +13,9 @@ EXTERNALS := --external koffi
 # ESM with code splitting: each role and each command import()s its own chunks,
 # so `state` does not load the schema validators, tar or the D-Bus client.
 # (dbus-next's optional x11 and usocket are not installed: it falls back to net for the system bus)
-COMPILE = $(BUN) build src/main.ts --compile --bytecode --format=esm --splitting --no-compile-autoload-dotenv --no-compile-autoload-bunfig $(EXTERNALS) --external x11 --external usocket --outfile $@ >/dev/null
+# --compile-jit-policy=100: tier-up thresholds a hundredfold, for processes that
+# live tens of milliseconds (src/linux/engine.ts says why, and who asks for the normal ones).
+COMPILE = $(BUN) build src/main.ts --compile --bytecode --format=esm --splitting --compile-jit-policy=100 --no-compile-autoload-dotenv --no-compile-autoload-bunfig $(EXTERNALS) --external x11 --external usocket --outfile $@ >/dev/null
 # the Node bundles (dist/node/) exist for the Node 20 smoke test
 NODE_BUNDLE = $(BUN) build $< --target=node --format=cjs $(EXTERNALS) --external tar --external dbus-next --outdir $(@D) >/dev/null
 

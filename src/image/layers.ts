@@ -23,6 +23,7 @@ import { AT_FDCWD, LOCK_EX, LOCK_SH, O } from '../linux/libc';
 import { makeWhiteout, markOpaque, overlayMounts } from '../linux/overlay';
 import { listIds, loadRecord } from '../container/store';
 import { logDebug } from '../log';
+import { normalJitPolicy } from '../linux/engine';
 
 /** The image code's one error: a layer archive or image archive refused, or not
  * unpacked (import too). `detail` is the message without the "layer ARCHIVE: "
@@ -316,6 +317,7 @@ function collectGarbage(): void {
 
 /** Unpack one layer archive into an empty directory, refusing hostile entries. */
 export function unpackLayer(archive: string, dest: string, maxBytes = maxLayerBytes()): void {
+  normalJitPolicy(); // megabytes through the tar parser: worth compiling
   const plan = new LayerPlan(maxBytes);
   const gzip = isGzip(archive);
   try {
