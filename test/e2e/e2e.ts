@@ -19,6 +19,12 @@ export const RUNTIMES: Runtime[] = [
 ];
 
 export const IMAGE = 'localhost/toyrun-e2e-busybox:latest';
+
+/** podman 4.3's attach can miss the output of a terminal container that exits
+ * within milliseconds of its start: conmon's log has it, the attached client not
+ * (a loop of rootless `run -it`: runc 2 of 15, toyrun 2-4 of 15-20; with this
+ * linger, 0 of 20 each). A shell command given to such a container ends with it. */
+export const ATTACH_LINGER = '; sleep 0.3';
 /** The project's podman settings (overlay storage, no network, rlimits this host allows). */
 export const CONTAINERS_CONF = join(REPO, 'test', 'fixtures', 'containers-toyrun.conf');
 

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_ROOTFS, requireTool } from '../helpers';
-import { basicPodmanScenarios, CONTAINERS_CONF, IMAGE, printResults, registerScenarios, shellQuote, type Out, type Runtime, type Scenario } from './e2e';
+import { ATTACH_LINGER, basicPodmanScenarios, CONTAINERS_CONF, IMAGE, printResults, registerScenarios, shellQuote, type Out, type Runtime, type Scenario } from './e2e';
 import { addTestUser, asUser, privateTree, removeTestUser, removeTree, runtimeDir, subRangeFor, userDir, type TestUser } from '../rootless-user';
 import * as libc from '../../src/linux/libc';
 
@@ -112,7 +112,7 @@ const scenarios: Scenario[] = [
   {
     name: 'run -it (a terminal through conmon)',
     fn: (rt) => {
-      const cmdline = shellQuote(['/usr/bin/podman', '--runtime', runtimePath(rt), 'run', '-it', '--rm', IMAGE, 'sh', '-c', 'tty; echo in-pty']);
+      const cmdline = shellQuote(['/usr/bin/podman', '--runtime', runtimePath(rt), 'run', '-it', '--rm', IMAGE, 'sh', '-c', `tty; echo in-pty${ATTACH_LINGER}`]);
       const r = asUser(user as TestUser, ['/usr/bin/script', '-qec', cmdline, '/dev/null'], env, cwd);
       assert.is(r.status, 0, r.stderr + r.stdout);
       assert.match(r.stdout, /\/dev\/pts\/\d+\r?\n/, `output: ${JSON.stringify(r.stdout)}`);

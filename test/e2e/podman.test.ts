@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { apparmorEnabled } from '../../src/linux/lsm';
 import {
-  basicPodmanScenarios, CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, printResults, run, registerScenarios, shellQuote,
+  ATTACH_LINGER, basicPodmanScenarios, CONTAINERS_CONF, ensurePodmanImage, IMAGE, inPty, printResults, run, registerScenarios, shellQuote,
   toyrunHasSeccomp, uniqueName, type Out, type Runtime, type Scenario,
 } from './e2e';
 
@@ -129,7 +129,7 @@ const scenarios: Scenario[] = [
   {
     name: 'run -t (through script)',
     fn: (rt) => {
-      const r = inPty(shellQuote(['/usr/bin/podman', ...podmanArgs(rt, ['run', '--rm', '-t', IMAGE, 'sh', '-c', 'tty; stty size'])]), env, undefined, cwd);
+      const r = inPty(shellQuote(['/usr/bin/podman', ...podmanArgs(rt, ['run', '--rm', '-t', IMAGE, 'sh', '-c', `tty; stty size${ATTACH_LINGER}`])]), env, undefined, cwd);
       assert.match(r.stdout, /\/dev\/pts\/0\s/, r.stdout + r.stderr);
       assert.is(r.status, 0);
     },
