@@ -46,9 +46,10 @@ export function awaitExec(fd: number, progress: () => InitProgress): string {
     } else {
       // No writer has come and gone (yet): ask the process.
       const p = progress();
-      // It may have exec'd (closing its end) and exited since the poll above:
-      // the FIFO still says so, and has the last word over "gone".
-      if (p === 'gone' && libc.pollOne(fd, POLLIN, 0) !== 0) continue;
+      // Since the poll above it may have written its error and be exiting, or have
+      // exec'd (closing its end) and the program exited: the FIFO, if it says
+      // anything now, has the last word over what the process looked like.
+      if (p !== 'init' && libc.pollOne(fd, POLLIN, 0) !== 0) continue;
       if (p !== 'init') verdict = p;
     }
   }

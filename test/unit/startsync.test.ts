@@ -70,6 +70,26 @@ test('a program that execs and exits between the poll and the look at the proces
   s.done();
 });
 
+test('an init that writes its error and exits between the poll and the look at the process: the error, not an exec', () => {
+  const s = stateDir();
+  const reader = openStartStatus(s.fd) as number;
+  const writer = openStartReporter(s.fd, 0) as number;
+  // the poll times out while the hook runs; before start looks at the process, the
+  // init has reported and is exiting: its command line already empty, which reads as
+  // "exec" (as it must mid-execve). The FIFO has the last word (found by the cgroup2
+  // VM's make test: a failed startContainer hook let `start` succeed)
+  let calls = 0;
+  const failing = (): InitProgress => {
+    if (++calls === 1) {
+      reportStartFailure(writer, 'startContainer hook: exit status 7');
+      libc.close(writer);
+    }
+    return 'exec';
+  };
+  assert.is(awaitExec(reader, failing), 'startContainer hook: exit status 7');
+  s.done();
+});
+
 test('no start.fifo (a container created by an older toyrun): nothing to wait for', () => {
   const dir = mkdtempSync('/tmp/toyrun-startsync-');
   const fd = libc.openat(libc.AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
