@@ -49,8 +49,10 @@ export function awaitExec(fd: number, progress: () => InitProgress): string {
       // Since the poll above it may have written its error and be exiting, or have
       // exec'd (closing its end) and the program exited: the FIFO, if it says
       // anything now, has the last word over what the process looked like.
-      if (p !== 'init' && libc.pollOne(fd, POLLIN, 0) !== 0) continue;
-      if (p !== 'init') verdict = p;
+      if (p !== 'init') {
+        if (libc.pollOne(fd, POLLIN, 0) !== 0) continue;
+        verdict = p;
+      }
     }
   }
   libc.close(fd);
